@@ -1,0 +1,43 @@
+"""cffi builder for mpicomm._core: the interposer's MPI-free core (canonical form and kernels).
+
+Used by setup.py (cffi_modules) after codegen/genpup.py has written the kernels.
+"""
+import glob
+import os
+import re
+
+from cffi import FFI
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+INTERPOSER = os.path.join(os.path.dirname(HERE), "interposer")
+
+
+def core_sources():
+    return sorted(glob.glob(os.path.join(INTERPOSER, "core", "*.c")) +
+                  glob.glob(os.path.join(INTERPOSER, "gen", "*.c")))
+
+
+def cdef_text():
+    """The public part of mpic.h, without preprocessor lines and inline bodies."""
+    with open(os.path.join(INTERPOSER, "include", "mpic.h")) as f:
+        text = f.read()
+    text = re.sub(r"/\*.*?\*/", "", text, flags=re.S)
+    text = re.sub(r"static inline[^{]*\{[^}]*\}", "", text)
+    lines = [ln for ln in text.splitlines() if not ln.startswith("#")]
+    text = "\n".join(lines)
+    text = text.replace("MPIC_MAX_DIMS", "8").replace("MPIC_REASON_LEN", "96")
+    return text + "\n#define MPIC_MAX_DIMS 8\n"
+
+
+ffibuilder = FFI()
+ffibuilder.cdef(cdef_text())
+ffibuilder.set_source(
+    "mpicomm._core",
+    '#include "mpic.h"\n',
+    sources=[os.path.relpath(p) for p in core_sources()],
+    include_dirs=[os.path.relpath(os.path.join(INTERPOSER, d)) for d in ("include", "core")],
+    extra_compile_args=["-O3", "-std=c11"],
+)
+
+if __name__ == "__main__":
+    ffibuilder.compile(verbose=False)

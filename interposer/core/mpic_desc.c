@@ -1,0 +1,228 @@
+/*
+ * Reduce a datatype to the canonical strided block.
+ *
+ * Each combiner puts new levels around its child's levels: a level is "count
+ * repetitions, stride bytes apart". Simplification then drops count-1 levels,
+ * folds levels whose stride equals the block into the block, and merges two
+ * levels whose strides chain. None of these steps changes which byte goes
+ * where, so the packed order stays the typemap order.
+ *
+ * The result is checked against what the MPI reports: the size and the true
+ * bounds must agree, or the type is declared not canonical.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <stdarg.h>
+#include "mpic.h"
+#include "mpic_internal.h"
+
+static int fail(mpic_desc *out, const char *fmt, ...)
+{
+    va_list ap;
+    out->canonical = 0;
+    va_start(ap, fmt);
+    vsnprintf(out->reason, sizeof out->reason, fmt, ap);
+    va_end(ap);
+    return MPIC_ERR_NOT_CANONICAL;
+}
+
+/* Are the first n values v[0], v[1], ... equally spaced? Stores the spacing. */
+static int regular(const int64_t *v, int64_t n, int64_t *spacing)
+{
+    *spacing = n > 1 ? v[1] - v[0] : 0;
+    for (int64_t i = 2; i < n; i++)
+        if (v[i] - v[i - 1] != *spacing)
+            return 0;
+    return 1;
+}
+
+/* Blocks of equal length at regular displacements: the shape shared by indexed,
+ * hindexed, indexed_block, hindexed_block and struct. Blocks of length zero
+ * carry no data and are skipped. displs are in bytes. */
+static int add_blocks(mpic_desc *out, mpic_levels *l, const mpic_desc *child, int64_t n,
+                      const int64_t *blocklens, int64_t common_blocklen, const int64_t *displs)
+{
+    int64_t kept_displs[MPIC_BLOCKS_CAP];
+    int64_t blocklen = -1, kept = 0, spacing;
+
+    for (int64_t i = 0; i < n; i++) {
+        int64_t bl = blocklens ? blocklens[i] : common_blocklen;
+        if (bl == 0)
+            continue;
+        if (blocklen >= 0 && bl != blocklen)
+            return fail(out, "blocks of different lengths (%lld and %lld)",
+                        (long long) blocklen, (long long) bl);
+        if (kept == MPIC_BLOCKS_CAP)
+            return fail(out, "more than %d blocks to check", MPIC_BLOCKS_CAP);
+        blocklen = bl;
+        kept_displs[kept++] = displs[i];
+    }
+    if (kept == 0)
+        return fail(out, "empty type");
+    if (!regular(kept_displs, kept, &spacing))
+        return fail(out, "irregular displacements");
+
+    mpic_levels_from_desc(l, child);
+    l->start += kept_displs[0];
+    if (mpic_levels_push(l, blocklen, child->info.extent) || mpic_levels_push(l, kept, spacing))
+        return fail(out, "too many levels");
+    return MPIC_OK;
+}
+
+/* Subarray: one level per dimension, the fastest-varying one innermost. */
+static int add_subarray(mpic_desc *out, mpic_levels *l, const mpic_desc *child, int64_t ndims,
+                        const int64_t *sizes, const int64_t *subsizes, const int64_t *starts,
+                        int c_order)
+{
+    int64_t stride = child->info.extent;
+
+    if (ndims < 1 || ndims > MPIC_LEVELS_CAP)
+        return fail(out, "subarray of %lld dimensions", (long long) ndims);
+    mpic_levels_from_desc(l, child);
+    for (int64_t k = 0; k < ndims; k++) {
+        int64_t dim = c_order ? ndims - 1 - k : k;
+        l->start += starts[dim] * stride;
+        if (mpic_levels_push(l, subsizes[dim], stride))
+            return fail(out, "too many levels");
+        stride *= sizes[dim];
+    }
+    return MPIC_OK;
+}
+
+/* Pick the integer-like arguments from the large-count array or the classic
+ * arrays, as the MPI stored them. */
+static int64_t arg(const mpic_contents *c, int64_t i)
+{
+    return c->large ? c->counts[i] : c->ints[i];
+}
+
+/* Byte displacements: address array (classic) or large-count array. */
+static const int64_t *byte_displs(const mpic_contents *c, int64_t first_large)
+{
+    return c->large ? c->counts + first_large : c->addrs;
+}
+
+static int scale(int64_t *dst, const int64_t *src, int64_t n, int64_t by)
+{
+    if (n > MPIC_BLOCKS_CAP)
+        return MPIC_ERR_NOT_CANONICAL;
+    for (int64_t i = 0; i < n; i++)
+        dst[i] = src[i] * by;
+    return MPIC_OK;
+}
+
+/* 2. Turn one combiner into levels around its child. */
+static int combiner_levels(mpic_desc *out, mpic_levels *l, const mpic_contents *c,
+                           const mpic_desc *ch)
+{
+    int64_t tmp[MPIC_BLOCKS_CAP];
+    int64_t ext = ch[0].info.extent, n;
+
+    switch (c->combiner) {
+    case MPIC_COMBINER_DUP:
+    case MPIC_COMBINER_RESIZED:
+        mpic_levels_from_desc(l, &ch[0]);
+        return MPIC_OK;
+    case MPIC_COMBINER_CONTIGUOUS:
+        mpic_levels_from_desc(l, &ch[0]);
+        return mpic_levels_push(l, arg(c, 0), ext) ? fail(out, "too many levels") : MPIC_OK;
+    case MPIC_COMBINER_VECTOR:
+    case MPIC_COMBINER_HVECTOR: {
+        int64_t stride = c->combiner == MPIC_COMBINER_VECTOR ? arg(c, 2) * ext
+                         : c->large ? c->counts[2] : c->addrs[0];
+        mpic_levels_from_desc(l, &ch[0]);
+        if (mpic_levels_push(l, arg(c, 1), ext) || mpic_levels_push(l, arg(c, 0), stride))
+            return fail(out, "too many levels");
+        return MPIC_OK;
+    }
+    case MPIC_COMBINER_INDEXED:
+        n = arg(c, 0);
+        if (c->large ? scale(tmp, c->counts + 1 + n, n, ext) : scale(tmp, c->ints + 1 + n, n, ext))
+            return fail(out, "more than %d blocks to check", MPIC_BLOCKS_CAP);
+        return add_blocks(out, l, &ch[0], n, (c->large ? c->counts : c->ints) + 1, 0, tmp);
+    case MPIC_COMBINER_HINDEXED:
+        n = arg(c, 0);
+        return add_blocks(out, l, &ch[0], n, (c->large ? c->counts : c->ints) + 1, 0,
+                          byte_displs(c, 1 + n));
+    case MPIC_COMBINER_INDEXED_BLOCK:
+        n = arg(c, 0);
+        if (c->large ? scale(tmp, c->counts + 2, n, ext) : scale(tmp, c->ints + 2, n, ext))
+            return fail(out, "more than %d blocks to check", MPIC_BLOCKS_CAP);
+        return add_blocks(out, l, &ch[0], n, NULL, arg(c, 1), tmp);
+    case MPIC_COMBINER_HINDEXED_BLOCK:
+        n = arg(c, 0);
+        return add_blocks(out, l, &ch[0], n, NULL, arg(c, 1), byte_displs(c, 2));
+    case MPIC_COMBINER_STRUCT: {
+        /* Members that carry data must all be the same layout; then it is an hindexed. */
+        const mpic_desc *first = NULL;
+        const int64_t *bl = (c->large ? c->counts : c->ints) + 1;
+        n = arg(c, 0);
+        for (int64_t i = 0; i < n; i++) {
+            if (bl[i] == 0 || ch[i].info.size == 0)
+                continue;
+            if (!ch[i].canonical)
+                return fail(out, "struct member: %s", ch[i].reason);
+            if (first && !mpic_desc_same_layout(first, &ch[i]))
+                return fail(out, "struct members of different layouts");
+            if (!first)
+                first = &ch[i];
+        }
+        if (!first)
+            return fail(out, "empty type");
+        return add_blocks(out, l, first, n, bl, 0, byte_displs(c, 1 + n));
+    }
+    case MPIC_COMBINER_SUBARRAY:
+        if (c->large) {
+            n = c->ints[0];
+            return add_subarray(out, l, &ch[0], n, c->counts, c->counts + n, c->counts + 2 * n,
+                                c->ints[1] == c->order_c);
+        }
+        n = c->ints[0];
+        return add_subarray(out, l, &ch[0], n, c->ints + 1, c->ints + 1 + n, c->ints + 1 + 2 * n,
+                            c->ints[1 + 3 * n] == c->order_c);
+    case MPIC_COMBINER_DARRAY:
+        return fail(out, "darray is not decoded");
+    default:
+        return fail(out, "combiner %d is not decoded", c->combiner);
+    }
+}
+
+int mpic_desc_named(mpic_desc *out, const mpic_typeinfo *info)
+{
+    memset(out, 0, sizeof *out);
+    out->info = *info;
+    if (info->size <= 0)
+        return fail(out, "empty type");
+    if (info->size != info->extent || info->lb != 0 || info->true_lb != 0)
+        return fail(out, "predefined type with holes (size %lld, extent %lld)",
+                    (long long) info->size, (long long) info->extent);
+    out->canonical = 1;
+    out->ndims = 1;
+    out->counts[0] = info->size;
+    return MPIC_OK;
+}
+
+int mpic_desc_build(mpic_desc *out, const mpic_contents *c, const mpic_desc *children,
+                    const mpic_typeinfo *info)
+{
+    mpic_levels l;
+    int err;
+
+    memset(out, 0, sizeof *out);
+    out->info = *info;
+
+    /* 1. Children must be canonical themselves (struct checks its own members). */
+    if (c->ntypes < 1)
+        return fail(out, "no child type");
+    if (c->combiner != MPIC_COMBINER_STRUCT && !children[0].canonical)
+        return fail(out, "child: %s", children[0].reason);
+    if (info->size <= 0)
+        return fail(out, "empty type");
+
+    /* 2. Levels from the combiner, 3. simplified, 4. checked against the MPI. */
+    err = combiner_levels(out, &l, c, children);
+    if (err)
+        return out->reason[0] ? err : fail(out, "too many levels");
+    mpic_levels_simplify(&l);
+    return mpic_levels_to_desc(out, &l);
+}

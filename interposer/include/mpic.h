@@ -1,0 +1,104 @@
+/*
+ * mpic: the MPI-free core of the mpicomm interposer.
+ *
+ * A datatype is described by the canonical strided block:
+ *
+ *     start                       byte offset of the first block from the buffer
+ *     counts[0]                   contiguous bytes per block
+ *     counts[1..ndims-1]          repetitions, innermost first
+ *     strides[1..ndims-1]         byte distance between repetitions
+ *
+ * Byte k of block (i1, ..., id) lies at start + i1*strides[1] + ... + id*strides[d] + k,
+ * and blocks are visited with i1 fastest: that is the typemap order, and so the
+ * packed order. Sizes, bounds and extents are the MPI's own, never recomputed.
+ *
+ * Nothing here includes mpi.h: the wrappers (mpiw_) decode an MPI datatype into
+ * mpic_contents, and so does the Python package through cffi.
+ */
+#ifndef MPIC_H
+#define MPIC_H
+
+#include <stdint.h>
+
+#define MPIC_MAX_DIMS 8          /* counts[0] plus up to 7 strided levels */
+#define MPIC_REASON_LEN 96
+
+/* Combiners, independent of any MPI's numbering. */
+enum {
+    MPIC_COMBINER_NAMED = 0,
+    MPIC_COMBINER_DUP,
+    MPIC_COMBINER_CONTIGUOUS,
+    MPIC_COMBINER_VECTOR,
+    MPIC_COMBINER_HVECTOR,
+    MPIC_COMBINER_INDEXED,
+    MPIC_COMBINER_HINDEXED,
+    MPIC_COMBINER_INDEXED_BLOCK,
+    MPIC_COMBINER_HINDEXED_BLOCK,
+    MPIC_COMBINER_STRUCT,
+    MPIC_COMBINER_SUBARRAY,
+    MPIC_COMBINER_DARRAY,
+    MPIC_COMBINER_RESIZED,
+    MPIC_COMBINER_OTHER
+};
+
+/* Error codes of the core: one pattern everywhere, 0 is success. */
+enum {
+    MPIC_OK = 0,
+    MPIC_ERR_NOT_CANONICAL = 1,  /* the reason is in the description */
+    MPIC_ERR_ARG = 2
+};
+
+/* What the MPI reports about a datatype (MPI_Type_size, get_extent, get_true_extent). */
+typedef struct mpic_typeinfo {
+    int64_t size;
+    int64_t lb;
+    int64_t extent;
+    int64_t true_lb;
+    int64_t true_extent;
+} mpic_typeinfo;
+
+/* The arguments a datatype was built with (MPI_Type_get_contents), widened to 64 bits.
+ * large = 1 when the MPI reported large counts (MPI-4 "_c" layout). */
+typedef struct mpic_contents {
+    int combiner;
+    int large;
+    int64_t order_c;             /* this MPI's value of MPI_ORDER_C */
+    int64_t nints, naddrs, ncounts, ntypes;
+    const int64_t *ints;
+    const int64_t *addrs;
+    const int64_t *counts;
+} mpic_contents;
+
+typedef struct mpic_desc {
+    int canonical;                     /* 1: the fields below describe the type */
+    int ndims;                         /* entries used in counts/strides, >= 1 */
+    int64_t start;
+    int64_t counts[MPIC_MAX_DIMS];
+    int64_t strides[MPIC_MAX_DIMS];    /* strides[0] is unused and 0 */
+    mpic_typeinfo info;
+    char reason[MPIC_REASON_LEN];      /* why not canonical, when canonical == 0 */
+} mpic_desc;
+
+/* Describe a predefined type. */
+int mpic_desc_named(mpic_desc *out, const mpic_typeinfo *info);
+
+/* Describe a derived type from its contents and its children's descriptions. */
+int mpic_desc_build(mpic_desc *out, const mpic_contents *c, const mpic_desc *children,
+                    const mpic_typeinfo *info);
+
+/* Bytes one element packs to. */
+static inline int64_t mpic_desc_size(const mpic_desc *d) { return d->info.size; }
+
+/* Pack or unpack count elements; the packed side is contiguous. Returns bytes moved,
+ * or -MPIC_ERR_* when the description is not canonical or count is negative. */
+int64_t mpic_pack(const mpic_desc *d, int64_t count, const void *inbuf, void *packed);
+int64_t mpic_unpack(const mpic_desc *d, int64_t count, const void *packed, void *outbuf);
+
+/* Name of the kernel mpic_pack would use (for logs, tests and benchmarks). */
+const char *mpic_kernel_name(const mpic_desc *d, int64_t count, const void *inbuf,
+                             const void *packed);
+
+/* Number of generated kernels linked in. */
+int mpic_kernel_count(void);
+
+#endif

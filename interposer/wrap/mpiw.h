@@ -1,0 +1,72 @@
+/*
+ * mpiw: the layer that sees MPI. Wrappers (one file per MPI function family)
+ * check "active?" and dispatch; the work lives in mpiw_state.c (settings, logs,
+ * counters), mpiw_types.c (decoding and the type cache) and mpiw_pack.c.
+ */
+#ifndef MPIW_H
+#define MPIW_H
+
+#include <stdint.h>
+#include <mpi.h>
+#include "mpic.h"
+
+#if MPI_VERSION >= 4
+#define MPIW_HAVE_LARGE_COUNT 1
+#else
+#define MPIW_HAVE_LARGE_COUNT 0
+#endif
+
+enum { MPIW_LOG_ERROR = 0, MPIW_LOG_WARN, MPIW_LOG_INFO, MPIW_LOG_DEBUG };
+
+/* Counters printed by MPICOMM_STATS=1, in this order. */
+#define MPIW_STATS(X)                                                                    \
+    X(types_committed) X(types_canonical) X(pack_fast) X(pack_fallback) X(unpack_fast)    \
+    X(unpack_fallback) X(bytes_packed) X(bytes_unpacked)
+
+enum {
+#define MPIW_STAT_ENUM(name) MPIW_STAT_##name,
+    MPIW_STATS(MPIW_STAT_ENUM)
+#undef MPIW_STAT_ENUM
+    MPIW_NSTATS
+};
+
+typedef struct mpiw_state {
+    int initialized;
+    int disabled;          /* MPICOMM_DISABLE: every wrapper passes through */
+    int bypass;            /* set at run time by mpicomm_interposer_set_enabled(0) */
+    int log_level;
+    int stats;             /* MPICOMM_STATS */
+    int threaded;          /* MPI_THREAD_MULTIPLE: lock the type cache */
+    int64_t counters[MPIW_NSTATS];
+} mpiw_state;
+
+extern mpiw_state mpiw_g;
+
+void mpiw_state_init(int thread_level);
+void mpiw_state_finalize(void);
+void mpiw_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static inline int mpiw_disabled(void) { return mpiw_g.disabled; }
+static inline int mpiw_active(void)
+{
+    return mpiw_g.initialized && !mpiw_g.disabled && !mpiw_g.bypass;
+}
+static inline void mpiw_count(int stat, int64_t n)
+{
+    __atomic_fetch_add(&mpiw_g.counters[stat], n, __ATOMIC_RELAXED);
+}
+
+/* Types: decode at commit, forget at free, look up on use. */
+void mpiw_types_commit(MPI_Datatype dt);
+void mpiw_types_free(MPI_Datatype dt);
+int mpiw_types_lookup(MPI_Datatype dt, mpic_desc *out);
+void mpiw_types_clear(void);
+int mpiw_types_decode(MPI_Datatype dt, mpic_desc *out);
+
+/* Packers: 1 when done here (position advanced), 0 when the MPI must do it. */
+int mpiw_pack_try(const void *inbuf, int64_t incount, MPI_Datatype dt, void *outbuf,
+                  int64_t outsize, int64_t *position, MPI_Comm comm);
+int mpiw_unpack_try(const void *inbuf, int64_t insize, int64_t *position, void *outbuf,
+                    int64_t outcount, MPI_Datatype dt, MPI_Comm comm);
+
+#endif

@@ -1,0 +1,48 @@
+/*
+ * The host packer behind MPI_Pack and MPI_Unpack. A call is done here only
+ * when every argument is valid and the type is canonical; anything else is
+ * the MPI's to do, so that errors (and their messages) stay the MPI's own.
+ */
+#include "mpiw.h"
+
+/* Room for incount elements of size bytes between position and the buffer's end? */
+static int fits(int64_t count, int64_t size, int64_t position, int64_t total)
+{
+    return position >= 0 && position <= total && size > 0 && count <= (total - position) / size;
+}
+
+int mpiw_pack_try(const void *inbuf, int64_t incount, MPI_Datatype dt, void *outbuf,
+                  int64_t outsize, int64_t *position, MPI_Comm comm)
+{
+    mpic_desc d;
+    int64_t n;
+
+    if (comm == MPI_COMM_NULL || incount <= 0 || !outbuf || !mpiw_types_lookup(dt, &d) ||
+        !fits(incount, d.info.size, *position, outsize)) {
+        mpiw_count(MPIW_STAT_pack_fallback, 1);
+        return 0;
+    }
+    n = mpic_pack(&d, incount, inbuf, (char *) outbuf + *position);
+    *position += n;
+    mpiw_count(MPIW_STAT_pack_fast, 1);
+    mpiw_count(MPIW_STAT_bytes_packed, n);
+    return 1;
+}
+
+int mpiw_unpack_try(const void *inbuf, int64_t insize, int64_t *position, void *outbuf,
+                    int64_t outcount, MPI_Datatype dt, MPI_Comm comm)
+{
+    mpic_desc d;
+    int64_t n;
+
+    if (comm == MPI_COMM_NULL || outcount <= 0 || !inbuf || !mpiw_types_lookup(dt, &d) ||
+        !fits(outcount, d.info.size, *position, insize)) {
+        mpiw_count(MPIW_STAT_unpack_fallback, 1);
+        return 0;
+    }
+    n = mpic_unpack(&d, outcount, (const char *) inbuf + *position, outbuf);
+    *position += n;
+    mpiw_count(MPIW_STAT_unpack_fast, 1);
+    mpiw_count(MPIW_STAT_bytes_unpacked, n);
+    return 1;
+}

@@ -1,0 +1,145 @@
+/*
+ * Settings from the environment, logging, counters, and the few symbols a
+ * program (or the Python package) may call to control the interposer.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include "mpiw.h"
+
+mpiw_state mpiw_g = { .log_level = MPIW_LOG_WARN };
+
+static const char *stat_names[] = {
+#define MPIW_STAT_NAME(name) #name,
+    MPIW_STATS(MPIW_STAT_NAME)
+#undef MPIW_STAT_NAME
+};
+
+static const char *level_names[] = { "error", "warn", "info", "debug" };
+
+void mpiw_log(int level, const char *fmt, ...)
+{
+    va_list ap;
+    int rank = -1, up = 0, down = 0;
+
+    if (level > mpiw_g.log_level)
+        return;
+    PMPI_Initialized(&up);
+    PMPI_Finalized(&down);
+    if (up && !down)
+        PMPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    fprintf(stderr, "mpicomm[%d] %s: ", rank, level_names[level]);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+/* A boolean setting: 1, 0, or dflt with a warning when the value is not understood. */
+static int env_flag(const char *name, int dflt)
+{
+    const char *v = getenv(name);
+    static const char *yes[] = { "1", "true", "yes", "on" }, *no[] = { "0", "false", "no", "off", "" };
+
+    if (!v)
+        return dflt;
+    for (size_t i = 0; i < sizeof yes / sizeof *yes; i++)
+        if (!strcasecmp(v, yes[i]))
+            return 1;
+    for (size_t i = 0; i < sizeof no / sizeof *no; i++)
+        if (!strcasecmp(v, no[i]))
+            return 0;
+    mpiw_log(MPIW_LOG_WARN, "%s=%s is not understood (use 1 or 0); using %d", name, v, dflt);
+    return dflt;
+}
+
+static int env_log_level(void)
+{
+    const char *v = getenv("MPICOMM_LOG");
+
+    if (!v || !*v)
+        return MPIW_LOG_WARN;
+    for (int i = 0; i <= MPIW_LOG_DEBUG; i++)
+        if (!strcasecmp(v, level_names[i]))
+            return i;
+    mpiw_log(MPIW_LOG_WARN, "MPICOMM_LOG=%s is not one of error, warn, info, debug; using warn", v);
+    return MPIW_LOG_WARN;
+}
+
+/* The library must run under the MPI it was compiled for. */
+static int same_mpi(void)
+{
+    char version[MPI_MAX_LIBRARY_VERSION_STRING];
+    int len = 0;
+#if defined(MPICH_VERSION)
+    const char *expect = "MPICH";
+#elif defined(OPEN_MPI)
+    const char *expect = "Open MPI";
+#else
+    const char *expect = "";
+#endif
+    PMPI_Get_library_version(version, &len);
+    if (strstr(version, expect))
+        return 1;
+    mpiw_log(MPIW_LOG_ERROR, "built for %s but running under \"%.40s\"; passing every call through",
+             expect, version);
+    return 0;
+}
+
+void mpiw_state_init(int thread_level)
+{
+    if (mpiw_g.initialized)
+        return;
+    mpiw_g.log_level = env_log_level();
+    mpiw_g.disabled = env_flag("MPICOMM_DISABLE", 0) || !same_mpi();
+    mpiw_g.stats = env_flag("MPICOMM_STATS", 0);
+    mpiw_g.threaded = thread_level == MPI_THREAD_MULTIPLE;
+    mpiw_g.initialized = 1;
+    mpiw_log(MPIW_LOG_INFO, "interposer %s (%d generated kernels, thread level %d)",
+             mpiw_g.disabled ? "disabled" : "enabled", mpic_kernel_count(), thread_level);
+}
+
+void mpiw_state_finalize(void)
+{
+    int rank = -1;
+
+    if (!mpiw_g.initialized)
+        return;
+    if (mpiw_g.stats) {
+        char line[1024];
+        int n;
+        PMPI_Comm_rank(MPI_COMM_WORLD, &rank);
+        n = snprintf(line, sizeof line, "mpicomm-stats {\"rank\": %d, \"enabled\": %d", rank,
+                     !mpiw_g.disabled);
+        for (int i = 0; i < MPIW_NSTATS; i++)
+            n += snprintf(line + n, sizeof line - (size_t) n, ", \"%s\": %lld", stat_names[i],
+                          (long long) mpiw_g.counters[i]);
+        fprintf(stderr, "%s}\n", line);
+        fflush(stderr);
+    }
+    mpiw_types_clear();
+    mpiw_g.initialized = 0;
+}
+
+/* Public control symbols, looked up with dlsym or ctypes; absent when not preloaded. */
+int mpicomm_interposer_set_enabled(int on)
+{
+    int was = !mpiw_g.bypass;
+    mpiw_g.bypass = !on;
+    return was;
+}
+
+long long mpicomm_interposer_stat(const char *name)
+{
+    for (int i = 0; i < MPIW_NSTATS; i++)
+        if (!strcmp(name, stat_names[i]))
+            return __atomic_load_n(&mpiw_g.counters[i], __ATOMIC_RELAXED);
+    return -1;
+}
+
+int mpicomm_interposer_active(void)
+{
+    return mpiw_active();
+}

@@ -1,0 +1,304 @@
+/*
+ * Decoding an MPI datatype into the canonical form, and the cache of
+ * descriptions keyed by datatype handle (filled at commit, emptied at free).
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "mpiw.h"
+
+#define MAX_DEPTH 64
+
+/* ---- decoding ---------------------------------------------------------- */
+
+static int combiner_of(int mpi_combiner)
+{
+    switch (mpi_combiner) {
+    case MPI_COMBINER_NAMED: return MPIC_COMBINER_NAMED;
+    case MPI_COMBINER_DUP: return MPIC_COMBINER_DUP;
+    case MPI_COMBINER_CONTIGUOUS: return MPIC_COMBINER_CONTIGUOUS;
+    case MPI_COMBINER_VECTOR: return MPIC_COMBINER_VECTOR;
+    case MPI_COMBINER_HVECTOR: return MPIC_COMBINER_HVECTOR;
+    case MPI_COMBINER_INDEXED: return MPIC_COMBINER_INDEXED;
+    case MPI_COMBINER_HINDEXED: return MPIC_COMBINER_HINDEXED;
+    case MPI_COMBINER_INDEXED_BLOCK: return MPIC_COMBINER_INDEXED_BLOCK;
+    case MPI_COMBINER_HINDEXED_BLOCK: return MPIC_COMBINER_HINDEXED_BLOCK;
+    case MPI_COMBINER_STRUCT: return MPIC_COMBINER_STRUCT;
+    case MPI_COMBINER_SUBARRAY: return MPIC_COMBINER_SUBARRAY;
+    case MPI_COMBINER_DARRAY: return MPIC_COMBINER_DARRAY;
+    case MPI_COMBINER_RESIZED: return MPIC_COMBINER_RESIZED;
+    default: return MPIC_COMBINER_OTHER;
+    }
+}
+
+static int type_info(MPI_Datatype dt, mpic_typeinfo *info)
+{
+#if MPIW_HAVE_LARGE_COUNT
+    MPI_Count size, lb, extent, tlb, textent;
+    if (PMPI_Type_size_c(dt, &size) || PMPI_Type_get_extent_c(dt, &lb, &extent) ||
+        PMPI_Type_get_true_extent_c(dt, &tlb, &textent))
+        return 1;
+#else
+    MPI_Count size, lb, extent, tlb, textent;
+    if (PMPI_Type_size_x(dt, &size) || PMPI_Type_get_extent_x(dt, &lb, &extent) ||
+        PMPI_Type_get_true_extent_x(dt, &tlb, &textent))
+        return 1;
+#endif
+    info->size = size;
+    info->lb = lb;
+    info->extent = extent;
+    info->true_lb = tlb;
+    info->true_extent = textent;
+    return 0;
+}
+
+static int envelope(MPI_Datatype dt, int64_t n[4], int *combiner)
+{
+#if MPIW_HAVE_LARGE_COUNT
+    MPI_Count ni, na, nc, nd;
+    if (PMPI_Type_get_envelope_c(dt, &ni, &na, &nc, &nd, combiner))
+        return 1;
+#else
+    int ni, na, nd, nc = 0;
+    if (PMPI_Type_get_envelope(dt, &ni, &na, &nd, combiner))
+        return 1;
+#endif
+    n[0] = ni;
+    n[1] = na;
+    n[2] = nc;
+    n[3] = nd;
+    return 0;
+}
+
+static int decode(MPI_Datatype dt, mpic_desc *out, int depth);
+
+/* Contents widened into one int64 array: ints, then addresses, then large counts. */
+static int decode_derived(MPI_Datatype dt, mpic_desc *out, int depth, int combiner,
+                          const int64_t n[4], const mpic_typeinfo *info)
+{
+    int64_t *wide = malloc(sizeof(int64_t) * (size_t) (n[0] + n[1] + n[2] + 1));
+    int *ints = malloc(sizeof(int) * (size_t) (n[0] + 1));
+    MPI_Aint *addrs = malloc(sizeof(MPI_Aint) * (size_t) (n[1] + 1));
+    MPI_Datatype *types = malloc(sizeof(MPI_Datatype) * (size_t) (n[3] + 1));
+    mpic_desc *children = malloc(sizeof(mpic_desc) * (size_t) (n[3] + 1));
+    mpic_contents c = { .combiner = combiner, .order_c = MPI_ORDER_C };
+    int err = 1;
+#if MPIW_HAVE_LARGE_COUNT
+    MPI_Count *counts = malloc(sizeof(MPI_Count) * (size_t) (n[2] + 1));
+#else
+    int64_t *counts = NULL;
+#endif
+
+    /* 1. Contents, as the MPI stored them. */
+    if (!wide || !ints || !addrs || !types || !children || (n[2] && !counts))
+        goto out;
+#if MPIW_HAVE_LARGE_COUNT
+    if (PMPI_Type_get_contents_c(dt, n[0], n[1], n[2], n[3], ints, addrs, counts, types))
+        goto out;
+#else
+    if (PMPI_Type_get_contents(dt, (int) n[0], (int) n[1], (int) n[3], ints, addrs, types))
+        goto out;
+#endif
+    for (int64_t i = 0; i < n[0]; i++)
+        wide[i] = ints[i];
+    for (int64_t i = 0; i < n[1]; i++)
+        wide[n[0] + i] = addrs[i];
+    for (int64_t i = 0; i < n[2]; i++)
+        wide[n[0] + n[1] + i] = counts[i];
+    c.large = n[2] > 0;
+    c.nints = n[0], c.naddrs = n[1], c.ncounts = n[2], c.ntypes = n[3];
+    c.ints = wide, c.addrs = wide + n[0], c.counts = wide + n[0] + n[1];
+
+    /* 2. Children first; the derived ones get_contents handed us are ours to free. */
+    for (int64_t i = 0; i < n[3]; i++) {
+        int64_t cn[4];
+        int cc = MPI_COMBINER_NAMED;
+        decode(types[i], &children[i], depth + 1);
+        if (!envelope(types[i], cn, &cc) && cc != MPI_COMBINER_NAMED)
+            PMPI_Type_free(&types[i]);
+    }
+
+    /* 3. This level. */
+    mpic_desc_build(out, &c, children, info);
+    err = 0;
+out:
+    free(wide);
+    free(ints);
+    free(addrs);
+    free(types);
+    free(children);
+    free(counts);
+    return err;
+}
+
+static int decode(MPI_Datatype dt, mpic_desc *out, int depth)
+{
+    int64_t n[4];
+    int combiner;
+    mpic_typeinfo info;
+
+    memset(out, 0, sizeof *out);
+    if (depth > MAX_DEPTH || envelope(dt, n, &combiner) || type_info(dt, &info)) {
+        strcpy(out->reason, "could not be decoded");
+        return 1;
+    }
+    if (combiner == MPI_COMBINER_NAMED)
+        return mpic_desc_named(out, &info) != MPIC_OK;
+    if (combiner_of(combiner) == MPIC_COMBINER_OTHER) {
+        out->info = info;
+        snprintf(out->reason, sizeof out->reason, "combiner %d is not decoded", combiner);
+        return 1;
+    }
+    if (decode_derived(dt, out, depth, combiner_of(combiner), n, &info)) {
+        strcpy(out->reason, "could not read the contents");
+        return 1;
+    }
+    return !out->canonical;
+}
+
+int mpiw_types_decode(MPI_Datatype dt, mpic_desc *out)
+{
+    return decode(dt, out, 0);
+}
+
+/* ---- the cache: open addressing on the handle's bits ---------------------- */
+
+typedef struct entry {
+    uintptr_t key;     /* 0: empty */
+    int live;          /* 0 with key != 0: deleted */
+    mpic_desc desc;
+} entry;
+
+static entry *table;
+static size_t capacity, used;
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+
+static uintptr_t key_of(MPI_Datatype dt)
+{
+    uintptr_t k = 0;
+    memcpy(&k, &dt, sizeof dt < sizeof k ? sizeof dt : sizeof k);
+    return k ? k : (uintptr_t) -1;
+}
+
+static size_t slot(uintptr_t key)
+{
+    uint64_t h = (uint64_t) key * 0x9E3779B97F4A7C15ull;
+    return (size_t) (h >> 17) & (capacity - 1);
+}
+
+static entry *find(uintptr_t key)
+{
+    if (!capacity)
+        return NULL;
+    for (size_t i = slot(key);; i = (i + 1) & (capacity - 1)) {
+        if (table[i].key == key && table[i].live)
+            return &table[i];
+        if (!table[i].key)
+            return NULL;
+    }
+}
+
+static int grow(void)
+{
+    size_t old_cap = capacity;
+    entry *old = table;
+
+    capacity = capacity ? capacity * 2 : 64;
+    table = calloc(capacity, sizeof *table);
+    if (!table) {
+        table = old;
+        capacity = old_cap;
+        return 1;
+    }
+    used = 0;
+    for (size_t i = 0; i < old_cap; i++)
+        if (old[i].live) {
+            size_t j = slot(old[i].key);
+            while (table[j].key)
+                j = (j + 1) & (capacity - 1);
+            table[j] = old[i];
+            used++;
+        }
+    free(old);
+    return 0;
+}
+
+static void insert(uintptr_t key, const mpic_desc *d)
+{
+    entry *e = find(key);
+    size_t i;
+
+    if (e) {
+        e->desc = *d;
+        return;
+    }
+    if ((used + 1) * 2 > capacity && grow())
+        return;
+    for (i = slot(key); table[i].key && table[i].live; i = (i + 1) & (capacity - 1))
+        ;
+    if (!table[i].key)
+        used++;
+    table[i].key = key;
+    table[i].live = 1;
+    table[i].desc = *d;
+}
+
+#define LOCKED(stmt)                                                                     \
+    do {                                                                                 \
+        if (mpiw_g.threaded)                                                             \
+            pthread_mutex_lock(&lock);                                                   \
+        stmt;                                                                            \
+        if (mpiw_g.threaded)                                                             \
+            pthread_mutex_unlock(&lock);                                                 \
+    } while (0)
+
+void mpiw_types_commit(MPI_Datatype dt)
+{
+    mpic_desc d;
+
+    decode(dt, &d, 0);
+    mpiw_count(MPIW_STAT_types_committed, 1);
+    if (d.canonical) {
+        mpiw_count(MPIW_STAT_types_canonical, 1);
+        mpiw_log(MPIW_LOG_DEBUG,
+                 "commit: canonical, start %lld, block %lld, %d levels, size %lld, extent %lld",
+                 (long long) d.start, (long long) d.counts[0], d.ndims - 1,
+                 (long long) d.info.size, (long long) d.info.extent);
+    } else {
+        mpiw_log(MPIW_LOG_DEBUG, "commit: not canonical: %s", d.reason);
+    }
+    LOCKED(insert(key_of(dt), &d));
+}
+
+void mpiw_types_free(MPI_Datatype dt)
+{
+    LOCKED({
+        entry *e = find(key_of(dt));
+        if (e)
+            e->live = 0;
+    });
+}
+
+int mpiw_types_lookup(MPI_Datatype dt, mpic_desc *out)
+{
+    int hit = 0;
+
+    LOCKED({
+        entry *e = find(key_of(dt));
+        if (e && e->desc.canonical) {
+            *out = e->desc;
+            hit = 1;
+        }
+    });
+    return hit;
+}
+
+void mpiw_types_clear(void)
+{
+    LOCKED({
+        free(table);
+        table = NULL;
+        capacity = used = 0;
+    });
+}

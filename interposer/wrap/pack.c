@@ -1,0 +1,34 @@
+/* MPI_Pack and MPI_Pack_c: generated kernels for canonical types, the MPI for the rest. */
+#include "mpiw.h"
+
+int MPI_Pack(const void *inbuf, int incount, MPI_Datatype datatype, void *outbuf, int outsize,
+             int *position, MPI_Comm comm)
+{
+    int64_t pos;
+
+    if (mpiw_active() && position) {
+        pos = *position;
+        if (mpiw_pack_try(inbuf, incount, datatype, outbuf, outsize, &pos, comm)) {
+            *position = (int) pos;
+            return MPI_SUCCESS;
+        }
+    }
+    return PMPI_Pack(inbuf, incount, datatype, outbuf, outsize, position, comm);
+}
+
+#if MPIW_HAVE_LARGE_COUNT
+int MPI_Pack_c(const void *inbuf, MPI_Count incount, MPI_Datatype datatype, void *outbuf,
+               MPI_Count outsize, MPI_Count *position, MPI_Comm comm)
+{
+    int64_t pos;
+
+    if (mpiw_active() && position) {
+        pos = *position;
+        if (mpiw_pack_try(inbuf, incount, datatype, outbuf, outsize, &pos, comm)) {
+            *position = pos;
+            return MPI_SUCCESS;
+        }
+    }
+    return PMPI_Pack_c(inbuf, incount, datatype, outbuf, outsize, position, comm);
+}
+#endif
