@@ -1,0 +1,3 @@
+from mpicomm.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,176 @@
+"""Build the LD_PRELOAD interposer with the MPI compiler of the installed MPI.
+
+One build per MPI (MPICH and Open MPI have different ABIs), cached under
+MPICOMM_CACHE_DIR (default ~/.cache/mpicomm) in a folder named for the MPI and
+a hash of the sources and the compiler, next to a build.json that records what
+it was built against. `preload_path()` builds on first use and refuses to hand
+out a library built for another MPI than the one mpi4py loads.
+"""
+import glob
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from mpicomm import installation
+
+LIBNAME = "libmpicomm.so"
+CFLAGS = ["-O3", "-std=gnu11", "-fPIC", "-shared", "-Wall", "-Wno-unused-parameter"]
+
+
+class BuildError(RuntimeError):
+    """The interposer could not be built, or the build does not match the MPI."""
+
+
+def source_dir():
+    """The interposer's C sources: shipped in the package, or the source checkout's."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "_interposer", here.parent / "interposer"):
+        if (candidate / "include" / "mpic.h").exists():
+            if not list((candidate / "gen").glob("*.c")):
+                _generate(candidate)
+            return candidate
+    raise BuildError(f"interposer sources not found under {here}")
+
+
+def _generate(src):
+    genpup = src.parent / "codegen" / "genpup.py"
+    if not genpup.exists():
+        raise BuildError(f"generated kernels missing in {src / 'gen'} and no codegen to make them")
+    subprocess.check_call([sys.executable, str(genpup), str(src / "gen")])
+
+
+def sources(src):
+    return sorted(glob.glob(str(src / "core" / "*.c")) + glob.glob(str(src / "gen" / "*.c")) +
+                  glob.glob(str(src / "wrap" / "*.c")))
+
+
+def cache_dir():
+    base = os.environ.get("MPICOMM_CACHE_DIR")
+    if not base:
+        xdg = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        base = os.path.join(xdg, "mpicomm")
+    return Path(base)
+
+
+def choose_mpicc(inst, mpicc=None):
+    """Explicit path, else MPICOMM_MPICC, else the installation's own mpicc."""
+    chosen = mpicc or os.environ.get("MPICOMM_MPICC")
+    if chosen:
+        path = shutil.which(chosen) or chosen
+        if not os.access(path, os.X_OK):
+            raise BuildError(f"MPI compiler {chosen!r} is not an executable")
+        return path
+    try:
+        return inst.tool("mpicc")
+    except installation.MPINotFound as exc:
+        raise BuildError(str(exc)) from exc
+
+
+def _compiler_env():
+    env = dict(os.environ)
+    env.pop("LD_PRELOAD", None)
+    return env
+
+
+def header_vendor(mpicc):
+    """The MPI that mpicc's mpi.h belongs to: ("MPICH"|"Open MPI"|"unknown", version)."""
+    out = subprocess.run([mpicc, "-dM", "-E", "-x", "c", "-"], input="#include <mpi.h>\n",
+                         capture_output=True, text=True, env=_compiler_env())
+    if out.returncode != 0:
+        raise BuildError(f"{mpicc} cannot compile against mpi.h:\n{out.stderr[-2000:]}")
+    macros = {}
+    for line in out.stdout.splitlines():
+        parts = line.split(None, 2)
+        if len(parts) == 3 and parts[0] == "#define":
+            macros[parts[1]] = parts[2].strip().strip('"')
+    if "MPICH_VERSION" in macros:
+        return "MPICH", macros["MPICH_VERSION"]
+    if "OMPI_MAJOR_VERSION" in macros:
+        return "Open MPI", ".".join(macros.get(k, "0") for k in
+                                    ("OMPI_MAJOR_VERSION", "OMPI_MINOR_VERSION",
+                                     "OMPI_RELEASE_VERSION"))
+    return "unknown", "unknown"
+
+
+def _fingerprint(src, mpicc):
+    h = hashlib.sha256()
+    for path in sources(src) + sorted(glob.glob(str(src / "*" / "*.h"))):
+        h.update(path.rsplit("/", 2)[-2:][-1].encode())
+        h.update(Path(path).read_bytes())
+    h.update(os.path.realpath(mpicc).encode())
+    show = subprocess.run([mpicc, "-show"], capture_output=True, text=True, env=_compiler_env())
+    h.update(show.stdout.encode())
+    h.update(" ".join(CFLAGS).encode())
+    return h.hexdigest()[:12]
+
+
+def build(mpicc=None, force=False, inst=None, quiet=False):
+    """Build (or find the cached build of) the interposer; return its build.json as a dict."""
+    inst = inst or installation.probe()
+    mpicc = choose_mpicc(inst, mpicc)
+    src = source_dir()
+    vendor, version = header_vendor(mpicc)
+    outdir = cache_dir() / f"{inst.key}-{_fingerprint(src, mpicc)}"
+    lib, meta_path = outdir / LIBNAME, outdir / "build.json"
+    if lib.exists() and meta_path.exists() and not force:
+        return json.loads(meta_path.read_text())
+
+    # 1. Compile into a temporary file beside the target, 2. move it in place atomically.
+    outdir.mkdir(parents=True, exist_ok=True)
+    if not quiet:
+        print(f"mpicomm: building the interposer for {vendor} {version} with {mpicc}",
+              file=sys.stderr)
+    fd, tmp = tempfile.mkstemp(dir=outdir, suffix=".so")
+    os.close(fd)
+    cmd = [mpicc, *CFLAGS, f"-I{src / 'include'}", f"-I{src / 'core'}", *sources(src),
+           "-o", tmp, "-lpthread"]
+    out = subprocess.run(cmd, capture_output=True, text=True, env=_compiler_env())
+    if out.returncode != 0:
+        os.unlink(tmp)
+        raise BuildError("compiling the interposer failed:\n" + " ".join(cmd) + "\n" +
+                         out.stderr[-4000:])
+    os.chmod(tmp, 0o755)
+    os.replace(tmp, lib)
+    meta = {
+        "library": str(lib),
+        "mpi_vendor": vendor,
+        "mpi_version": version,
+        "built_for": inst.library_version.splitlines()[0],
+        "libmpi": inst.libmpi,
+        "mpicc": mpicc,
+        "cpu_kernels": _kernel_count(src),
+        "cuda_kernels": False,
+        "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    fd, tmp = tempfile.mkstemp(dir=outdir, suffix=".json")
+    with os.fdopen(fd, "w") as f:
+        json.dump(meta, f, indent=1)
+    os.replace(tmp, meta_path)
+    return meta
+
+
+def _kernel_count(src):
+    text = (src / "gen" / "mpic_kernels.c").read_text()
+    for line in text.splitlines():
+        if line.startswith("const int mpic_kernels_generated"):
+            return int(line.split("=")[1].strip(" ;"))
+    return 0
+
+
+def preload_path(mpicc=None, inst=None, quiet=False):
+    """Absolute path of the interposer for the MPI mpi4py loads; builds it on first use."""
+    inst = inst or installation.probe()
+    meta = build(mpicc=mpicc, inst=inst, quiet=quiet)
+    if meta["mpi_vendor"] != inst.vendor:
+        raise BuildError(
+            f"refusing to preload: the interposer was compiled against {meta['mpi_vendor']} "
+            f"{meta['mpi_version']} ({meta['mpicc']}) but mpi4py loads {inst.vendor} "
+            f"{inst.version} ({inst.libmpi}); point --mpicc (or MPICOMM_MPICC) at the mpicc "
+            f"of {inst.vendor}")
+    return meta["library"]

