@@ -59,6 +59,7 @@ static inline void mpiw_count(int stat, int64_t n)
 /* Types: decode at commit, forget at free, look up on use. */
 void mpiw_types_commit(MPI_Datatype dt);
 void mpiw_types_free(MPI_Datatype dt);
+void mpiw_types_retain(MPI_Datatype dt);
 int mpiw_types_lookup(MPI_Datatype dt, mpic_desc *out);
 void mpiw_types_clear(void);
 int mpiw_types_decode(MPI_Datatype dt, mpic_desc *out);

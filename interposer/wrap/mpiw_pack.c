@@ -5,6 +5,19 @@
  */
 #include "mpiw.h"
 
+/* Why a call goes to the MPI, for MPICOMM_LOG=debug. */
+static const char *refusal(MPI_Comm comm, int64_t count, const void *buf, int found)
+{
+    if (comm == MPI_COMM_NULL)
+        return "MPI_COMM_NULL";
+    if (count <= 0)
+        return "count <= 0";
+    if (!buf)
+        return "NULL packed buffer";
+    return found ? "does not fit between position and the buffer's end" :
+                   "type not committed, or not canonical";
+}
+
 /* Room for incount elements of size bytes between position and the buffer's end? */
 static int fits(int64_t count, int64_t size, int64_t position, int64_t total)
 {
@@ -17,9 +30,12 @@ int mpiw_pack_try(const void *inbuf, int64_t incount, MPI_Datatype dt, void *out
     mpic_desc d;
     int64_t n;
 
-    if (comm == MPI_COMM_NULL || incount <= 0 || !outbuf || !mpiw_types_lookup(dt, &d) ||
+    int found = 0;
+
+    if (comm == MPI_COMM_NULL || incount <= 0 || !outbuf || !(found = mpiw_types_lookup(dt, &d)) ||
         !fits(incount, d.info.size, *position, outsize)) {
         mpiw_count(MPIW_STAT_pack_fallback, 1);
+        mpiw_log(MPIW_LOG_DEBUG, "MPI_Pack to the MPI: %s", refusal(comm, incount, outbuf, found));
         return 0;
     }
     n = mpic_pack(&d, incount, inbuf, (char *) outbuf + *position);
@@ -35,9 +51,12 @@ int mpiw_unpack_try(const void *inbuf, int64_t insize, int64_t *position, void *
     mpic_desc d;
     int64_t n;
 
-    if (comm == MPI_COMM_NULL || outcount <= 0 || !inbuf || !mpiw_types_lookup(dt, &d) ||
+    int found = 0;
+
+    if (comm == MPI_COMM_NULL || outcount <= 0 || !inbuf || !(found = mpiw_types_lookup(dt, &d)) ||
         !fits(outcount, d.info.size, *position, insize)) {
         mpiw_count(MPIW_STAT_unpack_fallback, 1);
+        mpiw_log(MPIW_LOG_DEBUG, "MPI_Unpack to the MPI: %s", refusal(comm, outcount, inbuf, found));
         return 0;
     }
     n = mpic_unpack(&d, outcount, (const char *) inbuf + *position, outbuf);

@@ -167,6 +167,7 @@ int mpiw_types_decode(MPI_Datatype dt, mpic_desc *out)
 typedef struct entry {
     uintptr_t key;     /* 0: empty */
     int live;          /* 0 with key != 0: deleted */
+    int64_t refs;      /* handles to this type the program holds (get_contents adds some) */
     mpic_desc desc;
 } entry;
 
@@ -241,6 +242,7 @@ static void insert(uintptr_t key, const mpic_desc *d)
         used++;
     table[i].key = key;
     table[i].live = 1;
+    table[i].refs = 1;
     table[i].desc = *d;
 }
 
@@ -271,11 +273,22 @@ void mpiw_types_commit(MPI_Datatype dt)
     LOCKED(insert(key_of(dt), &d));
 }
 
-void mpiw_types_free(MPI_Datatype dt)
+/* MPI_Type_get_contents may hand out the same handle with a reference added
+ * (MPICH does): the program's MPI_Type_free of it then only drops that reference. */
+void mpiw_types_retain(MPI_Datatype dt)
 {
     LOCKED({
         entry *e = find(key_of(dt));
         if (e)
+            e->refs++;
+    });
+}
+
+void mpiw_types_free(MPI_Datatype dt)
+{
+    LOCKED({
+        entry *e = find(key_of(dt));
+        if (e && --e->refs <= 0)
             e->live = 0;
     });
 }

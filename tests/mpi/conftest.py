@@ -1,0 +1,43 @@
+"""Tests run under mpiexec with the interposer preloaded:
+
+    mpicomm run -n 2 -- python -m pytest --with-mpi tests/mpi
+"""
+import ctypes
+
+import pytest
+
+
+class Interposer:
+    """The preloaded library's control symbols: switch it off to get the real MPI's answer."""
+
+    def __init__(self):
+        self.lib = ctypes.CDLL(None)
+        try:
+            self.lib.mpicomm_interposer_active
+        except AttributeError:
+            pytest.fail("the interposer is not preloaded: run these tests with `mpicomm run`")
+        self.lib.mpicomm_interposer_stat.restype = ctypes.c_longlong
+
+    @property
+    def active(self):
+        return bool(self.lib.mpicomm_interposer_active())
+
+    def stat(self, name):
+        value = self.lib.mpicomm_interposer_stat(name.encode())
+        assert value >= 0, f"no counter {name}"
+        return value
+
+    def real(self, fn, *args, **kwargs):
+        """Call fn with every wrapper passing through to the MPI."""
+        was = self.lib.mpicomm_interposer_set_enabled(0)
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            self.lib.mpicomm_interposer_set_enabled(was)
+
+
+@pytest.fixture(scope="session")
+def interposer():
+    ip = Interposer()
+    assert ip.active, "the interposer is preloaded but not active (MPICOMM_DISABLE set?)"
+    return ip

@@ -1,0 +1,188 @@
+"""Interposed MPI_Pack/MPI_Unpack against the MPI's own, for random nested datatypes."""
+import random
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, note, settings
+from hypothesis import strategies as st
+from mpi4py import MPI
+
+import mpitypes
+from mpicomm.datatypes import describe
+
+COMM = MPI.COMM_WORLD
+
+
+def layout(dt, count):
+    """A buffer that holds count elements wherever their bytes fall, and the base offset."""
+    lb, ext = dt.Get_extent()
+    tlb, text = dt.Get_true_extent()
+    lo = min(tlb, tlb + (count - 1) * ext)
+    hi = max(tlb + text, tlb + (count - 1) * ext + text, count * ext)
+    base = 16 - min(lo, 0)
+    return base, base + hi + 16
+
+
+def element_view(buf, base, dt, count):
+    """mpi4py counts elements as len(buffer) // extent: hand it exactly count of them."""
+    ext = dt.Get_extent()[1]
+    return memoryview(buf)[base:base + count * ext]
+
+
+def committed(dt):
+    dt.Commit()
+    return dt
+
+
+@settings(max_examples=300, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(spec=mpitypes.datatypes, count=st.integers(1, 3), start=st.integers(0, 9),
+       split=st.booleans(), seed=st.integers(0, 2**31))
+@pytest.mark.mpi
+def test_pack_and_unpack_match_the_mpi(interposer, spec, count, start, split, seed):
+    dt = committed(spec.Dup())
+    note(mpitypes.show(spec))
+    try:
+        lb, ext = dt.Get_extent()
+        size = dt.Get_size()
+        if size == 0 or ext <= 0 or size * count > 1 << 18:
+            return
+        rng = np.random.default_rng(seed)
+        base, nbytes = layout(dt, count)
+        src = rng.integers(0, 256, nbytes, dtype=np.uint8).tobytes()
+        outsize = start + count * size + 7
+        fast_before = interposer.stat("pack_fast")
+
+        def pack():
+            out = bytearray(b"\xa5" * outsize)
+            if split and count > 1:     # two calls, continuing from the returned position
+                pos = dt.Pack(element_view(src, base, dt, 1), out, start, COMM)
+                pos = dt.Pack(element_view(src, base + ext, dt, count - 1), out, pos, COMM)
+            else:
+                pos = dt.Pack(element_view(src, base, dt, count), out, start, COMM)
+            return pos, bytes(out)
+
+        mine, real = pack(), interposer.real(pack)
+        assert mine == real
+        assert mine[1][start + count * size:] == b"\xa5" * 7
+        if describe(dt).canonical:
+            assert interposer.stat("pack_fast") > fast_before, "canonical type not packed fast"
+
+        packed = rng.integers(0, 256, outsize, dtype=np.uint8).tobytes()
+        fill = rng.integers(0, 256, nbytes, dtype=np.uint8).tobytes()
+
+        def unpack():
+            out = bytearray(fill)
+            pos = dt.Unpack(packed, start, element_view(out, base, dt, count), COMM)
+            return pos, bytes(out)
+
+        assert unpack() == interposer.real(unpack)
+    finally:
+        dt.Free()
+
+
+FACE = [
+    ("xface", lambda: MPI.DOUBLE.Create_subarray([32] * 3, [32, 32, 1], [0, 0, 5])),
+    ("yface", lambda: MPI.DOUBLE.Create_subarray([32] * 3, [32, 1, 32], [0, 7, 0])),
+    ("xface2", lambda: MPI.DOUBLE.Create_subarray([32] * 3, [32, 32, 2], [0, 0, 30])),
+    ("interior", lambda: MPI.DOUBLE.Create_subarray([32] * 3, [30] * 3, [1] * 3,
+                                                    order=MPI.ORDER_FORTRAN)),
+    ("bytes", lambda: MPI.BYTE.Create_vector(100, 3, 512)),
+    ("nested", lambda: MPI.DOUBLE.Create_vector(8, 2, 4).Create_hvector(5, 1, 1000)),
+]
+
+
+@pytest.mark.mpi
+@pytest.mark.parametrize("name, make", FACE, ids=[f[0] for f in FACE])
+def test_named_shapes_are_fast_and_exact(interposer, name, make):
+    dt = committed(make())
+    try:
+        assert describe(dt).canonical
+        src = np.random.default_rng(1).random(32 ** 3 + 1000)
+        out = [bytearray(dt.Get_size() + 5) for _ in range(2)]
+        before = interposer.stat("pack_fast")
+        one = memoryview(src).cast("B")[:dt.Get_extent()[1]]
+        pos = dt.Pack(one, out[0], 5, COMM)
+        assert interposer.stat("pack_fast") == before + 1
+        pos2 = interposer.real(dt.Pack, one, out[1], 5, COMM)
+        assert (pos, out[0]) == (pos2, out[1])
+    finally:
+        dt.Free()
+
+
+def outcome(fn):
+    """The error class the MPI raised, or what fn returned."""
+    try:
+        return fn()
+    except MPI.Exception as exc:
+        return ("error", exc.Get_error_class())
+
+
+@pytest.mark.mpi
+def test_short_buffers_and_bad_positions_behave_as_the_mpi(interposer):
+    """MPICH packs the whole elements that fit (and, at position == outsize, writes past
+    it); Open MPI raises MPI_ERR_TRUNCATE. Either way the interposer defers to the MPI."""
+    dt = committed(MPI.DOUBLE.Create_vector(4, 1, 3))
+    comm = COMM.Dup()
+    comm.Set_errhandler(MPI.ERRORS_RETURN)
+    src = np.arange(16, dtype="f8")
+    try:
+        for outsize, position in ((20, 0), (31, 0), (40, 9), (20, 20), (20, -1)):
+            def pack():
+                backing = bytearray(b"\x5a" * 128)
+                result = outcome(lambda: dt.Pack(src[:12], memoryview(backing)[:outsize],
+                                                 position, comm))
+                return result, bytes(backing)
+            fallback = interposer.stat("pack_fallback")
+            mine, real = pack(), interposer.real(pack)
+            assert mine == real, (outsize, position)
+            assert interposer.stat("pack_fallback") == fallback + 1
+            if position == 0:
+                assert mine[1][outsize:] == b"\x5a" * (128 - outsize)
+
+        def unpack():
+            out = bytearray(96)
+            return outcome(lambda: dt.Unpack(bytes(20), 0, out, comm)), bytes(out)
+        assert unpack() == interposer.real(unpack)
+    finally:
+        comm.Free()
+        dt.Free()
+
+
+@pytest.mark.mpi
+def test_uncommitted_and_freed_types_go_to_the_mpi(interposer):
+    dt = MPI.INT.Create_vector(3, 1, 2)           # never committed: the MPI decides
+    comm = COMM.Dup()
+    comm.Set_errhandler(MPI.ERRORS_RETURN)
+    try:
+        fast = interposer.stat("pack_fast")
+        def pack():
+            out = bytearray(12)
+            return outcome(lambda: dt.Pack(bytearray(20), out, 0, comm)), bytes(out)
+        assert pack() == interposer.real(pack)
+        assert interposer.stat("pack_fast") == fast
+    finally:
+        dt.Free()
+        comm.Free()
+    # A handle freed and reused must not find the old description.
+    for _ in range(50):
+        a = committed(MPI.DOUBLE.Create_vector(2, 1, 5))
+        a.Free()
+        b = committed(MPI.INT.Create_contiguous(3))
+        out, ref = bytearray(12), bytearray(12)
+        src = np.arange(3, dtype="i4")
+        b.Pack(src, out, 0, COMM)
+        interposer.real(b.Pack, src, ref, 0, COMM)
+        assert out == ref
+        b.Free()
+
+
+@pytest.mark.mpi
+def test_stats_count_types(interposer):
+    before = interposer.stat("types_committed"), interposer.stat("types_canonical")
+    a = committed(MPI.DOUBLE.Create_vector(2, 1, 5))
+    b = committed(MPI.INT.Create_indexed([1, 2], [0, 5]))
+    after = interposer.stat("types_committed"), interposer.stat("types_canonical")
+    assert after == (before[0] + 2, before[1] + 1)
+    a.Free()
+    b.Free()

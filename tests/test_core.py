@@ -1,0 +1,235 @@
+"""The MPI-free core through cffi: canonical forms and kernels against tests/reference.py."""
+import random
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import reference as R
+from mpicomm import datatypes
+from mpicomm._core import ffi, lib
+
+
+def describe(t, large=False):
+    if t.combiner == lib.MPIC_COMBINER_NAMED:
+        return datatypes.describe_contents(t.combiner, t.info())
+    kids = [describe(c, large) for c in t.children]
+    ints, addrs, counts = t.large if large else t.classic
+    return datatypes.describe_contents(t.combiner, t.info(), kids, ints, addrs, counts,
+                                       large=large, order_c=R.ORDER_C)
+
+
+def check_kernels(t, d, count, rng):
+    """Pack and unpack with the core; compare byte for byte with the reference offsets."""
+    offs = t.offsets(count)
+    lo, hi = min(offs), max(offs) + 1
+    base = 8 - lo + rng.randrange(8)            # any alignment, room for negative offsets
+    buf = bytes(rng.randrange(256) for _ in range(base + hi + 8))
+    out = ffi.new("char[]", len(offs) + 1)
+    assert lib.mpic_pack(d, count, ffi.from_buffer(buf) + base, out) == len(offs)
+    assert ffi.buffer(out, len(offs))[:] == bytes(buf[base + o] for o in offs)
+
+    packed = bytes(rng.randrange(256) for _ in range(len(offs)))
+    target = bytearray(buf)
+    lib.mpic_unpack(d, count, packed, ffi.from_buffer(target) + base)
+    expect = bytearray(buf)
+    for i, o in enumerate(offs):
+        expect[base + o] = packed[i]
+    assert target == expect
+
+
+# -- fixed cases: the shapes the card names ---------------------------------------------
+
+DOUBLE = R.named(8)
+
+
+@pytest.mark.parametrize("large", [False, True])
+def test_face_subarrays_reduce_to_one_strided_level(large):
+    n = 16
+    xface = R.subarray([n, n, n], [n, n, 1], [0, 0, 0], R.ORDER_C, DOUBLE)   # a[:,:,0]
+    d = describe(xface, large)
+    assert d.canonical and d.start == 0
+    assert (d.ndims, d.counts[0], d.counts[1], d.strides[1]) == (2, 8, n * n, n * 8)
+    yface = R.subarray([n, n, n], [n, 1, n], [0, 3, 0], R.ORDER_C, DOUBLE)   # a[:,3,:]
+    d = describe(yface, large)
+    assert d.canonical and d.start == 3 * n * 8
+    assert (d.ndims, d.counts[0], d.counts[1], d.strides[1]) == (2, n * 8, n, n * n * 8)
+
+
+def test_fortran_order_subarray_is_the_transpose():
+    c = R.subarray([4, 6], [2, 3], [1, 2], R.ORDER_C, DOUBLE)
+    f = R.subarray([6, 4], [3, 2], [2, 1], R.ORDER_F, DOUBLE)
+    dc, df = describe(c), describe(f)
+    assert dc.canonical and df.canonical
+    assert (dc.start, dc.counts[0], dc.counts[1], dc.strides[1]) == \
+           (df.start, df.counts[0], df.counts[1], df.strides[1]) == (64, 24, 2, 48)
+
+
+def test_interior_subarray_has_two_levels():
+    t = R.subarray([8, 8, 8], [6, 6, 6], [1, 1, 1], R.ORDER_C, DOUBLE)
+    d = describe(t)
+    assert d.canonical and d.ndims == 3 and d.counts[0] == 48
+    assert [d.counts[1], d.strides[1], d.counts[2], d.strides[2]] == [6, 64, 6, 512]
+
+
+def test_dense_nesting_folds_to_one_block():
+    t = R.contiguous(3, R.vector(4, 2, 2, R.named(4)))     # stride == blocklength: dense
+    d = describe(t)
+    assert d.canonical and d.ndims == 1 and d.counts[0] == 96
+
+
+def test_regular_indexed_and_struct_are_canonical():
+    assert describe(R.indexed([2, 0, 2, 2], [0, 1, 5, 10], R.named(4))).canonical
+    assert describe(R.hindexed_block(3, [-64, 0, 64], DOUBLE)).canonical
+    s = R.struct([1, 1], [0, 40], [R.named(8), R.contiguous(2, R.named(4))])
+    d = describe(s)
+    assert d.canonical and (d.counts[0], d.counts[1], d.strides[1]) == (8, 2, 40)
+
+
+@pytest.mark.parametrize("t, why", [
+    (R.indexed([1, 2], [0, 5], R.named(4)), "different lengths"),
+    (R.hindexed([1, 1, 1], [0, 8, 24], DOUBLE), "irregular"),
+    (R.struct([1, 1], [0, 8], [R.named(8), R.named(4)]), "different layouts"),
+])
+def test_irregular_types_fall_back_with_a_reason(t, why):
+    d = describe(t)
+    assert not d.canonical and why in ffi.string(d.reason).decode()
+
+
+def test_holes_in_a_named_type_fall_back():
+    d = datatypes.describe_contents(lib.MPIC_COMBINER_NAMED, (12, 0, 16, 0, 12))
+    assert not d.canonical and "holes" in ffi.string(d.reason).decode()
+
+
+def test_wrong_size_from_the_mpi_is_caught():
+    t = R.vector(3, 1, 2, DOUBLE)
+    size, lb, ext, tlb, text = t.info()
+    kid = describe(DOUBLE)
+    d = datatypes.describe_contents(t.combiner, (size + 8, lb, ext, tlb, text), [kid],
+                                    *t.classic)
+    assert not d.canonical and "size disagrees" in ffi.string(d.reason).decode()
+
+
+def test_deep_plan_uses_the_generic_kernel():
+    t = DOUBLE
+    for n in (2, 3, 2, 3, 2, 2):
+        t = R.hvector(n, 1, t.extent * 2 + 8 * n, t)
+    d = describe(t)
+    assert d.canonical and d.ndims == 7
+    assert ffi.string(lib.mpic_kernel_name(d, 1, ffi.NULL, ffi.NULL)) == b"generic"
+    check_kernels(t, d, 2, random.Random(0))
+
+
+def test_kernel_choice_follows_block_and_alignment():
+    name = lambda t, p=0: ffi.string(lib.mpic_kernel_name(describe(t), 1, ffi.cast("void *", p),
+                                                          ffi.cast("void *", 0))).decode()
+    assert name(R.vector(4, 1, 2, DOUBLE)) == "d2_b8"
+    assert name(R.vector(4, 3, 4, DOUBLE)) == "d2_w8"
+    assert name(R.vector(4, 3, 4, DOUBLE), 4) == "d2_w4"
+    assert name(R.vector(4, 40, 41, DOUBLE)) == "d2_mc"
+    assert lib.mpic_kernel_count() > 50
+
+
+# -- random trees -----------------------------------------------------------------------
+
+def bases():
+    return st.sampled_from([R.named(1), R.named(2), R.named(4), R.named(8), R.named(16)])
+
+
+@st.composite
+def wrap(draw, child):
+    c = draw(child)
+    small = st.integers(1, 4)
+    kind = draw(st.sampled_from(["contig", "vector", "hvector", "indexed", "hindexed", "iblock",
+                                 "hiblock", "subarray", "resized", "dup", "struct"]))
+    if kind == "contig":
+        return R.contiguous(draw(small), c)
+    if kind == "vector":
+        return R.vector(draw(small), draw(small), draw(st.integers(-6, 6)), c)
+    if kind == "hvector":
+        return R.hvector(draw(small), draw(small), draw(st.integers(-80, 80)), c)
+    n = draw(small)
+    regular = draw(st.booleans())
+    first, step = draw(st.integers(-4, 4)), draw(st.integers(-6, 6))
+    displs = [first + i * step for i in range(n)] if regular else \
+        draw(st.lists(st.integers(-8, 8), min_size=n, max_size=n))
+    if kind in ("indexed", "hindexed"):
+        bl = draw(small)
+        bls = [bl] * n if regular else draw(st.lists(st.integers(0, 3), min_size=n, max_size=n))
+        if not any(bls):
+            bls[0] = 1
+        if kind == "indexed":
+            return R.indexed(bls, displs, c)
+        return R.hindexed(bls, [x * 8 for x in displs], c)
+    if kind == "iblock":
+        return R.indexed_block(draw(small), displs, c)
+    if kind == "hiblock":
+        return R.hindexed_block(draw(small), [x * 4 for x in displs], c)
+    if kind == "subarray":
+        nd = draw(st.integers(1, 3))
+        sizes = draw(st.lists(st.integers(1, 5), min_size=nd, max_size=nd))
+        subs = [draw(st.integers(1, s)) for s in sizes]
+        starts = [draw(st.integers(0, s - b)) for s, b in zip(sizes, subs)]
+        return R.subarray(sizes, subs, starts, draw(st.sampled_from([R.ORDER_C, R.ORDER_F])), c)
+    if kind == "resized":
+        return R.resized(draw(st.integers(-16, 16)), c.extent + draw(st.integers(0, 24)), c)
+    if kind == "dup":
+        return R.dup(c)
+    return R.struct([draw(small)], [draw(st.integers(-32, 32))], [c])
+
+
+types = st.recursive(bases(), wrap, max_leaves=4)
+
+
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(t=types, large=st.booleans(), count=st.integers(1, 3), seed=st.integers(0, 2**32))
+def test_random_types_pack_like_the_reference(t, large, count, seed):
+    if t.size == 0 or t.extent <= 0 or t.size * count > 1 << 16:
+        return
+    d = describe(t, large)
+    if d.canonical:
+        assert d.counts[0] * _prod(d.counts[i] for i in range(1, d.ndims)) == t.size
+        check_kernels(t, d, count, random.Random(seed))
+    else:
+        assert ffi.string(d.reason)
+
+
+def _prod(values):
+    out = 1
+    for v in values:
+        out *= v
+    return out
+
+
+def test_random_types_are_mostly_canonical():
+    """The generator must exercise the kernels, not only the fall-back."""
+    rng = random.Random(1)
+    hits = 0
+    for _ in range(300):
+        t = _sample(rng)
+        hits += describe(t).canonical
+    assert hits > 150
+
+
+def _sample(rng):
+    t = R.named(rng.choice([1, 4, 8]))
+    for _ in range(rng.randrange(1, 4)):
+        kind = rng.randrange(4)
+        if kind == 0:
+            t = R.vector(rng.randrange(1, 5), rng.randrange(1, 4), rng.randrange(4, 8), t)
+        elif kind == 1:
+            t = R.subarray([5, 6], [rng.randrange(1, 6), rng.randrange(1, 7)], [0, 0],
+                           R.ORDER_C, t)
+        elif kind == 2:
+            t = R.hindexed_block(2, [0, 8 * t.extent + 8], t)
+        else:
+            t = R.contiguous(rng.randrange(1, 4), t)
+    return t
+
+
+def test_pack_rejects_non_canonical_and_negative_counts():
+    bad = describe(R.indexed([1, 2], [0, 5], R.named(4)))
+    assert lib.mpic_pack(bad, 1, ffi.NULL, ffi.NULL) < 0
+    good = describe(DOUBLE)
+    assert lib.mpic_pack(good, -1, ffi.NULL, ffi.NULL) < 0
+    assert lib.mpic_pack(good, 0, ffi.NULL, ffi.NULL) == 0
