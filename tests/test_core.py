@@ -126,7 +126,8 @@ def test_kernel_choice_follows_block_and_alignment():
     assert name(R.vector(4, 1, 2, DOUBLE)) == "d2_b8"
     assert name(R.vector(4, 3, 4, DOUBLE)) == "d2_w8"
     assert name(R.vector(4, 3, 4, DOUBLE), 4) == "d2_w4"
-    assert name(R.vector(4, 40, 41, DOUBLE)) == "d2_mc"
+    assert name(R.vector(4, 40, 41, DOUBLE)) == "d2_c32"
+    assert name(R.vector(4, 256, 257, DOUBLE)) == "d2_mc"
     assert lib.mpic_kernel_count() > 50
 
 

@@ -1,0 +1,41 @@
+"""Shared helpers for tests that launch MPI jobs themselves."""
+import json
+import os
+import subprocess
+import sys
+
+from mpicomm import build, installation, launch
+
+
+def inst():
+    return installation.probe()
+
+
+def mpicomm_run(nprocs, argv, interposer=True, env=None, timeout=600, cwd=None):
+    """Run argv on nprocs ranks through `mpicomm run`; returns CompletedProcess."""
+    cmd = [sys.executable, "-m", "mpicomm", "run", "-n", str(nprocs)]
+    if not interposer:
+        cmd.append("--no-interposer")
+    full_env = dict(os.environ)
+    full_env.update(env or {})
+    return subprocess.run(cmd + ["--", *argv], capture_output=True, text=True, env=full_env,
+                          timeout=timeout, cwd=cwd)
+
+
+def stats_lines(stderr):
+    """The MPICOMM_STATS=1 JSON objects printed at MPI_Finalize, one per rank."""
+    out = []
+    for line in stderr.splitlines():
+        if line.startswith("mpicomm-stats "):
+            out.append(json.loads(line[len("mpicomm-stats "):]))
+    return sorted(out, key=lambda s: s["rank"])
+
+
+def mpicc():
+    return inst().tool("mpicc")
+
+
+def compile_c(source, target):
+    env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+    subprocess.run([mpicc(), "-O2", "-o", str(target), str(source), "-ldl"], check=True, env=env)
+    return target
