@@ -1,0 +1,87 @@
+"""The mpicomm command line, run for real: build, preload-path, run, info."""
+import os
+import subprocess
+import sys
+
+import pytest
+
+import helpers
+from mpicomm import installation
+
+
+def cli(*args, env=None):
+    full = dict(os.environ)
+    full.update(env or {})
+    return subprocess.run([sys.executable, "-m", "mpicomm", *args], capture_output=True,
+                          text=True, env=full, timeout=600)
+
+
+def test_preload_path_is_an_existing_library_built_for_this_mpi():
+    res = cli("preload-path")
+    assert res.returncode == 0, res.stderr
+    path = res.stdout.strip()
+    assert os.path.isabs(path) and os.path.isfile(path)
+    assert cli("preload-path").stdout.strip() == path            # cached, stable
+    symbols = subprocess.run(["nm", "-D", "--defined-only", path], capture_output=True,
+                             text=True).stdout
+    for fn in ("MPI_Pack", "MPI_Unpack", "MPI_Type_commit", "MPI_Type_free", "MPI_Init",
+               "MPI_Init_thread", "MPI_Finalize", "MPI_Pack_size"):
+        assert f" {fn}\n" in symbols
+    if installation.probe().std_version >= (4, 0):
+        for fn in ("MPI_Pack_c", "MPI_Unpack_c", "MPI_Pack_size_c"):
+            assert f" {fn}\n" in symbols
+
+
+def test_info_names_the_mpi_and_the_build():
+    res = cli("info")
+    assert res.returncode == 0, res.stderr
+    inst = installation.probe()
+    assert f"{inst.vendor} {inst.version}" in res.stdout
+    assert "CPU kernels" in res.stdout and "yes (" in res.stdout
+    assert "CUDA kernels" in res.stdout
+    assert cli("preload-path").stdout.strip() in res.stdout
+
+
+def test_run_preloads_into_the_ranks_only():
+    code = "import os; print('PRELOAD', os.environ.get('LD_PRELOAD', ''))"
+    res = helpers.mpicomm_run(2, [sys.executable, "-c", code])
+    assert res.returncode == 0, res.stderr
+    lib = cli("preload-path").stdout.strip()
+    lines = [ln for ln in res.stdout.splitlines() if ln.startswith("PRELOAD")]
+    assert len(lines) == 2 and all(lib in ln for ln in lines)
+    res = helpers.mpicomm_run(2, [sys.executable, "-c", code], interposer=False)
+    lines = [ln for ln in res.stdout.splitlines() if ln.startswith("PRELOAD")]
+    assert len(lines) == 2 and all(lib not in ln for ln in lines)
+
+
+def test_run_more_ranks_than_cores():
+    n = (os.cpu_count() or 1) + 2
+    code = "from mpi4py import MPI; c = MPI.COMM_WORLD; print('SIZE', c.Get_size())"
+    res = helpers.mpicomm_run(n, [sys.executable, "-c", code])
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.count(f"SIZE {n}") == n
+
+
+def test_run_passes_the_exit_status_through():
+    res = helpers.mpicomm_run(1, [sys.executable, "-c", "raise SystemExit(3)"])
+    assert res.returncode != 0
+
+
+@pytest.mark.parametrize("args, message", [
+    (["run", "-n", "0", "--", "true"], "-n must be at least 1"),
+    (["run", "-n", "2"], "no command to run"),
+    (["build", "--mpicc", "/nonexistent/mpicc"], "'/nonexistent/mpicc' is not an executable"),
+])
+def test_bad_input_gets_a_clear_error(args, message):
+    res = cli(*args)
+    assert res.returncode == 2 and message in res.stderr, res.stderr
+
+
+def test_refuses_to_hand_out_a_build_for_another_mpi(tmp_path):
+    other = os.environ.get("MPICOMM_TEST_OTHER_MPICC")
+    if not other or not os.access(other, os.X_OK):
+        pytest.skip("MPICOMM_TEST_OTHER_MPICC (the other MPI's mpicc) not given; make test sets it")
+    env = {"MPICOMM_CACHE_DIR": str(tmp_path)}
+    res = cli("preload-path", "--mpicc", other, env=env)
+    assert res.returncode == 2
+    assert "refusing to preload" in res.stderr and installation.probe().vendor in res.stderr

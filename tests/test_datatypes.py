@@ -1,0 +1,68 @@
+"""mpicomm.datatypes.describe on real mpi4py datatypes (singleton MPI, no launcher)."""
+import numpy as np
+import pytest
+from mpi4py import MPI
+
+from mpicomm import datatypes
+
+
+def test_faces_of_a_cube():
+    n = 256
+    x = MPI.DOUBLE.Create_subarray([n] * 3, [n, n, 1], [0, 0, 0])
+    d = datatypes.describe(x)
+    assert d.canonical and d.counts == (8, n * n) and d.strides == (0, n * 8)
+    y = MPI.DOUBLE.Create_subarray([n] * 3, [n, 1, n], [0, 5, 0])
+    d = datatypes.describe(y)
+    assert d.canonical and d.start == 5 * n * 8 and d.counts == (n * 8, n)
+    assert d.strides == (0, n * n * 8)
+    assert d.extent == x.Get_extent()[1] == n ** 3 * 8
+    x.Free()
+    y.Free()
+
+
+def test_fortran_subarray_and_resized():
+    t = MPI.INT.Create_subarray([6, 4], [3, 2], [2, 1], order=MPI.ORDER_FORTRAN)
+    r = t.Create_resized(0, 4)
+    d = datatypes.describe(r)
+    assert d.canonical and d.start == (2 + 6) * 4 and d.counts == (12, 2)
+    assert d.strides == (0, 24) and d.extent == 4
+    t.Free()
+    r.Free()
+
+
+def test_not_canonical_gives_the_reason():
+    d = datatypes.describe(MPI.INT.Create_indexed([1, 2], [0, 5]))
+    assert not d.canonical and "different lengths" in d.reason
+    d = datatypes.describe(MPI.DOUBLE_INT)
+    assert not d.canonical and "holes" in d.reason
+    d = datatypes.describe(MPI.INT.Create_darray(1, 0, [8], [MPI.DISTRIBUTE_BLOCK],
+                                                 [MPI.DISTRIBUTE_DFLT_DARG], [1]))
+    assert not d.canonical and "darray" in d.reason
+
+
+def test_core_pack_matches_mpi_pack():
+    t = MPI.DOUBLE.Create_vector(5, 2, 7).Commit()
+    d = datatypes.describe(t)
+    a = np.random.default_rng(0).random(80)
+    packed = datatypes.pack(d, a, count=2)
+    ref = bytearray(t.Get_size() * 2)
+    t.Pack(memoryview(a).cast("B")[:2 * t.Get_extent()[1]], ref, 0, MPI.COMM_WORLD)
+    assert packed == bytes(ref)
+    back = np.zeros(80)
+    datatypes.unpack(d, packed, back, count=2)
+    mask = np.zeros(80, bool)
+    for k in range(2):
+        for i in range(5):
+            mask[k * 30 + i * 7:k * 30 + i * 7 + 2] = True
+    assert np.array_equal(back[mask], a[mask]) and not back[~mask].any()
+    t.Free()
+
+
+def test_bad_arguments():
+    with pytest.raises(TypeError, match="mpi4py.MPI.Datatype"):
+        datatypes.describe("MPI_DOUBLE")
+    with pytest.raises(ValueError, match="DATATYPE_NULL"):
+        datatypes.describe(MPI.DATATYPE_NULL)
+    d = datatypes.describe(MPI.INT.Create_indexed([1, 2], [0, 5]))
+    with pytest.raises(ValueError, match="not canonical"):
+        datatypes.pack(d, bytearray(64))
