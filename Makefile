@@ -1,0 +1,61 @@
+# mpicomm. Two commands set up everything on a fresh machine:
+#   make test   the whole suite, with MPICH and with Open MPI
+#   make demo   the pack benchmark with and without the interposer, side by side
+PYTHON ?= python3
+MPIS ?= mpich openmpi
+RANKS ?= 1 2
+CACHE := $(CURDIR)/.cache
+
+export MPICOMM_CACHE_DIR := $(CACHE)/build
+# Open MPI refuses root and more ranks than cores unless told; mpicomm run sets these
+# itself, the singleton (launcher-less) tests need them from here.
+export OMPI_ALLOW_RUN_AS_ROOT := 1
+export OMPI_ALLOW_RUN_AS_ROOT_CONFIRM := 1
+export PRTE_MCA_rmaps_default_mapping_policy := :oversubscribe
+
+other = $(if $(filter mpich,$(1)),openmpi,mpich)
+venv = $(CURDIR)/.venv-$(1)
+
+.PHONY: test demo bench setup prereqs clean $(MPIS:%=setup-%) $(MPIS:%=test-%) $(MPIS:%=bench-%)
+
+prereqs:
+	@PYTHON=$(PYTHON) sh scripts/prereqs.sh
+
+setup: prereqs $(MPIS:%=setup-%)
+
+# One virtual environment per MPI: the wheel MPI, mpi4py on it, mpicomm, and the
+# interposer compiled with that MPI's mpicc.
+setup-%: prereqs
+	@test -x $(call venv,$*)/bin/python || $(PYTHON) -m venv $(call venv,$*)
+	$(call venv,$*)/bin/python -m pip install -q --upgrade pip
+	$(call venv,$*)/bin/python -m pip install -q ".[$*,test]"
+	$(call venv,$*)/bin/mpicomm build
+	$(call venv,$*)/bin/python tests/fetch_mpi4py_suite.py $(CACHE) >/dev/null
+
+test: setup $(MPIS:%=test-%)
+
+# Tests that launch their own jobs, then the suite under mpiexec at each rank count.
+test-%: setup-%
+	PATH=$(call venv,$*)/bin:$$PATH MPICOMM_TEST_OTHER_MPICC=$(call venv,$(call other,$*))/bin/mpicc \
+	    $(call venv,$*)/bin/pytest -q --color=no tests --ignore=tests/mpi
+	for n in $(RANKS); do \
+	    PATH=$(call venv,$*)/bin:$$PATH $(call venv,$*)/bin/mpicomm run -n $$n -- \
+	        $(call venv,$*)/bin/pytest -q --color=no --with-mpi tests/mpi || exit 1; \
+	done
+
+demo: setup
+	@for m in $(MPIS); do \
+	    echo; echo "== $$m: MPI_Pack, system MPI vs mpicomm interposer (one run, side by side) =="; \
+	    $(call venv,$$m)/bin/mpicomm run -n 1 -- $(call venv,$$m)/bin/python \
+	        benchmarks/pack_bench.py --reps 5 || exit 1; \
+	done
+
+bench: setup $(MPIS:%=bench-%)
+
+bench-%: setup-%
+	mkdir -p benchmarks/results
+	$(call venv,$*)/bin/mpicomm run -n 1 -- $(call venv,$*)/bin/python benchmarks/pack_bench.py \
+	    --reps 11 --json benchmarks/results/pack-$*.json
+
+clean:
+	rm -rf .venv-mpich .venv-openmpi $(CACHE) build *.egg-info
