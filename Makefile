@@ -25,7 +25,7 @@ setup: prereqs $(MPIS:%=setup-%)
 
 # One virtual environment per MPI: the wheel MPI, mpi4py on it, mpicomm, and the
 # interposer compiled with that MPI's mpicc.
-setup-%: prereqs
+$(MPIS:%=setup-%): setup-%: prereqs
 	@test -x $(call venv,$*)/bin/python || $(PYTHON) -m venv $(call venv,$*)
 	$(call venv,$*)/bin/python -m pip install -q --upgrade pip
 	$(call venv,$*)/bin/python -m pip install -q ".[$*,test]"
@@ -35,7 +35,7 @@ setup-%: prereqs
 test: setup $(MPIS:%=test-%)
 
 # Tests that launch their own jobs, then the suite under mpiexec at each rank count.
-test-%: setup-%
+$(MPIS:%=test-%): test-%: setup-%
 	PATH=$(call venv,$*)/bin:$$PATH MPICOMM_TEST_OTHER_MPICC=$(call venv,$(call other,$*))/bin/mpicc \
 	    $(call venv,$*)/bin/pytest -q --color=no tests --ignore=tests/mpi
 	for n in $(RANKS); do \
@@ -52,7 +52,7 @@ demo: setup
 
 bench: setup $(MPIS:%=bench-%)
 
-bench-%: setup-%
+$(MPIS:%=bench-%): bench-%: setup-%
 	mkdir -p benchmarks/results
 	$(call venv,$*)/bin/mpicomm run -n 1 -- $(call venv,$*)/bin/python benchmarks/pack_bench.py \
 	    --reps 11 --json benchmarks/results/pack-$*.json
