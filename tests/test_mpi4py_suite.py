@@ -25,11 +25,13 @@ def suite_dir():
     return Path(path)
 
 
-def summary(output):
-    ran = re.search(r"Ran (\d+) tests?", output)
-    status = re.search(r"^(OK.*|FAILED.*)$", output, re.M)
-    assert ran and status, output[-3000:]
-    return int(ran.group(1)), status.group(1)
+def summary(output, nprocs):
+    """Per-rank test counts and verdicts. Ranks share the stream and their lines may
+    interleave, so match tokens rather than lines."""
+    ran = sorted(int(n) for n in re.findall(r"Ran (\d+) tests?", output))
+    assert len(ran) == nprocs, output[-3000:]
+    assert "FAILED" not in output, output[-3000:]
+    return ran, len(re.findall(r"\bOK\b", output))
 
 
 @pytest.mark.parametrize("nprocs", [1, 2])
@@ -40,8 +42,8 @@ def test_mpi4py_suite_same_with_and_without_interposer(nprocs):
     pre = helpers.mpicomm_run(nprocs, argv, env={"MPICOMM_STATS": "1"}, cwd=root)
     assert plain.returncode == 0, plain.stderr[-3000:]
     assert pre.returncode == 0, pre.stderr[-3000:]
-    assert summary(pre.stderr) == summary(plain.stderr)
-    assert summary(pre.stderr)[0] > 300
+    assert summary(pre.stderr, nprocs) == summary(plain.stderr, nprocs)
+    assert min(summary(pre.stderr, nprocs)[0]) > 300
     stats = helpers.stats_lines(pre.stderr)
     assert len(stats) == nprocs and all(s["enabled"] and s["types_committed"] > 50
                                         for s in stats)
