@@ -18,11 +18,13 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 subprocess.check_call([sys.executable, os.path.join(HERE, "codegen", "genpup.py"),
                        os.path.join(HERE, "interposer", "gen")])
 
+# The C sources travel inside the package as mpicomm/_interposer/{include,core,wrap,gen}.
+SOURCE_DIRS = ["include", "core", "wrap", "gen"]
+
 setup(
-    packages=["mpicomm", "mpicomm._interposer"],
+    packages=["mpicomm", "mpicomm._interposer"] + [f"mpicomm._interposer.{d}" for d in SOURCE_DIRS],
     package_dir={"mpicomm._interposer": "interposer"},
-    package_data={"mpicomm._interposer": ["include/*.h", "core/*.c", "core/*.h", "gen/*.c",
-                                          "wrap/*.c", "wrap/*.h"]},
+    package_data={f"mpicomm._interposer.{d}": ["*.c", "*.h"] for d in SOURCE_DIRS},
     cffi_modules=["codegen/build_core.py:ffibuilder"],
     zip_safe=False,
 )
