@@ -234,3 +234,13 @@ def test_pack_rejects_non_canonical_and_negative_counts():
     good = describe(DOUBLE)
     assert lib.mpic_pack(good, -1, ffi.NULL, ffi.NULL) < 0
     assert lib.mpic_pack(good, 0, ffi.NULL, ffi.NULL) == 0
+
+
+def test_long_regular_block_lists_are_canonical():
+    n = 20000
+    d = describe(R.indexed_block(2, [5 + 3 * i for i in range(n)], DOUBLE))
+    assert d.canonical and (d.start, d.counts[0], d.counts[1], d.strides[1]) == (40, 16, n, 24)
+    irregular = [3 * i for i in range(n)]
+    irregular[-1] += 1
+    d = describe(R.indexed_block(2, irregular, DOUBLE))
+    assert not d.canonical and b"irregular" in ffi.string(d.reason)

@@ -26,44 +26,37 @@ static int fail(mpic_desc *out, const char *fmt, ...)
     return MPIC_ERR_NOT_CANONICAL;
 }
 
-/* Are the first n values v[0], v[1], ... equally spaced? Stores the spacing. */
-static int regular(const int64_t *v, int64_t n, int64_t *spacing)
-{
-    *spacing = n > 1 ? v[1] - v[0] : 0;
-    for (int64_t i = 2; i < n; i++)
-        if (v[i] - v[i - 1] != *spacing)
-            return 0;
-    return 1;
-}
-
 /* Blocks of equal length at regular displacements: the shape shared by indexed,
  * hindexed, indexed_block, hindexed_block and struct. Blocks of length zero
- * carry no data and are skipped. displs are in bytes. */
+ * carry no data and are skipped. Displacement i is displs[i] * unit bytes. */
 static int add_blocks(mpic_desc *out, mpic_levels *l, const mpic_desc *child, int64_t n,
-                      const int64_t *blocklens, int64_t common_blocklen, const int64_t *displs)
+                      const int64_t *blocklens, int64_t common_blocklen, const int64_t *displs,
+                      int64_t unit)
 {
-    int64_t kept_displs[MPIC_BLOCKS_CAP];
-    int64_t blocklen = -1, kept = 0, spacing;
+    int64_t blocklen = -1, kept = 0, first = 0, last = 0, spacing = 0;
 
     for (int64_t i = 0; i < n; i++) {
-        int64_t bl = blocklens ? blocklens[i] : common_blocklen;
+        int64_t bl = blocklens ? blocklens[i] : common_blocklen, d = displs[i] * unit;
         if (bl == 0)
             continue;
         if (blocklen >= 0 && bl != blocklen)
             return fail(out, "blocks of different lengths (%lld and %lld)",
                         (long long) blocklen, (long long) bl);
-        if (kept == MPIC_BLOCKS_CAP)
-            return fail(out, "more than %d blocks to check", MPIC_BLOCKS_CAP);
+        if (kept == 0)
+            first = d;
+        else if (kept == 1)
+            spacing = d - first;
+        else if (d - last != spacing)
+            return fail(out, "irregular displacements");
         blocklen = bl;
-        kept_displs[kept++] = displs[i];
+        last = d;
+        kept++;
     }
     if (kept == 0)
         return fail(out, "empty type");
-    if (!regular(kept_displs, kept, &spacing))
-        return fail(out, "irregular displacements");
 
     mpic_levels_from_desc(l, child);
-    l->start += kept_displs[0];
+    l->start += first;
     if (mpic_levels_push(l, blocklen, child->info.extent) || mpic_levels_push(l, kept, spacing))
         return fail(out, "too many levels");
     return MPIC_OK;
@@ -102,20 +95,10 @@ static const int64_t *byte_displs(const mpic_contents *c, int64_t first_large)
     return c->large ? c->counts + first_large : c->addrs;
 }
 
-static int scale(int64_t *dst, const int64_t *src, int64_t n, int64_t by)
-{
-    if (n > MPIC_BLOCKS_CAP)
-        return MPIC_ERR_NOT_CANONICAL;
-    for (int64_t i = 0; i < n; i++)
-        dst[i] = src[i] * by;
-    return MPIC_OK;
-}
-
 /* 2. Turn one combiner into levels around its child. */
 static int combiner_levels(mpic_desc *out, mpic_levels *l, const mpic_contents *c,
                            const mpic_desc *ch)
 {
-    int64_t tmp[MPIC_BLOCKS_CAP];
     int64_t ext = ch[0].info.extent, n;
 
     switch (c->combiner) {
@@ -137,21 +120,19 @@ static int combiner_levels(mpic_desc *out, mpic_levels *l, const mpic_contents *
     }
     case MPIC_COMBINER_INDEXED:
         n = arg(c, 0);
-        if (c->large ? scale(tmp, c->counts + 1 + n, n, ext) : scale(tmp, c->ints + 1 + n, n, ext))
-            return fail(out, "more than %d blocks to check", MPIC_BLOCKS_CAP);
-        return add_blocks(out, l, &ch[0], n, (c->large ? c->counts : c->ints) + 1, 0, tmp);
+        return add_blocks(out, l, &ch[0], n, (c->large ? c->counts : c->ints) + 1, 0,
+                          (c->large ? c->counts : c->ints) + 1 + n, ext);
     case MPIC_COMBINER_HINDEXED:
         n = arg(c, 0);
         return add_blocks(out, l, &ch[0], n, (c->large ? c->counts : c->ints) + 1, 0,
-                          byte_displs(c, 1 + n));
+                          byte_displs(c, 1 + n), 1);
     case MPIC_COMBINER_INDEXED_BLOCK:
         n = arg(c, 0);
-        if (c->large ? scale(tmp, c->counts + 2, n, ext) : scale(tmp, c->ints + 2, n, ext))
-            return fail(out, "more than %d blocks to check", MPIC_BLOCKS_CAP);
-        return add_blocks(out, l, &ch[0], n, NULL, arg(c, 1), tmp);
+        return add_blocks(out, l, &ch[0], n, NULL, arg(c, 1), (c->large ? c->counts : c->ints) + 2,
+                          ext);
     case MPIC_COMBINER_HINDEXED_BLOCK:
         n = arg(c, 0);
-        return add_blocks(out, l, &ch[0], n, NULL, arg(c, 1), byte_displs(c, 2));
+        return add_blocks(out, l, &ch[0], n, NULL, arg(c, 1), byte_displs(c, 2), 1);
     case MPIC_COMBINER_STRUCT: {
         /* Members that carry data must all be the same layout; then it is an hindexed. */
         const mpic_desc *first = NULL;
@@ -169,7 +150,7 @@ static int combiner_levels(mpic_desc *out, mpic_levels *l, const mpic_contents *
         }
         if (!first)
             return fail(out, "empty type");
-        return add_blocks(out, l, first, n, bl, 0, byte_displs(c, 1 + n));
+        return add_blocks(out, l, first, n, bl, 0, byte_displs(c, 1 + n), 1);
     }
     case MPIC_COMBINER_SUBARRAY:
         if (c->large) {

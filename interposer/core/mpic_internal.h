@@ -6,7 +6,6 @@
 #include "mpic.h"
 
 #define MPIC_LEVELS_CAP 32       /* levels before simplification */
-#define MPIC_BLOCKS_CAP 4096     /* displacements checked for regularity */
 
 /* A block repeated over levels, innermost first: the canonical form being built. */
 typedef struct mpic_levels {
