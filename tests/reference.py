@@ -138,3 +138,43 @@ def resized(lb, extent, c):
 
 def dup(c):
     return T(c.runs, c.lb, c.extent, lib.MPIC_COMBINER_DUP, [c], ([], [], []), ([], [], []))
+
+
+def from_spec(spec):
+    """Build a tests/typespec.py shape as a reference type."""
+    kind, args = spec[0], spec[1:]
+    if kind == "named":
+        import typespec
+        return named(typespec.DENSE[args[0]])
+    *params, child = args
+    if kind == "struct2":
+        gap, c, other = args
+        c, o = from_spec(c), from_spec(other)
+        return struct([1, 1], [0, c.extent + gap], [c, o])
+    c = from_spec(child)
+    if kind == "contig":
+        return contiguous(*params, c)
+    if kind == "vector":
+        return vector(*params, c)
+    if kind == "hvector":
+        return hvector(*params, c)
+    if kind == "indexed":
+        return indexed(*params, c)
+    if kind == "hindexed":
+        return hindexed(*params, c)
+    if kind == "iblock":
+        return indexed_block(*params, c)
+    if kind == "hiblock":
+        return hindexed_block(*params, c)
+    if kind == "subarray":
+        sizes, subs, starts, c_order = params
+        return subarray(sizes, subs, starts, ORDER_C if c_order else ORDER_F, c)
+    if kind == "resized":
+        lb, extra = params
+        return resized(lb, c.extent + extra, c)
+    if kind == "dup":
+        return dup(c)
+    if kind == "struct":
+        bl, displ = params
+        return struct([bl], [displ], [c])
+    raise ValueError(f"unknown spec kind {kind!r}")

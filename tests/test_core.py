@@ -6,6 +6,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import reference as R
+import typespec
 from mpicomm import datatypes
 from mpicomm._core import ffi, lib
 
@@ -133,53 +134,7 @@ def test_kernel_choice_follows_block_and_alignment():
 
 # -- random trees -----------------------------------------------------------------------
 
-def bases():
-    return st.sampled_from([R.named(1), R.named(2), R.named(4), R.named(8), R.named(16)])
-
-
-@st.composite
-def wrap(draw, child):
-    c = draw(child)
-    small = st.integers(1, 4)
-    kind = draw(st.sampled_from(["contig", "vector", "hvector", "indexed", "hindexed", "iblock",
-                                 "hiblock", "subarray", "resized", "dup", "struct"]))
-    if kind == "contig":
-        return R.contiguous(draw(small), c)
-    if kind == "vector":
-        return R.vector(draw(small), draw(small), draw(st.integers(-6, 6)), c)
-    if kind == "hvector":
-        return R.hvector(draw(small), draw(small), draw(st.integers(-80, 80)), c)
-    n = draw(small)
-    regular = draw(st.booleans())
-    first, step = draw(st.integers(-4, 4)), draw(st.integers(-6, 6))
-    displs = [first + i * step for i in range(n)] if regular else \
-        draw(st.lists(st.integers(-8, 8), min_size=n, max_size=n))
-    if kind in ("indexed", "hindexed"):
-        bl = draw(small)
-        bls = [bl] * n if regular else draw(st.lists(st.integers(0, 3), min_size=n, max_size=n))
-        if not any(bls):
-            bls[0] = 1
-        if kind == "indexed":
-            return R.indexed(bls, displs, c)
-        return R.hindexed(bls, [x * 8 for x in displs], c)
-    if kind == "iblock":
-        return R.indexed_block(draw(small), displs, c)
-    if kind == "hiblock":
-        return R.hindexed_block(draw(small), [x * 4 for x in displs], c)
-    if kind == "subarray":
-        nd = draw(st.integers(1, 3))
-        sizes = draw(st.lists(st.integers(1, 5), min_size=nd, max_size=nd))
-        subs = [draw(st.integers(1, s)) for s in sizes]
-        starts = [draw(st.integers(0, s - b)) for s, b in zip(sizes, subs)]
-        return R.subarray(sizes, subs, starts, draw(st.sampled_from([R.ORDER_C, R.ORDER_F])), c)
-    if kind == "resized":
-        return R.resized(draw(st.integers(-16, 16)), c.extent + draw(st.integers(0, 24)), c)
-    if kind == "dup":
-        return R.dup(c)
-    return R.struct([draw(small)], [draw(st.integers(-32, 32))], [c])
-
-
-types = st.recursive(bases(), wrap, max_leaves=4)
+types = typespec.specs().map(R.from_spec)
 
 
 @settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
