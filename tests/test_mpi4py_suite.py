@@ -5,6 +5,7 @@ The suite ships only in mpi4py's sdist: `make test` fetches it with
 tests/fetch_mpi4py_suite.py into .cache/ (or set MPICOMM_MPI4PY_SUITE)."""
 import os
 import re
+import sys
 from pathlib import Path
 
 import mpi4py
@@ -37,7 +38,7 @@ def summary(output, nprocs):
 @pytest.mark.parametrize("nprocs", [1, 2])
 def test_mpi4py_suite_same_with_and_without_interposer(nprocs):
     root = suite_dir()
-    argv = ["python", "test/main.py", "-q", "-i", SELECT]
+    argv = [sys.executable, "test/main.py", "-q", "-i", SELECT]
     plain = helpers.mpicomm_run(nprocs, argv, interposer=False, cwd=root)
     pre = helpers.mpicomm_run(nprocs, argv, env={"MPICOMM_STATS": "1"}, cwd=root)
     assert plain.returncode == 0, plain.stderr[-3000:]
