@@ -84,6 +84,35 @@ def _combiners(MPI):
     return {getattr(MPI, "COMBINER_" + n): getattr(lib, "MPIC_COMBINER_" + n) for n in names}
 
 
+_TRUSTED = {}
+
+
+def _trusted(dt, MPI):
+    """Does the MPI pack this predefined type as its typemap says? Some do not in strided
+    layouts (MPICH 5 and Open MPI 5: long double; Open MPI 5: 16-byte complex types, at
+    some strides). Asked once per type, as the interposer does: three elements at each
+    probe stride, packed into a filled buffer."""
+    key = MPI._handleof(dt)
+    if key not in _TRUSTED:
+        size = dt.Get_size()
+        _TRUSTED[key] = size <= 64 and all(
+            _packs_as_typemap(dt, size, stride, MPI)
+            for stride in (size, size + 1, size + 8, 2 * size, 3 * size))
+    return _TRUSTED[key]
+
+
+def _packs_as_typemap(dt, size, stride, MPI):
+    src = bytes((i * 7 + 3) % 256 for i in range(3 * stride + size))
+    probe = dt.Create_hvector(3, 1, stride).Commit()
+    out = bytearray(b"\xee" * (3 * size))
+    try:
+        probe.Pack(src[:probe.Get_extent()[1]], out, 0, MPI.COMM_SELF)
+    finally:
+        probe.Free()
+    return all(out[i * size:(i + 1) * size] == src[i * stride:i * stride + size]
+               for i in range(3))
+
+
 def _decode(dt, MPI, table, depth=0):
     if depth > 64:
         raise ValueError("datatype nested more than 64 levels deep")
@@ -91,7 +120,12 @@ def _decode(dt, MPI, table, depth=0):
     info = (dt.Get_size(), *dt.Get_extent(), *dt.Get_true_extent())
     core = table.get(combiner, lib.MPIC_COMBINER_OTHER)
     if core == lib.MPIC_COMBINER_NAMED:
-        return describe_contents(core, info)
+        out = describe_contents(core, info)
+        if out.canonical and not _trusted(dt, MPI):
+            out.canonical = 0
+            name = dt.Get_name() or "this predefined type"
+            out.reason = f"the MPI packs {name} unlike its typemap".encode()[:95]
+        return out
     if core == lib.MPIC_COMBINER_OTHER:
         return describe_contents(core, info, children=[describe_contents(
             lib.MPIC_COMBINER_OTHER, info)])

@@ -73,6 +73,89 @@ static int envelope(MPI_Datatype dt, int64_t n[4], int *combiner)
 
 static int decode(MPI_Datatype dt, mpic_desc *out, int depth);
 
+/* Some MPIs pack some predefined types unlike their typemap in strided layouts
+ * (seen: MPICH 5 and Open MPI 5 with long double, Open MPI 5 with the 16-byte
+ * complex types, depending on the stride). So ask the MPI, once per predefined
+ * type: pack three elements at each probe stride with PMPI_Pack into a filled
+ * buffer and compare with the typemap. */
+#define PROBE_MAX_SIZE 64
+#define PROBE_CACHE 256
+
+static struct { uintptr_t key; int trusted; } probes[PROBE_CACHE];
+static int nprobes;
+static pthread_mutex_t probe_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static uintptr_t key_of(MPI_Datatype dt);
+
+static int probe_stride(MPI_Datatype t, int64_t size, int64_t stride)
+{
+    unsigned char src[3 * 3 * PROBE_MAX_SIZE], out[3 * PROBE_MAX_SIZE];
+    MPI_Datatype h;
+    int pos = 0, ok;
+
+    for (size_t i = 0; i < sizeof src; i++)
+        src[i] = (unsigned char) (i * 7 + 3);
+    memset(out, 0xee, sizeof out);
+    if (PMPI_Type_create_hvector(3, 1, (MPI_Aint) stride, t, &h))
+        return 0;
+    ok = !PMPI_Type_commit(&h) &&
+         !PMPI_Pack(src, 1, h, out, (int) sizeof out, &pos, MPI_COMM_SELF) && pos == 3 * size;
+    for (int64_t i = 0; ok && i < 3; i++)
+        ok = !memcmp(out + i * size, src + i * stride, (size_t) size);
+    PMPI_Type_free(&h);
+    return ok;
+}
+
+static int probe_named(MPI_Datatype t, int64_t size)
+{
+    const int64_t strides[] = { size, size + 1, size + 8, 2 * size, 3 * size };
+
+    if (size > PROBE_MAX_SIZE)
+        return 0;
+    for (size_t i = 0; i < sizeof strides / sizeof *strides; i++)
+        if (!probe_stride(t, size, strides[i]))
+            return 0;
+    return 1;
+}
+
+static int named_trusted(MPI_Datatype t, int64_t size)
+{
+    uintptr_t key = key_of(t);
+    int verdict = -1;
+
+    pthread_mutex_lock(&probe_lock);
+    for (int i = 0; i < nprobes && verdict < 0; i++)
+        if (probes[i].key == key)
+            verdict = probes[i].trusted;
+    pthread_mutex_unlock(&probe_lock);
+    if (verdict >= 0)
+        return verdict;
+    verdict = probe_named(t, size);
+    pthread_mutex_lock(&probe_lock);
+    if (nprobes < PROBE_CACHE) {
+        probes[nprobes].key = key;
+        probes[nprobes++].trusted = verdict;
+    }
+    pthread_mutex_unlock(&probe_lock);
+    return verdict;
+}
+
+static int decode_named(MPI_Datatype dt, mpic_desc *out, const mpic_typeinfo *info)
+{
+    char name[MPI_MAX_OBJECT_NAME] = "";
+    int len = 0;
+
+    if (mpic_desc_named(out, info) != MPIC_OK)
+        return 1;
+    if (named_trusted(dt, info->size))
+        return 0;
+    PMPI_Type_get_name(dt, name, &len);
+    out->canonical = 0;
+    snprintf(out->reason, sizeof out->reason, "the MPI packs %s unlike its typemap",
+             len ? name : "this predefined type");
+    return 1;
+}
+
 /* Contents widened into one int64 array: ints, then addresses, then large counts. */
 static int decode_derived(MPI_Datatype dt, mpic_desc *out, int depth, int combiner,
                           const int64_t n[4], const mpic_typeinfo *info)
@@ -144,7 +227,7 @@ static int decode(MPI_Datatype dt, mpic_desc *out, int depth)
         return 1;
     }
     if (combiner == MPI_COMBINER_NAMED)
-        return mpic_desc_named(out, &info) != MPIC_OK;
+        return decode_named(dt, out, &info);
     if (combiner_of(combiner) == MPIC_COMBINER_OTHER) {
         out->info = info;
         snprintf(out->reason, sizeof out->reason, "combiner %d is not decoded", combiner);
