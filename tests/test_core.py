@@ -1,8 +1,9 @@
 """The MPI-free core through cffi: canonical forms and kernels against tests/reference.py."""
+import os
 import random
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
 import reference as R
@@ -139,6 +140,7 @@ types = typespec.specs().map(R.from_spec)
 
 @settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(t=types, large=st.booleans(), count=st.integers(1, 3), seed=st.integers(0, 2**32))
+@seed(int(os.environ.get("MPICOMM_TEST_SEED", "1000")))
 def test_random_types_pack_like_the_reference(t, large, count, seed):
     if t.size == 0 or t.extent <= 0 or t.size * count > 1 << 16:
         return
