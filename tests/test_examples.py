@@ -3,6 +3,8 @@ import re
 import sys
 from pathlib import Path
 
+import pytest
+
 import helpers
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -22,3 +24,48 @@ def test_pack_faces_rejects_a_ghost_too_wide():
     res = helpers.mpicomm_run(1, [sys.executable, str(ROOT / "examples" / "pack_faces.py"),
                                   "--n", "4", "--ghost", "2"])
     assert res.returncode != 0 and "must exceed twice --ghost" in res.stderr
+
+
+HALO_LINE = re.compile(r"halo3d: (\d+) ranks .*, (\d+)\^3 per rank, ghost (\d+), (\d+) neighbours: "
+                       r"([\d.]+) ms per exchange; check (\w+)")
+
+
+def halo_result(res):
+    m = HALO_LINE.search(res.stdout)
+    assert m, res.stdout + res.stderr
+    return m.groups()
+
+
+@pytest.mark.parametrize("nprocs, neighbors, ghost", [(1, 26, 2), (2, 6, 1), (2, 26, 2),
+                                                      (4, 26, 1)])
+@pytest.mark.parametrize("interposer", [True, False])
+def test_halo3d_py_ghosts_match_the_neighbours(nprocs, neighbors, ghost, interposer):
+    res = helpers.mpicomm_run(nprocs, [sys.executable, str(ROOT / "examples" / "halo3d.py"),
+                                       "--n", "20", "--ghost", str(ghost), "--neighbors",
+                                       str(neighbors), "--iters", "2", "--warmup", "1"],
+                              interposer=interposer)
+    assert res.returncode == 0, res.stdout + res.stderr
+    ranks, n, g, nb, ms, check = halo_result(res)
+    assert (int(ranks), int(n), int(g), int(nb), check) == (nprocs, 20, ghost, neighbors, "OK")
+
+
+@pytest.fixture(scope="module")
+def halo3d_c(tmp_path_factory):
+    return helpers.compile_c(ROOT / "examples" / "halo3d.c",
+                             tmp_path_factory.mktemp("halo") / "halo3d")
+
+
+@pytest.mark.parametrize("nprocs, neighbors", [(1, 6), (2, 26), (3, 26)])
+def test_halo3d_c_ghosts_match_the_neighbours(halo3d_c, nprocs, neighbors):
+    res = helpers.mpicomm_run(nprocs, [str(halo3d_c), "--n", "18", "--ghost", "2",
+                                       "--neighbors", str(neighbors), "--iters", "2"])
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert halo_result(res)[-1] == "OK"
+
+
+def test_halo3d_rejects_bad_options(halo3d_c):
+    res = helpers.mpicomm_run(1, [sys.executable, str(ROOT / "examples" / "halo3d.py"),
+                                  "--n", "2", "--ghost", "3"])
+    assert res.returncode != 0 and "need 1 <= --ghost <= --n" in res.stderr
+    res = helpers.mpicomm_run(1, [str(halo3d_c), "--neighbors", "7"])
+    assert res.returncode != 0 and "--neighbors 6 or 26" in res.stderr
