@@ -6,7 +6,7 @@
 Every rank fills its block with values that encode the rank and the global
 index, builds one subarray type per face, MPI_Pack's each face and compares the
 bytes with the numpy slice. With the interposer preloaded the packs run on its
-generated kernels (MPICOMM_STATS=1 shows pack_fast). Prints one line per rank.
+generated kernels (MPICOMM_STATS=1 shows pack_fast). Rank 0 prints one line per rank.
 """
 import argparse
 import sys
@@ -46,9 +46,11 @@ def main(argv=None):
         if out != np.ascontiguousarray(a[sl]).tobytes():
             bad.append(name)
         t.Free()
-    print(f"rank {comm.Get_rank()}: 6 faces of {n}^3, ghost {g}: "
-          f"{'OK' if not bad else 'MISMATCH ' + ','.join(bad)}", flush=True)
-    return 1 if bad else 0
+    lines = comm.gather(f"rank {comm.Get_rank()}: 6 faces of {n}^3, ghost {g}: "
+                        f"{'OK' if not bad else 'MISMATCH ' + ','.join(bad)}")
+    if comm.Get_rank() == 0:
+        print("\n".join(lines), flush=True)
+    return 1 if comm.allreduce(len(bad)) else 0
 
 
 if __name__ == "__main__":

@@ -13,6 +13,8 @@ import pytest
 
 import helpers
 
+HERE = Path(__file__).resolve().parent
+
 SELECT = "datatype|pack|p2p|cco_buf|cco_nb_buf|cco_ngh"
 
 
@@ -26,25 +28,35 @@ def suite_dir():
     return Path(path)
 
 
-def summary(output, nprocs):
-    """Per-rank test counts and verdicts. Ranks share the stream and their lines may
-    interleave, so match tokens rather than lines."""
-    ran = sorted(int(n) for n in re.findall(r"Ran (\d+) tests?", output))
-    assert len(ran) == nprocs, output[-3000:]
-    assert "FAILED" not in output, output[-3000:]
-    return ran, len(re.findall(r"\bOK\b", output))
+def summary(outdir, nprocs):
+    """Per rank: tests run and the verdict line (each rank's stderr is its own file)."""
+    out = []
+    for r in range(nprocs):
+        text = (outdir / f"rank{r}.err").read_text()
+        ran = re.search(r"^Ran (\d+) tests? in", text, re.M)
+        verdict = re.search(r"^(OK.*|FAILED.*)$", text, re.M)
+        assert ran and verdict, text[-3000:]
+        out.append((int(ran.group(1)), verdict.group(1)))
+    return out
+
+
+def run_suite(nprocs, interposer, outdir, env=None):
+    root = suite_dir()
+    argv = [sys.executable, str(HERE / "rank_output.py"), str(outdir), "--",
+            sys.executable, "test/main.py", "-q", "-i", SELECT]
+    res = helpers.mpicomm_run(nprocs, argv, interposer=interposer, cwd=root, env=env)
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:] + "".join(
+        p.read_text()[-2000:] for p in sorted(outdir.glob("rank*.err")))
+    return summary(outdir, nprocs)
 
 
 @pytest.mark.parametrize("nprocs", [1, 2])
-def test_mpi4py_suite_same_with_and_without_interposer(nprocs):
-    root = suite_dir()
-    argv = [sys.executable, "test/main.py", "-q", "-i", SELECT]
-    plain = helpers.mpicomm_run(nprocs, argv, interposer=False, cwd=root)
-    pre = helpers.mpicomm_run(nprocs, argv, env={"MPICOMM_STATS": "1"}, cwd=root)
-    assert plain.returncode == 0, plain.stderr[-3000:]
-    assert pre.returncode == 0, pre.stderr[-3000:]
-    assert summary(pre.stderr, nprocs) == summary(plain.stderr, nprocs)
-    assert min(summary(pre.stderr, nprocs)[0]) > 300
-    stats = helpers.stats_lines(pre.stderr)
-    assert len(stats) == nprocs and all(s["enabled"] and s["types_committed"] > 50
-                                        for s in stats)
+def test_mpi4py_suite_same_with_and_without_interposer(nprocs, tmp_path):
+    plain = run_suite(nprocs, False, tmp_path / "plain")
+    pre = run_suite(nprocs, True, tmp_path / "pre", env={"MPICOMM_STATS": "1"})
+    assert pre == plain
+    assert all(ran > 300 and verdict.startswith("OK") for ran, verdict in pre)
+    stats = [helpers.stats_lines((tmp_path / "pre" / f"rank{r}.err").read_text())
+             for r in range(nprocs)]
+    assert all(len(s) == 1 and s[0]["enabled"] and s[0]["types_committed"] > 50
+               for s in stats)
