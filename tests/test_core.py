@@ -201,3 +201,18 @@ def test_long_regular_block_lists_are_canonical():
     irregular[-1] += 1
     d = describe(R.indexed_block(2, irregular, DOUBLE))
     assert not d.canonical and b"irregular" in ffi.string(d.reason)
+
+
+@pytest.mark.parametrize("nbytes", [0, 1, 7, 8, 9, 23, 24, 47, 48, 100, 143, 144])
+def test_partial_unpack_writes_exactly_the_first_bytes(nbytes):
+    t = R.vector(3, 1, 2, R.named(8))          # 24 bytes per element, extent 40
+    d = describe(t)
+    count = 6
+    offs = t.offsets(count)
+    packed = bytes(range(1, len(offs) + 1))
+    buf = bytearray(b"\xff" * (count * t.extent + 8))
+    assert lib.mpic_unpack_bytes(d, nbytes, packed, ffi.from_buffer(buf)) == nbytes
+    expect = bytearray(b"\xff" * len(buf))
+    for i, o in enumerate(offs[:nbytes]):
+        expect[o] = packed[i]
+    assert buf == expect

@@ -81,6 +81,37 @@ int64_t mpic_unpack(const mpic_desc *d, int64_t count, const void *packed, void 
     return count * d->info.size;
 }
 
+int64_t mpic_unpack_bytes(const mpic_desc *d, int64_t nbytes, const void *packed, void *outbuf)
+{
+    int64_t whole, left, idx[MPIC_MAX_DIMS] = {0};
+    const char *src;
+    char *elem;
+
+    if (!d->canonical || nbytes < 0)
+        return -MPIC_ERR_ARG;
+    if (nbytes == 0)
+        return 0;
+    whole = nbytes / d->info.size;
+    if (whole)
+        mpic_unpack(d, whole, packed, outbuf);
+
+    /* The tail: the first bytes of element `whole`, block by block in typemap order. */
+    left = nbytes - whole * d->info.size;
+    src = (const char *) packed + whole * d->info.size;
+    elem = (char *) outbuf + whole * d->info.extent + d->start;
+    while (left > 0) {
+        int64_t off = 0, n = left < d->counts[0] ? left : d->counts[0];
+        for (int i = 1; i < d->ndims; i++)
+            off += idx[i] * d->strides[i];
+        memcpy(elem + off, src, (size_t) n);
+        src += n;
+        left -= n;
+        for (int i = 1; i < d->ndims && ++idx[i] == d->counts[i]; i++)
+            idx[i] = 0;
+    }
+    return nbytes;
+}
+
 const char *mpic_kernel_name(const mpic_desc *d, int64_t count, const void *inbuf,
                              const void *packed)
 {

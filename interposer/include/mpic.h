@@ -86,13 +86,14 @@ int mpic_desc_named(mpic_desc *out, const mpic_typeinfo *info);
 int mpic_desc_build(mpic_desc *out, const mpic_contents *c, const mpic_desc *children,
                     const mpic_typeinfo *info);
 
-/* Bytes one element packs to. */
-static inline int64_t mpic_desc_size(const mpic_desc *d) { return d->info.size; }
-
 /* Pack or unpack count elements; the packed side is contiguous. Returns bytes moved,
  * or -MPIC_ERR_* when the description is not canonical or count is negative. */
 int64_t mpic_pack(const mpic_desc *d, int64_t count, const void *inbuf, void *packed);
 int64_t mpic_unpack(const mpic_desc *d, int64_t count, const void *packed, void *outbuf);
+
+/* Unpack the first nbytes of packed data (a receive may deliver fewer bytes than
+ * posted, even a partial element). Returns nbytes, or -MPIC_ERR_* as above. */
+int64_t mpic_unpack_bytes(const mpic_desc *d, int64_t nbytes, const void *packed, void *outbuf);
 
 /* Name of the kernel mpic_pack would use (for logs, tests and benchmarks). */
 const char *mpic_kernel_name(const mpic_desc *d, int64_t count, const void *inbuf,

@@ -6,6 +6,7 @@
 #ifndef MPIW_H
 #define MPIW_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <mpi.h>
 #include "mpic.h"
@@ -54,6 +55,27 @@ static inline int mpiw_active(void)
 static inline void mpiw_count(int stat, int64_t n)
 {
     __atomic_fetch_add(&mpiw_g.counters[stat], n, __ATOMIC_RELAXED);
+}
+
+/* A map from handles to pointers (mpiw_map.c). */
+typedef struct mpiw_map {
+    uintptr_t *keys;       /* 0: empty slot */
+    void **values;
+    size_t capacity, used, live;
+} mpiw_map;
+
+void *mpiw_map_get(const mpiw_map *m, uintptr_t key);
+int mpiw_map_put(mpiw_map *m, uintptr_t key, void *value);
+void *mpiw_map_remove(mpiw_map *m, uintptr_t key);
+void mpiw_map_clear(mpiw_map *m, void (*release)(void *));
+
+/* The bits of a handle (an int in MPICH, a pointer in Open MPI), never 0. */
+#define MPIW_KEY(handle) mpiw_key(&(handle), sizeof(handle))
+static inline uintptr_t mpiw_key(const void *handle, size_t size)
+{
+    uintptr_t k = 0;
+    __builtin_memcpy(&k, handle, size < sizeof k ? size : sizeof k);
+    return k ? k : (uintptr_t) -1;
 }
 
 /* Types: decode at commit, forget at free, look up on use. */

@@ -85,8 +85,6 @@ static struct { uintptr_t key; int trusted; } probes[PROBE_CACHE];
 static int nprobes;
 static pthread_mutex_t probe_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static uintptr_t key_of(MPI_Datatype dt);
-
 static int probe_stride(MPI_Datatype t, int64_t size, int64_t stride)
 {
     unsigned char src[3 * 3 * PROBE_MAX_SIZE], out[3 * PROBE_MAX_SIZE];
@@ -120,7 +118,7 @@ static int probe_named(MPI_Datatype t, int64_t size)
 
 static int named_trusted(MPI_Datatype t, int64_t size)
 {
-    uintptr_t key = key_of(t);
+    uintptr_t key = MPIW_KEY(t);
     int verdict = -1;
 
     pthread_mutex_lock(&probe_lock);
@@ -245,89 +243,15 @@ int mpiw_types_decode(MPI_Datatype dt, mpic_desc *out)
     return decode(dt, out, 0);
 }
 
-/* ---- the cache: open addressing on the handle's bits ---------------------- */
+/* ---- the cache --------------------------------------------------------- */
 
 typedef struct entry {
-    uintptr_t key;     /* 0: empty */
-    int live;          /* 0 with key != 0: deleted */
     int64_t refs;      /* handles to this type the program holds (get_contents adds some) */
     mpic_desc desc;
 } entry;
 
-static entry *table;
-static size_t capacity, used;
+static mpiw_map cache;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-
-static uintptr_t key_of(MPI_Datatype dt)
-{
-    uintptr_t k = 0;
-    memcpy(&k, &dt, sizeof dt < sizeof k ? sizeof dt : sizeof k);
-    return k ? k : (uintptr_t) -1;
-}
-
-static size_t slot(uintptr_t key)
-{
-    uint64_t h = (uint64_t) key * 0x9E3779B97F4A7C15ull;
-    return (size_t) (h >> 17) & (capacity - 1);
-}
-
-static entry *find(uintptr_t key)
-{
-    if (!capacity)
-        return NULL;
-    for (size_t i = slot(key);; i = (i + 1) & (capacity - 1)) {
-        if (table[i].key == key && table[i].live)
-            return &table[i];
-        if (!table[i].key)
-            return NULL;
-    }
-}
-
-static int grow(void)
-{
-    size_t old_cap = capacity;
-    entry *old = table;
-
-    capacity = capacity ? capacity * 2 : 64;
-    table = calloc(capacity, sizeof *table);
-    if (!table) {
-        table = old;
-        capacity = old_cap;
-        return 1;
-    }
-    used = 0;
-    for (size_t i = 0; i < old_cap; i++)
-        if (old[i].live) {
-            size_t j = slot(old[i].key);
-            while (table[j].key)
-                j = (j + 1) & (capacity - 1);
-            table[j] = old[i];
-            used++;
-        }
-    free(old);
-    return 0;
-}
-
-static void insert(uintptr_t key, const mpic_desc *d)
-{
-    entry *e = find(key);
-    size_t i;
-
-    if (e) {
-        e->desc = *d;
-        return;
-    }
-    if ((used + 1) * 2 > capacity && grow())
-        return;
-    for (i = slot(key); table[i].key && table[i].live; i = (i + 1) & (capacity - 1))
-        ;
-    if (!table[i].key)
-        used++;
-    table[i].key = key;
-    table[i].live = 1;
-    table[i].refs = 1;
-    table[i].desc = *d;
-}
 
 #define LOCKED(stmt)                                                                     \
     do {                                                                                 \
@@ -340,20 +264,32 @@ static void insert(uintptr_t key, const mpic_desc *d)
 
 void mpiw_types_commit(MPI_Datatype dt)
 {
-    mpic_desc d;
+    entry *fresh = malloc(sizeof *fresh);
 
-    decode(dt, &d, 0);
+    if (!fresh)
+        return;
+    fresh->refs = 1;
+    decode(dt, &fresh->desc, 0);
     mpiw_count(MPIW_STAT_types_committed, 1);
-    if (d.canonical) {
+    if (fresh->desc.canonical) {
+        mpic_desc *d = &fresh->desc;
         mpiw_count(MPIW_STAT_types_canonical, 1);
         mpiw_log(MPIW_LOG_DEBUG,
                  "commit: canonical, start %lld, block %lld, %d levels, size %lld, extent %lld",
-                 (long long) d.start, (long long) d.counts[0], d.ndims - 1,
-                 (long long) d.info.size, (long long) d.info.extent);
+                 (long long) d->start, (long long) d->counts[0], d->ndims - 1,
+                 (long long) d->info.size, (long long) d->info.extent);
     } else {
-        mpiw_log(MPIW_LOG_DEBUG, "commit: not canonical: %s", d.reason);
+        mpiw_log(MPIW_LOG_DEBUG, "commit: not canonical: %s", fresh->desc.reason);
     }
-    LOCKED(insert(key_of(dt), &d));
+    LOCKED({
+        entry *old = mpiw_map_get(&cache, MPIW_KEY(dt));
+        if (old) {
+            old->desc = fresh->desc;        /* committed again: keep its references */
+            free(fresh);
+        } else if (mpiw_map_put(&cache, MPIW_KEY(dt), fresh)) {
+            free(fresh);
+        }
+    });
 }
 
 /* MPI_Type_get_contents may hand out the same handle with a reference added
@@ -361,7 +297,7 @@ void mpiw_types_commit(MPI_Datatype dt)
 void mpiw_types_retain(MPI_Datatype dt)
 {
     LOCKED({
-        entry *e = find(key_of(dt));
+        entry *e = mpiw_map_get(&cache, MPIW_KEY(dt));
         if (e)
             e->refs++;
     });
@@ -370,9 +306,9 @@ void mpiw_types_retain(MPI_Datatype dt)
 void mpiw_types_free(MPI_Datatype dt)
 {
     LOCKED({
-        entry *e = find(key_of(dt));
+        entry *e = mpiw_map_get(&cache, MPIW_KEY(dt));
         if (e && --e->refs <= 0)
-            e->live = 0;
+            free(mpiw_map_remove(&cache, MPIW_KEY(dt)));
     });
 }
 
@@ -381,7 +317,7 @@ int mpiw_types_lookup(MPI_Datatype dt, mpic_desc *out)
     int hit = 0;
 
     LOCKED({
-        entry *e = find(key_of(dt));
+        entry *e = mpiw_map_get(&cache, MPIW_KEY(dt));
         if (e && e->desc.canonical) {
             *out = e->desc;
             hit = 1;
@@ -392,9 +328,5 @@ int mpiw_types_lookup(MPI_Datatype dt, mpic_desc *out)
 
 void mpiw_types_clear(void)
 {
-    LOCKED({
-        free(table);
-        table = NULL;
-        capacity = used = 0;
-    });
+    LOCKED(mpiw_map_clear(&cache, free));
 }
