@@ -62,6 +62,21 @@ def test_halo3d_c_ghosts_match_the_neighbours(halo3d_c, nprocs, neighbors):
     assert halo_result(res)[-1] == "OK"
 
 
+@pytest.mark.parametrize("nprocs", [1, 2, 3])
+def test_halo3d_with_the_pack_method(halo3d_c, nprocs):
+    """Every face and edge goes through the interposer's pack-and-send path."""
+    env = {"MPICOMM_METHOD": "pack", "MPICOMM_STATS": "1"}
+    for argv in ([sys.executable, str(ROOT / "examples" / "halo3d.py")], [str(halo3d_c)]):
+        res = helpers.mpicomm_run(nprocs, argv + ["--n", "16", "--ghost", "2", "--neighbors",
+                                                  "26", "--iters", "2", "--warmup", "1"],
+                                  env=env)
+        assert res.returncode == 0, res.stdout + res.stderr
+        assert halo_result(res)[-1] == "OK"
+        stats = helpers.stats_lines(res.stderr)
+        assert len(stats) == nprocs
+        assert all(s["send_fast"] == s["recv_fast"] == 3 * 26 for s in stats), stats
+
+
 def test_halo3d_rejects_bad_options(halo3d_c):
     res = helpers.mpicomm_run(1, [sys.executable, str(ROOT / "examples" / "halo3d.py"),
                                   "--n", "2", "--ghost", "3"])

@@ -126,6 +126,17 @@ const char *mpic_kernel_name(const mpic_desc *d, int64_t count, const void *inbu
     return k ? k->name : "generic";
 }
 
+int mpic_contiguous(const mpic_desc *d, int64_t count)
+{
+    mpic_plan p;
+    int64_t start;
+
+    if (!d->canonical || count <= 0)
+        return 0;
+    make_plan(&p, &start, d, count);
+    return p.ndims == 1;
+}
+
 int mpic_kernel_count(void)
 {
     return mpic_kernels_generated;

@@ -95,6 +95,9 @@ int64_t mpic_unpack(const mpic_desc *d, int64_t count, const void *packed, void 
  * posted, even a partial element). Returns nbytes, or -MPIC_ERR_* as above. */
 int64_t mpic_unpack_bytes(const mpic_desc *d, int64_t nbytes, const void *packed, void *outbuf);
 
+/* 1 when count elements are one contiguous run of bytes (nothing to pack). */
+int mpic_contiguous(const mpic_desc *d, int64_t count);
+
 /* Name of the kernel mpic_pack would use (for logs, tests and benchmarks). */
 const char *mpic_kernel_name(const mpic_desc *d, int64_t count, const void *inbuf,
                              const void *packed);

@@ -19,10 +19,14 @@
 
 enum { MPIW_LOG_ERROR = 0, MPIW_LOG_WARN, MPIW_LOG_INFO, MPIW_LOG_DEBUG };
 
+/* How a point-to-point call with a canonical, non-contiguous type is carried out. */
+enum { MPIW_METHOD_AUTO = 0, MPIW_METHOD_PASSTHROUGH, MPIW_METHOD_PACK };
+
 /* Counters printed by MPICOMM_STATS=1, in this order. */
 #define MPIW_STATS(X)                                                                    \
     X(types_committed) X(types_canonical) X(pack_fast) X(pack_fallback) X(unpack_fast)    \
-    X(unpack_fallback) X(bytes_packed) X(bytes_unpacked)
+    X(unpack_fallback) X(bytes_packed) X(bytes_unpacked) X(send_fast) X(send_fallback)    \
+    X(recv_fast) X(recv_fallback) X(method_pack) X(method_passthrough)
 
 enum {
 #define MPIW_STAT_ENUM(name) MPIW_STAT_##name,
@@ -38,6 +42,7 @@ typedef struct mpiw_state {
     int log_level;
     int stats;             /* MPICOMM_STATS */
     int threaded;          /* MPI_THREAD_MULTIPLE: lock the type cache */
+    int method;            /* MPICOMM_METHOD */
     int64_t counters[MPIW_NSTATS];
 } mpiw_state;
 
@@ -85,6 +90,51 @@ void mpiw_types_retain(MPI_Datatype dt);
 int mpiw_types_lookup(MPI_Datatype dt, mpic_desc *out);
 void mpiw_types_clear(void);
 int mpiw_types_decode(MPI_Datatype dt, mpic_desc *out);
+
+/* Requests the interposer created (mpiw_requests.c). */
+typedef struct mpiw_pending {
+    int recv;              /* unpack tmp into buf at completion */
+    int unpacked;          /* already unpacked (MPI_Request_get_status saw it complete) */
+    void *tmp;
+    void *buf;
+    mpic_desc desc;
+} mpiw_pending;
+
+extern int64_t mpiw_requests_live;
+int mpiw_requests_track(MPI_Request req, mpiw_pending *p);
+void mpiw_requests_finish(MPI_Request key, const MPI_Status *st, int ok);
+void mpiw_requests_peek(MPI_Request key, const MPI_Status *st);
+int mpiw_requests_detach(MPI_Request *req);
+int mpiw_requests_any(const MPI_Request *reqs, int n);
+void mpiw_requests_poll(void);
+void mpiw_requests_clear(void);
+void mpiw_recv_complete(const mpiw_pending *p, const MPI_Status *st);
+
+/* Completion calls on batches holding tracked requests (mpiw_complete.c). */
+int mpiw_wait(MPI_Request *req, MPI_Status *status);
+int mpiw_test(MPI_Request *req, int *flag, MPI_Status *status);
+int mpiw_waitall(int n, MPI_Request reqs[], MPI_Status statuses[]);
+int mpiw_testall(int n, MPI_Request reqs[], int *flag, MPI_Status statuses[]);
+int mpiw_waitany(int n, MPI_Request reqs[], int *index, MPI_Status *status);
+int mpiw_testany(int n, MPI_Request reqs[], int *index, int *flag, MPI_Status *status);
+int mpiw_waitsome(int n, MPI_Request reqs[], int *outcount, int indices[],
+                  MPI_Status statuses[]);
+int mpiw_testsome(int n, MPI_Request reqs[], int *outcount, int indices[],
+                  MPI_Status statuses[]);
+int mpiw_request_get_status(MPI_Request req, int *flag, MPI_Status *status);
+
+/* Senders (mpiw_p2p.c): 1 when done here (*err is the result), 0 when the MPI must do it. */
+int mpiw_send_try(const void *buf, int64_t count, MPI_Datatype dt, int dest, int tag,
+                  MPI_Comm comm, int *err);
+int mpiw_recv_try(void *buf, int64_t count, MPI_Datatype dt, int source, int tag,
+                  MPI_Comm comm, MPI_Status *status, int *err);
+int mpiw_isend_try(const void *buf, int64_t count, MPI_Datatype dt, int dest, int tag,
+                   MPI_Comm comm, MPI_Request *req, int *err);
+int mpiw_irecv_try(void *buf, int64_t count, MPI_Datatype dt, int source, int tag,
+                   MPI_Comm comm, MPI_Request *req, int *err);
+int mpiw_sendrecv_try(const void *sbuf, int64_t scount, MPI_Datatype stype, int dest, int stag,
+                      void *rbuf, int64_t rcount, MPI_Datatype rtype, int source, int rtag,
+                      MPI_Comm comm, MPI_Status *status, int *err);
 
 /* Packers: 1 when done here (position advanced), 0 when the MPI must do it. */
 int mpiw_pack_try(const void *inbuf, int64_t incount, MPI_Datatype dt, void *outbuf,

@@ -68,6 +68,29 @@ static int env_log_level(void)
     return MPIW_LOG_WARN;
 }
 
+static const char *method_names[] = { "auto", "passthrough", "pack" };
+
+static int method_of(const char *v)
+{
+    for (int i = 0; i < 3; i++)
+        if (!strcasecmp(v, method_names[i]))
+            return i;
+    return -1;
+}
+
+static int env_method(void)
+{
+    const char *v = getenv("MPICOMM_METHOD");
+
+    if (!v || !*v)
+        return MPIW_METHOD_AUTO;
+    if (method_of(v) >= 0)
+        return method_of(v);
+    mpiw_log(MPIW_LOG_WARN, "MPICOMM_METHOD=%s is not one of auto, passthrough, pack; using auto",
+             v);
+    return MPIW_METHOD_AUTO;
+}
+
 /* The library must run under the MPI it was compiled for. */
 static int same_mpi(void)
 {
@@ -95,6 +118,7 @@ void mpiw_state_init(int thread_level)
     mpiw_g.log_level = env_log_level();
     mpiw_g.disabled = env_flag("MPICOMM_DISABLE", 0) || !same_mpi();
     mpiw_g.stats = env_flag("MPICOMM_STATS", 0);
+    mpiw_g.method = env_method();
     mpiw_g.threaded = thread_level == MPI_THREAD_MULTIPLE;
     mpiw_g.initialized = 1;
     mpiw_log(MPIW_LOG_INFO, "interposer %s (%d generated kernels, thread level %d)",
@@ -108,7 +132,7 @@ void mpiw_state_finalize(void)
     if (!mpiw_g.initialized)
         return;
     if (mpiw_g.stats) {
-        char line[1024];
+        char line[2048];
         int n;
         PMPI_Comm_rank(MPI_COMM_WORLD, &rank);
         n = snprintf(line, sizeof line, "mpicomm-stats {\"rank\": %d, \"enabled\": %d", rank,
@@ -119,6 +143,7 @@ void mpiw_state_finalize(void)
         fprintf(stderr, "%s}\n", line);
         fflush(stderr);
     }
+    mpiw_requests_clear();
     mpiw_types_clear();
     mpiw_g.initialized = 0;
 }
@@ -128,6 +153,19 @@ int mpicomm_interposer_set_enabled(int on)
 {
     int was = !mpiw_g.bypass;
     mpiw_g.bypass = !on;
+    return was;
+}
+
+/* Set the point-to-point method by name (auto, passthrough, pack); returns the
+ * previous one's name, or NULL (and changes nothing) for an unknown name. */
+const char *mpicomm_interposer_set_method(const char *name)
+{
+    int m = name ? method_of(name) : -1;
+    const char *was = method_names[mpiw_g.method];
+
+    if (m < 0)
+        return NULL;
+    mpiw_g.method = m;
     return was;
 }
 

@@ -253,11 +253,11 @@ typedef struct entry {
 static mpiw_map cache;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
-#define LOCKED(stmt)                                                                     \
+#define LOCKED(...)                                                                      \
     do {                                                                                 \
         if (mpiw_g.threaded)                                                             \
             pthread_mutex_lock(&lock);                                                   \
-        stmt;                                                                            \
+        __VA_ARGS__;                                                                     \
         if (mpiw_g.threaded)                                                             \
             pthread_mutex_unlock(&lock);                                                 \
     } while (0)

@@ -2,6 +2,7 @@
 
     mpicomm run -n 2 -- python -m pytest --with-mpi tests/mpi
 """
+import contextlib
 import ctypes
 
 import pytest
@@ -17,6 +18,7 @@ class Interposer:
         except AttributeError:
             pytest.fail("the interposer is not preloaded: run these tests with `mpicomm run`")
         self.lib.mpicomm_interposer_stat.restype = ctypes.c_longlong
+        self.lib.mpicomm_interposer_set_method.restype = ctypes.c_char_p
 
     @property
     def active(self):
@@ -26,6 +28,16 @@ class Interposer:
         value = self.lib.mpicomm_interposer_stat(name.encode())
         assert value >= 0, f"no counter {name}"
         return value
+
+    @contextlib.contextmanager
+    def method(self, name):
+        """Run the block with this point-to-point method (auto, passthrough, pack)."""
+        was = self.lib.mpicomm_interposer_set_method(name.encode())
+        assert was is not None, f"unknown method {name}"
+        try:
+            yield
+        finally:
+            self.lib.mpicomm_interposer_set_method(was)
 
     def real(self, fn, *args, **kwargs):
         """Call fn with every wrapper passing through to the MPI."""

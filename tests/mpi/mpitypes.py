@@ -50,6 +50,11 @@ def from_spec(spec):
 datatypes = typespec.specs(holes=True).map(from_spec)
 
 
+def sample(seed, n):
+    """n mpi4py datatypes, the same on every rank."""
+    return [from_spec(s) for s in typespec.sample(seed, n, holes=True)]
+
+
 def show(dt):
     """Readable constructor expression of an mpi4py datatype, for failure messages."""
     if dt.is_predefined:

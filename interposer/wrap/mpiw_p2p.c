@@ -1,0 +1,235 @@
+/*
+ * The senders: how a point-to-point call with a derived datatype is carried out.
+ *
+ * Methods for a canonical, non-contiguous type:
+ *   passthrough  the MPI sends the derived type itself
+ *   pack         pack with the generated kernels and send the bytes as MPI_PACKED;
+ *                receive MPI_PACKED into a buffer and unpack
+ * Both put the same bytes on the wire: MPI_PACKED matches any type signature on
+ * the other side (MPI 4.1, 3.3.1) and our packed bytes are the MPI's own
+ * (tests/mpi), so a sender and a receiver may choose differently and need not
+ * agree. MPICOMM_METHOD forces a method; auto uses passthrough until a measured
+ * model is loaded.
+ */
+#include <limits.h>
+#include <stdlib.h>
+#include "mpiw.h"
+
+/* 1. Choose: fill d and return 1 when this call should be packed. */
+static int use_pack(int64_t count, MPI_Datatype dt, int peer, mpic_desc *d)
+{
+    if (mpiw_g.method != MPIW_METHOD_PACK || count <= 0 || peer == MPI_PROC_NULL ||
+        !mpiw_types_lookup(dt, d) || mpic_contiguous(d, count))
+        return 0;
+    if (count > INT64_MAX / d->info.size)
+        return 0;
+#if !MPIW_HAVE_LARGE_COUNT
+    if (count * d->info.size > INT_MAX)
+        return 0;
+#endif
+    return 1;
+}
+
+/* A call left to the MPI. Whether the method chose that (rather than the type being
+ * contiguous or not canonical) costs a lookup, so it is only counted for MPICOMM_STATS. */
+static void note_passthrough(int64_t count, MPI_Datatype dt, int stat)
+{
+    mpic_desc d;
+
+    mpiw_count(stat, 1);
+    if (mpiw_g.stats && mpiw_g.method != MPIW_METHOD_PACK && count > 0 &&
+        mpiw_types_lookup(dt, &d) && !mpic_contiguous(&d, count))
+        mpiw_count(MPIW_STAT_method_passthrough, 1);
+}
+
+/* 2. The bytes on the wire. */
+static int send_bytes(const void *tmp, int64_t n, int dest, int tag, MPI_Comm comm)
+{
+#if MPIW_HAVE_LARGE_COUNT
+    return PMPI_Send_c(tmp, n, MPI_PACKED, dest, tag, comm);
+#else
+    return PMPI_Send(tmp, (int) n, MPI_PACKED, dest, tag, comm);
+#endif
+}
+
+static int recv_bytes(void *tmp, int64_t n, int source, int tag, MPI_Comm comm, MPI_Status *st)
+{
+#if MPIW_HAVE_LARGE_COUNT
+    return PMPI_Recv_c(tmp, n, MPI_PACKED, source, tag, comm, st);
+#else
+    return PMPI_Recv(tmp, (int) n, MPI_PACKED, source, tag, comm, st);
+#endif
+}
+
+static int isend_bytes(const void *tmp, int64_t n, int dest, int tag, MPI_Comm comm,
+                       MPI_Request *req)
+{
+#if MPIW_HAVE_LARGE_COUNT
+    return PMPI_Isend_c(tmp, n, MPI_PACKED, dest, tag, comm, req);
+#else
+    return PMPI_Isend(tmp, (int) n, MPI_PACKED, dest, tag, comm, req);
+#endif
+}
+
+static int irecv_bytes(void *tmp, int64_t n, int source, int tag, MPI_Comm comm,
+                       MPI_Request *req)
+{
+#if MPIW_HAVE_LARGE_COUNT
+    return PMPI_Irecv_c(tmp, n, MPI_PACKED, source, tag, comm, req);
+#else
+    return PMPI_Irecv(tmp, (int) n, MPI_PACKED, source, tag, comm, req);
+#endif
+}
+
+/* A packed copy of count elements, or NULL. */
+static void *packed(const void *buf, int64_t count, const mpic_desc *d)
+{
+    void *tmp = malloc((size_t) (count * d->info.size));
+
+    if (tmp) {
+        mpic_pack(d, count, buf, tmp);
+        mpiw_count(MPIW_STAT_bytes_packed, count * d->info.size);
+    }
+    return tmp;
+}
+
+/* 3. The calls. */
+int mpiw_send_try(const void *buf, int64_t count, MPI_Datatype dt, int dest, int tag,
+                  MPI_Comm comm, int *err)
+{
+    mpic_desc d;
+    void *tmp;
+
+    if (!use_pack(count, dt, dest, &d) || !(tmp = packed(buf, count, &d))) {
+        note_passthrough(count, dt, MPIW_STAT_send_fallback);
+        return 0;
+    }
+    *err = send_bytes(tmp, count * d.info.size, dest, tag, comm);
+    free(tmp);
+    mpiw_count(MPIW_STAT_send_fast, 1);
+    mpiw_count(MPIW_STAT_method_pack, 1);
+    return 1;
+}
+
+int mpiw_recv_try(void *buf, int64_t count, MPI_Datatype dt, int source, int tag,
+                  MPI_Comm comm, MPI_Status *status, int *err)
+{
+    mpiw_pending p = { .recv = 1, .buf = buf };
+    MPI_Status st;
+
+    if (!use_pack(count, dt, source, &p.desc) ||
+        !(p.tmp = malloc((size_t) (count * p.desc.info.size)))) {
+        note_passthrough(count, dt, MPIW_STAT_recv_fallback);
+        return 0;
+    }
+    *err = recv_bytes(p.tmp, count * p.desc.info.size, source, tag, comm, &st);
+    if (*err == MPI_SUCCESS)
+        mpiw_recv_complete(&p, &st);
+    if (status != MPI_STATUS_IGNORE)
+        *status = st;
+    free(p.tmp);
+    mpiw_count(MPIW_STAT_recv_fast, 1);
+    mpiw_count(MPIW_STAT_method_pack, 1);
+    return 1;
+}
+
+int mpiw_isend_try(const void *buf, int64_t count, MPI_Datatype dt, int dest, int tag,
+                   MPI_Comm comm, MPI_Request *req, int *err)
+{
+    mpiw_pending *p = calloc(1, sizeof *p);
+
+    if (!p || !use_pack(count, dt, dest, &p->desc) || !(p->tmp = packed(buf, count, &p->desc))) {
+        free(p);
+        note_passthrough(count, dt, MPIW_STAT_send_fallback);
+        return 0;
+    }
+    mpiw_requests_poll();
+    *err = isend_bytes(p->tmp, count * p->desc.info.size, dest, tag, comm, req);
+    if (*err != MPI_SUCCESS || mpiw_requests_track(*req, p)) {
+        if (*err == MPI_SUCCESS)            /* cannot track it: finish it here */
+            *err = PMPI_Wait(req, MPI_STATUS_IGNORE);
+        free(p->tmp);
+        free(p);
+    }
+    mpiw_count(MPIW_STAT_send_fast, 1);
+    mpiw_count(MPIW_STAT_method_pack, 1);
+    return 1;
+}
+
+int mpiw_irecv_try(void *buf, int64_t count, MPI_Datatype dt, int source, int tag,
+                   MPI_Comm comm, MPI_Request *req, int *err)
+{
+    mpiw_pending *p = calloc(1, sizeof *p);
+
+    if (!p || !use_pack(count, dt, source, &p->desc) ||
+        !(p->tmp = malloc((size_t) (count * p->desc.info.size)))) {
+        if (p)
+            free(p->tmp);
+        free(p);
+        note_passthrough(count, dt, MPIW_STAT_recv_fallback);
+        return 0;
+    }
+    p->recv = 1;
+    p->buf = buf;
+    mpiw_requests_poll();
+    *err = irecv_bytes(p->tmp, count * p->desc.info.size, source, tag, comm, req);
+    if (*err != MPI_SUCCESS) {
+        free(p->tmp);
+        free(p);
+    } else if (mpiw_requests_track(*req, p)) {     /* cannot track it: finish it here */
+        MPI_Status st;
+        *err = PMPI_Wait(req, &st);
+        if (*err == MPI_SUCCESS)
+            mpiw_recv_complete(p, &st);
+        free(p->tmp);
+        free(p);
+    }
+    mpiw_count(MPIW_STAT_recv_fast, 1);
+    mpiw_count(MPIW_STAT_method_pack, 1);
+    return 1;
+}
+
+/* Sendrecv: whichever side packs goes through the packed path; both ends in one call
+ * to PMPI_Sendrecv so that a rank exchanging with itself cannot deadlock. */
+int mpiw_sendrecv_try(const void *sbuf, int64_t scount, MPI_Datatype stype, int dest, int stag,
+                      void *rbuf, int64_t rcount, MPI_Datatype rtype, int source, int rtag,
+                      MPI_Comm comm, MPI_Status *status, int *err)
+{
+    mpic_desc sd, rd;
+    int spack = use_pack(scount, stype, dest, &sd), rpack = use_pack(rcount, rtype, source, &rd);
+    mpiw_pending p = { .recv = 1, .buf = rbuf, .desc = rd };
+    void *stmp = NULL;
+    MPI_Status st;
+
+    if (!spack && !rpack) {
+        note_passthrough(scount, stype, MPIW_STAT_send_fallback);
+        note_passthrough(rcount, rtype, MPIW_STAT_recv_fallback);
+        return 0;
+    }
+    if ((spack && !(stmp = packed(sbuf, scount, &sd))) ||
+        (rpack && !(p.tmp = malloc((size_t) (rcount * rd.info.size))))) {
+        free(stmp);
+        return 0;
+    }
+#if MPIW_HAVE_LARGE_COUNT
+    *err = PMPI_Sendrecv_c(spack ? stmp : sbuf, spack ? scount * sd.info.size : scount,
+                           spack ? MPI_PACKED : stype, dest, stag,
+                           rpack ? p.tmp : rbuf, rpack ? rcount * rd.info.size : rcount,
+                           rpack ? MPI_PACKED : rtype, source, rtag, comm, &st);
+#else
+    *err = PMPI_Sendrecv(spack ? stmp : sbuf, (int) (spack ? scount * sd.info.size : scount),
+                         spack ? MPI_PACKED : stype, dest, stag,
+                         rpack ? p.tmp : rbuf, (int) (rpack ? rcount * rd.info.size : rcount),
+                         rpack ? MPI_PACKED : rtype, source, rtag, comm, &st);
+#endif
+    if (rpack && *err == MPI_SUCCESS)
+        mpiw_recv_complete(&p, &st);
+    if (status != MPI_STATUS_IGNORE)
+        *status = st;
+    free(stmp);
+    free(p.tmp);
+    mpiw_count(spack ? MPIW_STAT_send_fast : MPIW_STAT_send_fallback, 1);
+    mpiw_count(rpack ? MPIW_STAT_recv_fast : MPIW_STAT_recv_fallback, 1);
+    mpiw_count(MPIW_STAT_method_pack, spack + rpack);
+    return 1;
+}

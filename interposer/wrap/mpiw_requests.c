@@ -1,0 +1,176 @@
+/*
+ * Requests the interposer created: a packed send's buffer must live until the
+ * send completes, and a packed receive must be unpacked when it completes,
+ * whichever completion call the program uses (Wait*, Test*, Request_get_status,
+ * or none after MPI_Request_free). Requests are looked up by handle; programs
+ * that never use a packed method pay one load of mpiw_requests_live per call.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include "mpiw.h"
+
+int64_t mpiw_requests_live;              /* tracked + detached requests */
+
+static mpiw_map tracked;
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Requests the program freed while active: still ours to complete. */
+typedef struct detached {
+    MPI_Request req;
+    mpiw_pending *p;
+    struct detached *next;
+} detached;
+static detached *orphans;
+
+#define LOCKED(...)                                                                      \
+    do {                                                                                 \
+        if (mpiw_g.threaded)                                                             \
+            pthread_mutex_lock(&lock);                                                   \
+        __VA_ARGS__;                                                                     \
+        if (mpiw_g.threaded)                                                             \
+            pthread_mutex_unlock(&lock);                                                 \
+    } while (0)
+
+int mpiw_requests_track(MPI_Request req, mpiw_pending *p)
+{
+    int err;
+
+    LOCKED(err = mpiw_map_put(&tracked, MPIW_KEY(req), p));
+    if (!err)
+        __atomic_fetch_add(&mpiw_requests_live, 1, __ATOMIC_RELAXED);
+    return err;
+}
+
+/* Bytes a completed receive delivered, from its status. */
+static int64_t received(const MPI_Status *st)
+{
+    MPI_Count n = 0;
+#if MPIW_HAVE_LARGE_COUNT
+    PMPI_Get_count_c(st, MPI_PACKED, &n);
+#else
+    PMPI_Get_elements_x(st, MPI_PACKED, &n);
+#endif
+    return n;
+}
+
+void mpiw_recv_complete(const mpiw_pending *p, const MPI_Status *st)
+{
+    int cancelled = 0;
+
+    PMPI_Test_cancelled(st, &cancelled);
+    if (!cancelled)
+        mpic_unpack_bytes(&p->desc, received(st), p->tmp, p->buf);
+}
+
+static void release(mpiw_pending *p, const MPI_Status *st, int ok)
+{
+    if (p->recv && !p->unpacked && ok && st)
+        mpiw_recv_complete(p, st);
+    free(p->tmp);
+    free(p);
+    __atomic_fetch_sub(&mpiw_requests_live, 1, __ATOMIC_RELAXED);
+}
+
+/* Called after the MPI completed key (its handle before completion); ok = 0 when the
+ * operation ended in error, in which case nothing is unpacked. */
+void mpiw_requests_finish(MPI_Request key, const MPI_Status *st, int ok)
+{
+    mpiw_pending *p;
+
+    LOCKED(p = mpiw_map_remove(&tracked, MPIW_KEY(key)));
+    if (p)
+        release(p, st, ok);
+}
+
+/* MPI_Request_get_status reported completion without freeing: unpack now, once. */
+void mpiw_requests_peek(MPI_Request key, const MPI_Status *st)
+{
+    mpiw_pending *p;
+
+    LOCKED(p = mpiw_map_get(&tracked, MPIW_KEY(key)));
+    if (p && p->recv && !p->unpacked) {
+        mpiw_recv_complete(p, st);
+        p->unpacked = 1;
+    }
+}
+
+/* MPI_Request_free of a tracked request: the program lets go, we keep it until done. */
+int mpiw_requests_detach(MPI_Request *req)
+{
+    mpiw_pending *p;
+    detached *d;
+
+    LOCKED(p = mpiw_map_remove(&tracked, MPIW_KEY(*req)));
+    if (!p)
+        return 0;
+    d = malloc(sizeof *d);
+    if (!d) {                       /* cannot keep it: wait for it here instead */
+        MPI_Status st;
+        int ok = PMPI_Wait(req, &st) == MPI_SUCCESS;
+        release(p, &st, ok);
+        return 1;
+    }
+    d->req = *req;
+    d->p = p;
+    LOCKED({
+        d->next = orphans;
+        orphans = d;
+    });
+    *req = MPI_REQUEST_NULL;
+    return 1;
+}
+
+/* Does any of these requests belong to the interposer? */
+int mpiw_requests_any(const MPI_Request *reqs, int n)
+{
+    int hit = 0;
+
+    if (!__atomic_load_n(&mpiw_requests_live, __ATOMIC_RELAXED))
+        return 0;
+    mpiw_requests_poll();
+    LOCKED({
+        for (int i = 0; i < n && !hit; i++)
+            hit = mpiw_map_get(&tracked, MPIW_KEY(reqs[i])) != NULL;
+    });
+    return hit;
+}
+
+/* Complete the detached requests that have finished. */
+void mpiw_requests_poll(void)
+{
+    detached **at, *done = NULL;
+
+    if (!orphans)
+        return;
+    LOCKED({
+        at = &orphans;
+        while (*at) {
+            detached *d = *at;
+            MPI_Status st;
+            int flag = 0, ok = PMPI_Test(&d->req, &flag, &st) == MPI_SUCCESS;
+            if (flag || !ok) {
+                *at = d->next;
+                release(d->p, &st, ok);
+                d->next = done;
+                done = d;
+            } else {
+                at = &d->next;
+            }
+        }
+    });
+    while (done) {
+        detached *next = done->next;
+        free(done);
+        done = next;
+    }
+}
+
+/* At MPI_Finalize: complete what has finished; what has not is the program's error
+ * (a freed receive never matched), and its buffers are left to the process's end. */
+void mpiw_requests_clear(void)
+{
+    mpiw_requests_poll();
+    if (orphans)
+        mpiw_log(MPIW_LOG_WARN, "MPI_Finalize with freed requests still active");
+    LOCKED(mpiw_map_clear(&tracked, NULL));
+}

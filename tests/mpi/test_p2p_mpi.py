@@ -1,0 +1,351 @@
+"""Interposed point-to-point with the packed method, against the MPI itself.
+
+Runs at any rank count: rank r sends to r+1 and receives from r-1 (mod size), so
+one rank talks to itself. Every exchange is done twice in the same process, once
+with MPICOMM's pack method and once with the interposer switched to pass-through,
+and the receive buffers, statuses and errors must be identical.
+"""
+import random
+import time
+
+import numpy as np
+import pytest
+from mpi4py import MPI
+
+import mpitypes
+from mpicomm.datatypes import describe
+
+COMM = MPI.COMM_WORLD
+RANK, SIZE = COMM.Get_rank(), COMM.Get_size()
+DEST, SRC = (RANK + 1) % SIZE, (RANK - 1) % SIZE
+
+
+def span(dt, count):
+    """(base offset, buffer bytes) holding count elements wherever their bytes fall."""
+    lb, ext = dt.Get_extent()
+    tlb, text = dt.Get_true_extent()
+    lo = min(0, tlb, tlb + (count - 1) * ext)
+    hi = max(tlb + text, tlb + (count - 1) * ext + text, count * ext, 1)
+    return 16 - lo, 16 - lo + hi + 16
+
+
+def at(buf, base):
+    return memoryview(buf)[base:]
+
+
+def exchange(interposer, dt, count, seed, how="pack"):
+    """Isend/Irecv of count elements around the ring; returns the receive buffer."""
+    base, nbytes = span(dt, count)
+    rng = np.random.default_rng(seed * 100 + RANK)
+    sbuf = rng.integers(0, 256, nbytes, dtype=np.uint8)
+    rbuf = np.full(nbytes, 0x5A, dtype=np.uint8)
+
+    def run():
+        r = COMM.Irecv([at(rbuf, base), count, dt], SRC, 7)
+        s = COMM.Isend([at(sbuf, base), count, dt], DEST, 7)
+        MPI.Request.Waitall([r, s])
+        return rbuf.copy()
+
+    if how == "mpi":
+        return interposer.real(run)
+    with interposer.method(how):
+        return run()
+
+
+@pytest.mark.mpi
+def test_random_types_around_the_ring_match_the_mpi(interposer):
+    rng = random.Random(5)
+    fast = 0
+    for i, dt in enumerate(mpitypes.sample(4242, 160)):
+        dt = dt.Dup().Commit()
+        count = rng.randint(1, 3)
+        size, ext = dt.Get_size(), dt.Get_extent()[1]
+        if size == 0 or ext <= 0 or size * count > 1 << 16:
+            dt.Free()
+            continue
+        before = interposer.stat("recv_fast")
+        mine = exchange(interposer, dt, count, i)
+        d = describe(dt)
+        packed = interposer.stat("recv_fast") - before
+        assert np.array_equal(mine, exchange(interposer, dt, count, i, "mpi")), \
+            mpitypes.show(dt)
+        if d.canonical and len(d.counts) > 1:
+            assert packed == 1, mpitypes.show(dt)
+        fast += packed
+        dt.Free()
+    assert fast > 25
+
+
+def vector():
+    return MPI.DOUBLE.Create_vector(4, 2, 3).Commit()       # 8 doubles spread over 11
+
+
+@pytest.mark.mpi
+@pytest.mark.parametrize("send_vector", [True, False])
+def test_same_signature_different_types_and_mixed_methods(interposer, send_vector):
+    """A vector received as contiguous doubles and the reverse, with this rank's and its
+    neighbours' methods differing (even ranks pack, odd ranks pass through)."""
+    v = vector()
+    src = np.arange(22, dtype="f8") + 100 * RANK
+    out = np.full(22, -1.0)
+    spread = [0, 1, 3, 4, 6, 7, 9, 10]
+    with interposer.method("pack" if RANK % 2 == 0 else "passthrough"):
+        if send_vector:
+            r = COMM.Irecv([out, 16, MPI.DOUBLE], SRC, 3)
+            s = COMM.Isend([src, 2, v], DEST, 3)
+        else:
+            r = COMM.Irecv([out, 2, v], SRC, 3)
+            s = COMM.Isend([src, 16, MPI.DOUBLE], DEST, 3)
+        MPI.Request.Waitall([r, s])
+    theirs = np.arange(22, dtype="f8") + 100 * SRC
+    sent = np.concatenate([theirs[spread], theirs[[11 + k for k in spread]]])
+    if send_vector:
+        assert np.array_equal(out[:16], sent) and (out[16:] == -1).all()
+    else:
+        expect = np.full(22, -1.0)
+        expect[spread + [11 + k for k in spread]] = theirs[:16]
+        assert np.array_equal(out, expect)
+    v.Free()
+
+
+COMPLETIONS = ["wait", "waitall", "waitall_ignore", "waitany", "waitsome", "test", "testall",
+               "testany", "testsome", "get_status", "free_send"]
+
+
+def complete(how, r, s):
+    """Complete receive r and send s with one family of completion calls."""
+    st = MPI.Status()
+    deadline = time.monotonic() + 30
+    if how == "wait":
+        s.Wait()
+        r.Wait(st)
+    elif how == "waitall":
+        sts = [MPI.Status(), MPI.Status()]
+        MPI.Request.Waitall([r, s], sts)
+        st = sts[0]
+    elif how == "waitall_ignore":
+        MPI.Request.Waitall([r, s])
+        st = None
+    elif how in ("waitany", "testany"):
+        reqs, got = [r, s], set()
+        while len(got) < 2:
+            assert time.monotonic() < deadline
+            one = MPI.Status()
+            if how == "waitany":
+                i = MPI.Request.Waitany(reqs, one)
+            else:
+                i, flag = MPI.Request.Testany(reqs, one)
+                if not flag:
+                    continue
+            got.add(i)
+            if i == 0:
+                st = one
+    elif how in ("waitsome", "testsome"):
+        reqs, got = [r, s], set()
+        while len(got) < 2:
+            assert time.monotonic() < deadline
+            sts = [MPI.Status(), MPI.Status()]
+            fn = MPI.Request.Waitsome if how == "waitsome" else MPI.Request.Testsome
+            idx = fn(reqs, sts) or []
+            for j, i in enumerate(idx):
+                got.add(i)
+                if i == 0:
+                    st = sts[j]
+    elif how == "test":
+        while not s.Test():
+            assert time.monotonic() < deadline
+        while not r.Test(st):
+            assert time.monotonic() < deadline
+    elif how == "testall":
+        while not MPI.Request.Testall([r, s]):
+            assert time.monotonic() < deadline
+        st = None
+    elif how == "get_status":
+        while not r.Get_status(st):         # MPI_Request_get_status: data must be there now
+            assert time.monotonic() < deadline
+        s.Wait()
+        return st, "peek"
+    elif how == "free_send":
+        s.Free()                            # MPI_Request_free on an active packed send
+        r.Wait(st)
+    return st, None
+
+
+@pytest.mark.mpi
+@pytest.mark.parametrize("how", COMPLETIONS)
+def test_every_completion_call(interposer, how):
+    v = vector()
+    src = np.arange(22, dtype="f8") + 1000 * RANK
+    results = []
+    for method in ("pack", "mpi"):
+        out = np.full(22, -1.0)
+
+        def run():
+            r = COMM.Irecv([out, 2, v], SRC, 11)
+            s = COMM.Isend([src, 2, v], DEST, 11)
+            st, peek = complete(how, r, s)
+            snapshot = out.copy()
+            if peek:
+                r.Wait()                   # the request is still there after get_status
+            return snapshot, st
+
+        if method == "mpi":
+            snap, st = interposer.real(run)
+        else:
+            with interposer.method("pack"):
+                before = interposer.stat("recv_fast")
+                snap, st = run()
+                assert interposer.stat("recv_fast") == before + 1
+        if st is not None:
+            assert (st.Get_source(), st.Get_tag(), st.Get_count(v)) == (SRC, 11, 2)
+            assert st.Get_elements(MPI.DOUBLE) == 16
+        results.append(snap)
+        COMM.Barrier()
+    assert np.array_equal(results[0], results[1])
+    assert (results[0] != -1).sum() == 16
+    v.Free()
+
+
+@pytest.mark.mpi
+@pytest.mark.parametrize("method", ["pack", "mpi"])
+def test_wildcards_probe_and_counts(interposer, method):
+    v = vector()
+    src = np.arange(22, dtype="f8") + 7 * RANK
+    out = np.full(22, -1.0)
+
+    def run():
+        s = COMM.Isend([src, 2, v], DEST, 20 + RANK)
+        st = MPI.Status()
+        COMM.Probe(MPI.ANY_SOURCE, MPI.ANY_TAG, st)
+        probed = (st.Get_source(), st.Get_tag(), st.Get_count(v), st.Get_count(MPI.DOUBLE))
+        st2 = MPI.Status()
+        COMM.Recv([out, 2, v], MPI.ANY_SOURCE, MPI.ANY_TAG, st2)
+        s.Wait()
+        return probed, (st2.Get_source(), st2.Get_tag(), st2.Get_count(v))
+
+    if method == "mpi":
+        probed, got = interposer.real(run)
+    else:
+        with interposer.method("pack"):
+            probed, got = run()
+    assert probed == (SRC, 20 + SRC, 2, 16)
+    assert got == (SRC, 20 + SRC, 2)
+    theirs = np.arange(22, dtype="f8") + 7 * SRC
+    mask = out != -1
+    assert mask.sum() == 16 and np.array_equal(out[mask], theirs[mask])
+    v.Free()
+    COMM.Barrier()
+
+
+def outcome(fn):
+    try:
+        return fn()
+    except MPI.Exception as exc:
+        return ("error", exc.Get_error_class())
+
+
+@pytest.mark.mpi
+def test_truncation_short_messages_zero_size_and_cancel(interposer):
+    v = vector()
+    comm = COMM.Dup()
+    comm.Set_errhandler(MPI.ERRORS_RETURN)
+    src = np.arange(44, dtype="f8") + 1.5
+
+    def truncated():
+        out = np.full(22, -1.0)
+        s = comm.Isend([src, 4, v], DEST, 1)                  # 32 doubles into room for 16
+        res = outcome(lambda: comm.Recv([out, 2, v], SRC, 1))
+        s.Wait()
+        return res
+
+    def short():                                              # 5 doubles into a vector of 8
+        out = np.full(11, -1.0)
+        st = MPI.Status()
+        s = comm.Isend([src, 5, MPI.DOUBLE], DEST, 2)
+        comm.Recv([out, 1, v], SRC, 2, st)
+        s.Wait()
+        return out, st.Get_count(MPI.DOUBLE), st.Get_elements(MPI.DOUBLE), st.Get_count(v)
+
+    def empty():
+        out = np.full(11, -1.0)
+        st = MPI.Status()
+        r = comm.Irecv([out, 0, v], SRC, 3)
+        comm.Send([src, 0, v], DEST, 3)
+        r.Wait(st)
+        return out, st.Get_count(v)
+
+    def cancelled():
+        out = np.full(11, -1.0)
+        st = MPI.Status()
+        r = comm.Irecv([out, 1, v], SRC, 999)                 # never sent
+        r.Cancel()
+        r.Wait(st)
+        return out, st.Is_cancelled()
+
+    with interposer.method("pack"):
+        mine = [truncated(), short(), empty(), cancelled()]
+    comm.Barrier()
+    real = [interposer.real(f) for f in (truncated, short, empty, cancelled)]
+    assert mine[0] == real[0] == ("error", MPI.ERR_TRUNCATE)
+    for a, b in zip(mine[1:], real[1:]):
+        assert all(np.array_equal(x, y) for x, y in zip(a, b))
+    assert list(mine[1][0][[0, 1, 3, 4, 6]]) == [1.5, 2.5, 3.5, 4.5, 5.5]
+    assert mine[1][1:3] == (5, 5)
+    assert mine[3][1] and (mine[3][0] == -1).all()
+    comm.Free()
+    v.Free()
+
+
+@pytest.mark.mpi
+@pytest.mark.parametrize("method", ["pack", "mpi"])
+def test_blocking_send_recv_and_sendrecv(interposer, method):
+    v = vector()
+    src = np.arange(22, dtype="f8") + 10 * RANK
+    theirs = np.arange(22, dtype="f8") + 10 * SRC
+
+    def run():
+        outs = [np.full(22, -1.0) for _ in range(3)]
+        r = COMM.Irecv([outs[0], 2, v], SRC, 5)
+        COMM.Send([src, 2, v], DEST, 5)                      # blocking send
+        r.Wait()
+        s = COMM.Isend([src, 2, v], DEST, 6)
+        COMM.Recv([outs[1], 2, v], SRC, 6)                   # blocking receive
+        s.Wait()
+        COMM.Sendrecv([src, 2, v], DEST, 8, [outs[2], 2, v], SRC, 8)
+        return outs
+
+    if method == "mpi":
+        outs = interposer.real(run)
+    else:
+        with interposer.method("pack"):
+            before = interposer.stat("send_fast"), interposer.stat("recv_fast")
+            outs = run()
+            assert interposer.stat("send_fast") - before[0] == 3
+            assert interposer.stat("recv_fast") - before[1] == 3
+    for out in outs:
+        mask = out != -1
+        assert mask.sum() == 16 and np.array_equal(out[mask], theirs[mask])
+    v.Free()
+    COMM.Barrier()
+
+
+@pytest.mark.mpi
+def test_freed_receive_is_still_unpacked(interposer):
+    """MPI_Request_free on an active packed receive: the data still arrives, on a later
+    MPI call once the receive has completed."""
+    v = vector()
+    src = np.arange(22, dtype="f8") + 3 * RANK
+    out = np.full(22, -1.0)
+    with interposer.method("pack"):
+        r = COMM.Irecv([out, 2, v], SRC, 30)
+        r.Free()
+        COMM.Send([src, 2, v], DEST, 30)
+        deadline = time.monotonic() + 30
+        while (out != -1).sum() < 16:
+            assert time.monotonic() < deadline, "freed receive never unpacked"
+            MPI.Request.Testall([])
+    theirs = np.arange(22, dtype="f8") + 3 * SRC
+    mask = out != -1
+    assert np.array_equal(out[mask], theirs[mask])
+    v.Free()
+    COMM.Barrier()
