@@ -5,13 +5,14 @@ One kernel per (number of levels, block class) and direction, as MPICH's yaksa
 generates its pup kernels: the loop nest is unrolled to the number of levels,
 and the innermost copy is specialised on the block:
 
-  b1 .. b32   blocks of exactly that many bytes: one fixed-size copy
+  b1 .. b64   blocks of exactly that many bytes: one fixed-size copy
   w8 .. w1    blocks of any length made of aligned words of that size
   c32         medium blocks: an inline loop of 32-byte copies (beats a memcpy call)
   mc          long blocks: memcpy
 
-Small-block kernels prefetch the strided side PREFETCH blocks ahead: such copies
-are bound by the latency of the cache lines they touch, not by bandwidth.
+Small-block kernels prefetch the strided side about PREFETCH_BYTES ahead and
+are unrolled: such copies are bound by the latency of the cache lines they
+touch, not by bandwidth.
 
 Usage: genpup.py OUTDIR   (writes OUTDIR/mpic_kernels.c)
 """
@@ -20,11 +21,11 @@ import os
 import sys
 
 MAX_LEVELS = 5                      # counts[0] plus 4 strided levels; deeper plans run generic
-FIXED = [1, 2, 4, 8, 16, 32]        # block sizes with their own kernel
+FIXED = [1, 2, 4, 8, 16, 32, 64]    # block sizes with their own kernel
 WORDS = [8, 4, 2, 1]                # word sizes for other blocks, by alignment
-CHUNK_MIN = 64                      # blocks this long or longer copy in 32-byte chunks
+CHUNK_MIN = 64                      # other blocks this long or longer copy in 32-byte chunks
 MEMCPY_MIN = 2048                   # blocks this long or longer call memcpy
-PREFETCH = 32                       # small blocks: prefetch this many blocks ahead
+PREFETCH_BYTES = 32768              # small blocks: prefetch about this far ahead (4-64 blocks)
 UNROLL = 4                          # small blocks: unroll the innermost loop
 
 
@@ -53,7 +54,7 @@ def kernel(direction, levels, cls):
     name = f"mpic_{direction}_d{levels}_{cls}"
     strided, packed = ("src", "dst") if direction == "pack" else ("dst", "src")
     qual = "const char *" if direction == "pack" else "char *"
-    attr = "MPIC_WIDE " if cls == "c32" else ""
+    attr = "MPIC_WIDE " if cls in ("c32", "b32", "b64") else ""
     lines = [f"static {attr}void {name}(const char *restrict src, char *restrict dst, "
              f"const mpic_plan *p)", "{"]
     body = []
@@ -65,11 +66,13 @@ def kernel(direction, levels, cls):
         body.append("const int64_t block = p->block;")
     for lvl in range(1, levels):
         body.append(f"const int64_t n{lvl} = p->counts[{lvl}], s{lvl} = p->strides[{lvl}];")
+    small = cls not in ("c32", "mc")
+    if levels > 1 and small:
+        body.append("const int64_t ahead = mpic_ahead(s1);")
     # Loop nest, outermost level first; each level offsets the strided pointer.
     inner = f"{strided}{levels}"
     body.append(f"{qual}{inner} = {strided};")
     indent = ""
-    small = cls not in ("c32", "mc")
     for lvl in range(levels - 1, 0, -1):
         if lvl == 1 and small:
             body.append(f"{indent}#pragma GCC unroll {UNROLL}")
@@ -80,7 +83,7 @@ def kernel(direction, levels, cls):
     size = f"{int(cls[1:])}" if cls.startswith("b") else "p->block"
     if levels > 1 and small:
         write = "" if direction == "pack" else ", 1"
-        body.append(f"{indent}__builtin_prefetch({inner} + {PREFETCH} * s1{write});")
+        body.append(f"{indent}__builtin_prefetch({inner} + ahead{write});")
     if direction == "pack":
         body += [indent + s for s in copy_stmt(cls, packed, inner)]
     else:
@@ -124,12 +127,19 @@ def generate():
            "#include <string.h>",
            "#include <stdint.h>",
            '#include "mpic_internal.h"', "",
-           "/* Chunked copies get an AVX2 clone, chosen when the library is loaded. */",
+           "/* Chunked and 32/64-byte copies get an AVX2 clone, chosen when the library is loaded. */",
            "#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)",
            '#define MPIC_WIDE __attribute__((target_clones("avx2", "default")))',
            "#else",
            "#define MPIC_WIDE",
-           "#endif", ""]
+           "#endif", "",
+           f"/* Prefetch distance: about {PREFETCH_BYTES} bytes ahead, 4 to 64 blocks. */",
+           "static inline int64_t mpic_ahead(int64_t stride)",
+           "{",
+           "    int64_t a = stride < 0 ? -stride : stride,",
+           f"            n = a ? {PREFETCH_BYTES} / a : 64;",
+           "    return (n < 4 ? 4 : n > 64 ? 64 : n) * stride;",
+           "}", ""]
     table = []
     for levels in range(1, MAX_LEVELS + 1):
         row = []
