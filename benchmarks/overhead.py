@@ -1,0 +1,56 @@
+#!/usr/bin/env python3
+"""The cost of being there: an 8-byte contiguous MPI_Send/MPI_Recv ping-pong on 2 ranks,
+with and without the interposer preloaded, launched alternately in one run.
+
+    python benchmarks/overhead.py [--rounds 5] [--iters 100000]
+
+Each round runs benchmarks/pingpong.c (built with the installed MPI's mpicc) once
+without and once with the interposer; the medians over rounds are compared. Per
+call = difference per round trip / 2 (each rank makes one MPI_Send and one
+MPI_Recv per round trip). The interposer does not accelerate these calls.
+"""
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+
+from mpicomm import installation
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def run(exe, iters, interposer):
+    cmd = [sys.executable, "-m", "mpicomm", "run", "-n", "2"]
+    cmd += [] if interposer else ["--no-interposer"]
+    out = subprocess.run(cmd + ["--", exe, "--iters", str(iters)], capture_output=True,
+                         text=True, check=True).stdout
+    return float(re.search(r"([\d.]+) us per round trip", out).group(1))
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rounds", type=int, default=5, help="alternating launches (default 5)")
+    ap.add_argument("--iters", type=int, default=100000, help="round trips per launch")
+    args = ap.parse_args(argv)
+    inst = installation.probe()
+    with tempfile.TemporaryDirectory() as tmp:
+        exe = os.path.join(tmp, "pingpong")
+        env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+        subprocess.run([inst.tool("mpicc"), "-O2", "-o", exe, os.path.join(HERE, "pingpong.c")],
+                       check=True, env=env)
+        without, with_ = [], []
+        for _ in range(args.rounds):
+            without.append(run(exe, args.iters, False))
+            with_.append(run(exe, args.iters, True))
+    a, b = statistics.median(without), statistics.median(with_)
+    print(f"# {inst.vendor} {inst.version}: 8-byte ping-pong, 2 ranks, median of {args.rounds}")
+    print(f"without interposer {a:.3f} us/round trip; with {b:.3f} us; "
+          f"per call {(b - a) / 2 * 1000:+.1f} ns; ratio {a / b:.3f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
