@@ -53,6 +53,49 @@ def global_values(cart, coords, n, g, G):
     return ((owner * G + gx) * G + gy) * G + gz
 
 
+class Halo:
+    """One rank's block, its ghost layers, and one send and receive type per neighbour."""
+
+    def __init__(self, comm, n, g, neighbors):
+        dims = MPI.Compute_dims(comm.Get_size(), 3)
+        self.cart = comm.Create_cart(dims, periods=[True] * 3)
+        self.dims, self.n, self.g, self.neighbors = dims, n, g, neighbors
+        coords = self.cart.Get_coords(self.cart.Get_rank())
+        shape = [n + 2 * g] * 3
+        self.expect = global_values(self.cart, coords, n, g, max(dims) * n).astype(np.float64)
+        self.a = np.full(shape, -1.0)
+        owned = (slice(g, n + g),) * 3
+        self.a[owned] = self.expect[owned]
+        self.filled = np.zeros(shape, bool)
+        self.filled[owned] = True
+        dirs = directions(neighbors)
+        self.plan = []
+        for i, d in enumerate(dirs):
+            peer = self.cart.Get_cart_rank([c + dc for c, dc in zip(coords, d)])
+            send = MPI.DOUBLE.Create_subarray(shape, *region(d, n, g, False)).Commit()
+            recv = MPI.DOUBLE.Create_subarray(shape, *region(d, n, g, True)).Commit()
+            self.plan.append((peer, send, recv, i, dirs.index(tuple(-c for c in d))))
+            sub, start = region(d, n, g, True)
+            self.filled[tuple(slice(s, s + k) for s, k in zip(start, sub))] = True
+
+    def exchange(self):
+        cart, a = self.cart, self.a
+        reqs = [cart.Irecv([a, 1, recv], peer, back) for peer, _, recv, _, back in self.plan]
+        reqs += [cart.Isend([a, 1, send], peer, i) for peer, send, _, i, _ in self.plan]
+        MPI.Request.Waitall(reqs)
+
+    def check(self):
+        """True on every rank when every filled ghost holds its owner's value."""
+        ok = bool(np.array_equal(self.a[self.filled], self.expect[self.filled]))
+        return self.cart.allreduce(ok, op=MPI.LAND)
+
+    def free(self):
+        for _, send, recv, _, _ in self.plan:
+            send.Free()
+            recv.Free()
+        self.cart.Free()
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=64, help="owned cells per edge (default 64)")
@@ -61,59 +104,26 @@ def main(argv=None):
     ap.add_argument("--iters", type=int, default=20, help="timed exchanges (default 20)")
     ap.add_argument("--warmup", type=int, default=3, help="untimed exchanges first (default 3)")
     args = ap.parse_args(argv)
-    n, g = args.n, args.ghost
-    if g < 1 or n < g:
-        ap.error(f"need 1 <= --ghost <= --n, got --ghost {g} --n {n}")
+    if args.ghost < 1 or args.n < args.ghost:
+        ap.error(f"need 1 <= --ghost <= --n, got --ghost {args.ghost} --n {args.n}")
 
     world = MPI.COMM_WORLD
-    dims = MPI.Compute_dims(world.Get_size(), 3)
-    cart = world.Create_cart(dims, periods=[True] * 3)
-    coords = cart.Get_coords(cart.Get_rank())
-    G = max(dims) * n
-    shape = [n + 2 * g] * 3
-    expect = global_values(cart, coords, n, g, G).astype(np.float64)
-    a = np.full(shape, -1.0)
-    owned = (slice(g, n + g),) * 3
-    a[owned] = expect[owned]
-
-    plan = []
-    for i, d in enumerate(directions(args.neighbors)):
-        peer = cart.Get_cart_rank([c + dc for c, dc in zip(coords, d)])
-        send = MPI.DOUBLE.Create_subarray(shape, *region(d, n, g, False)).Commit()
-        recv = MPI.DOUBLE.Create_subarray(shape, *region(d, n, g, True)).Commit()
-        back = directions(args.neighbors).index(tuple(-c for c in d))
-        plan.append((peer, send, recv, i, back))
-
-    def exchange():
-        reqs = [cart.Irecv([a, 1, recv], peer, back) for peer, _, recv, _, back in plan]
-        reqs += [cart.Isend([a, 1, send], peer, i) for peer, send, _, i, _ in plan]
-        MPI.Request.Waitall(reqs)
-
+    halo = Halo(world, args.n, args.ghost, args.neighbors)
     for _ in range(args.warmup):
-        exchange()
+        halo.exchange()
     times = []
     for _ in range(args.iters):
-        cart.Barrier()
+        halo.cart.Barrier()
         t = time.perf_counter()
-        exchange()
+        halo.exchange()
         times.append(time.perf_counter() - t)
-
-    filled = np.zeros(shape, bool)
-    filled[owned] = True
-    for d in directions(args.neighbors):
-        sub, start = region(d, n, g, True)
-        filled[tuple(slice(s, s + k) for s, k in zip(start, sub))] = True
-    ok = bool(np.array_equal(a[filled], expect[filled]))
-    all_ok = cart.allreduce(ok, op=MPI.LAND)
-    med = cart.allreduce(float(np.median(times)), op=MPI.MAX)
-    if cart.Get_rank() == 0:
-        print(f"halo3d: {world.Get_size()} ranks {dims}, {n}^3 per rank, ghost {g}, "
-              f"{args.neighbors} neighbours: {med * 1e3:.3f} ms per exchange; "
+    all_ok = halo.check()
+    med = halo.cart.allreduce(float(np.median(times)), op=MPI.MAX)
+    if world.Get_rank() == 0:
+        print(f"halo3d: {world.Get_size()} ranks {halo.dims}, {args.n}^3 per rank, ghost "
+              f"{args.ghost}, {args.neighbors} neighbours: {med * 1e3:.3f} ms per exchange; "
               f"check {'OK' if all_ok else 'FAILED'}", flush=True)
-    for _, send, recv, _, _ in plan:
-        send.Free()
-        recv.Free()
-    cart.Free()
+    halo.free()
     return 0 if all_ok else 1
 
 
