@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """The cost of being there: an 8-byte contiguous MPI_Send/MPI_Recv ping-pong on 2 ranks,
-with and without the interposer preloaded, launched alternately in one run.
+with and without the interposer preloaded, launched alternately in one run; and the
+same calls to MPI_PROC_NULL on 1 rank, which isolates the cost of the calls.
 
     python benchmarks/overhead.py [--rounds 5] [--iters 100000]
 
@@ -22,11 +23,11 @@ from mpicomm import installation
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def run(exe, iters, interposer):
-    cmd = [sys.executable, "-m", "mpicomm", "run", "-n", "2"]
+def run(exe, iters, interposer, null=False):
+    cmd = [sys.executable, "-m", "mpicomm", "run", "-n", "1" if null else "2"]
     cmd += [] if interposer else ["--no-interposer"]
-    out = subprocess.run(cmd + ["--", exe, "--iters", str(iters)], capture_output=True,
-                         text=True, check=True).stdout
+    cmd += ["--", exe, "--iters", str(iters)] + (["--proc-null", "1"] if null else [])
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     return float(re.search(r"([\d.]+) us per round trip", out).group(1))
 
 
@@ -41,14 +42,18 @@ def main(argv=None):
         env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
         subprocess.run([inst.tool("mpicc"), "-O2", "-o", exe, os.path.join(HERE, "pingpong.c")],
                        check=True, env=env)
-        without, with_ = [], []
-        for _ in range(args.rounds):
-            without.append(run(exe, args.iters, False))
-            with_.append(run(exe, args.iters, True))
-    a, b = statistics.median(without), statistics.median(with_)
-    print(f"# {inst.vendor} {inst.version}: 8-byte ping-pong, 2 ranks, median of {args.rounds}")
-    print(f"without interposer {a:.3f} us/round trip; with {b:.3f} us; "
-          f"per call {(b - a) / 2 * 1000:+.1f} ns; ratio {a / b:.3f}x")
+        print(f"# {inst.vendor} {inst.version}: median of {args.rounds} alternating launches")
+        for null, label in ((False, "8-byte ping-pong, 2 ranks"),
+                            (True, "Send+Recv to MPI_PROC_NULL, 1 rank")):
+            without, with_ = [], []
+            for _ in range(args.rounds):
+                without.append(run(exe, args.iters, False, null))
+                with_.append(run(exe, args.iters, True, null))
+            a, b = statistics.median(without), statistics.median(with_)
+            print(f"{label}: without {a:.3f} us, with {b:.3f} us per round trip; per call "
+                  f"{(b - a) / 2 * 1000:+.1f} ns; ratio {a / b:.3f}x "
+                  f"(runs without {min(without):.3f}-{max(without):.3f}, "
+                  f"with {min(with_):.3f}-{max(with_):.3f})")
     return 0
 
 

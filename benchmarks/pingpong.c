@@ -1,7 +1,9 @@
 /*
  * Ping-pong between ranks 0 and 1 with MPI_Send/MPI_Recv of a contiguous buffer.
- *   pingpong [--bytes B] [--iters N] [--reps R]
+ *   pingpong [--bytes B] [--iters N] [--reps R] [--proc-null 1]
  * Prints the best of R runs of N round trips, in microseconds per round trip.
+ * With --proc-null 1 every rank sends to and receives from MPI_PROC_NULL, which
+ * the MPI completes at once: what is left is the cost of the calls themselves.
  */
 #include <mpi.h>
 #include <stdio.h>
@@ -10,7 +12,7 @@
 
 int main(int argc, char **argv)
 {
-    int bytes = 8, iters = 100000, reps = 5, rank, size;
+    int bytes = 8, iters = 100000, reps = 5, null = 0, rank, size;
     double best = 1e30;
     char *buf;
 
@@ -23,12 +25,15 @@ int main(int argc, char **argv)
             iters = v;
         else if (!strcmp(argv[i], "--reps"))
             reps = v;
+        else if (!strcmp(argv[i], "--proc-null"))
+            null = v;
     }
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &size);
-    if (size != 2 || bytes < 0 || iters < 1 || reps < 1) {
+    if ((size != 2 && !null) || bytes < 0 || iters < 1 || reps < 1) {
         if (rank == 0)
-            fprintf(stderr, "pingpong: needs 2 ranks, --bytes >= 0, --iters >= 1, --reps >= 1\n");
+            fprintf(stderr, "pingpong: needs 2 ranks (or --proc-null 1), --bytes >= 0, "
+                            "--iters >= 1, --reps >= 1\n");
         MPI_Finalize();
         return 2;
     }
@@ -38,7 +43,11 @@ int main(int argc, char **argv)
         MPI_Barrier(MPI_COMM_WORLD);
         t = MPI_Wtime();
         for (int i = 0; i < iters; i++) {
-            if (rank == 0) {
+            if (null) {
+                MPI_Send(buf, bytes, MPI_BYTE, MPI_PROC_NULL, 0, MPI_COMM_WORLD);
+                MPI_Recv(buf, bytes, MPI_BYTE, MPI_PROC_NULL, 0, MPI_COMM_WORLD,
+                         MPI_STATUS_IGNORE);
+            } else if (rank == 0) {
                 MPI_Send(buf, bytes, MPI_BYTE, 1, 0, MPI_COMM_WORLD);
                 MPI_Recv(buf, bytes, MPI_BYTE, 1, 0, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
             } else {

@@ -57,9 +57,13 @@ static inline int mpiw_active(void)
 {
     return mpiw_g.initialized && !mpiw_g.disabled && !mpiw_g.bypass;
 }
+/* Counters need atomics only when several threads may call MPI at once. */
 static inline void mpiw_count(int stat, int64_t n)
 {
-    __atomic_fetch_add(&mpiw_g.counters[stat], n, __ATOMIC_RELAXED);
+    if (mpiw_g.threaded)
+        __atomic_fetch_add(&mpiw_g.counters[stat], n, __ATOMIC_RELAXED);
+    else
+        mpiw_g.counters[stat] += n;
 }
 
 /* A map from handles to pointers (mpiw_map.c). */
