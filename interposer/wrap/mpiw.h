@@ -6,6 +6,7 @@
 #ifndef MPIW_H
 #define MPIW_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <mpi.h>
@@ -65,6 +66,16 @@ static inline void mpiw_count(int stat, int64_t n)
     else
         mpiw_g.counters[stat] += n;
 }
+
+/* Run a block under lock when several threads may call MPI at once. */
+#define MPIW_LOCKED(mutex, ...)                                                          \
+    do {                                                                                 \
+        if (mpiw_g.threaded)                                                             \
+            pthread_mutex_lock(mutex);                                                   \
+        __VA_ARGS__;                                                                     \
+        if (mpiw_g.threaded)                                                             \
+            pthread_mutex_unlock(mutex);                                                 \
+    } while (0)
 
 /* A map from handles to pointers (mpiw_map.c). */
 typedef struct mpiw_map {

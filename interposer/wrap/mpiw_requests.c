@@ -22,14 +22,7 @@ typedef struct detached {
 } detached;
 static detached *orphans;
 
-#define LOCKED(...)                                                                      \
-    do {                                                                                 \
-        if (mpiw_g.threaded)                                                             \
-            pthread_mutex_lock(&lock);                                                   \
-        __VA_ARGS__;                                                                     \
-        if (mpiw_g.threaded)                                                             \
-            pthread_mutex_unlock(&lock);                                                 \
-    } while (0)
+#define LOCKED(...) MPIW_LOCKED(&lock, __VA_ARGS__)
 
 int mpiw_requests_track(MPI_Request req, mpiw_pending *p)
 {

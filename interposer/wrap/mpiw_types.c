@@ -253,14 +253,7 @@ typedef struct entry {
 static mpiw_map cache;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
-#define LOCKED(...)                                                                      \
-    do {                                                                                 \
-        if (mpiw_g.threaded)                                                             \
-            pthread_mutex_lock(&lock);                                                   \
-        __VA_ARGS__;                                                                     \
-        if (mpiw_g.threaded)                                                             \
-            pthread_mutex_unlock(&lock);                                                 \
-    } while (0)
+#define LOCKED(...) MPIW_LOCKED(&lock, __VA_ARGS__)
 
 void mpiw_types_commit(MPI_Datatype dt)
 {

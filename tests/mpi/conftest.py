@@ -48,6 +48,15 @@ class Interposer:
             self.lib.mpicomm_interposer_set_enabled(was)
 
 
+def outcome(fn):
+    """The error class the MPI raised, or what fn returned."""
+    from mpi4py import MPI
+    try:
+        return fn()
+    except MPI.Exception as exc:
+        return ("error", exc.Get_error_class())
+
+
 @pytest.fixture(scope="session")
 def interposer():
     ip = Interposer()

@@ -13,6 +13,7 @@ import pytest
 from mpi4py import MPI
 
 import mpitypes
+from conftest import outcome
 from mpicomm.datatypes import describe
 
 COMM = MPI.COMM_WORLD
@@ -235,13 +236,6 @@ def test_wildcards_probe_and_counts(interposer, method):
     assert mask.sum() == 16 and np.array_equal(out[mask], theirs[mask])
     v.Free()
     COMM.Barrier()
-
-
-def outcome(fn):
-    try:
-        return fn()
-    except MPI.Exception as exc:
-        return ("error", exc.Get_error_class())
 
 
 @pytest.mark.mpi

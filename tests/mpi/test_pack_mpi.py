@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from mpi4py import MPI
 
 import mpitypes
+from conftest import outcome
 from mpicomm.datatypes import describe
 
 COMM = MPI.COMM_WORLD
@@ -111,14 +112,6 @@ def test_named_shapes_are_fast_and_exact(interposer, name, make):
         assert (pos, out[0]) == (pos2, out[1])
     finally:
         dt.Free()
-
-
-def outcome(fn):
-    """The error class the MPI raised, or what fn returned."""
-    try:
-        return fn()
-    except MPI.Exception as exc:
-        return ("error", exc.Get_error_class())
 
 
 @pytest.mark.mpi
