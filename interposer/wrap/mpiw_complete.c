@@ -1,76 +1,91 @@
 /*
  * Completion of batches that hold requests the interposer created. Each call
- * saves the handles (the MPI overwrites completed ones with MPI_REQUEST_NULL),
- * makes sure it can read statuses (the program may pass MPI_STATUSES_IGNORE),
- * calls the MPI, then finishes each completed tracked request with its status.
+ * 1. claims the tracked entries (out of the table, see mpiw_requests_claim) and
+ *    keeps the handles, which the MPI overwrites with MPI_REQUEST_NULL,
+ * 2. makes sure it can read statuses (the program may pass MPI_STATUSES_IGNORE),
+ * 3. calls the MPI,
+ * 4. finishes each completed request with its status (unpack, free) and puts
+ *    the others back.
  */
 #include <stdlib.h>
 #include <string.h>
 #include "mpiw.h"
 
 typedef struct batch {
+    int n;
     MPI_Request *keys;
+    mpiw_pending **claimed;
     MPI_Status *st;
     int own_st;
 } batch;
 
 static int batch_open(batch *b, const MPI_Request *reqs, int n, MPI_Status *user)
 {
-    b->keys = malloc(sizeof *b->keys * (size_t) (n > 0 ? n : 1));
+    size_t m = (size_t) (n > 0 ? n : 1);
+
+    b->n = n;
+    b->keys = malloc(sizeof *b->keys * m);
+    b->claimed = malloc(sizeof *b->claimed * m);
     b->own_st = user == MPI_STATUSES_IGNORE;
-    b->st = b->own_st ? malloc(sizeof *b->st * (size_t) (n > 0 ? n : 1)) : user;
-    if (!b->keys || !b->st) {
+    b->st = b->own_st ? malloc(sizeof *b->st * m) : user;
+    if (!b->keys || !b->claimed || !b->st) {
         free(b->keys);
+        free(b->claimed);
         if (b->own_st)
             free(b->st);
         return 1;
     }
-    memcpy(b->keys, reqs, sizeof *reqs * (size_t) n);
+    for (int i = 0; i < n; i++) {
+        b->keys[i] = reqs[i];
+        b->claimed[i] = mpiw_requests_claim(reqs[i]);
+    }
     return 0;
 }
 
+/* Request i is done (ok: without error), or still active. */
+static void settle(batch *b, int i, const MPI_Status *st, int done, int ok)
+{
+    mpiw_pending *p = b->claimed[i];
+
+    b->claimed[i] = NULL;
+    if (!p)
+        return;
+    if (done)
+        mpiw_requests_release(p, st, ok);
+    else
+        mpiw_requests_unclaim(b->keys[i], p);
+}
+
+/* After a call returned err, settle request i (status s). With MPI_ERR_IN_STATUS each
+ * status tells; after any other error the state is unknown, so the entry goes back
+ * rather than risk freeing a buffer the MPI still uses. */
+static void settle_by_status(batch *b, int i, const MPI_Status *s, int err)
+{
+    if (err == MPI_SUCCESS)
+        settle(b, i, s, 1, 1);
+    else if (err == MPI_ERR_IN_STATUS && s->MPI_ERROR != MPI_ERR_PENDING)
+        settle(b, i, s, 1, s->MPI_ERROR == MPI_SUCCESS);
+}
+
+/* Put back whatever was not settled, free the batch. */
 static void batch_close(batch *b)
 {
+    for (int i = 0; i < b->n; i++)
+        settle(b, i, NULL, 0, 0);
     free(b->keys);
+    free(b->claimed);
     if (b->own_st)
         free(b->st);
 }
 
-/* After a call on a batch returned err: finish request i (status s) if it completed.
- * With MPI_ERR_IN_STATUS each status tells; any other error leaves the state unknown,
- * so the request stays tracked rather than risk freeing a buffer the MPI still uses. */
-static void finish_one(MPI_Request key, const MPI_Status *s, int err)
-{
-    if (err == MPI_SUCCESS)
-        mpiw_requests_finish(key, s, 1);
-    else if (err == MPI_ERR_IN_STATUS && s->MPI_ERROR != MPI_ERR_PENDING)
-        mpiw_requests_finish(key, s, s->MPI_ERROR == MPI_SUCCESS);
-}
-
 int mpiw_wait(MPI_Request *req, MPI_Status *status)
 {
-    MPI_Request key = *req;
-    MPI_Status st;
-    int err = PMPI_Wait(req, &st);
-
-    if (err == MPI_SUCCESS || *req == MPI_REQUEST_NULL)
-        mpiw_requests_finish(key, &st, err == MPI_SUCCESS);
-    if (status != MPI_STATUS_IGNORE)
-        *status = st;
-    return err;
+    return mpiw_waitany(1, req, &(int) { 0 }, status);
 }
 
 int mpiw_test(MPI_Request *req, int *flag, MPI_Status *status)
 {
-    MPI_Request key = *req;
-    MPI_Status st;
-    int err = PMPI_Test(req, flag, &st);
-
-    if (err == MPI_SUCCESS ? *flag : *req == MPI_REQUEST_NULL)
-        mpiw_requests_finish(key, &st, err == MPI_SUCCESS);
-    if (status != MPI_STATUS_IGNORE)
-        *status = st;
-    return err;
+    return mpiw_testany(1, req, &(int) { 0 }, flag, status);
 }
 
 int mpiw_waitall(int n, MPI_Request reqs[], MPI_Status statuses[])
@@ -82,7 +97,7 @@ int mpiw_waitall(int n, MPI_Request reqs[], MPI_Status statuses[])
         return PMPI_Waitall(n, reqs, statuses);
     err = PMPI_Waitall(n, reqs, b.st);
     for (int i = 0; i < n; i++)
-        finish_one(b.keys[i], &b.st[i], err);
+        settle_by_status(&b, i, &b.st[i], err);
     batch_close(&b);
     return err;
 }
@@ -97,15 +112,16 @@ int mpiw_testall(int n, MPI_Request reqs[], int *flag, MPI_Status statuses[])
     err = PMPI_Testall(n, reqs, flag, b.st);
     if (*flag || err == MPI_ERR_IN_STATUS)
         for (int i = 0; i < n; i++)
-            finish_one(b.keys[i], &b.st[i], err);
+            settle_by_status(&b, i, &b.st[i], err);
     batch_close(&b);
     return err;
 }
 
-static void any_done(batch *b, MPI_Request reqs[], int err, int index, const MPI_Status *st)
+/* Waitany/Testany (and so Wait/Test): request index finished, in error or not. */
+static void settle_any(batch *b, MPI_Request reqs[], int err, int index, const MPI_Status *st)
 {
     if (index != MPI_UNDEFINED && (err == MPI_SUCCESS || reqs[index] == MPI_REQUEST_NULL))
-        mpiw_requests_finish(b->keys[index], st, err == MPI_SUCCESS);
+        settle(b, index, st, 1, err == MPI_SUCCESS);
 }
 
 int mpiw_waitany(int n, MPI_Request reqs[], int *index, MPI_Status *status)
@@ -116,8 +132,8 @@ int mpiw_waitany(int n, MPI_Request reqs[], int *index, MPI_Status *status)
 
     if (batch_open(&b, reqs, n, MPI_STATUSES_IGNORE))
         return PMPI_Waitany(n, reqs, index, status);
-    err = PMPI_Waitany(n, reqs, index, &st);
-    any_done(&b, reqs, err, *index, &st);
+    err = n == 1 ? PMPI_Wait(reqs, &st) : PMPI_Waitany(n, reqs, index, &st);
+    settle_any(&b, reqs, err, *index, &st);
     if (status != MPI_STATUS_IGNORE)
         *status = st;
     batch_close(&b);
@@ -132,21 +148,21 @@ int mpiw_testany(int n, MPI_Request reqs[], int *index, int *flag, MPI_Status *s
 
     if (batch_open(&b, reqs, n, MPI_STATUSES_IGNORE))
         return PMPI_Testany(n, reqs, index, flag, status);
-    err = PMPI_Testany(n, reqs, index, flag, &st);
-    if (*flag)
-        any_done(&b, reqs, err, *index, &st);
+    err = n == 1 ? PMPI_Test(reqs, flag, &st) : PMPI_Testany(n, reqs, index, flag, &st);
+    if (*flag || err != MPI_SUCCESS)
+        settle_any(&b, reqs, err, *index, &st);
     if (status != MPI_STATUS_IGNORE)
         *status = st;
     batch_close(&b);
     return err;
 }
 
-static void some_done(batch *b, int err, int outcount, const int indices[])
+static void settle_some(batch *b, int err, int outcount, const int indices[])
 {
     if (outcount == MPI_UNDEFINED)
         return;
     for (int j = 0; j < outcount; j++)
-        finish_one(b->keys[indices[j]], &b->st[j], err);
+        settle_by_status(b, indices[j], &b->st[j], err);
 }
 
 int mpiw_waitsome(int n, MPI_Request reqs[], int *outcount, int indices[],
@@ -158,7 +174,7 @@ int mpiw_waitsome(int n, MPI_Request reqs[], int *outcount, int indices[],
     if (batch_open(&b, reqs, n, statuses))
         return PMPI_Waitsome(n, reqs, outcount, indices, statuses);
     err = PMPI_Waitsome(n, reqs, outcount, indices, b.st);
-    some_done(&b, err, *outcount, indices);
+    settle_some(&b, err, *outcount, indices);
     batch_close(&b);
     return err;
 }
@@ -172,7 +188,7 @@ int mpiw_testsome(int n, MPI_Request reqs[], int *outcount, int indices[],
     if (batch_open(&b, reqs, n, statuses))
         return PMPI_Testsome(n, reqs, outcount, indices, statuses);
     err = PMPI_Testsome(n, reqs, outcount, indices, b.st);
-    some_done(&b, err, *outcount, indices);
+    settle_some(&b, err, *outcount, indices);
     batch_close(&b);
     return err;
 }

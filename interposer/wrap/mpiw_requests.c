@@ -55,7 +55,7 @@ void mpiw_recv_complete(const mpiw_pending *p, const MPI_Status *st)
         mpic_unpack_bytes(&p->desc, received(st), p->tmp, p->buf);
 }
 
-static void release(mpiw_pending *p, const MPI_Status *st, int ok)
+void mpiw_requests_release(mpiw_pending *p, const MPI_Status *st, int ok)
 {
     if (p->recv && !p->unpacked && ok && st)
         mpiw_recv_complete(p, st);
@@ -64,15 +64,28 @@ static void release(mpiw_pending *p, const MPI_Status *st, int ok)
     __atomic_fetch_sub(&mpiw_requests_live, 1, __ATOMIC_RELAXED);
 }
 
-/* Called after the MPI completed key (its handle before completion); ok = 0 when the
- * operation ended in error, in which case nothing is unpacked. */
-void mpiw_requests_finish(MPI_Request key, const MPI_Status *st, int ok)
+/* Completion calls take a request's entry out of the table before calling the MPI:
+ * once the MPI frees a handle, another thread may get the same one for a new request
+ * and register it, which must not meet the old entry. A request that did not complete
+ * is put back. */
+mpiw_pending *mpiw_requests_claim(MPI_Request key)
 {
     mpiw_pending *p;
 
     LOCKED(p = mpiw_map_remove(&tracked, MPIW_KEY(key)));
-    if (p)
-        release(p, st, ok);
+    return p;
+}
+
+void mpiw_requests_unclaim(MPI_Request key, mpiw_pending *p)
+{
+    int err;
+
+    LOCKED(err = mpiw_map_put(&tracked, MPIW_KEY(key), p));
+    if (err) {                      /* no room to put it back: finish it here */
+        MPI_Status st;
+        int ok = PMPI_Wait(&key, &st) == MPI_SUCCESS;
+        mpiw_requests_release(p, &st, ok);
+    }
 }
 
 /* MPI_Request_get_status reported completion without freeing: unpack now, once. */
@@ -100,7 +113,7 @@ int mpiw_requests_detach(MPI_Request *req)
     if (!d) {                       /* cannot keep it: wait for it here instead */
         MPI_Status st;
         int ok = PMPI_Wait(req, &st) == MPI_SUCCESS;
-        release(p, &st, ok);
+        mpiw_requests_release(p, &st, ok);
         return 1;
     }
     d->req = *req;
@@ -143,7 +156,7 @@ void mpiw_requests_poll(void)
             int flag = 0, ok = PMPI_Test(&d->req, &flag, &st) == MPI_SUCCESS;
             if (flag || !ok) {
                 *at = d->next;
-                release(d->p, &st, ok);
+                mpiw_requests_release(d->p, &st, ok);
                 d->next = done;
                 done = d;
             } else {

@@ -343,3 +343,45 @@ def test_freed_receive_is_still_unpacked(interposer):
     assert np.array_equal(out[mask], theirs[mask])
     v.Free()
     COMM.Barrier()
+
+
+@pytest.mark.mpi
+def test_threads_exchange_concurrently(interposer):
+    """Under MPI_THREAD_MULTIPLE (mpi4py's default) threads create and complete packed
+    requests at once; handles freed by one thread are reused by another."""
+    import threading
+    if MPI.Query_thread() != MPI.THREAD_MULTIPLE:
+        pytest.skip("the MPI was not initialized with MPI_THREAD_MULTIPLE")
+    v = vector()
+    errors = []
+
+    def worker(t):
+        try:
+            for k in range(40):
+                src = np.arange(22, dtype="f8") + 1000 * RANK + 100 * t + k
+                out = np.full(22, -1.0)
+                r = COMM.Irecv([out, 2, v], SRC, 100 + t)
+                s = COMM.Isend([src, 2, v], DEST, 100 + t)
+                if k % 2:
+                    MPI.Request.Waitall([r, s])
+                else:
+                    s.Wait()
+                    r.Wait()
+                theirs = np.arange(22, dtype="f8") + 1000 * SRC + 100 * t + k
+                mask = out != -1
+                if mask.sum() != 16 or not np.array_equal(out[mask], theirs[mask]):
+                    errors.append((t, k))
+        except Exception as exc:             # noqa: BLE001 - reported below
+            errors.append((t, repr(exc)))
+
+    with interposer.method("pack"):
+        before = interposer.stat("recv_fast")
+        threads = [threading.Thread(target=worker, args=(t,)) for t in range(4)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        assert interposer.stat("recv_fast") - before == 4 * 40
+    assert not errors, errors[:5]
+    v.Free()
+    COMM.Barrier()
