@@ -78,6 +78,12 @@ def describe_contents(combiner, info, children=(), ints=(), addrs=(), counts=(),
     return out
 
 
+def _not_canonical(out, reason):
+    out.canonical = 0
+    out.reason = reason.encode()[:95]
+    return out
+
+
 def _combiners(MPI):
     names = ["NAMED", "DUP", "CONTIGUOUS", "VECTOR", "HVECTOR", "INDEXED", "HINDEXED",
              "INDEXED_BLOCK", "HINDEXED_BLOCK", "STRUCT", "SUBARRAY", "DARRAY", "RESIZED"]
@@ -122,13 +128,13 @@ def _decode(dt, MPI, table, depth=0):
     if core == lib.MPIC_COMBINER_NAMED:
         out = describe_contents(core, info)
         if out.canonical and not _trusted(dt, MPI):
-            out.canonical = 0
             name = dt.Get_name() or "this predefined type"
-            out.reason = f"the MPI packs {name} unlike its typemap".encode()[:95]
+            _not_canonical(out, f"the MPI packs {name} unlike its typemap")
         return out
     if core == lib.MPIC_COMBINER_OTHER:
-        return describe_contents(core, info, children=[describe_contents(
-            lib.MPIC_COMBINER_OTHER, info)])
+        out = ffi.new("mpic_desc *")
+        out.info = _typeinfo(*info)[0]
+        return _not_canonical(out, f"combiner {combiner} is not decoded")
     ints, addrs, counts, types = dt.Get_contents()
     children = []
     for t in types:

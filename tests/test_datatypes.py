@@ -66,3 +66,9 @@ def test_bad_arguments():
     d = datatypes.describe(MPI.INT.Create_indexed([1, 2], [0, 5]))
     with pytest.raises(ValueError, match="not canonical"):
         datatypes.pack(d, bytearray(64))
+
+
+def test_combiners_not_decoded_say_so():
+    f90 = MPI.Datatype.Create_f90_real(6, 30)
+    d = datatypes.describe(f90)
+    assert not d.canonical and "is not decoded" in d.reason

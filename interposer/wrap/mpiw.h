@@ -116,9 +116,9 @@ typedef struct mpiw_pending {
 } mpiw_pending;
 
 extern int64_t mpiw_requests_live;
-int mpiw_requests_track(MPI_Request req, mpiw_pending *p);
+int mpiw_requests_track(MPI_Request *req, mpiw_pending *p);
 mpiw_pending *mpiw_requests_claim(MPI_Request key);
-void mpiw_requests_unclaim(MPI_Request key, mpiw_pending *p);
+void mpiw_requests_unclaim(MPI_Request *req, mpiw_pending *p);
 void mpiw_requests_release(mpiw_pending *p, const MPI_Status *st, int ok);
 void mpiw_requests_peek(MPI_Request key, const MPI_Status *st);
 int mpiw_requests_detach(MPI_Request *req);

@@ -13,17 +13,19 @@
 
 typedef struct batch {
     int n;
+    MPI_Request *reqs;         /* the program's array */
     MPI_Request *keys;
     mpiw_pending **claimed;
     MPI_Status *st;
     int own_st;
 } batch;
 
-static int batch_open(batch *b, const MPI_Request *reqs, int n, MPI_Status *user)
+static int batch_open(batch *b, MPI_Request *reqs, int n, MPI_Status *user)
 {
     size_t m = (size_t) (n > 0 ? n : 1);
 
     b->n = n;
+    b->reqs = reqs;
     b->keys = malloc(sizeof *b->keys * m);
     b->claimed = malloc(sizeof *b->claimed * m);
     b->own_st = user == MPI_STATUSES_IGNORE;
@@ -53,7 +55,7 @@ static void settle(batch *b, int i, const MPI_Status *st, int done, int ok)
     if (done)
         mpiw_requests_release(p, st, ok);
     else
-        mpiw_requests_unclaim(b->keys[i], p);
+        mpiw_requests_unclaim(&b->reqs[i], p);
 }
 
 /* After a call returned err, settle request i (status s). With MPI_ERR_IN_STATUS each

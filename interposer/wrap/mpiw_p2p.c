@@ -133,24 +133,47 @@ int mpiw_recv_try(void *buf, int64_t count, MPI_Datatype dt, int source, int tag
     return 1;
 }
 
-int mpiw_isend_try(const void *buf, int64_t count, MPI_Datatype dt, int dest, int tag,
-                   MPI_Comm comm, MPI_Request *req, int *err)
+/* The record of a nonblocking packed request, with its bytes: packed from buf to send,
+ * or room for count elements to receive into buf. NULL when out of memory. */
+static mpiw_pending *pending(int recv, void *buf, int64_t count, const mpic_desc *d)
 {
     mpiw_pending *p = calloc(1, sizeof *p);
 
-    if (!p || !use_pack(count, dt, dest, &p->desc) || !(p->tmp = packed(buf, count, &p->desc))) {
+    if (!p)
+        return NULL;
+    p->recv = recv;
+    p->buf = buf;
+    p->desc = *d;
+    p->tmp = recv ? malloc((size_t) (count * d->info.size)) : packed(buf, count, d);
+    if (!p->tmp) {
         free(p);
+        return NULL;
+    }
+    return p;
+}
+
+/* After the MPI was asked to start it: track the request, or drop the record. */
+static int started(int err, MPI_Request *req, mpiw_pending *p)
+{
+    if (err == MPI_SUCCESS)
+        return mpiw_requests_track(req, p);
+    free(p->tmp);
+    free(p);
+    return err;
+}
+
+int mpiw_isend_try(const void *buf, int64_t count, MPI_Datatype dt, int dest, int tag,
+                   MPI_Comm comm, MPI_Request *req, int *err)
+{
+    mpic_desc d;
+    mpiw_pending *p;
+
+    if (!use_pack(count, dt, dest, &d) || !(p = pending(0, (void *) buf, count, &d))) {
         note_passthrough(count, dt, MPIW_STAT_send_fallback);
         return 0;
     }
     mpiw_requests_poll();
-    *err = isend_bytes(p->tmp, count * p->desc.info.size, dest, tag, comm, req);
-    if (*err != MPI_SUCCESS || mpiw_requests_track(*req, p)) {
-        if (*err == MPI_SUCCESS)            /* cannot track it: finish it here */
-            *err = PMPI_Wait(req, MPI_STATUS_IGNORE);
-        free(p->tmp);
-        free(p);
-    }
+    *err = started(isend_bytes(p->tmp, count * d.info.size, dest, tag, comm, req), req, p);
     mpiw_count(MPIW_STAT_send_fast, 1);
     mpiw_count(MPIW_STAT_method_pack, 1);
     return 1;
@@ -159,31 +182,15 @@ int mpiw_isend_try(const void *buf, int64_t count, MPI_Datatype dt, int dest, in
 int mpiw_irecv_try(void *buf, int64_t count, MPI_Datatype dt, int source, int tag,
                    MPI_Comm comm, MPI_Request *req, int *err)
 {
-    mpiw_pending *p = calloc(1, sizeof *p);
+    mpic_desc d;
+    mpiw_pending *p;
 
-    if (!p || !use_pack(count, dt, source, &p->desc) ||
-        !(p->tmp = malloc((size_t) (count * p->desc.info.size)))) {
-        if (p)
-            free(p->tmp);
-        free(p);
+    if (!use_pack(count, dt, source, &d) || !(p = pending(1, buf, count, &d))) {
         note_passthrough(count, dt, MPIW_STAT_recv_fallback);
         return 0;
     }
-    p->recv = 1;
-    p->buf = buf;
     mpiw_requests_poll();
-    *err = irecv_bytes(p->tmp, count * p->desc.info.size, source, tag, comm, req);
-    if (*err != MPI_SUCCESS) {
-        free(p->tmp);
-        free(p);
-    } else if (mpiw_requests_track(*req, p)) {     /* cannot track it: finish it here */
-        MPI_Status st;
-        *err = PMPI_Wait(req, &st);
-        if (*err == MPI_SUCCESS)
-            mpiw_recv_complete(p, &st);
-        free(p->tmp);
-        free(p);
-    }
+    *err = started(irecv_bytes(p->tmp, count * d.info.size, source, tag, comm, req), req, p);
     mpiw_count(MPIW_STAT_recv_fast, 1);
     mpiw_count(MPIW_STAT_method_pack, 1);
     return 1;

@@ -24,14 +24,26 @@ static detached *orphans;
 
 #define LOCKED(...) MPIW_LOCKED(&lock, __VA_ARGS__)
 
-int mpiw_requests_track(MPI_Request req, mpiw_pending *p)
+/* Into the table; with no room for it, the request is completed here instead.
+ * Returns MPI_SUCCESS, or the error of that completion. */
+static int keep(MPI_Request *req, mpiw_pending *p)
 {
+    MPI_Status st;
     int err;
 
-    LOCKED(err = mpiw_map_put(&tracked, MPIW_KEY(req), p));
+    LOCKED(err = mpiw_map_put(&tracked, MPIW_KEY(*req), p));
     if (!err)
-        __atomic_fetch_add(&mpiw_requests_live, 1, __ATOMIC_RELAXED);
+        return MPI_SUCCESS;
+    err = PMPI_Wait(req, &st);
+    mpiw_requests_release(p, &st, err == MPI_SUCCESS);
     return err;
+}
+
+/* A request the interposer just created (p->tmp holds its bytes). */
+int mpiw_requests_track(MPI_Request *req, mpiw_pending *p)
+{
+    __atomic_fetch_add(&mpiw_requests_live, 1, __ATOMIC_RELAXED);
+    return keep(req, p);
 }
 
 /* Bytes a completed receive delivered, from its status. */
@@ -76,16 +88,9 @@ mpiw_pending *mpiw_requests_claim(MPI_Request key)
     return p;
 }
 
-void mpiw_requests_unclaim(MPI_Request key, mpiw_pending *p)
+void mpiw_requests_unclaim(MPI_Request *req, mpiw_pending *p)
 {
-    int err;
-
-    LOCKED(err = mpiw_map_put(&tracked, MPIW_KEY(key), p));
-    if (err) {                      /* no room to put it back: finish it here */
-        MPI_Status st;
-        int ok = PMPI_Wait(&key, &st) == MPI_SUCCESS;
-        mpiw_requests_release(p, &st, ok);
-    }
+    keep(req, p);
 }
 
 /* MPI_Request_get_status reported completion without freeing: unpack now, once. */
