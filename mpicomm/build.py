@@ -98,8 +98,27 @@ def header_vendor(mpicc):
     return "unknown", "unknown"
 
 
-def _fingerprint(src, mpicc):
+_FIND_HDF5 = """
+import h5py.h5
+for line in open('/proc/self/maps'):
+    path = line.split()[-1]
+    if '/libhdf5' in path and '_hl' not in path.rsplit('/', 1)[-1]:
+        print(path)
+        break
+"""
+
+
+def find_hdf5():
+    """The libhdf5 that h5py loads (the interposer reads the model with it), or None."""
+    out = subprocess.run([sys.executable, "-c", _FIND_HDF5], capture_output=True, text=True,
+                         env=_compiler_env())
+    path = out.stdout.strip()
+    return path if out.returncode == 0 and path else None
+
+
+def _fingerprint(src, mpicc, hdf5):
     h = hashlib.sha256()
+    h.update(str(hdf5).encode())
     for path in sources(src) + sorted(glob.glob(str(src / "*" / "*.h"))):
         h.update(path.rsplit("/", 2)[-2:][-1].encode())
         h.update(Path(path).read_bytes())
@@ -116,7 +135,8 @@ def build(mpicc=None, force=False, inst=None, quiet=False):
     mpicc = choose_mpicc(inst, mpicc)
     src = source_dir()
     vendor, version = header_vendor(mpicc)
-    outdir = cache_dir() / f"{inst.key}-{_fingerprint(src, mpicc)}"
+    hdf5 = find_hdf5()
+    outdir = cache_dir() / f"{inst.key}-{_fingerprint(src, mpicc, hdf5)}"
     lib, meta_path = outdir / LIBNAME, outdir / "build.json"
     if lib.exists() and meta_path.exists() and not force:
         return json.loads(meta_path.read_text())
@@ -128,8 +148,9 @@ def build(mpicc=None, force=False, inst=None, quiet=False):
               file=sys.stderr)
     fd, tmp = tempfile.mkstemp(dir=outdir, suffix=".so")
     os.close(fd)
-    cmd = [mpicc, *CFLAGS, f"-I{src / 'include'}", f"-I{src / 'core'}", *sources(src),
-           "-o", tmp, "-lpthread"]
+    cmd = [mpicc, *CFLAGS, f"-I{src / 'include'}", f"-I{src / 'core'}",
+           *([f'-DMPIW_HDF5_LIB="{hdf5}"'] if hdf5 else []), *sources(src),
+           "-o", tmp, "-lpthread", "-ldl", "-lm"]
     out = subprocess.run(cmd, capture_output=True, text=True, env=_compiler_env())
     if out.returncode != 0:
         os.unlink(tmp)
@@ -146,6 +167,7 @@ def build(mpicc=None, force=False, inst=None, quiet=False):
         "mpicc": mpicc,
         "cpu_kernels": _kernel_count(src),
         "cuda_kernels": False,
+        "hdf5": hdf5,
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     fd, tmp = tempfile.mkstemp(dir=outdir, suffix=".json")

@@ -1,4 +1,4 @@
-"""The mpicomm command line: build, preload-path, run, info."""
+"""The mpicomm command line: build, preload-path, run, measure, info."""
 import argparse
 import platform
 import shlex
@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 import mpicomm
-from mpicomm import build, installation, launch
+from mpicomm import build, installation, launch, measure, model
 
 
 def _cmd_build(args):
@@ -30,6 +30,25 @@ def _cmd_run(args):
         return subprocess.call(cmd, env=env)
     except KeyboardInterrupt:
         return 130
+
+
+def _cmd_measure(args):
+    out = measure.run(args.output, quick=args.quick, reps=args.reps,
+                      mpiexec_args=shlex.split(args.mpiexec_args or ""), verbose=args.verbose)
+    print(out)
+    return 0
+
+
+def _model_rows(inst):
+    chosen, explicit = model.path(inst.vendor)
+    builtin = f"built-in defaults: {model.BUILTIN.get(inst.vendor, 'pass through')}"
+    if chosen is None:
+        return [("model", f"{builtin} (MPICOMM_MODEL=builtin)")]
+    if not chosen.exists():
+        how = "MPICOMM_MODEL" if explicit else "run `mpicomm measure` to make one"
+        return [("model", f"{builtin}; no file at {chosen} ({how})")]
+    lines = model.summary(chosen, inst.vendor)
+    return [("model", lines[0])] + [("", line) for line in lines[1:]]
 
 
 def _cmd_info(args):
@@ -58,7 +77,9 @@ def _cmd_info(args):
             ("built against", f"{meta['mpi_vendor']} {meta['mpi_version']} ({meta['mpicc']})"),
             ("CPU kernels", f"yes ({meta['cpu_kernels']} generated)"),
             ("CUDA kernels", "yes" if meta["cuda_kernels"] else "no"),
+            ("HDF5 (model)", meta.get("hdf5") or "none found: the interposer cannot read a model"),
         ]
+    rows += _model_rows(inst)
     width = max(len(k) for k, _ in rows)
     for k, v in rows:
         print(f"{k:<{width}}  {v}")
@@ -88,6 +109,16 @@ def parser():
     r.add_argument("command", nargs=argparse.REMAINDER, help="-- CMD ARGS...")
     r.set_defaults(func=_cmd_run)
 
+    m = sub.add_parser("measure", help="measure this system and write the model auto uses",
+                       usage="mpicomm measure [-o FILE] [--quick] [--reps N]")
+    m.add_argument("-o", "--output", help="model file to write (default: the per-user model "
+                   "the interposer reads, <cache>/models/<mpi>.h5)")
+    m.add_argument("--quick", action="store_true", help="a small grid (seconds, for tests)")
+    m.add_argument("--reps", type=int, default=5, help="repetitions, best kept (default 5)")
+    m.add_argument("--mpiexec-args", help="extra arguments for mpiexec, as one string")
+    m.add_argument("-v", "--verbose", action="store_true", help="print the mpiexec command")
+    m.set_defaults(func=_cmd_measure)
+
     i = sub.add_parser("info", help="versions, the MPI in use, and the interposer build")
     i.add_argument("--no-build", action="store_true", help="do not build the interposer")
     i.set_defaults(func=_cmd_info)
@@ -98,7 +129,7 @@ def main(argv=None):
     args = parser().parse_args(argv)
     try:
         return args.func(args)
-    except (build.BuildError, installation.MPINotFound, ValueError) as exc:
+    except (RuntimeError, ValueError) as exc:
         print(f"mpicomm {args.cmd}: error: {exc}", file=sys.stderr)
         return 2
 

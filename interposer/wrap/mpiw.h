@@ -27,7 +27,8 @@ enum { MPIW_METHOD_AUTO = 0, MPIW_METHOD_PASSTHROUGH, MPIW_METHOD_PACK };
 #define MPIW_STATS(X)                                                                    \
     X(types_committed) X(types_canonical) X(pack_fast) X(pack_fallback) X(unpack_fast)    \
     X(unpack_fallback) X(bytes_packed) X(bytes_unpacked) X(send_fast) X(send_fallback)    \
-    X(recv_fast) X(recv_fallback) X(method_pack) X(method_passthrough)
+    X(recv_fast) X(recv_fallback) X(method_pack) X(method_passthrough) X(neighbor_fast)       \
+    X(neighbor_fallback)
 
 enum {
 #define MPIW_STAT_ENUM(name) MPIW_STAT_##name,
@@ -152,6 +153,39 @@ int mpiw_irecv_try(void *buf, int64_t count, MPI_Datatype dt, int source, int ta
 int mpiw_sendrecv_try(const void *sbuf, int64_t scount, MPI_Datatype stype, int dest, int stag,
                       void *rbuf, int64_t rcount, MPI_Datatype rtype, int source, int rtag,
                       MPI_Comm comm, MPI_Status *status, int *err);
+
+/* The model behind MPICOMM_METHOD=auto (mpiw_model.c): loaded at MPI_Init (collective
+ * over MPI_COMM_WORLD), then asked per call whether packing beats the MPI. */
+void mpiw_model_load(void);
+int mpiw_model_pack(const mpic_desc *d, int64_t count);
+/* count elements of dt: 1 pack them (d filled), -1 ours but the method or model chose
+ * the MPI, 0 not ours (not canonical, contiguous, empty, too large). */
+int mpiw_choose(int64_t count, MPI_Datatype dt, mpic_desc *d);
+const char *mpiw_model_source(void);
+
+/* The HDF5 calls the model needs, loaded with dlopen (mpiw_h5.c). */
+int64_t mpiw_h5_open(const char *path, const char **why);
+void mpiw_h5_close(int64_t file);
+int64_t mpiw_h5_read(int64_t file, const char *name, double *out, int64_t max, int64_t dims[2]);
+int mpiw_h5_attr(int64_t file, const char *name, char *out, size_t size);
+
+/* One side (send or receive) of a neighbourhood all-to-all, as the program gave it:
+ * int or MPI_Count counts; alltoallw: byte displacements (MPI_Aint) and a type per
+ * block; alltoallv: displacements in extents (int, or MPI_Aint for _c) and one type. */
+typedef struct mpiw_side {
+    char *buf;
+    const int *counts;
+    const MPI_Count *counts_c;
+    const int *displs;
+    const MPI_Aint *displs_a;
+    const MPI_Datatype *types;
+    MPI_Datatype type;
+} mpiw_side;
+
+int mpiw_neighbor_alltoallw_try(const mpiw_side *s, const mpiw_side *r, MPI_Comm comm,
+                                int large, int *err);
+int mpiw_neighbor_alltoallv_try(const mpiw_side *s, const mpiw_side *r, MPI_Comm comm,
+                                int large, int *err);
 
 /* Packers: 1 when done here (position advanced), 0 when the MPI must do it. */
 int mpiw_pack_try(const void *inbuf, int64_t incount, MPI_Datatype dt, void *outbuf,

@@ -8,38 +8,34 @@
  * Both put the same bytes on the wire: MPI_PACKED matches any type signature on
  * the other side (MPI 4.1, 3.3.1) and our packed bytes are the MPI's own
  * (tests/mpi), so a sender and a receiver may choose differently and need not
- * agree. MPICOMM_METHOD forces a method; auto uses passthrough until a measured
- * model is loaded.
+ * agree. MPICOMM_METHOD forces a method; auto asks the model (mpiw_model.c).
  */
 #include <limits.h>
 #include <stdlib.h>
 #include "mpiw.h"
 
-/* 1. Choose: fill d and return 1 when this call should be packed. */
-static int use_pack(int64_t count, MPI_Datatype dt, int peer, mpic_desc *d)
+/* 1. Choose: fill d and return 1 when this call should be packed. Calls the interposer
+ * leaves to the MPI count as fallbacks; those where a canonical non-contiguous type was
+ * left to the MPI by the method also count as method_passthrough. */
+static int use_pack(int64_t count, MPI_Datatype dt, int peer, mpic_desc *d, int fallback)
 {
-    if (mpiw_g.method != MPIW_METHOD_PACK || count <= 0 || peer == MPI_PROC_NULL ||
-        !mpiw_types_lookup(dt, d) || mpic_contiguous(d, count))
-        return 0;
-    if (count > INT64_MAX / d->info.size)
-        return 0;
-#if !MPIW_HAVE_LARGE_COUNT
-    if (count * d->info.size > INT_MAX)
-        return 0;
-#endif
-    return 1;
+    int how = peer == MPI_PROC_NULL ? 0 : mpiw_choose(count, dt, d);
+
+    if (how <= 0) {
+        mpiw_count(fallback, 1);
+        if (how < 0 || (mpiw_g.stats && mpiw_g.method == MPIW_METHOD_PASSTHROUGH && count > 0 &&
+                        peer != MPI_PROC_NULL && mpiw_types_lookup(dt, d) &&
+                        !mpic_contiguous(d, count)))
+            mpiw_count(MPIW_STAT_method_passthrough, 1);
+    }
+    return how > 0;
 }
 
-/* A call left to the MPI. Whether the method chose that (rather than the type being
- * contiguous or not canonical) costs a lookup, so it is only counted for MPICOMM_STATS. */
-static void note_passthrough(int64_t count, MPI_Datatype dt, int stat)
+static int out_of_memory(int fallback, int n)
 {
-    mpic_desc d;
-
-    mpiw_count(stat, 1);
-    if (mpiw_g.stats && mpiw_g.method != MPIW_METHOD_PACK && count > 0 &&
-        mpiw_types_lookup(dt, &d) && !mpic_contiguous(&d, count))
-        mpiw_count(MPIW_STAT_method_passthrough, 1);
+    mpiw_count(fallback, n);
+    mpiw_log(MPIW_LOG_WARN, "no memory for a packed message; the MPI carries it");
+    return 0;
 }
 
 /* 2. The bytes on the wire. */
@@ -100,10 +96,10 @@ int mpiw_send_try(const void *buf, int64_t count, MPI_Datatype dt, int dest, int
     mpic_desc d;
     void *tmp;
 
-    if (!use_pack(count, dt, dest, &d) || !(tmp = packed(buf, count, &d))) {
-        note_passthrough(count, dt, MPIW_STAT_send_fallback);
+    if (!use_pack(count, dt, dest, &d, MPIW_STAT_send_fallback))
         return 0;
-    }
+    if (!(tmp = packed(buf, count, &d)))
+        return out_of_memory(MPIW_STAT_send_fallback, 1);
     *err = send_bytes(tmp, count * d.info.size, dest, tag, comm);
     free(tmp);
     mpiw_count(MPIW_STAT_send_fast, 1);
@@ -117,11 +113,10 @@ int mpiw_recv_try(void *buf, int64_t count, MPI_Datatype dt, int source, int tag
     mpiw_pending p = { .recv = 1, .buf = buf };
     MPI_Status st;
 
-    if (!use_pack(count, dt, source, &p.desc) ||
-        !(p.tmp = malloc((size_t) (count * p.desc.info.size)))) {
-        note_passthrough(count, dt, MPIW_STAT_recv_fallback);
+    if (!use_pack(count, dt, source, &p.desc, MPIW_STAT_recv_fallback))
         return 0;
-    }
+    if (!(p.tmp = malloc((size_t) (count * p.desc.info.size))))
+        return out_of_memory(MPIW_STAT_recv_fallback, 1);
     *err = recv_bytes(p.tmp, count * p.desc.info.size, source, tag, comm, &st);
     if (*err == MPI_SUCCESS)
         mpiw_recv_complete(&p, &st);
@@ -168,10 +163,10 @@ int mpiw_isend_try(const void *buf, int64_t count, MPI_Datatype dt, int dest, in
     mpic_desc d;
     mpiw_pending *p;
 
-    if (!use_pack(count, dt, dest, &d) || !(p = pending(0, (void *) buf, count, &d))) {
-        note_passthrough(count, dt, MPIW_STAT_send_fallback);
+    if (!use_pack(count, dt, dest, &d, MPIW_STAT_send_fallback))
         return 0;
-    }
+    if (!(p = pending(0, (void *) buf, count, &d)))
+        return out_of_memory(MPIW_STAT_send_fallback, 1);
     mpiw_requests_poll();
     *err = started(isend_bytes(p->tmp, count * d.info.size, dest, tag, comm, req), req, p);
     mpiw_count(MPIW_STAT_send_fast, 1);
@@ -185,10 +180,10 @@ int mpiw_irecv_try(void *buf, int64_t count, MPI_Datatype dt, int source, int ta
     mpic_desc d;
     mpiw_pending *p;
 
-    if (!use_pack(count, dt, source, &d) || !(p = pending(1, buf, count, &d))) {
-        note_passthrough(count, dt, MPIW_STAT_recv_fallback);
+    if (!use_pack(count, dt, source, &d, MPIW_STAT_recv_fallback))
         return 0;
-    }
+    if (!(p = pending(1, buf, count, &d)))
+        return out_of_memory(MPIW_STAT_recv_fallback, 1);
     mpiw_requests_poll();
     *err = started(irecv_bytes(p->tmp, count * d.info.size, source, tag, comm, req), req, p);
     mpiw_count(MPIW_STAT_recv_fast, 1);
@@ -203,20 +198,19 @@ int mpiw_sendrecv_try(const void *sbuf, int64_t scount, MPI_Datatype stype, int 
                       MPI_Comm comm, MPI_Status *status, int *err)
 {
     mpic_desc sd, rd;
-    int spack = use_pack(scount, stype, dest, &sd), rpack = use_pack(rcount, rtype, source, &rd);
+    int spack = use_pack(scount, stype, dest, &sd, MPIW_STAT_send_fallback);
+    int rpack = use_pack(rcount, rtype, source, &rd, MPIW_STAT_recv_fallback);
     mpiw_pending p = { .recv = 1, .buf = rbuf, .desc = rd };
     void *stmp = NULL;
     MPI_Status st;
 
-    if (!spack && !rpack) {
-        note_passthrough(scount, stype, MPIW_STAT_send_fallback);
-        note_passthrough(rcount, rtype, MPIW_STAT_recv_fallback);
+    if (!spack && !rpack)
         return 0;
-    }
     if ((spack && !(stmp = packed(sbuf, scount, &sd))) ||
         (rpack && !(p.tmp = malloc((size_t) (rcount * rd.info.size))))) {
         free(stmp);
-        return 0;
+        mpiw_count(MPIW_STAT_send_fallback, spack);
+        return out_of_memory(MPIW_STAT_recv_fallback, rpack);
     }
 #if MPIW_HAVE_LARGE_COUNT
     *err = PMPI_Sendrecv_c(spack ? stmp : sbuf, spack ? scount * sd.info.size : scount,
@@ -235,8 +229,8 @@ int mpiw_sendrecv_try(const void *sbuf, int64_t scount, MPI_Datatype stype, int 
         *status = st;
     free(stmp);
     free(p.tmp);
-    mpiw_count(spack ? MPIW_STAT_send_fast : MPIW_STAT_send_fallback, 1);
-    mpiw_count(rpack ? MPIW_STAT_recv_fast : MPIW_STAT_recv_fallback, 1);
+    mpiw_count(MPIW_STAT_send_fast, spack);
+    mpiw_count(MPIW_STAT_recv_fast, rpack);
     mpiw_count(MPIW_STAT_method_pack, spack + rpack);
     return 1;
 }

@@ -21,8 +21,9 @@ static const char *level_names[] = { "error", "warn", "info", "debug" };
 
 void mpiw_log(int level, const char *fmt, ...)
 {
+    char line[1024];
     va_list ap;
-    int rank = -1, up = 0, down = 0;
+    int rank = -1, up = 0, down = 0, n;
 
     if (level > mpiw_g.log_level)
         return;
@@ -30,11 +31,12 @@ void mpiw_log(int level, const char *fmt, ...)
     PMPI_Finalized(&down);
     if (up && !down)
         PMPI_Comm_rank(MPI_COMM_WORLD, &rank);
-    fprintf(stderr, "mpicomm[%d] %s: ", rank, level_names[level]);
+    /* One write per message, so that ranks sharing a terminal do not interleave. */
+    n = snprintf(line, sizeof line, "mpicomm[%d] %s: ", rank, level_names[level]);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vsnprintf(line + n, sizeof line - (size_t) n, fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
+    fprintf(stderr, "%s\n", line);
 }
 
 /* A boolean setting: 1, 0, or dflt with a warning when the value is not understood. */
@@ -121,6 +123,8 @@ void mpiw_state_init(int thread_level)
     mpiw_g.method = env_method();
     mpiw_g.threaded = thread_level == MPI_THREAD_MULTIPLE;
     mpiw_g.initialized = 1;
+    if (!mpiw_g.disabled && mpiw_g.method == MPIW_METHOD_AUTO)
+        mpiw_model_load();
     mpiw_log(MPIW_LOG_INFO, "interposer %s (%d generated kernels, thread level %d)",
              mpiw_g.disabled ? "disabled" : "enabled", mpic_kernel_count(), thread_level);
 }
@@ -175,6 +179,12 @@ long long mpicomm_interposer_stat(const char *name)
         if (!strcmp(name, stat_names[i]))
             return __atomic_load_n(&mpiw_g.counters[i], __ATOMIC_RELAXED);
     return -1;
+}
+
+/* The model file MPICOMM_METHOD=auto uses, or "builtin". */
+const char *mpicomm_interposer_model(void)
+{
+    return mpiw_model_source();
 }
 
 int mpicomm_interposer_active(void)

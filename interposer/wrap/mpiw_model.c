@@ -1,0 +1,186 @@
+/*
+ * The performance model behind MPICOMM_METHOD=auto.
+ *
+ * `mpicomm measure` times, on this system and MPI, a one-way message of a strided
+ * type sent by the MPI itself (passthrough) and by the pack method, over a grid of
+ * block lengths and total sizes, and writes them to an HDF5 file. At MPI_Init rank 0
+ * reads the file (MPICOMM_MODEL, else the per-user cache) and broadcasts it, so every
+ * rank holds the same model. A call then takes the method with the lower time at its
+ * (innermost block bytes, total bytes), interpolated in log-log space. Without a model
+ * the built-in defaults are conservative: pack only where the MPI's derived-type path
+ * is known to be weak (MPICH, blocks of at most 64 bytes), pass through elsewhere.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "mpiw.h"
+
+#define MAXGRID 32
+
+typedef struct model {
+    int loaded;                          /* 0: built-in defaults */
+    int nb, ns;
+    double lblock[MAXGRID], ltotal[MAXGRID];      /* log2 of the grid */
+    double gain[MAXGRID * MAXGRID];      /* log(passthrough / pack), [block][total] */
+    char source[1024];
+} model;
+
+static model m;
+
+#if defined(MPICH_VERSION)
+static const char vendor[] = "MPICH", vendor_key[] = "mpich";
+#elif defined(OPEN_MPI)
+static const char vendor[] = "Open MPI", vendor_key[] = "openmpi";
+#else
+static const char vendor[] = "unknown", vendor_key[] = "unknown";
+#endif
+
+/* The file to read: MPICOMM_MODEL, else <cache>/models/<mpi>.h5; NULL for builtin. */
+static const char *model_path(char *buf, size_t size, int *explicit)
+{
+    const char *v = getenv("MPICOMM_MODEL"), *base = getenv("MPICOMM_CACHE_DIR"), *home;
+
+    *explicit = v && *v;
+    if (*explicit)
+        return strcmp(v, "builtin") ? v : NULL;
+    if (base && *base)
+        snprintf(buf, size, "%s/models/%s.h5", base, vendor_key);
+    else if ((base = getenv("XDG_CACHE_HOME")) && *base)
+        snprintf(buf, size, "%s/mpicomm/models/%s.h5", base, vendor_key);
+    else if ((home = getenv("HOME")) && *home)
+        snprintf(buf, size, "%s/.cache/mpicomm/models/%s.h5", home, vendor_key);
+    else
+        return NULL;
+    return buf;
+}
+
+static int ascending_positive(const double *v, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        if (!(v[i] > 0) || (i && !(v[i] > v[i - 1])))
+            return 0;
+    return 1;
+}
+
+/* Read path into *out; NULL on success, else why not. */
+static const char *read_model(const char *path, model *out)
+{
+    static double pass[MAXGRID * MAXGRID], pack[MAXGRID * MAXGRID];
+    double block[MAXGRID], total[MAXGRID];
+    int64_t db[2], dt[2], dp[2], dk[2], nb = 0, ns = 0;
+    const char *why = NULL;
+    char got[64] = "";
+    int64_t f;
+
+    /* 1. Open it, 2. check it is a model for this MPI, 3. read and check the tables. */
+    if ((f = mpiw_h5_open(path, &why)) < 0)
+        return why;
+    if (!mpiw_h5_attr(f, "mpicomm_model", got, sizeof got))
+        why = "not an mpicomm model (no mpicomm_model attribute)";
+    else if (!mpiw_h5_attr(f, "mpi_vendor", got, sizeof got) || strcmp(got, vendor))
+        why = "measured under another MPI";
+    else if ((nb = mpiw_h5_read(f, "block_bytes", block, MAXGRID, db)) < 1 ||
+             (ns = mpiw_h5_read(f, "total_bytes", total, MAXGRID, dt)) < 1 ||
+             mpiw_h5_read(f, "method/passthrough", pass, MAXGRID * MAXGRID, dp) != nb * ns ||
+             mpiw_h5_read(f, "method/pack", pack, MAXGRID * MAXGRID, dk) != nb * ns ||
+             dp[0] != nb || dk[0] != nb)
+        why = "its tables are missing or their shapes disagree";
+    else if (!ascending_positive(block, nb) || !ascending_positive(total, ns))
+        why = "its block_bytes or total_bytes are not positive and ascending";
+    mpiw_h5_close(f);
+    if (why)
+        return why;
+    for (int64_t i = 0; i < nb * ns; i++)
+        if (!(pass[i] > 0) || !(pack[i] > 0) || !isfinite(pass[i]) || !isfinite(pack[i]))
+            return "its times are not all positive and finite";
+    out->nb = (int) nb;
+    out->ns = (int) ns;
+    for (int64_t i = 0; i < nb; i++)
+        out->lblock[i] = log2(block[i]);
+    for (int64_t i = 0; i < ns; i++)
+        out->ltotal[i] = log2(total[i]);
+    for (int64_t i = 0; i < nb * ns; i++)
+        out->gain[i] = log(pass[i] / pack[i]);
+    out->loaded = 1;
+    snprintf(out->source, sizeof out->source, "%s", path);
+    return NULL;
+}
+
+void mpiw_model_load(void)
+{
+    char buf[1024];
+    int rank = 0, explicit = 0;
+    const char *path, *why;
+
+    PMPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    memset(&m, 0, sizeof m);
+    if (rank == 0 && (path = model_path(buf, sizeof buf, &explicit))) {
+        if (access(path, R_OK) != 0)
+            mpiw_log(explicit ? MPIW_LOG_WARN : MPIW_LOG_INFO,
+                     "no model at %s (%s); using the built-in defaults", path, strerror(errno));
+        else if ((why = read_model(path, &m))) {
+            mpiw_log(explicit ? MPIW_LOG_WARN : MPIW_LOG_INFO,
+                     "model %s not used: %s; using the built-in defaults", path, why);
+            memset(&m, 0, sizeof m);
+        }
+    }
+    PMPI_Bcast(&m, (int) sizeof m, MPI_BYTE, 0, MPI_COMM_WORLD);
+    if (m.loaded)
+        mpiw_log(MPIW_LOG_INFO, "model %s (%d block lengths x %d sizes)", m.source, m.nb, m.ns);
+}
+
+/* Where x falls on the grid g[0..n-1]: lower index and weight of the upper one. */
+static void locate(const double *g, int n, double x, int *i, double *w)
+{
+    *i = 0;
+    *w = 0;
+    if (n == 1 || x <= g[0])
+        return;
+    if (x >= g[n - 1]) {
+        *i = n - 2;
+        *w = 1;
+        return;
+    }
+    while (*i < n - 2 && x > g[*i + 1])
+        (*i)++;
+    *w = (x - g[*i]) / (g[*i + 1] - g[*i]);
+}
+
+int mpiw_model_pack(const mpic_desc *d, int64_t count)
+{
+    double x, y, wx, wy, g;
+    int i, j, i1, j1;
+
+    if (!m.loaded)
+        return !strcmp(vendor, "MPICH") && d->counts[0] <= 64;
+    x = log2((double) d->counts[0]);
+    y = log2((double) count * (double) d->info.size);
+    locate(m.lblock, m.nb, x, &i, &wx);
+    locate(m.ltotal, m.ns, y, &j, &wy);
+    i1 = m.nb > 1 ? i + 1 : i;
+    j1 = m.ns > 1 ? j + 1 : j;
+    g = (1 - wx) * ((1 - wy) * m.gain[i * m.ns + j] + wy * m.gain[i * m.ns + j1]) +
+        wx * ((1 - wy) * m.gain[i1 * m.ns + j] + wy * m.gain[i1 * m.ns + j1]);
+    return g > 0;
+}
+
+int mpiw_choose(int64_t count, MPI_Datatype dt, mpic_desc *d)
+{
+    if (count <= 0 || mpiw_g.method == MPIW_METHOD_PASSTHROUGH || !mpiw_types_lookup(dt, d) ||
+        mpic_contiguous(d, count) || count > INT64_MAX / d->info.size)
+        return 0;
+#if !MPIW_HAVE_LARGE_COUNT
+    if (count * d->info.size > INT_MAX)
+        return 0;
+#endif
+    return mpiw_g.method == MPIW_METHOD_PACK || mpiw_model_pack(d, count) ? 1 : -1;
+}
+
+const char *mpiw_model_source(void)
+{
+    return m.loaded ? m.source : "builtin";
+}

@@ -1,0 +1,295 @@
+/*
+ * Neighbourhood all-to-all with derived types: MPI_Neighbor_alltoallw and
+ * MPI_Neighbor_alltoallv (and their _c forms).
+ *
+ * Blocks whose type the method packs travel as MPI_PACKED bytes, which match any
+ * type signature on the other side, so neighbours need not choose alike. The call
+ * stays the one the program made (every rank must run the same collective):
+ * alltoallw gets MPI_BOTTOM and absolute displacements, so packed and untouched
+ * blocks mix freely; alltoallv has one type per side, so a side is packed whole or
+ * not at all, decided for its largest block.
+ */
+#include <limits.h>
+#include <stdlib.h>
+#include "mpiw.h"
+
+/* Out- and in-degree of a communicator with a topology; 0 without one. */
+static int degrees(MPI_Comm comm, int *in, int *out)
+{
+    int topo = MPI_UNDEFINED, n = 0, rank, weighted;
+
+    if (comm == MPI_COMM_NULL || PMPI_Topo_test(comm, &topo) != MPI_SUCCESS)
+        return 0;
+    if (topo == MPI_CART && PMPI_Cartdim_get(comm, &n) == MPI_SUCCESS) {
+        *in = *out = 2 * n;
+        return 1;
+    }
+    if (topo == MPI_GRAPH && PMPI_Comm_rank(comm, &rank) == MPI_SUCCESS &&
+        PMPI_Graph_neighbors_count(comm, rank, &n) == MPI_SUCCESS) {
+        *in = *out = n;
+        return 1;
+    }
+    return topo == MPI_DIST_GRAPH &&
+           PMPI_Dist_graph_neighbors_count(comm, in, out, &weighted) == MPI_SUCCESS;
+}
+
+static int64_t count_at(const mpiw_side *s, int i)
+{
+    return s->counts ? s->counts[i] : (int64_t) s->counts_c[i];
+}
+
+static MPI_Datatype type_at(const mpiw_side *s, int i)
+{
+    return s->types ? s->types[i] : s->type;
+}
+
+/* The first byte of block i: displacements are bytes for alltoallw, extents for v. */
+static char *block_at(const mpiw_side *s, int i, MPI_Aint extent)
+{
+    int64_t d = s->displs ? s->displs[i] : (int64_t) s->displs_a[i];
+
+    return s->buf + (s->types ? d : d * extent);
+}
+
+/* Which blocks of a side to pack (how[i] = 1, desc in d[i]) and their packed offsets;
+ * the number packed. Bytes of a block must fit an int unless the call is a _c one. */
+static int choose_blocks(const mpiw_side *s, int n, int large, mpic_desc *d, int *how,
+                         int64_t *off, int64_t *total)
+{
+    int packed = 0;
+
+    *total = 0;
+    for (int i = 0; i < n; i++) {
+        int64_t c = count_at(s, i);
+        how[i] = mpiw_choose(c, type_at(s, i), &d[i]) > 0 &&
+                 (large || c * d[i].info.size <= INT_MAX);
+        off[i] = *total;
+        if (how[i]) {
+            *total += c * d[i].info.size;
+            packed++;
+        }
+    }
+    return packed;
+}
+
+static MPI_Aint address(const void *p)
+{
+    MPI_Aint a;
+
+    PMPI_Get_address(p, &a);
+    return a;
+}
+
+/* The arrays of an alltoallw: per block its description, whether packed, its offset in
+ * the packed bytes, and what the MPI is given. */
+typedef struct plan {
+    mpic_desc *d;
+    int *how;
+    int64_t *off, *counts;
+    MPI_Aint *displs;
+    MPI_Datatype *types;
+} plan;
+
+static void plan_free(plan *p)
+{
+    free(p->d);
+    free(p->how);
+    free(p->off);
+    free(p->counts);
+    free(p->displs);
+    free(p->types);
+}
+
+static int plan_alloc(plan *p, int n)
+{
+    size_t k = (size_t) (n > 0 ? n : 1);
+
+    p->d = malloc(k * sizeof *p->d);
+    p->how = malloc(k * sizeof *p->how);
+    p->off = malloc(k * sizeof *p->off);
+    p->counts = malloc(k * sizeof *p->counts);
+    p->displs = malloc(k * sizeof *p->displs);
+    p->types = malloc(k * sizeof *p->types);
+    if (p->d && p->how && p->off && p->counts && p->displs && p->types)
+        return 1;
+    plan_free(p);
+    return 0;
+}
+
+/* The collective on the plan's arrays (MPI_BOTTOM plus absolute addresses). */
+static int alltoallw(plan *p, int nout, int n, int large, MPI_Comm comm)
+{
+#if MPIW_HAVE_LARGE_COUNT
+    if (large) {
+        MPI_Count *cc = malloc((size_t) (n > 0 ? n : 1) * sizeof *cc);
+        int err;
+        if (!cc)
+            return MPI_ERR_NO_MEM;
+        for (int i = 0; i < n; i++)
+            cc[i] = p->counts[i];
+        err = PMPI_Neighbor_alltoallw_c(MPI_BOTTOM, cc, p->displs, p->types, MPI_BOTTOM,
+                                        cc + nout, p->displs + nout, p->types + nout, comm);
+        free(cc);
+        return err;
+    }
+#endif
+    /* Narrow the counts in place: int i overlays bytes of int64 i/2, already read. */
+    int *ic = (int *) p->counts;
+    for (int i = 0; i < n; i++)
+        ic[i] = (int) p->counts[i];
+    return PMPI_Neighbor_alltoallw(MPI_BOTTOM, ic, p->displs, p->types, MPI_BOTTOM, ic + nout,
+                                   p->displs + nout, p->types + nout, comm);
+}
+
+int mpiw_neighbor_alltoallw_try(const mpiw_side *s, const mpiw_side *r, MPI_Comm comm,
+                                int large, int *err)
+{
+    int nin, nout, ns, nr, n;
+    int64_t stotal, rtotal;
+    char *stmp = NULL, *rtmp = NULL;
+    plan p;
+
+    /* 1. Which blocks to pack. */
+    if (!degrees(comm, &nin, &nout) || !plan_alloc(&p, nin + nout))
+        return 0;
+    n = nin + nout;
+    ns = choose_blocks(s, nout, large, p.d, p.how, p.off, &stotal);
+    nr = choose_blocks(r, nin, large, p.d + nout, p.how + nout, p.off + nout, &rtotal);
+    if ((!ns && !nr) || !(stmp = malloc((size_t) stotal + 1)) ||
+        !(rtmp = malloc((size_t) rtotal + 1))) {
+        free(stmp);
+        plan_free(&p);
+        mpiw_count(MPIW_STAT_neighbor_fallback, 1);
+        return 0;
+    }
+
+    /* 2. Pack, and give every block by its absolute address. */
+    for (int i = 0; i < n; i++) {
+        const mpiw_side *side = i < nout ? s : r;
+        int j = i < nout ? i : i - nout;
+        char *tmp = (i < nout ? stmp : rtmp) + p.off[i];
+        p.counts[i] = count_at(side, j);
+        p.types[i] = type_at(side, j);
+        p.displs[i] = address(block_at(side, j, 0));
+        if (p.how[i]) {
+            if (i < nout)
+                mpic_pack(&p.d[i], p.counts[i], block_at(side, j, 0), tmp);
+            p.counts[i] *= p.d[i].info.size;
+            p.types[i] = MPI_PACKED;
+            p.displs[i] = address(tmp);
+        }
+    }
+    mpiw_count(MPIW_STAT_bytes_packed, stotal);
+
+    /* 3. The program's collective, 4. unpack what arrived. */
+    *err = alltoallw(&p, nout, n, large, comm);
+    for (int i = nout; i < n && *err == MPI_SUCCESS; i++)
+        if (p.how[i])
+            mpic_unpack(&p.d[i], count_at(r, i - nout), rtmp + p.off[i], block_at(r, i - nout, 0));
+    mpiw_count(MPIW_STAT_bytes_unpacked, *err == MPI_SUCCESS ? rtotal : 0);
+    free(stmp);
+    free(rtmp);
+    plan_free(&p);
+    mpiw_count(MPIW_STAT_neighbor_fast, 1);
+    mpiw_count(MPIW_STAT_method_pack, ns + nr);
+    return 1;
+}
+
+/* One side of an alltoallv: packed whole (1, with byte counts and offsets in *c, *o and
+ * the bytes in *tmp) or left as the program gave it (0). */
+static int pack_side(const mpiw_side *s, int n, int large, int send, mpic_desc *d,
+                     int64_t *c, int64_t *o, char **tmp)
+{
+    int64_t most = 0, total = 0;
+    MPI_Aint lb, extent;
+
+    for (int i = 0; i < n; i++) {
+        if (count_at(s, i) < 0)
+            return 0;
+        most = count_at(s, i) > most ? count_at(s, i) : most;
+    }
+    if (mpiw_choose(most, s->type, d) <= 0 || PMPI_Type_get_extent(s->type, &lb, &extent))
+        return 0;
+    for (int i = 0; i < n; i++) {
+        c[i] = count_at(s, i) * d->info.size;
+        o[i] = total;
+        total += c[i];
+    }
+    if ((!large && total > INT_MAX) || !(*tmp = malloc((size_t) total + 1)))
+        return 0;
+    for (int i = 0; i < n && send; i++)
+        mpic_pack(d, count_at(s, i), block_at(s, i, extent), *tmp + o[i]);
+    if (send)
+        mpiw_count(MPIW_STAT_bytes_packed, total);
+    return 1;
+}
+
+int mpiw_neighbor_alltoallv_try(const mpiw_side *s, const mpiw_side *r, MPI_Comm comm,
+                                int large, int *err)
+{
+    int nin, nout, sp, rp;
+    mpic_desc sd, rd;
+    int64_t *c;
+    char *stmp = NULL, *rtmp = NULL;
+    MPI_Aint lb, extent;
+
+    /* 1. Which sides to pack. */
+    if (!degrees(comm, &nin, &nout) || !(c = malloc(2 * (size_t) (nin + nout + 1) * sizeof *c)))
+        return 0;
+    sp = pack_side(s, nout, large, 1, &sd, c, c + nout, &stmp);
+    rp = pack_side(r, nin, large, 0, &rd, c + 2 * nout, c + 2 * nout + nin, &rtmp);
+    if (!sp && !rp) {
+        free(c);
+        mpiw_count(MPIW_STAT_neighbor_fallback, 1);
+        return 0;
+    }
+
+    /* 2. The program's collective with the packed sides in bytes, 3. unpack. */
+#if MPIW_HAVE_LARGE_COUNT
+    if (large) {
+        MPI_Count *cc = malloc(2 * (size_t) (nin + nout + 1) * sizeof *cc);
+        MPI_Aint *ca = malloc(2 * (size_t) (nin + nout + 1) * sizeof *ca);
+        if (cc && ca) {
+            for (int i = 0; i < 2 * (nin + nout); i++) {
+                cc[i] = c[i];
+                ca[i] = (MPI_Aint) c[i];
+            }
+            *err = PMPI_Neighbor_alltoallv_c(
+                sp ? stmp : s->buf, sp ? cc : s->counts_c, sp ? ca + nout : s->displs_a,
+                sp ? MPI_PACKED : s->type, rp ? rtmp : r->buf, rp ? cc + 2 * nout : r->counts_c,
+                rp ? ca + 2 * nout + nin : r->displs_a, rp ? MPI_PACKED : r->type, comm);
+        }
+        if (!cc || !ca)
+            sp = rp = -1;
+        free(cc);
+        free(ca);
+    } else
+#endif
+    {
+        int *ic = (int *) c;   /* narrowed in place, as in alltoallw() */
+        for (int i = 0; i < 2 * (nin + nout); i++)
+            ic[i] = (int) c[i];
+        *err = PMPI_Neighbor_alltoallv(
+            sp ? stmp : s->buf, sp ? ic : s->counts, sp ? ic + nout : s->displs,
+            sp ? MPI_PACKED : s->type, rp ? rtmp : r->buf, rp ? ic + 2 * nout : r->counts,
+            rp ? ic + 2 * nout + nin : r->displs, rp ? MPI_PACKED : r->type, comm);
+    }
+    if (rp > 0 && *err == MPI_SUCCESS && !PMPI_Type_get_extent(r->type, &lb, &extent)) {
+        int64_t at = 0;
+        for (int i = 0; i < nin; i++) {
+            mpic_unpack(&rd, count_at(r, i), rtmp + at, block_at(r, i, extent));
+            at += count_at(r, i) * rd.info.size;
+        }
+        mpiw_count(MPIW_STAT_bytes_unpacked, at);
+    }
+    free(stmp);
+    free(rtmp);
+    free(c);
+    if (sp < 0) {
+        mpiw_count(MPIW_STAT_neighbor_fallback, 1);
+        return 0;
+    }
+    mpiw_count(MPIW_STAT_neighbor_fast, 1);
+    mpiw_count(MPIW_STAT_method_pack, sp + rp);
+    return 1;
+}

@@ -1,0 +1,226 @@
+"""`mpicomm measure`: time this system's MPI and the interposer, write the model file.
+
+The command launches this module on 2 ranks of one node (`mpiexec -n 2`, interposer
+preloaded) and moves the file into place only when the run succeeded, so a failed or
+interrupted measurement never replaces a good model. Rank 0 measures the generated
+pack/unpack kernels alone; both ranks then time a ping-pong of contiguous bytes by
+size, and of an MPI_BYTE vector (block b, stride 2b) over the block x size grid with
+the MPI's own derived-type path and with the pack method, alternating the two, best
+of --reps. See mpicomm.model for the layout.
+"""
+import argparse
+import datetime
+import os
+import platform
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from mpicomm import installation, launch, model
+
+BLOCKS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096)
+TOTALS = (1 << 12, 1 << 16, 1 << 20, 1 << 24)
+QUICK_BLOCKS = (8, 1024)
+QUICK_TOTALS = (1 << 14, 1 << 18)
+PINGPONG = (8, 1 << 10, 1 << 14, 1 << 18, 1 << 22)
+
+
+# The launcher (the `mpicomm measure` command) ------------------------------------------
+
+def run(output=None, quick=False, reps=5, mpiexec_args=(), verbose=False):
+    """Measure and write the model to output (default: the per-user model); its path."""
+    inst = installation.probe()
+    output = Path(output) if output else model.default_path(inst.vendor)
+    if output.exists():
+        try:
+            model.read(output)
+        except model.ModelError as exc:
+            raise ValueError(f"refusing to overwrite {output}: {exc}") from exc
+    if reps < 1:
+        raise ValueError(f"--reps must be at least 1, got {reps}")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=output.parent, prefix=".measure-", suffix=".h5")
+    os.close(fd)
+    try:
+        argv = [sys.executable, "-m", "mpicomm.measure", "--out", tmp, "--reps", str(reps)]
+        cmd, env = launch.command(2, argv + (["--quick"] if quick else []),
+                                  mpiexec_args=mpiexec_args, inst=inst,
+                                  env_vars={"MPICOMM_MODEL": "builtin"})
+        if verbose:
+            print("mpicomm measure:", " ".join(shlex.quote(c) for c in cmd), file=sys.stderr)
+        # Run from the output's folder: a source checkout in the current folder would
+        # shadow the installed package in the ranks.
+        if subprocess.call(cmd, env=env, cwd=output.parent) != 0:
+            raise RuntimeError("the measurement run failed (see its output above); "
+                               f"{output} is unchanged")
+        model.read(tmp)
+        os.replace(tmp, output)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return output
+
+
+# The worker (rank 0 and rank 1 under mpiexec) --------------------------------------------
+
+def _best(comm, fn, reps):
+    """Best (lowest) time of fn over reps, both ranks in step; the slower rank counts."""
+    from mpi4py import MPI
+    best = float("inf")
+    for _ in range(reps):
+        comm.Barrier()
+        t = time.perf_counter()
+        fn()
+        best = min(best, comm.allreduce(time.perf_counter() - t, op=MPI.MAX))
+    return best
+
+
+def _pingpong(comm, buf, count, dt, trips):
+    peer = 1 - comm.Get_rank()
+    for _ in range(trips):
+        if comm.Get_rank() == 0:
+            comm.Send([buf, count, dt], peer, 7)
+            comm.Recv([buf, count, dt], peer, 7)
+        else:
+            comm.Recv([buf, count, dt], peer, 7)
+            comm.Send([buf, count, dt], peer, 7)
+
+
+def _trips(total):
+    return max(2, min(200, (4 << 20) // total))
+
+
+def _kernels(blocks, totals, reps):
+    """Seconds to pack and to unpack each grid point with the generated kernels."""
+    from mpi4py import MPI
+    from mpicomm import datatypes
+    from mpicomm._core import ffi, lib
+    pack_s = np.zeros((len(blocks), len(totals)))
+    unpack_s = np.zeros_like(pack_s)
+    for i, b in enumerate(blocks):
+        for j, s in enumerate(totals):
+            dt = MPI.BYTE.Create_vector(s // b, b, 2 * b)
+            d = datatypes._cdesc(datatypes.describe(dt))
+            dt.Free()
+            src = np.ones(2 * s, np.uint8)
+            dst = np.empty(s, np.uint8)
+            ps, pd = ffi.from_buffer(src), ffi.from_buffer(dst)
+            n = _trips(s)
+            for k, fn in enumerate((lib.mpic_pack, lib.mpic_unpack)):
+                a, z = (ps, pd) if k == 0 else (pd, ps)
+                best = float("inf")
+                for _ in range(reps):
+                    t = time.perf_counter()
+                    for _ in range(n):
+                        fn(d, 1, a, z)
+                    best = min(best, (time.perf_counter() - t) / n)
+                (pack_s if k == 0 else unpack_s)[i, j] = best
+    return pack_s, unpack_s
+
+
+def worker(argv=None):
+    from mpi4py import MPI
+    from mpicomm.interposer import Interposer
+    ap = argparse.ArgumentParser(prog="python -m mpicomm.measure")
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--quick", action="store_true")
+    args = ap.parse_args(argv)
+    comm = MPI.COMM_WORLD
+    if comm.Get_size() != 2:
+        sys.exit("mpicomm measure: the worker runs on exactly 2 ranks")
+    ip = Interposer()
+    rank0 = comm.Get_rank() == 0
+    blocks, totals = (QUICK_BLOCKS, QUICK_TOTALS) if args.quick else (BLOCKS, TOTALS)
+    started = time.time()
+
+    # 1. The kernels alone (rank 0).
+    pack_s, unpack_s = _kernels(blocks, totals, args.reps) if rank0 else (None, None)
+
+    # 2. Contiguous ping-pong by size.
+    sizes = PINGPONG[:3] if args.quick else PINGPONG
+    contiguous = []
+    for s in sizes:
+        buf = np.zeros(s, np.uint8)
+        n = _trips(s)
+        contiguous.append(_best(comm, lambda: _pingpong(comm, buf, s, MPI.BYTE, n),
+                                args.reps) / n / 2)
+
+    # 3. The vector grid, passthrough and pack alternating.
+    times = {"passthrough": np.zeros((len(blocks), len(totals))), "pack": None}
+    times["pack"] = np.zeros_like(times["passthrough"])
+    for i, b in enumerate(blocks):
+        for j, s in enumerate(totals):
+            dt = MPI.BYTE.Create_vector(s // b, b, 2 * b).Commit()
+            buf = np.zeros(2 * s, np.uint8)
+            n = _trips(s)
+            best = {"passthrough": float("inf"), "pack": float("inf")}
+            for rep in range(args.reps):
+                for name in (("pack", "passthrough") if rep % 2 else ("passthrough", "pack")):
+                    with ip.method(name):
+                        t = _best(comm, lambda: _pingpong(comm, buf, 1, dt, n), 1)
+                    best[name] = min(best[name], t / n / 2)
+            dt.Free()
+            for name in best:
+                times[name][i, j] = best[name]
+        if rank0:
+            print(f"mpicomm measure: blocks of {b} B done ({time.time() - started:.0f} s)",
+                  file=sys.stderr, flush=True)
+
+    # 4. Rank 0 writes the file.
+    if rank0:
+        _write(args.out, blocks, totals, times, pack_s, unpack_s, sizes, contiguous, args)
+    comm.Barrier()
+    return 0
+
+
+def _write(out, blocks, totals, times, pack_s, unpack_s, sizes, contiguous, args):
+    import h5py
+    from mpi4py import MPI
+    import mpicomm
+    library = "".join(c for c in MPI.Get_library_version() if c.isprintable() or c == "\n")
+    vendor, _ = installation.parse_vendor(library)
+    with h5py.File(out, "w") as f:
+        a = f.attrs
+        a["mpicomm_model"] = np.bytes_(model.FORMAT)
+        a["mpi_vendor"] = np.bytes_(vendor)
+        a["mpi_library_version"] = np.bytes_(" ".join(library.strip().splitlines()[0].split()))
+        a["mpicomm_version"] = np.bytes_(mpicomm.__version__)
+        a["host"] = np.bytes_(platform.node())
+        a["cpu"] = np.bytes_(platform.processor() or platform.machine())
+        a["date"] = np.bytes_(datetime.datetime.now(datetime.timezone.utc).isoformat(
+            timespec="seconds"))
+        a["ranks"] = 2
+        a["reps"] = args.reps
+        a["quick"] = int(args.quick)
+        f["block_bytes"] = np.array(blocks, np.int64)
+        f["total_bytes"] = np.array(totals, np.int64)
+        f["method/passthrough"] = times["passthrough"]
+        f["method/pack"] = times["pack"]
+        f["pack_seconds"] = pack_s
+        f["unpack_seconds"] = unpack_s
+        f["pingpong_bytes"] = np.array(sizes, np.int64)
+        f["pingpong_seconds"] = np.array(contiguous)
+
+
+def _worker_or_abort():
+    """A failing rank takes the job down instead of leaving its peer waiting."""
+    try:
+        return worker()
+    except SystemExit:
+        raise
+    except BaseException:
+        import traceback
+        from mpi4py import MPI
+        traceback.print_exc()
+        sys.stderr.flush()
+        MPI.COMM_WORLD.Abort(1)
+
+
+if __name__ == "__main__":
+    sys.exit(_worker_or_abort())

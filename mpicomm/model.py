@@ -1,0 +1,98 @@
+"""The performance model file behind MPICOMM_METHOD=auto.
+
+`mpicomm measure` writes it (HDF5, h5py); the interposer reads it at MPI_Init from
+MPICOMM_MODEL, else from the per-user cache (`path()`), else uses built-in defaults.
+
+Layout (times in seconds, one-way, best of the repetitions):
+    attrs     mpicomm_model (format), mpi_vendor, mpi_library_version, mpicomm_version,
+              host, date, ranks, reps, cpu
+    block_bytes [nb], total_bytes [ns]      the grid: innermost block, message size
+    method/passthrough [nb, ns]             the MPI sends a vector type itself
+    method/pack [nb, ns]                    the interposer packs and sends bytes
+    pack_seconds, unpack_seconds [nb, ns]   the generated kernels alone, one process
+    pingpong_bytes [np], pingpong_seconds [np]   contiguous MPI_BYTE messages
+"""
+import os
+from pathlib import Path
+
+from mpicomm import build
+
+FORMAT = "1"
+VENDOR_KEYS = {"MPICH": "mpich", "Open MPI": "openmpi"}
+
+
+class ModelError(ValueError):
+    """A model file that cannot be used."""
+
+
+def default_path(vendor):
+    """The per-user model for this MPI: <cache>/models/<mpi>.h5."""
+    key = VENDOR_KEYS.get(vendor, vendor.lower().replace(" ", ""))
+    return build.cache_dir() / "models" / f"{key}.h5"
+
+
+def path(vendor):
+    """(path or None for builtin, explicit?) as the interposer will choose it."""
+    env = os.environ.get("MPICOMM_MODEL")
+    if env:
+        return (None if env == "builtin" else Path(env)), True
+    return default_path(vendor), False
+
+
+def read(file):
+    """The model as a dict of numpy arrays plus its attributes under "attrs"."""
+    import h5py
+    file = Path(file)
+    if not file.exists():
+        raise ModelError(f"{file}: no such file")
+    try:
+        f = h5py.File(file, "r")
+    except OSError as exc:
+        raise ModelError(f"{file}: not an HDF5 file ({exc})") from exc
+    with f:
+        attrs = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in f.attrs.items()}
+        if "mpicomm_model" not in attrs:
+            raise ModelError(f"{file}: not an mpicomm model (no mpicomm_model attribute)")
+        out = {"attrs": attrs}
+        for name in ("block_bytes", "total_bytes", "method/passthrough", "method/pack",
+                     "pack_seconds", "unpack_seconds", "pingpong_bytes", "pingpong_seconds"):
+            if name not in f:
+                raise ModelError(f"{file}: dataset {name} is missing")
+            out[name] = f[name][()]
+    return out
+
+
+def choices(model):
+    """{total_bytes: [block bytes where pack wins]} on the model's own grid."""
+    wins = model["method/passthrough"] > model["method/pack"]
+    return {int(s): [int(b) for i, b in enumerate(model["block_bytes"]) if wins[i, j]]
+            for j, s in enumerate(model["total_bytes"])}
+
+
+def summary(file, vendor):
+    """Lines for `mpicomm info`."""
+    try:
+        m = read(file)
+    except ModelError as exc:
+        return [f"{exc}; the interposer uses its built-in defaults"]
+    a = m["attrs"]
+    lines = [f"{file}",
+             f"measured {a.get('date', '?')} on {a.get('host', '?')} with "
+             f"{a.get('mpi_vendor', '?')} ({a.get('mpi_library_version', '?')})"]
+    if a.get("mpi_vendor") != vendor:
+        lines.append(f"measured under {a.get('mpi_vendor')}, not {vendor}: not used")
+    for total, blocks in choices(m).items():
+        lines.append(f"{_size(total):>8}: pack for blocks of "
+                     f"{', '.join(map(str, blocks)) if blocks else 'none'} bytes")
+    return lines
+
+
+def _size(n):
+    for unit, scale in (("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= scale and n % scale == 0:
+            return f"{n // scale} {unit}"
+    return f"{n} B"
+
+
+BUILTIN = {"MPICH": "pack for blocks of at most 64 bytes, pass through above",
+           "Open MPI": "pass through (its derived-type sends pipeline)"}

@@ -1,0 +1,177 @@
+"""The measured model behind MPICOMM_METHOD=auto: `mpicomm measure` writes it, the
+interposer reads it at MPI_Init (rank 0 reads, all ranks use it), `mpicomm info`
+shows it. Real runs under mpiexec, real HDF5 files."""
+import json
+import os
+import subprocess
+import sys
+
+import h5py
+import numpy as np
+import pytest
+
+import helpers
+from mpicomm import installation, model
+
+# Rank 0 prints what every rank decided: the model in use and its method counters.
+PROBE = """
+import json
+import numpy as np
+from mpi4py import MPI
+from mpicomm.interposer import Interposer
+ip, comm = Interposer(), MPI.COMM_WORLD
+dt = MPI.BYTE.Create_vector(1024, 8, 16).Commit()
+buf = np.zeros(1 << 14, np.uint8)
+peer = 1 - comm.rank
+if comm.rank == 0:
+    comm.Send([buf, 1, dt], peer); comm.Recv([buf, 1, dt], peer)
+else:
+    comm.Recv([buf, 1, dt], peer); comm.Send([buf, 1, dt], peer)
+got = comm.gather({"model": ip.model, "pack": ip.stat("method_pack"),
+                   "passthrough": ip.stat("method_passthrough")})
+if comm.rank == 0:
+    print("PROBE", json.dumps(got))
+"""
+
+
+def probe(env):
+    res = helpers.mpicomm_run(2, [sys.executable, "-c", PROBE], env=env)
+    assert res.returncode == 0, res.stderr
+    line = [ln for ln in res.stdout.splitlines() if ln.startswith("PROBE ")]
+    assert line, res.stdout + res.stderr
+    return json.loads(line[0][6:]), res.stderr
+
+
+def cli(*args, env=None):
+    full = dict(os.environ)
+    full.update(env or {})
+    return subprocess.run([sys.executable, "-m", "mpicomm", *args], capture_output=True,
+                          text=True, env=full, timeout=900)
+
+
+def synthetic(path, pack_faster, vendor=None, drop=None):
+    """A model file whose pack method is everywhere faster (or slower) than the MPI."""
+    blocks, totals = np.array([1, 64, 4096]), np.array([1024, 1 << 20])
+    slow, fast = np.full((3, 2), 2e-3), np.full((3, 2), 1e-3)
+    with h5py.File(path, "w") as f:
+        f.attrs["mpicomm_model"] = np.bytes_(model.FORMAT)
+        f.attrs["mpi_vendor"] = np.bytes_(vendor or installation.probe().vendor)
+        tables = {"block_bytes": blocks, "total_bytes": totals,
+                  "method/passthrough": slow if pack_faster else fast,
+                  "method/pack": fast if pack_faster else slow,
+                  "pack_seconds": fast, "unpack_seconds": fast,
+                  "pingpong_bytes": np.array([8]), "pingpong_seconds": np.array([1e-6])}
+        for name, value in tables.items():
+            if name != drop:
+                f[name] = value
+    return path
+
+
+@pytest.fixture(scope="module")
+def measured(tmp_path_factory):
+    out = tmp_path_factory.mktemp("model") / "m.h5"
+    res = cli("measure", "--quick", "--reps", "1", "-o", str(out))
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == str(out)
+    return out
+
+
+def test_measure_writes_the_tables_and_their_provenance(measured):
+    inst = installation.probe()
+    m = model.read(measured)
+    a = m["attrs"]
+    assert a["mpi_vendor"] == inst.vendor
+    assert inst.version in a["mpi_library_version"]
+    assert a["host"] and a["date"].startswith("20") and a["ranks"] == 2
+    nb, ns = len(m["block_bytes"]), len(m["total_bytes"])
+    for name in ("method/passthrough", "method/pack", "pack_seconds", "unpack_seconds"):
+        assert m[name].shape == (nb, ns) and np.all(m[name] > 0) and np.all(np.isfinite(m[name]))
+    assert len(m["pingpong_seconds"]) == len(m["pingpong_bytes"]) > 0
+    # A bigger message takes longer: a check that the figures are measured, not made up.
+    assert m["pingpong_seconds"][-1] > m["pingpong_seconds"][0]
+    assert np.all(m["method/pack"][:, -1] > m["method/pack"][:, 0])
+
+
+def test_the_interposer_reads_the_measured_model(measured):
+    got, err = probe({"MPICOMM_MODEL": str(measured), "MPICOMM_LOG": "info"})
+    assert [g["model"] for g in got] == [str(measured)] * 2
+    assert f"model {measured}" in err
+    assert all(g["pack"] + g["passthrough"] == 2 for g in got)
+
+
+@pytest.mark.parametrize("pack_faster", [True, False])
+def test_auto_follows_the_model(tmp_path, pack_faster):
+    path = synthetic(tmp_path / "m.h5", pack_faster)
+    got, _ = probe({"MPICOMM_MODEL": str(path)})
+    for g in got:
+        assert g["model"] == str(path)
+        assert (g["pack"], g["passthrough"]) == ((2, 0) if pack_faster else (0, 2))
+
+
+def test_default_location_is_the_per_user_cache(tmp_path):
+    cache = tmp_path / "cache"
+    expect = model.default_path(installation.probe().vendor)
+    assert expect.parent.name == "models"
+    expect = cache / "models" / expect.name
+    expect.parent.mkdir(parents=True)
+    synthetic(expect, pack_faster=False)
+    # Only the ranks see the new cache directory (the launcher keeps its cached build).
+    res = helpers.mpicomm_run(2, ["env", f"MPICOMM_CACHE_DIR={cache}", sys.executable, "-c",
+                                  PROBE])
+    assert res.returncode == 0, res.stderr
+    got = json.loads([ln for ln in res.stdout.splitlines() if ln.startswith("PROBE ")][0][6:])
+    assert [g["model"] for g in got] == [str(expect)] * 2
+    assert all(g["passthrough"] == 2 for g in got)
+    res = cli("info", "--no-build", env={"MPICOMM_CACHE_DIR": str(cache)})
+    assert res.returncode == 0, res.stderr
+    assert str(expect) in res.stdout
+
+
+@pytest.mark.parametrize("case, reason", [
+    ("missing", "no model at"),
+    ("not-hdf5", "not a readable HDF5 file"),
+    ("other-mpi", "measured under another MPI"),
+    ("no-table", "tables are missing"),
+])
+def test_a_bad_model_is_named_and_the_defaults_used(tmp_path, case, reason):
+    path = tmp_path / "m.h5"
+    if case == "not-hdf5":
+        path.write_text("not a model")
+    elif case == "other-mpi":
+        synthetic(path, True, vendor="Some Other MPI")
+    elif case == "no-table":
+        synthetic(path, True, drop="method/pack")
+    got, err = probe({"MPICOMM_MODEL": str(path)})
+    assert [g["model"] for g in got] == ["builtin"] * 2
+    assert f"model {path}" in err or f"no model at {path}" in err
+    assert reason in err
+
+
+def test_builtin_defaults_when_asked(tmp_path):
+    got, _ = probe({"MPICOMM_MODEL": "builtin"})
+    inst = installation.probe()
+    # 8-byte blocks: MPICH's derived path is weak there, Open MPI's pipelines.
+    want = (2, 0) if inst.vendor == "MPICH" else (0, 2)
+    assert [(g["pack"], g["passthrough"]) for g in got] == [want] * 2
+    res = cli("info", "--no-build", env={"MPICOMM_MODEL": "builtin"})
+    assert "built-in defaults" in res.stdout
+
+
+def test_info_shows_the_model_and_its_provenance(measured):
+    res = cli("info", env={"MPICOMM_MODEL": str(measured)})
+    assert res.returncode == 0, res.stderr
+    assert str(measured) in res.stdout
+    assert f"with {installation.probe().vendor}" in res.stdout
+    assert "pack for blocks of" in res.stdout
+
+
+def test_measure_refuses_to_overwrite_a_file_that_is_not_a_model(tmp_path):
+    precious = tmp_path / "data.h5"
+    precious.write_bytes(b"precious")
+    res = cli("measure", "--quick", "--reps", "1", "-o", str(precious))
+    assert res.returncode == 2
+    assert "refusing to overwrite" in res.stderr and str(precious) in res.stderr
+    assert precious.read_bytes() == b"precious"
+    res = cli("measure", "--reps", "0", "-o", str(tmp_path / "new.h5"))
+    assert res.returncode == 2 and "--reps" in res.stderr
+    assert not (tmp_path / "new.h5").exists()
