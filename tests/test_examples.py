@@ -25,7 +25,8 @@ def test_pack_faces_rejects_a_ghost_too_wide():
     assert res.returncode != 0 and "must exceed twice --ghost" in res.stderr
 
 
-HALO_LINE = re.compile(r"halo3d: (\d+) ranks .*, (\d+)\^3 per rank, ghost (\d+), (\d+) neighbours: "
+HALO_LINE = re.compile(r"halo3d: (\d+) ranks .*, (\d+)\^3 per rank, ghost (\d+), (\d+) neighbours"
+                       r"(?: \(collective\))?: "
                        r"([\d.]+) ms per exchange; check (\w+)")
 
 
@@ -75,6 +76,21 @@ def test_halo3d_with_the_pack_method(halo3d_c, nprocs):
         stats = helpers.stats_lines(res.stderr)
         assert len(stats) == nprocs
         assert all(s["send_fast"] == s["recv_fast"] == 3 * 26 for s in stats), stats
+
+
+@pytest.mark.parametrize("nprocs", [1, 2, 3])
+def test_halo3d_collective_exchange(nprocs):
+    """MPI_Neighbor_alltoallw on the Cartesian communicator, packed by the interposer."""
+    argv = [sys.executable, str(ROOT / "examples" / "halo3d.py"), "--collective", "--n", "16",
+            "--ghost", "2", "--iters", "2", "--warmup", "1"]
+    packed = helpers.mpicomm_run(nprocs, argv, env={"MPICOMM_METHOD": "pack",
+                                                    "MPICOMM_STATS": "1"})
+    plain = helpers.mpicomm_run(nprocs, argv, env={"MPICOMM_DISABLE": "1"})
+    for res in (packed, plain):
+        assert res.returncode == 0, res.stdout + res.stderr
+        assert halo_result(res)[-1] == "OK"
+    stats = helpers.stats_lines(packed.stderr)
+    assert [s["neighbor_fast"] for s in stats] == [3] * nprocs, stats
 
 
 def test_halo3d_rejects_bad_options(halo3d_c):

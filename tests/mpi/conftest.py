@@ -2,50 +2,23 @@
 
     mpicomm run -n 2 -- python -m pytest --with-mpi tests/mpi
 """
-import contextlib
-import ctypes
-
 import pytest
 
+from mpicomm import interposer as control
 
-class Interposer:
-    """The preloaded library's control symbols: switch it off to get the real MPI's answer."""
+
+class Interposer(control.Interposer):
+    """The preloaded library's switches: switch it off to get the real MPI's answer."""
 
     def __init__(self):
-        self.lib = ctypes.CDLL(None)
-        try:
-            self.lib.mpicomm_interposer_active
-        except AttributeError:
+        if not control.preloaded():
             pytest.fail("the interposer is not preloaded: run these tests with `mpicomm run`")
-        self.lib.mpicomm_interposer_stat.restype = ctypes.c_longlong
-        self.lib.mpicomm_interposer_set_method.restype = ctypes.c_char_p
-
-    @property
-    def active(self):
-        return bool(self.lib.mpicomm_interposer_active())
-
-    def stat(self, name):
-        value = self.lib.mpicomm_interposer_stat(name.encode())
-        assert value >= 0, f"no counter {name}"
-        return value
-
-    @contextlib.contextmanager
-    def method(self, name):
-        """Run the block with this point-to-point method (auto, passthrough, pack)."""
-        was = self.lib.mpicomm_interposer_set_method(name.encode())
-        assert was is not None, f"unknown method {name}"
-        try:
-            yield
-        finally:
-            self.lib.mpicomm_interposer_set_method(was)
+        super().__init__()
 
     def real(self, fn, *args, **kwargs):
         """Call fn with every wrapper passing through to the MPI."""
-        was = self.lib.mpicomm_interposer_set_enabled(0)
-        try:
+        with self.disabled():
             return fn(*args, **kwargs)
-        finally:
-            self.lib.mpicomm_interposer_set_enabled(was)
 
 
 def outcome(fn):
