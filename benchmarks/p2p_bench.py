@@ -10,9 +10,9 @@ Ping-pong of one element of each type of the pack suite (benchmarks/pack_bench.p
 between ranks 0 and 1, and the 3D halo exchange of examples/halo3d.py at 256^3 per
 rank (6 neighbours, ghost widths 1 and 2, Isend/Irecv and MPI_Neighbor_alltoallw).
 "MPI" is the interposer switched to pass-through, "pack" is MPICOMM_METHOD=pack,
-"auto" the model's choice (the model the interposer loaded at MPI_Init); both
-ranks switch together, repetitions rotate which goes first, and each figure is
-the best of --reps.
+"auto" the model's choice (the model the interposer loaded at MPI_Init; "packed"
+is the share of auto's calls the model sent packed); both ranks switch together,
+repetitions rotate which goes first, and each figure is the best of --reps.
 """
 import argparse
 import json
@@ -41,16 +41,24 @@ def use(ip, mode):
 
 
 def best_of(comm, ip, reps, fn):
-    """{mode: best seconds}, the modes in rotating order, both ranks in step."""
+    """{mode: best seconds}, the modes in rotating order, both ranks in step; also
+    "auto_packed": the share of auto's calls (both ranks) that the model packed."""
     best = dict.fromkeys(MODES, math.inf)
+    packed = passed = 0
     for rep in range(reps):
         for mode in MODES[rep % 3:] + MODES[:rep % 3]:
             use(ip, mode)
+            before = ip.stat("method_pack"), ip.stat("method_passthrough")
             comm.Barrier()
             t = time.perf_counter()
             fn()
             best[mode] = min(best[mode], comm.allreduce(time.perf_counter() - t, op=MPI.MAX))
+            if mode == "auto":
+                packed += ip.stat("method_pack") - before[0]
+                passed += ip.stat("method_passthrough") - before[1]
     use(ip, "auto")
+    packed, passed = comm.allreduce(packed), comm.allreduce(passed)
+    best["auto_packed"] = packed / max(packed + passed, 1)
     return best
 
 
@@ -71,11 +79,12 @@ def row(rank0, name, block, nbytes, t, scale):
         r[f"{mode}_us"] = t[mode] * scale * 1e6
     r["ratio"] = r["mpi_us"] / r["pack_us"]
     r["auto_ratio"] = r["mpi_us"] / r["auto_us"]
+    r["auto_packed"] = t["auto_packed"]
     if rank0:
         mb = f"{nbytes / 1e6:.2f}" if nbytes else ""
         print(f"{name:<26}{block:>7}{mb:>8}{r['mpi_us']:>11.1f}"
               f"{r['pack_us']:>11.1f}{r['auto_us']:>11.1f}{r['ratio']:>7.2f}x"
-              f"{r['auto_ratio']:>7.2f}x", flush=True)
+              f"{r['auto_ratio']:>7.2f}x{100 * r['auto_packed']:>8.0f}%", flush=True)
     return r
 
 
@@ -103,7 +112,7 @@ def main(argv=None):
     if rank0:
         print(f"# {vendor.strip()}; 2 ranks; best of {args.reps}; model: {ip.model}")
         print(f"{'case':<26}{'block':>7}{'MB':>8}{'MPI us':>11}{'pack us':>11}{'auto us':>11}"
-              f"{'pack':>8}{'auto':>8}")
+              f"{'pack':>8}{'auto':>8}{'packed':>9}")
     for name, shape, dt in pack_bench.cases(args.quick):
         dt.Commit()
         a = np.random.default_rng(comm.Get_rank()).random(int(np.prod(shape)))

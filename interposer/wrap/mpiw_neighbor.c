@@ -61,8 +61,10 @@ static int choose_blocks(const mpiw_side *s, int n, int large, mpic_desc *d, int
     *total = 0;
     for (int i = 0; i < n; i++) {
         int64_t c = count_at(s, i);
-        how[i] = mpiw_choose(c, type_at(s, i), &d[i]) > 0 &&
-                 (large || c * d[i].info.size <= INT_MAX);
+        int choice = mpiw_choose(c, type_at(s, i), &d[i]);
+        how[i] = choice > 0 && (large || c * d[i].info.size <= INT_MAX);
+        if (choice < 0)
+            mpiw_count(MPIW_STAT_method_passthrough, 1);
         off[i] = *total;
         if (how[i]) {
             *total += c * d[i].info.size;
@@ -202,13 +204,17 @@ static int pack_side(const mpiw_side *s, int n, int large, int send, mpic_desc *
 {
     int64_t most = 0, total = 0;
     MPI_Aint lb, extent;
+    int choice;
 
     for (int i = 0; i < n; i++) {
         if (count_at(s, i) < 0)
             return 0;
         most = count_at(s, i) > most ? count_at(s, i) : most;
     }
-    if (mpiw_choose(most, s->type, d) <= 0 || PMPI_Type_get_extent(s->type, &lb, &extent))
+    choice = mpiw_choose(most, s->type, d);
+    if (choice < 0)
+        mpiw_count(MPIW_STAT_method_passthrough, 1);
+    if (choice <= 0 || PMPI_Type_get_extent(s->type, &lb, &extent))
         return 0;
     for (int i = 0; i < n; i++) {
         c[i] = count_at(s, i) * d->info.size;
