@@ -4,8 +4,8 @@ The command launches this module on 2 ranks of one node (`mpiexec -n 2`, interpo
 preloaded) and moves the file into place only when the run succeeded, so a failed or
 interrupted measurement never replaces a good model. Rank 0 measures the generated
 pack/unpack kernels alone; both ranks then time a ping-pong of contiguous bytes by
-size, and of a vector type (block b, stride 2b, elements of b bytes up to a double) over
-the block x size grid with
+size, and of a vector type (block b, stride max(2b, 128 B), elements of b bytes up to a
+double) over the block x size grid with
 the MPI's own derived-type path and with the pack method, alternating the two, best
 of --reps. See mpicomm.model for the layout.
 """
@@ -25,7 +25,8 @@ import numpy as np
 from mpicomm import installation, launch, model
 
 BLOCKS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096)
-TOTALS = (1 << 12, 1 << 16, 1 << 20, 1 << 24)
+TOTALS = (1 << 12, 1 << 16, 1 << 20, 1 << 22)
+GAP = 128           # least stride: blocks under 64 B each touch their own cache lines
 QUICK_BLOCKS = (8, 1024)
 QUICK_TOTALS = (1 << 14, 1 << 18)
 PINGPONG = (8, 1 << 10, 1 << 14, 1 << 18, 1 << 22)
@@ -92,13 +93,23 @@ def _pingpong(comm, buf, count, dt, trips):
             comm.Send([buf, count, dt], peer, 7)
 
 
+def _stride(block):
+    return max(2 * block, GAP)
+
+
 def _vector(block, total):
-    """total bytes in blocks of block bytes, stride 2 * block, of the widest element that
-    fits a block (MPIs treat a double vector better than a byte one)."""
+    """total bytes in blocks of block bytes at _stride(block), of the widest element that
+    fits a block (MPIs treat a double vector better than a byte one). Small blocks are
+    spread one per cache line or more, as in the faces of a halo exchange: at a stride
+    of twice the block they would sit in cache and flatter whichever method packs."""
     from mpi4py import MPI
     elem = {1: MPI.BYTE, 2: MPI.SHORT, 4: MPI.FLOAT}.get(block, MPI.DOUBLE)
     per = block // elem.Get_size()
-    return elem.Create_vector(total // block, per, 2 * per)
+    return elem.Create_vector(total // block, per, _stride(block) // elem.Get_size())
+
+
+def _span(block, total):
+    return total // block * _stride(block)
 
 
 def _trips(total):
@@ -117,7 +128,7 @@ def _kernels(blocks, totals, reps):
             dt = _vector(b, s)
             d = datatypes._cdesc(datatypes.describe(dt))
             dt.Free()
-            src = np.ones(2 * s, np.uint8)
+            src = np.ones(_span(b, s), np.uint8)
             dst = np.empty(s, np.uint8)
             ps, pd = ffi.from_buffer(src), ffi.from_buffer(dst)
             n = _trips(s)
@@ -167,7 +178,7 @@ def worker(argv=None):
     for i, b in enumerate(blocks):
         for j, s in enumerate(totals):
             dt = _vector(b, s).Commit()
-            buf = np.zeros(2 * s, np.uint8)
+            buf = np.ones(_span(b, s), np.uint8)      # real pages, not the zero page
             n = _trips(s)
             best = {"passthrough": float("inf"), "pack": float("inf")}
             for rep in range(args.reps):

@@ -7,7 +7,8 @@ Layout (times in seconds, one-way, best of the repetitions):
     attrs     mpicomm_model (format), mpi_vendor, mpi_library_version, mpicomm_version,
               host, date, ranks, reps, cpu
     block_bytes [nb], total_bytes [ns]      the grid: innermost block, message size
-    method/passthrough [nb, ns]             the MPI sends a vector type itself
+    method/passthrough [nb, ns]             the MPI sends a vector type itself (block b,
+                                            stride max(2b, 128 B))
     method/pack [nb, ns]                    the interposer packs and sends bytes
     pack_seconds, unpack_seconds [nb, ns]   the generated kernels alone, one process
     pingpong_bytes [np], pingpong_seconds [np]   contiguous MPI_BYTE messages
