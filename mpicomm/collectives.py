@@ -1,0 +1,226 @@
+"""Collectives for gradient aggregation, on mpi4py.
+
+    >>> from mpicomm.collectives import allreduce_fused, iallreduce_fused
+    >>> allreduce_fused(grads, op="average")          # in place, every rank
+    >>> h = iallreduce_fused(grads); compute(); h.wait()
+
+Many arrays of many sizes are reduced with few MPI calls: arrays are grouped by
+dtype, in order, into fusion buffers of at most MPICOMM_FUSION_BYTES (default
+64 MiB) each, as Horovod's tensor fusion does; an array larger than that is
+reduced in place on its own. Every rank must pass arrays of the same shapes and
+dtypes in the same order (checked: a mismatch raises ValueError on every rank
+instead of hanging or mixing data).
+"""
+import os
+import zlib
+
+import numpy as np
+from mpi4py import MPI
+
+__all__ = ["allreduce_fused", "iallreduce_fused", "FusedRequest", "fusion_bytes"]
+
+DTYPES = (np.float16, np.float32, np.float64, np.int32, np.int64)
+OPS = {"sum": MPI.SUM, "average": MPI.SUM, "min": MPI.MIN, "max": MPI.MAX}
+DEFAULT_FUSION_BYTES = 64 << 20
+
+
+def fusion_bytes():
+    """MPICOMM_FUSION_BYTES, validated (default 64 MiB)."""
+    raw = os.environ.get("MPICOMM_FUSION_BYTES")
+    if raw is None or raw == "":
+        return DEFAULT_FUSION_BYTES
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise ValueError(f"MPICOMM_FUSION_BYTES={raw!r} is not a positive number of bytes")
+    return value
+
+
+def _op_name(op):
+    if isinstance(op, str):
+        if op.lower() not in OPS:
+            raise ValueError(f"op {op!r} is not one of {', '.join(OPS)}")
+        return op.lower()
+    for name, mpi_op in (("sum", MPI.SUM), ("min", MPI.MIN), ("max", MPI.MAX)):
+        if op == mpi_op:
+            return name
+    raise ValueError(f"op {op!r} is not MPI.SUM, MPI.MIN, MPI.MAX or one of {', '.join(OPS)}")
+
+
+def _check_arrays(arrays, op):
+    arrays = list(arrays)
+    for i, a in enumerate(arrays):
+        if not isinstance(a, np.ndarray):
+            raise TypeError(f"array {i} is a {type(a).__name__}, not a numpy.ndarray "
+                            "(the reduction is in place)")
+        if a.dtype.type not in DTYPES:
+            raise TypeError(f"array {i} has dtype {a.dtype}; supported: "
+                            f"{', '.join(np.dtype(t).name for t in DTYPES)}")
+        if not a.flags.writeable:
+            raise ValueError(f"array {i} is read-only; the reduction is in place")
+        if op == "average" and a.dtype.kind == "i":
+            raise TypeError(f"array {i} is {a.dtype}: an average of integers is not exact; "
+                            "use op='sum' and divide")
+    return arrays
+
+
+class _Bucket:
+    """One fused buffer (or one contiguous array reduced where it is): its dtype, its
+    members' flat views (None for a non-contiguous array) and offsets."""
+
+    def __init__(self, dtype, members):
+        self.dtype = np.dtype(dtype)
+        self.arrays = [a for a, _, _ in members]
+        self.bounds = [(off, off + n) for _, off, n in members]
+        self.total = sum(n for _, _, n in members)
+        self.flat = [a.reshape(-1) if a.flags.c_contiguous else None for a in self.arrays]
+        # An array alone in its buffer (one above the limit, or the last of its dtype)
+        # is reduced where it is when it is contiguous: no copy in or out.
+        self.inplace = len(members) == 1 and self.flat[0] is not None
+        self.own = None                      # the buffer the blocking path reuses
+
+    def gather(self, fresh):
+        """The buffer to reduce, filled from the arrays."""
+        if self.inplace:
+            return self.flat[0]
+        if fresh or self.own is None:
+            buf = np.empty(self.total, self.dtype)
+            if not fresh:
+                self.own = buf
+        else:
+            buf = self.own
+        srcs = [f if f is not None else a.reshape(-1) for f, a in zip(self.flat, self.arrays)]
+        np.concatenate(srcs, out=buf)
+        return buf
+
+    def scatter(self, buf, divisor=None):
+        if divisor is not None:
+            np.true_divide(buf, divisor, out=buf)
+        if self.inplace:
+            return
+        for f, a, (lo, hi) in zip(self.flat, self.arrays, self.bounds):
+            if f is not None:
+                f[...] = buf[lo:hi]
+            else:
+                np.copyto(a, buf[lo:hi].reshape(a.shape))
+
+
+def _buckets(arrays, limit):
+    """Group by dtype (first-seen order), then fill buffers of at most limit bytes."""
+    by_dtype = {}
+    for a in arrays:
+        if a.size:
+            by_dtype.setdefault(a.dtype.str, []).append(a)
+    out = []
+    for key, group in by_dtype.items():
+        itemsize = np.dtype(key).itemsize
+        members, used = [], 0
+        for a in group:
+            n = a.size
+            if members and (used + n) * itemsize > limit:
+                out.append(_Bucket(key, members))
+                members, used = [], 0
+            members.append((a, used, n))
+            used += n
+        if members:
+            out.append(_Bucket(key, members))
+    return out
+
+
+class _Plan:
+    """The buckets for one list of arrays, kept while the same arrays come back (the
+    usual case: the same gradients every step), so each step costs a concatenate per
+    buffer and a copy per array, not a regrouping. A plan holds its arrays (so their
+    ids cannot be reused); the last PLANS lists are kept."""
+
+    def __init__(self, arrays, limit):
+        self.refs = list(arrays)
+        self.sizes = [(a.size, a.dtype) for a in arrays]
+        self.limit = limit
+        self.buckets = _buckets(arrays, limit)
+        sig = ";".join(f"{a.dtype.str}{a.shape}" for a in arrays).encode()
+        self.signature = zlib.crc32(sig) | (len(arrays) << 32)
+
+    def matches(self, arrays, limit):
+        return (limit == self.limit and len(arrays) == len(self.refs) and
+                all(r is a and a.size == n and a.dtype == d
+                    for r, a, (n, d) in zip(self.refs, arrays, self.sizes)))
+
+
+PLANS = 4
+_plans = {}
+
+
+def _plan(arrays, limit):
+    key = tuple(map(id, arrays))
+    plan = _plans.get(key)
+    if plan is None or not plan.matches(arrays, limit):
+        if len(_plans) >= PLANS:
+            _plans.pop(next(iter(_plans)))
+        plan = _plans[key] = _Plan(arrays, limit)
+    return plan
+
+
+class FusedRequest:
+    """A fused allreduce in flight: `wait()` finishes it, `test()` asks."""
+
+    def __init__(self, parts, requests, divisor):
+        self._parts, self._requests, self._divisor = parts, requests, divisor
+        self._done = False
+
+    def test(self):
+        """True (and the arrays hold the result) once every part has completed."""
+        if not self._done and MPI.Request.Testall(self._requests):
+            self._finish()
+        return self._done
+
+    def wait(self):
+        """Block until done; the arrays then hold the result."""
+        if not self._done:
+            MPI.Request.Waitall(self._requests)
+            self._finish()
+
+    def _finish(self):
+        for bucket, buf in self._parts:
+            bucket.scatter(buf, self._divisor if bucket.dtype.kind == "f" else None)
+        self._done = True
+
+
+def _start(arrays, op, comm, blocking):
+    comm = comm or MPI.COMM_WORLD
+    name = _op_name(op)
+    arrays = _check_arrays(arrays, name)
+    plan = _plan(arrays, fusion_bytes())
+    both = np.array([plan.signature, -plan.signature], dtype=np.int64)
+    comm.Allreduce(MPI.IN_PLACE, both, op=MPI.MAX)
+    if both[0] != -both[1]:
+        raise ValueError("ranks passed different arrays to a fused allreduce (their number, "
+                         "shapes or dtypes differ); every rank must pass the same layout")
+    divisor = comm.Get_size() if name == "average" else None
+    mpi_op = OPS[name]
+    parts = [(b, b.gather(fresh=not blocking)) for b in plan.buckets]
+    if blocking:
+        for _, buf in parts:
+            comm.Allreduce(MPI.IN_PLACE, buf, op=mpi_op)
+        req = FusedRequest(parts, [], divisor)
+        req._finish()
+        return req, len(parts)
+    reqs = [comm.Iallreduce(MPI.IN_PLACE, buf, op=mpi_op) for _, buf in parts]
+    return FusedRequest(parts, reqs, divisor), len(parts)
+
+
+def allreduce_fused(arrays, op=MPI.SUM, comm=None):
+    """Reduce a list of numpy arrays in place across comm (default COMM_WORLD).
+
+    op: MPI.SUM, MPI.MIN, MPI.MAX, or "sum", "average", "min", "max" (average: the sum
+    divided by the number of ranks, floating-point dtypes only). Returns the number
+    of MPI reductions it took."""
+    return _start(arrays, op, comm, blocking=True)[1]
+
+
+def iallreduce_fused(arrays, op=MPI.SUM, comm=None):
+    """Start the same reduction with MPI_Iallreduce; returns a FusedRequest. The arrays
+    must not be touched until it completes; several may be in flight."""
+    return _start(arrays, op, comm, blocking=False)[0]
