@@ -18,13 +18,22 @@ def launcher_env(inst, nprocs, base=None):
     return env
 
 
-def command(nprocs, argv, interposer=True, mpiexec_args=(), inst=None, env_vars=None):
-    """(argv, env) for running argv on nprocs ranks."""
+# Open MPI's ULFM runs with these (other transports were seen to hang on a failure).
+ULFM_ARGS = ("--with-ft", "ulfm", "--mca", "pml", "ob1", "--mca", "btl", "tcp,self")
+
+
+def command(nprocs, argv, interposer=True, mpiexec_args=(), inst=None, env_vars=None, ft=False):
+    """(argv, env) for running argv on nprocs ranks; ft: survive failed ranks (ULFM)."""
     if nprocs < 1:
         raise ValueError(f"-n must be at least 1, got {nprocs}")
     if not argv:
         raise ValueError("no command to run: give it after --")
     inst = inst or installation.probe()
+    if ft and not inst.is_openmpi:
+        raise ValueError(f"--ft needs Open MPI's ULFM (user-level failure mitigation); "
+                         f"mpi4py loads {inst.vendor} {inst.version}, which does not provide it "
+                         "here: without --ft a failed rank ends the whole job")
+    mpiexec_args = (*ULFM_ARGS, *mpiexec_args) if ft else tuple(mpiexec_args)
     mpiexec = inst.tool("mpiexec")
     env = launcher_env(inst, nprocs)
     rank_env = [f"{k}={v}" for k, v in (env_vars or {}).items()]

@@ -1,0 +1,48 @@
+"""Surviving a failed rank: Open MPI's ULFM through `mpicomm run --ft` and mpicomm.ft;
+under MPICH a failure ends the job quickly and --ft is refused with the reason."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import helpers
+
+PROGRAM = str(Path(__file__).resolve().parent / "ft_kill.py")
+OPENMPI = helpers.inst().is_openmpi
+
+
+def run(nprocs, args, ft=True, timeout=120):
+    cmd = [sys.executable, "-m", "mpicomm", "run", "-n", str(nprocs)] + (["--ft"] if ft else [])
+    return subprocess.run(cmd + ["--", sys.executable, PROGRAM, *args], capture_output=True,
+                          text=True, timeout=timeout, env=dict(os.environ))
+
+
+def result(res):
+    lines = [ln for ln in res.stdout.splitlines() if ln.startswith("RESULT ")]
+    assert lines, res.stdout[-2000:] + res.stderr[-2000:]
+    return json.loads(lines[0][7:])
+
+
+@pytest.mark.skipif(not OPENMPI, reason="ULFM is Open MPI's; MPICH is tested below")
+@pytest.mark.parametrize("nprocs, kill, at", [(4, 1, 2), (3, 2, 0), (4, 0, 3)])
+def test_survivors_shrink_and_finish(nprocs, kill, at):
+    res = run(nprocs, ["--kill-rank", str(kill), "--kill-at-step", str(at), "--steps", "5"])
+    # mpiexec reports the dead rank's exit status; the survivors finished.
+    assert res.returncode in (0, 9), res.stderr[-2000:]
+    r = result(res)
+    everyone = nprocs * (nprocs + 1) / 2
+    assert r["failed_ranks"] == [kill] and r["survivors"] == nprocs - 1
+    assert r["sums"] == [everyone] * at + [everyone - (kill + 1)] * (5 - at)
+
+
+@pytest.mark.skipif(OPENMPI, reason="MPICH's behaviour; Open MPI's is tested above")
+def test_mpich_refuses_ft_and_a_failure_ends_the_job():
+    res = run(2, [], ft=True)
+    assert res.returncode == 2 and "--ft needs Open MPI's ULFM" in res.stderr
+    res = run(4, ["--kill-rank", "1", "--kill-at-step", "1"], ft=False, timeout=60)
+    assert res.returncode != 0
+    assert "RESULT" not in res.stdout
+    assert "Killed" in res.stdout + res.stderr or "signal 9" in res.stdout + res.stderr
