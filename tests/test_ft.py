@@ -43,6 +43,6 @@ def test_mpich_refuses_ft_and_a_failure_ends_the_job():
     res = run(2, [], ft=True)
     assert res.returncode == 2 and "--ft needs Open MPI's ULFM" in res.stderr
     res = run(4, ["--kill-rank", "1", "--kill-at-step", "1"], ft=False, timeout=60)
-    assert res.returncode != 0
+    # The job ends (within the timeout) with the dead rank's status, not a hang.
+    assert res.returncode == 9, (res.returncode, res.stderr[-1000:])
     assert "RESULT" not in res.stdout
-    assert "Killed" in res.stdout + res.stderr or "signal 9" in res.stdout + res.stderr
