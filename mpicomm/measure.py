@@ -118,7 +118,6 @@ def _trips(total):
 
 def _kernels(blocks, totals, reps):
     """Seconds to pack and to unpack each grid point with the generated kernels."""
-    from mpi4py import MPI
     from mpicomm import datatypes
     from mpicomm._core import ffi, lib
     pack_s = np.zeros((len(blocks), len(totals)))
@@ -173,8 +172,7 @@ def worker(argv=None):
                                 args.reps) / n / 2)
 
     # 3. The vector grid, passthrough and pack alternating.
-    times = {"passthrough": np.zeros((len(blocks), len(totals))), "pack": None}
-    times["pack"] = np.zeros_like(times["passthrough"])
+    times = {name: np.zeros((len(blocks), len(totals))) for name in ("passthrough", "pack")}
     for i, b in enumerate(blocks):
         for j, s in enumerate(totals):
             dt = _vector(b, s).Commit()

@@ -4,18 +4,28 @@ import os
 import subprocess
 import sys
 
-from mpicomm import build, installation, launch
+from mpicomm import installation
 
 
 def inst():
     return installation.probe()
 
 
-def mpicomm_run(nprocs, argv, interposer=True, env=None, timeout=600, cwd=None):
-    """Run argv on nprocs ranks through `mpicomm run`; returns CompletedProcess."""
+def cli(*args, env=None, timeout=600):
+    """`python -m mpicomm ARGS` with env added to ours; returns CompletedProcess."""
+    full = dict(os.environ)
+    full.update(env or {})
+    return subprocess.run([sys.executable, "-m", "mpicomm", *args], capture_output=True,
+                          text=True, env=full, timeout=timeout)
+
+
+def mpicomm_run(nprocs, argv, interposer=True, env=None, timeout=600, cwd=None, ft=False):
+    """Run argv on nprocs ranks through `mpicomm run` (--ft when ft); returns CompletedProcess."""
     cmd = [sys.executable, "-m", "mpicomm", "run", "-n", str(nprocs)]
     if not interposer:
         cmd.append("--no-interposer")
+    if ft:
+        cmd.append("--ft")
     full_env = dict(os.environ)
     full_env.update(env or {})
     return subprocess.run(cmd + ["--", *argv], capture_output=True, text=True, env=full_env,

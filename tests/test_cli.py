@@ -10,11 +10,7 @@ import helpers
 from mpicomm import installation
 
 
-def cli(*args, env=None):
-    full = dict(os.environ)
-    full.update(env or {})
-    return subprocess.run([sys.executable, "-m", "mpicomm", *args], capture_output=True,
-                          text=True, env=full, timeout=600)
+cli = helpers.cli
 
 
 def test_preload_path_is_an_existing_library_built_for_this_mpi():

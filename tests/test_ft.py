@@ -1,8 +1,6 @@
 """Surviving a failed rank: Open MPI's ULFM through `mpicomm run --ft` and mpicomm.ft;
 under MPICH a failure ends the job quickly and --ft is refused with the reason."""
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -15,9 +13,7 @@ OPENMPI = helpers.inst().is_openmpi
 
 
 def run(nprocs, args, ft=True, timeout=120):
-    cmd = [sys.executable, "-m", "mpicomm", "run", "-n", str(nprocs)] + (["--ft"] if ft else [])
-    return subprocess.run(cmd + ["--", sys.executable, PROGRAM, *args], capture_output=True,
-                          text=True, timeout=timeout, env=dict(os.environ))
+    return helpers.mpicomm_run(nprocs, [sys.executable, PROGRAM, *args], ft=ft, timeout=timeout)
 
 
 def result(res):

@@ -2,8 +2,6 @@
 interposer reads it at MPI_Init (rank 0 reads, all ranks use it), `mpicomm info`
 shows it. Real runs under mpiexec, real HDF5 files."""
 import json
-import os
-import subprocess
 import sys
 
 import h5py
@@ -34,8 +32,9 @@ if comm.rank == 0:
 """
 
 
-def probe(env):
-    res = helpers.mpicomm_run(2, [sys.executable, "-c", PROBE], env=env)
+def probe(env, prefix=()):
+    """Run PROBE on 2 ranks (argv prefix, e.g. `env VAR=...`, seen by the ranks only)."""
+    res = helpers.mpicomm_run(2, [*prefix, sys.executable, "-c", PROBE], env=env)
     assert res.returncode == 0, res.stderr
     line = [ln for ln in res.stdout.splitlines() if ln.startswith("PROBE ")]
     assert line, res.stdout + res.stderr
@@ -43,10 +42,7 @@ def probe(env):
 
 
 def cli(*args, env=None):
-    full = dict(os.environ)
-    full.update(env or {})
-    return subprocess.run([sys.executable, "-m", "mpicomm", *args], capture_output=True,
-                          text=True, env=full, timeout=900)
+    return helpers.cli(*args, env=env, timeout=900)
 
 
 def synthetic(path, pack_faster, vendor=None, drop=None):
@@ -116,10 +112,7 @@ def test_default_location_is_the_per_user_cache(tmp_path):
     expect.parent.mkdir(parents=True)
     synthetic(expect, pack_faster=False)
     # Only the ranks see the new cache directory (the launcher keeps its cached build).
-    res = helpers.mpicomm_run(2, ["env", f"MPICOMM_CACHE_DIR={cache}", sys.executable, "-c",
-                                  PROBE])
-    assert res.returncode == 0, res.stderr
-    got = json.loads([ln for ln in res.stdout.splitlines() if ln.startswith("PROBE ")][0][6:])
+    got, _ = probe({}, prefix=("env", f"MPICOMM_CACHE_DIR={cache}"))
     assert [g["model"] for g in got] == [str(expect)] * 2
     assert all(g["passthrough"] == 2 for g in got)
     res = cli("info", "--no-build", env={"MPICOMM_CACHE_DIR": str(cache)})

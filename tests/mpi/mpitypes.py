@@ -8,6 +8,16 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import typespec  # noqa: E402
 
 
+def bounds(dt, count):
+    """(lowest, highest) byte offset, from the buffer's start, that count elements of dt
+    touch or span (never above 0 / below 1), wherever lb and true_lb put them."""
+    lb, ext = dt.Get_extent()
+    tlb, text = dt.Get_true_extent()
+    lo = min(0, tlb, tlb + (count - 1) * ext)
+    hi = max(tlb + text, tlb + (count - 1) * ext + text, count * ext, 1)
+    return lo, hi
+
+
 def from_spec(spec):
     kind, args = spec[0], spec[1:]
     if kind == "named":

@@ -4,7 +4,6 @@ ranks; tests/test_collectives_launch.py runs 3 and 4).
 Values are small integers, so floating-point sums are exact whatever order the MPI
 combines ranks in, and every result can be compared for equality.
 """
-import os
 
 import numpy as np
 import pytest

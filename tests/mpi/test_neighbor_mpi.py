@@ -46,10 +46,7 @@ def blocks(dts, counts, seed, fill=None):
     """A buffer holding one block per type (count elements each) and their displacements."""
     displs, at = [], 64
     for dt, c in zip(dts, counts):
-        lb, ext = dt.Get_extent()
-        tlb, text = dt.Get_true_extent()
-        lo = min(0, tlb, tlb + (c - 1) * ext)
-        hi = max(tlb + text, tlb + (c - 1) * ext + text, c * ext, 1)
+        lo, hi = mpitypes.bounds(dt, c)
         displs.append(at - lo)
         at += hi - lo + 64
     rng = np.random.default_rng(seed)

@@ -23,10 +23,7 @@ DEST, SRC = (RANK + 1) % SIZE, (RANK - 1) % SIZE
 
 def span(dt, count):
     """(base offset, buffer bytes) holding count elements wherever their bytes fall."""
-    lb, ext = dt.Get_extent()
-    tlb, text = dt.Get_true_extent()
-    lo = min(0, tlb, tlb + (count - 1) * ext)
-    hi = max(tlb + text, tlb + (count - 1) * ext + text, count * ext, 1)
+    lo, hi = mpitypes.bounds(dt, count)
     return 16 - lo, 16 - lo + hi + 16
 
 
