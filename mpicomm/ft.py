@@ -12,6 +12,10 @@ Every survivor sees either MPI_ERR_PROC_FAILED (it talked to the dead rank) or
 MPI_ERR_REVOKED (another survivor revoked the communicator), so every survivor
 reaches recover() and the shrink is collective over the survivors.
 """
+import atexit
+import os
+import sys
+
 from mpi4py import MPI
 
 __all__ = ["available", "resilient", "is_failure", "recover"]
@@ -53,6 +57,7 @@ def recover(comm, exc):
         raise RuntimeError("a rank failed but this MPI has no ULFM (launch with "
                            "`mpicomm run --ft` under Open MPI)") from exc
     comm.Revoke()
+    _skip_finalize_at_exit()
     new = comm.Shrink()
     new.Set_errhandler(MPI.ERRORS_RETURN)
     old_group, new_group = comm.Get_group(), new.Get_group()
@@ -61,3 +66,31 @@ def recover(comm, exc):
     old_group.Free()
     new_group.Free()
     return new, failed
+
+
+_armed = False
+
+
+def _skip_finalize_at_exit():
+    """Open MPI 5.0's MPI_Finalize can wait forever for a dead peer (seen here in about
+    one run in three), so a process that lived through a failure leaves without it: at
+    exit it flushes its output and ends with status 1 after an uncaught exception, else
+    0 (a status given to sys.exit is not kept)."""
+    global _armed
+    if _armed:
+        return
+    _armed = True
+    status = [0]
+    hook = sys.excepthook
+
+    def excepthook(*info):
+        status[0] = 1
+        hook(*info)
+
+    def leave():
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status[0])
+
+    sys.excepthook = excepthook
+    atexit.register(leave)
