@@ -20,6 +20,7 @@ def main():
     ap.add_argument("--kill-rank", type=int, default=1)
     ap.add_argument("--kill-at-step", type=int, default=2)
     ap.add_argument("--steps", type=int, default=5)
+    ap.add_argument("--result", help="also write the RESULT JSON to this file (rank 0)")
     args = ap.parse_args()
     comm = ft.resilient(MPI.COMM_WORLD)
     me = MPI.COMM_WORLD.Get_rank()
@@ -36,9 +37,13 @@ def main():
             continue                       # redo this step on the survivors
         sums.append(float(value[0]))
         step += 1
+    comm.Barrier()                 # nobody leaves while another survivor still works
     if comm.Get_rank() == 0:
-        print("RESULT", json.dumps({"failed_ranks": failed, "sums": sums,
-                                    "survivors": comm.Get_size()}), flush=True)
+        out = json.dumps({"failed_ranks": failed, "sums": sums, "survivors": comm.Get_size()})
+        print("RESULT", out, flush=True)
+        if args.result:            # the launcher may drop a failed job's last output
+            with open(args.result, "w") as f:
+                f.write(out)
 
 
 if __name__ == "__main__":

@@ -24,11 +24,14 @@ def result(res):
 
 @pytest.mark.skipif(not OPENMPI, reason="ULFM is Open MPI's; MPICH is tested below")
 @pytest.mark.parametrize("nprocs, kill, at", [(4, 1, 2), (3, 2, 0), (4, 0, 3)])
-def test_survivors_shrink_and_finish(nprocs, kill, at):
-    res = run(nprocs, ["--kill-rank", str(kill), "--kill-at-step", str(at), "--steps", "5"])
+def test_survivors_shrink_and_finish(tmp_path, nprocs, kill, at):
+    out = tmp_path / "result.json"
+    res = run(nprocs, ["--kill-rank", str(kill), "--kill-at-step", str(at), "--steps", "5",
+                       "--result", str(out)])
     # mpiexec reports the dead rank's exit status; the survivors finished.
     assert res.returncode in (0, 9), res.stderr[-2000:]
-    r = result(res)
+    assert out.exists(), res.stdout[-2000:] + res.stderr[-2000:]
+    r = json.loads(out.read_text())
     everyone = nprocs * (nprocs + 1) / 2
     assert r["failed_ranks"] == [kill] and r["survivors"] == nprocs - 1
     assert r["sums"] == [everyone] * at + [everyone - (kill + 1)] * (5 - at)
