@@ -13,8 +13,10 @@ MPI_ERR_REVOKED (another survivor revoked the communicator), so every survivor
 reaches recover() and the shrink is collective over the survivors.
 """
 import atexit
+import ctypes
 import os
 import sys
+import threading
 
 from mpi4py import MPI
 
@@ -38,6 +40,7 @@ def available(comm=None):
 
 def resilient(comm):
     """A duplicate of comm whose errors are returned (raised in Python), not fatal."""
+    finalize_timeout()             # a bad MPICOMM_FT_FINALIZE_S is named now, not at a failure
     dup = comm.Dup()
     dup.Set_errhandler(MPI.ERRORS_RETURN)
     return dup
@@ -57,7 +60,7 @@ def recover(comm, exc):
         raise RuntimeError("a rank failed but this MPI has no ULFM (launch with "
                            "`mpicomm run --ft` under Open MPI)") from exc
     comm.Revoke()
-    _skip_finalize_at_exit()
+    _bounded_finalize_at_exit()
     new = comm.Shrink()
     new.Set_errhandler(MPI.ERRORS_RETURN)
     old_group, new_group = comm.Get_group(), new.Get_group()
@@ -71,15 +74,31 @@ def recover(comm, exc):
 _armed = False
 
 
-def _skip_finalize_at_exit():
+def finalize_timeout():
+    """Seconds a recovered process waits in MPI_Finalize at exit (MPICOMM_FT_FINALIZE_S)."""
+    raw = os.environ.get("MPICOMM_FT_FINALIZE_S", "10")
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise ValueError(f"MPICOMM_FT_FINALIZE_S={raw!r}: expected a positive number of seconds")
+    return value
+
+
+def _bounded_finalize_at_exit():
     """Open MPI 5.0's MPI_Finalize can wait forever for a dead peer (seen here in about
-    one run in three), so a process that lived through a failure leaves without it: at
-    exit it flushes its output and ends with status 1 after an uncaught exception, else
-    0 (a status given to sys.exit is not kept)."""
+    one run in three). Leaving without it is no cure: a survivor that exits while
+    another still waits on its last message looks to that one like a new failure. So
+    a process that lived through a failure calls MPI_Finalize itself at exit (its fence
+    keeps every survivor alive until all are done communicating) and a watchdog ends
+    the process if that has not returned within finalize_timeout() seconds: status 1
+    after an uncaught exception, else 0."""
     global _armed
     if _armed:
         return
     _armed = True
+    timeout = finalize_timeout()
     status = [0]
     hook = sys.excepthook
 
@@ -87,10 +106,38 @@ def _skip_finalize_at_exit():
         status[0] = 1
         hook(*info)
 
-    def leave():
+    def watchdog(done):
+        if not done.wait(timeout):
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(status[0])
+
+    def finalize():
+        # atexit runs last-registered first, so this precedes mpi4py's own finalize.
+        if MPI.Is_finalized():
+            return
         sys.stdout.flush()
         sys.stderr.flush()
-        os._exit(status[0])
+        done = threading.Event()
+        threading.Thread(target=watchdog, args=(done,), daemon=True).start()
+        _mpi_finalize_releasing_gil()
+        done.set()
 
     sys.excepthook = excepthook
-    atexit.register(leave)
+    atexit.register(finalize)
+
+
+def _mpi_finalize_releasing_gil():
+    """MPI_Finalize through ctypes, which lets go of the GIL (mpi4py's Finalize keeps
+    it, so no watchdog thread could run while it waits). The symbol is looked up
+    globally first, so a preloaded interposer's MPI_Finalize is the one called."""
+    fn = getattr(ctypes.CDLL(None), "MPI_Finalize", None)
+    if fn is None:
+        with open("/proc/self/maps") as maps:
+            libs = [ln.split()[-1] for ln in maps if "/libmpi.so" in ln]
+        if not libs:
+            MPI.Finalize()
+            return
+        fn = ctypes.CDLL(libs[0]).MPI_Finalize
+    fn.restype = ctypes.c_int
+    fn()

@@ -12,8 +12,11 @@ PROGRAM = str(Path(__file__).resolve().parent / "ft_kill.py")
 OPENMPI = helpers.inst().is_openmpi
 
 
-def run(nprocs, args, ft=True, timeout=120):
-    return helpers.mpicomm_run(nprocs, [sys.executable, PROGRAM, *args], ft=ft, timeout=timeout)
+def run(nprocs, args, ft=True, timeout=120, env=None):
+    # A hung MPI_Finalize after the recovery is ended after 3 s, not the default 10 s.
+    env = {"MPICOMM_FT_FINALIZE_S": "3", **(env or {})}
+    return helpers.mpicomm_run(nprocs, [sys.executable, PROGRAM, *args], ft=ft, timeout=timeout,
+                               env=env)
 
 
 def result(res):
@@ -35,6 +38,12 @@ def test_survivors_shrink_and_finish(tmp_path, nprocs, kill, at):
     everyone = nprocs * (nprocs + 1) / 2
     assert r["failed_ranks"] == [kill] and r["survivors"] == nprocs - 1
     assert r["sums"] == [everyone] * at + [everyone - (kill + 1)] * (5 - at)
+
+
+def test_bad_finalize_timeout_is_named():
+    res = run(2, ["--steps", "1"], ft=OPENMPI, env={"MPICOMM_FT_FINALIZE_S": "soon"})
+    assert res.returncode != 0
+    assert "MPICOMM_FT_FINALIZE_S='soon': expected a positive number" in res.stderr
 
 
 @pytest.mark.skipif(OPENMPI, reason="MPICH's behaviour; Open MPI's is tested above")
