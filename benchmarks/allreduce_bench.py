@@ -8,6 +8,14 @@ Cases: 1000 float32 arrays of 1 KiB reduced with allreduce_fused against a loop
 of comm.Allreduce (one call per array), and one 64 MiB float32 array with
 allreduce_fused against comm.Allreduce. Both forms alternate in the same process
 and each figure is the best of --reps (the slowest rank's time).
+
+Then a training step with a straggler: every rank computes for --compute-ms (a
+sleep), the last rank --slow-ms longer, and the step's gradients (100 arrays of
+40 KiB) are reduced with allreduce_fused (everyone) or allreduce_partial (deadline
+--deadline-ms after the root's call, at least n-1 ranks). The figure is the step
+time until the result is in use on the ranks that were on time (the slowest of
+them), median of --reps; the same without a straggler shows what going through
+the root costs.
 """
 import argparse
 import json
@@ -18,7 +26,7 @@ import time
 import numpy as np
 from mpi4py import MPI
 
-from mpicomm.collectives import allreduce_fused
+from mpicomm.collectives import PartialAllreduce, allreduce_fused
 
 
 def best(comm, reps, fns):
@@ -36,6 +44,12 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--reps", type=int, default=7, help="repetitions, best kept (default 7)")
     ap.add_argument("--json", help="also write the results here (rank 0)")
+    ap.add_argument("--compute-ms", type=float, default=20.0,
+                    help="a step's compute time on every rank (default 20)")
+    ap.add_argument("--slow-ms", type=float, default=200.0,
+                    help="extra time of the straggler, the last rank (default 200)")
+    ap.add_argument("--deadline-ms", type=float, default=10.0,
+                    help="allreduce_partial's deadline after the root's call (default 10)")
     args = ap.parse_args(argv)
     comm = MPI.COMM_WORLD
     rank0 = comm.Get_rank() == 0
@@ -56,17 +70,55 @@ def main(argv=None):
                  "fused_ms": t["fused"] * 1e3})
     for r in rows:
         r["ratio"] = r["mpi_ms"] / r["fused_ms"]
+    steps = straggler_steps(comm, args)
     if rank0:
         lib = MPI.Get_library_version().splitlines()[0].strip()
         print(f"# {lib}; {comm.Get_size()} ranks; best of {args.reps}")
         print(f"{'case':<22}{'MPI ms':>10}{'fused ms':>10}{'ratio':>8}")
         for r in rows:
             print(f"{r['case']:<22}{r['mpi_ms']:>10.3f}{r['fused_ms']:>10.3f}{r['ratio']:>7.2f}x")
+        print(f"# step: compute {args.compute_ms} ms, straggler +{args.slow_ms} ms, deadline "
+              f"{args.deadline_ms} ms, min_ranks n-1; median of {args.reps}")
+        print(f"{'step':<22}{'full ms':>10}{'partial ms':>11}{'ratio':>7}")
+        for r in steps:
+            print(f"{r['case']:<22}{r['full_ms']:>10.2f}{r['partial_ms']:>11.2f}"
+                  f"{r['ratio']:>6.2f}x")
         if args.json:
             with open(args.json, "w") as f:
                 json.dump({"mpi": lib, "ranks": comm.Get_size(), "reps": args.reps,
-                           "cases": rows}, f, indent=1)
+                           "cases": rows, "steps": steps,
+                           "step_params": {"compute_ms": args.compute_ms,
+                                           "slow_ms": args.slow_ms,
+                                           "deadline_ms": args.deadline_ms}}, f, indent=1)
     return 0
+
+
+def straggler_steps(comm, args):
+    """Median step time on the on-time ranks, full against partial aggregation, with
+    and without a straggler."""
+    n, me = comm.Get_size(), comm.Get_rank()
+    grads = [np.full(10240, me, np.float32) for _ in range(100)]
+    agg = PartialAllreduce(comm)
+    rows = []
+    for slow in (True, False):
+        late = slow and n > 1 and me == n - 1
+        times = {"full": [], "partial": []}
+        for rep in range(args.reps):
+            for how in (("full", "partial") if rep % 2 == 0 else ("partial", "full")):
+                comm.Barrier()
+                t = time.perf_counter()
+                time.sleep((args.compute_ms + (args.slow_ms if late else 0.0)) / 1e3)
+                if how == "full":
+                    allreduce_fused(grads)
+                else:
+                    agg.allreduce(grads, args.deadline_ms / 1e3, max(1, n - 1))
+                mine = 0.0 if late else time.perf_counter() - t
+                times[how].append(comm.allreduce(mine, op=MPI.MAX))
+        full, partial = (float(np.median(times[k])) * 1e3 for k in ("full", "partial"))
+        rows.append({"case": "one straggler" if slow else "no straggler",
+                     "full_ms": full, "partial_ms": partial, "ratio": full / partial})
+    agg.close()
+    return rows
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""mpicomm.collectives at 3 and 4 ranks (make test runs tests/mpi at 1 and 2)."""
+"""mpicomm.collectives (fused and partial) at 3 and 4 ranks (make test runs tests/mpi at
+1 and 2)."""
 import re
 import sys
 from pathlib import Path
@@ -7,14 +8,15 @@ import pytest
 
 import helpers
 
-SUITE = Path(__file__).resolve().parent / "mpi" / "test_collectives_mpi.py"
+MPI_TESTS = Path(__file__).resolve().parent / "mpi"
+SUITES = [str(MPI_TESTS / "test_collectives_mpi.py"), str(MPI_TESTS / "test_partial_mpi.py")]
 
 
 @pytest.mark.parametrize("nprocs", [3, 4])
 def test_collectives_at_more_ranks(nprocs):
     res = helpers.mpicomm_run(nprocs, [sys.executable, "-m", "pytest", "-q", "--color=no",
-                                       "-p", "no:cacheprovider", "--with-mpi", str(SUITE)],
-                              interposer=False, cwd=str(SUITE.parent))
+                                       "-p", "no:cacheprovider", "--with-mpi", *SUITES],
+                              interposer=False, cwd=str(MPI_TESTS))
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     out = re.sub(r"\x1b\[[0-9;]*m", "", res.stdout)      # colour, should a rank force it
     summaries = re.findall(r"^(\d+) passed(?:, (\d+) skipped)? in ", out, re.M)

@@ -1,4 +1,4 @@
-"""Collectives for gradient aggregation, on mpi4py.
+"""Fused allreduce: many arrays, few MPI calls.
 
     >>> from mpicomm.collectives import allreduce_fused, iallreduce_fused
     >>> allreduce_fused(grads, op="average")          # in place, every rank
@@ -17,7 +17,8 @@ import zlib
 import numpy as np
 from mpi4py import MPI
 
-__all__ = ["allreduce_fused", "iallreduce_fused", "FusedRequest", "fusion_bytes"]
+__all__ = ["allreduce_fused", "iallreduce_fused", "FusedRequest", "fusion_bytes", "check_arrays",
+           "op_name", "fusion_plan"]
 
 DTYPES = (np.float16, np.float32, np.float64, np.int32, np.int64)
 OPS = {"sum": MPI.SUM, "average": MPI.SUM, "min": MPI.MIN, "max": MPI.MAX}
@@ -38,7 +39,7 @@ def fusion_bytes():
     return value
 
 
-def _op_name(op):
+def op_name(op):
     if isinstance(op, str):
         if op.lower() not in OPS:
             raise ValueError(f"op {op!r} is not one of {', '.join(OPS)}")
@@ -49,7 +50,7 @@ def _op_name(op):
     raise ValueError(f"op {op!r} is not MPI.SUM, MPI.MIN, MPI.MAX or one of {', '.join(OPS)}")
 
 
-def _check_arrays(arrays, op):
+def check_arrays(arrays, op):
     arrays = list(arrays)
     for i, a in enumerate(arrays):
         if not isinstance(a, np.ndarray):
@@ -91,15 +92,23 @@ class _Bucket:
                 self.own = buf
         else:
             buf = self.own
-        srcs = [f if f is not None else a.reshape(-1) for f, a in zip(self.flat, self.arrays)]
-        np.concatenate(srcs, out=buf)
+        self.gather_into(buf)
         return buf
 
+    def gather_into(self, buf):
+        """Copy the arrays, in order, into buf (self.total elements of self.dtype)."""
+        srcs = [f if f is not None else a.reshape(-1) for f, a in zip(self.flat, self.arrays)]
+        np.concatenate(srcs, out=buf)
+
     def scatter(self, buf, divisor=None):
+        """Put the reduced buf back into the arrays (dividing first, for an average)."""
         if divisor is not None:
             np.true_divide(buf, divisor, out=buf)
-        if self.inplace:
-            return
+        if not self.inplace:
+            self.scatter_from(buf)
+
+    def scatter_from(self, buf):
+        """Copy buf (self.total elements) out to the arrays."""
         for f, a, (lo, hi) in zip(self.flat, self.arrays, self.bounds):
             if f is not None:
                 f[...] = buf[lo:hi]
@@ -153,8 +162,9 @@ PLANS = 4
 _plans = {}
 
 
-def _plan(arrays, limit):
-    key = tuple(map(id, arrays))
+def fusion_plan(arrays, limit):
+    """The cached _Plan for this list of arrays (built when it is new or changed)."""
+    key = (limit, *map(id, arrays))
     plan = _plans.get(key)
     if plan is None or not plan.matches(arrays, limit):
         if len(_plans) >= PLANS:
@@ -190,9 +200,9 @@ class FusedRequest:
 
 def _start(arrays, op, comm, blocking):
     comm = comm or MPI.COMM_WORLD
-    name = _op_name(op)
-    arrays = _check_arrays(arrays, name)
-    plan = _plan(arrays, fusion_bytes())
+    name = op_name(op)
+    arrays = check_arrays(arrays, name)
+    plan = fusion_plan(arrays, fusion_bytes())
     both = np.array([plan.signature, -plan.signature], dtype=np.int64)
     comm.Allreduce(MPI.IN_PLACE, both, op=MPI.MAX)
     if both[0] != -both[1]:

@@ -1,0 +1,15 @@
+"""Collectives for gradient aggregation, on mpi4py.
+
+    >>> from mpicomm.collectives import allreduce_fused, iallreduce_fused, allreduce_partial
+    >>> allreduce_fused(grads, op="average")          # many arrays, few MPI calls
+    >>> h = iallreduce_fused(grads); compute(); h.wait()
+    >>> res = allreduce_partial(grads, deadline_s=0.05, min_ranks=n - 1)   # stragglers left out
+
+fused.py     tensor fusion over the MPI's Allreduce/Iallreduce
+partial.py   deadline-aware aggregation (k of n) and its straggler trace
+"""
+from mpicomm.collectives.fused import FusedRequest, allreduce_fused, fusion_bytes, iallreduce_fused
+from mpicomm.collectives.partial import PartialAllreduce, PartialResult, allreduce_partial
+
+__all__ = ["allreduce_fused", "iallreduce_fused", "FusedRequest", "fusion_bytes",
+           "allreduce_partial", "PartialAllreduce", "PartialResult"]
