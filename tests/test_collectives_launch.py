@@ -1,4 +1,4 @@
-"""mpicomm.collectives (fused and partial) at 3 and 4 ranks (make test runs tests/mpi at
+"""mpicomm.collectives (fused, algorithms, partial) at 3 and 4 ranks (make test runs tests/mpi at
 1 and 2)."""
 import re
 import sys
@@ -9,7 +9,8 @@ import pytest
 import helpers
 
 MPI_TESTS = Path(__file__).resolve().parent / "mpi"
-SUITES = [str(MPI_TESTS / "test_collectives_mpi.py"), str(MPI_TESTS / "test_partial_mpi.py")]
+SUITES = [str(MPI_TESTS / f"test_{name}_mpi.py")
+          for name in ("collectives", "algorithms", "partial")]
 
 
 @pytest.mark.parametrize("nprocs", [3, 4])

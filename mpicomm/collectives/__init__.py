@@ -5,8 +5,10 @@
     >>> h = iallreduce_fused(grads); compute(); h.wait()
     >>> res = allreduce_partial(grads, deadline_s=0.05, min_ranks=n - 1)   # stragglers left out
 
-fused.py     tensor fusion over the MPI's Allreduce/Iallreduce
-partial.py   deadline-aware aggregation (k of n) and its straggler trace
+fused.py       tensor fusion: arrays grouped into few buffers
+algorithms.py  ring, recursive doubling and Rabenseifner allreduce over mpi4py
+tuning.py      per size, the MPI's Allreduce or one of those, chosen by measuring
+partial.py     deadline-aware aggregation (k of n) and its straggler trace
 """
 from mpicomm.collectives.fused import FusedRequest, allreduce_fused, fusion_bytes, iallreduce_fused
 from mpicomm.collectives.partial import PartialAllreduce, PartialResult, allreduce_partial

@@ -17,6 +17,8 @@ import zlib
 import numpy as np
 from mpi4py import MPI
 
+from mpicomm.collectives import tuning
+
 __all__ = ["allreduce_fused", "iallreduce_fused", "FusedRequest", "fusion_bytes", "check_arrays",
            "op_name", "fusion_plan"]
 
@@ -202,6 +204,8 @@ def _start(arrays, op, comm, blocking):
     comm = comm or MPI.COMM_WORLD
     name = op_name(op)
     arrays = check_arrays(arrays, name)
+    if blocking:
+        tuning.algorithm_setting()           # a bad MPICOMM_ALLREDUCE is named up front
     plan = fusion_plan(arrays, fusion_bytes())
     both = np.array([plan.signature, -plan.signature], dtype=np.int64)
     comm.Allreduce(MPI.IN_PLACE, both, op=MPI.MAX)
@@ -213,7 +217,7 @@ def _start(arrays, op, comm, blocking):
     parts = [(b, b.gather(fresh=not blocking)) for b in plan.buckets]
     if blocking:
         for _, buf in parts:
-            comm.Allreduce(MPI.IN_PLACE, buf, op=mpi_op)
+            tuning.allreduce(comm, buf, "sum" if name == "average" else name)
         req = FusedRequest(parts, [], divisor)
         req._finish()
         return req, len(parts)
@@ -222,7 +226,8 @@ def _start(arrays, op, comm, blocking):
 
 
 def allreduce_fused(arrays, op=MPI.SUM, comm=None):
-    """Reduce a list of numpy arrays in place across comm (default COMM_WORLD).
+    """Reduce a list of numpy arrays in place across comm (default COMM_WORLD), each
+    fusion buffer with the algorithm tuned for its size (MPICOMM_ALLREDUCE, tuning.py).
 
     op: MPI.SUM, MPI.MIN, MPI.MAX, or "sum", "average", "min", "max" (average: the sum
     divided by the number of ranks, floating-point dtypes only). Returns the number
@@ -231,6 +236,7 @@ def allreduce_fused(arrays, op=MPI.SUM, comm=None):
 
 
 def iallreduce_fused(arrays, op=MPI.SUM, comm=None):
-    """Start the same reduction with MPI_Iallreduce; returns a FusedRequest. The arrays
-    must not be touched until it completes; several may be in flight."""
+    """Start the same reduction with the MPI's MPI_Iallreduce (whose progress is what
+    overlaps the compute, so no algorithm of ours is used); returns a FusedRequest.
+    The arrays must not be touched until it completes; several may be in flight."""
     return _start(arrays, op, comm, blocking=False)[0]

@@ -1,0 +1,102 @@
+"""Which allreduce algorithm to use for a message size, chosen by measuring them.
+
+MPICOMM_ALLREDUCE=auto (the default) tunes per communicator and per size class (the
+message's bytes rounded up to a power of two): the first calls of a class take
+turns over the candidates (the MPI's own Allreduce, ring, rd, rsag; each call is a
+real reduction, done once), ROUNDS times each; then the ranks agree, with one small
+allreduce of their timings (the slowest rank's time counts), on the fastest, which
+serves that class from then on. MPICOMM_ALLREDUCE=mpi|ring|rd|rsag forces one.
+
+    >>> from mpicomm.collectives import tuning
+    >>> tuning.table(comm)       # {size class in bytes: chosen algorithm}
+"""
+import os
+import time
+
+import numpy as np
+from mpi4py import MPI
+
+from mpicomm.collectives.algorithms import ALGORITHMS
+
+__all__ = ["allreduce", "algorithm_setting", "table", "ROUNDS"]
+
+CANDIDATES = ("mpi", "ring", "rd", "rsag")
+ROUNDS = 3
+
+
+def algorithm_setting():
+    """MPICOMM_ALLREDUCE, validated: "auto" (default) or one of CANDIDATES."""
+    raw = os.environ.get("MPICOMM_ALLREDUCE") or "auto"
+    if raw != "auto" and raw not in CANDIDATES:
+        raise ValueError(f"MPICOMM_ALLREDUCE={raw!r}: expected auto, {', '.join(CANDIDATES)}")
+    return raw
+
+
+class _Tuner:
+    """One communicator's private duplicate and its measurements per size class."""
+
+    def __init__(self, comm):
+        self.user = comm                   # kept, so its id() is not reused
+        self.comm = comm.Dup()
+        self.trials = {}                   # size class -> {algorithm: [seconds]}
+        self.chosen = {}                   # size class -> algorithm
+
+    def next(self, size_class):
+        if size_class in self.chosen:
+            return self.chosen[size_class], False
+        trials = self.trials.setdefault(size_class, {a: [] for a in CANDIDATES})
+        done = sum(len(t) for t in trials.values())
+        return CANDIDATES[done % len(CANDIDATES)], True
+
+    def record(self, size_class, algorithm, seconds):
+        trials = self.trials[size_class]
+        trials[algorithm].append(seconds)
+        if sum(len(t) for t in trials.values()) < ROUNDS * len(CANDIDATES):
+            return
+        best = np.array([min(trials[a]) for a in CANDIDATES])
+        self.comm.Allreduce(MPI.IN_PLACE, best, op=MPI.MAX)     # every rank agrees
+        self.chosen[size_class] = CANDIDATES[int(np.argmin(best))]
+        del self.trials[size_class]
+
+
+_tuners = {}
+
+
+def _tuner(comm):
+    t = _tuners.get(id(comm))
+    if t is None:
+        t = _tuners[id(comm)] = _Tuner(comm)
+    return t
+
+
+def size_class(nbytes):
+    return 1 << max(0, int(nbytes - 1).bit_length())
+
+
+def allreduce(comm, buf, op):
+    """Reduce the contiguous 1-D buf in place over comm with the algorithm for its size
+    (op: "sum", "min" or "max"); returns the algorithm's name."""
+    setting = algorithm_setting()
+    if comm.Get_size() == 1:
+        return "mpi"
+    if setting != "auto":
+        if setting == "mpi":
+            ALGORITHMS["mpi"](comm, buf, op)
+        else:
+            ALGORITHMS[setting](_tuner(comm).comm, buf, op)
+        return setting
+    tuner = _tuner(comm)
+    cls = size_class(buf.nbytes)
+    name, trial = tuner.next(cls)
+    target = comm if name == "mpi" else tuner.comm
+    t = time.perf_counter()
+    ALGORITHMS[name](target, buf, op)
+    if trial:
+        tuner.record(cls, name, time.perf_counter() - t)
+    return name
+
+
+def table(comm=None):
+    """{size class (bytes): algorithm} chosen so far on comm (default COMM_WORLD)."""
+    t = _tuners.get(id(comm or MPI.COMM_WORLD))
+    return dict(sorted(t.chosen.items())) if t else {}
