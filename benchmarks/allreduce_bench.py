@@ -9,6 +9,10 @@ of comm.Allreduce (one call per array), and one 64 MiB float32 array with
 allreduce_fused against comm.Allreduce. Both forms alternate in the same process
 and each figure is the best of --reps (the slowest rank's time).
 
+Then each allreduce algorithm alone (the MPI's Allreduce, ring, rd, rsag, forced)
+on one float32 buffer of 4 KiB to 64 MiB, best of --reps, and what the tuner of
+MPICOMM_ALLREDUCE=auto settles on for each size.
+
 Then a training step with a straggler: every rank computes for --compute-ms (a
 sleep), the last rank --slow-ms longer, and the step's gradients (100 arrays of
 40 KiB) are reduced with allreduce_fused (everyone) or allreduce_partial (deadline
@@ -26,7 +30,8 @@ import time
 import numpy as np
 from mpi4py import MPI
 
-from mpicomm.collectives import PartialAllreduce, allreduce_fused
+from mpicomm.collectives import PartialAllreduce, allreduce_fused, tuning
+from mpicomm.collectives.algorithms import ALGORITHMS
 
 
 def best(comm, reps, fns):
@@ -60,6 +65,10 @@ def main(argv=None):
         for a in small:
             comm.Allreduce(MPI.IN_PLACE, a)
 
+    # The tuner settles each size class first, so the timed calls are the chosen ones.
+    for _ in range(tuning.ROUNDS * len(tuning.CANDIDATES)):
+        allreduce_fused(small)
+        allreduce_fused([big])
     rows = []
     t = best(comm, args.reps, {"mpi": loop, "fused": lambda: allreduce_fused(small)})
     rows.append({"case": "1000 arrays x 1 KiB", "mpi_ms": t["mpi"] * 1e3,
@@ -70,6 +79,7 @@ def main(argv=None):
                  "fused_ms": t["fused"] * 1e3})
     for r in rows:
         r["ratio"] = r["mpi_ms"] / r["fused_ms"]
+    algos = algorithm_table(comm, args)
     steps = straggler_steps(comm, args)
     if rank0:
         lib = MPI.Get_library_version().splitlines()[0].strip()
@@ -77,6 +87,11 @@ def main(argv=None):
         print(f"{'case':<22}{'MPI ms':>10}{'fused ms':>10}{'ratio':>8}")
         for r in rows:
             print(f"{r['case']:<22}{r['mpi_ms']:>10.3f}{r['fused_ms']:>10.3f}{r['ratio']:>7.2f}x")
+        print(f"# each algorithm alone, best of {args.reps}, ms; auto: the tuner's choice")
+        print(f"{'bytes':>10}" + "".join(f"{a:>9}" for a in tuning.CANDIDATES) + f"{'auto':>7}")
+        for r in algos:
+            print(f"{r['bytes']:>10}" + "".join(f"{r[a + '_ms']:>9.3f}" for a in tuning.CANDIDATES)
+                  + f"{r['auto']:>7}")
         print(f"# step: compute {args.compute_ms} ms, straggler +{args.slow_ms} ms, deadline "
               f"{args.deadline_ms} ms, min_ranks n-1; median of {args.reps}")
         print(f"{'step':<22}{'full ms':>10}{'partial ms':>11}{'ratio':>7}")
@@ -86,11 +101,29 @@ def main(argv=None):
         if args.json:
             with open(args.json, "w") as f:
                 json.dump({"mpi": lib, "ranks": comm.Get_size(), "reps": args.reps,
-                           "cases": rows, "steps": steps,
+                           "cases": rows, "algorithms": algos, "steps": steps,
                            "step_params": {"compute_ms": args.compute_ms,
                                            "slow_ms": args.slow_ms,
                                            "deadline_ms": args.deadline_ms}}, f, indent=1)
     return 0
+
+
+def algorithm_table(comm, args):
+    """Best time of each algorithm per size, and the tuner's choice for that size."""
+    private = comm.Dup()
+    rows = []
+    for nbytes in (4 << 10, 256 << 10, 4 << 20, 64 << 20):
+        buf = np.ones(nbytes // 4, np.float32)
+        fns = {a: (lambda a=a: ALGORITHMS[a](comm if a == "mpi" else private, buf, "sum"))
+               for a in tuning.CANDIDATES}
+        t = best(comm, args.reps, fns)
+        probe = comm.Dup()
+        for _ in range(tuning.ROUNDS * len(tuning.CANDIDATES)):
+            tuning.allreduce(probe, buf, "sum")
+        row = {"bytes": nbytes, "auto": tuning.table(probe).get(tuning.size_class(nbytes), "-")}
+        row.update({f"{a}_ms": t[a] * 1e3 for a in tuning.CANDIDATES})
+        rows.append(row)
+    return rows
 
 
 def straggler_steps(comm, args):

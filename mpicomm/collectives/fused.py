@@ -11,6 +11,7 @@ reduced in place on its own. Every rank must pass arrays of the same shapes and
 dtypes in the same order (checked: a mismatch raises ValueError on every rank
 instead of hanging or mixing data).
 """
+import operator
 import os
 import zlib
 
@@ -83,6 +84,7 @@ class _Bucket:
         # is reduced where it is when it is contiguous: no copy in or out.
         self.inplace = len(members) == 1 and self.flat[0] is not None
         self.own = None                      # the buffer the blocking path reuses
+        self._views = None                   # (buffer, its slices per array)
 
     def gather(self, fresh):
         """The buffer to reduce, filled from the arrays."""
@@ -111,11 +113,15 @@ class _Bucket:
 
     def scatter_from(self, buf):
         """Copy buf (self.total elements) out to the arrays."""
-        for f, a, (lo, hi) in zip(self.flat, self.arrays, self.bounds):
+        if self._views is None or self._views[0] is not buf:
+            # The slices of the buffer the blocking path reuses are made once.
+            self._views = (buf, [buf[lo:hi] if f is not None else buf[lo:hi].reshape(a.shape)
+                                 for f, a, (lo, hi) in zip(self.flat, self.arrays, self.bounds)])
+        for f, a, view in zip(self.flat, self.arrays, self._views[1]):
             if f is not None:
-                f[...] = buf[lo:hi]
+                f[...] = view
             else:
-                np.copyto(a, buf[lo:hi].reshape(a.shape))
+                np.copyto(a, view)
 
 
 def _buckets(arrays, limit):
@@ -148,16 +154,23 @@ class _Plan:
 
     def __init__(self, arrays, limit):
         self.refs = list(arrays)
-        self.sizes = [(a.size, a.dtype) for a in arrays]
+        self.dtypes = [a.dtype for a in arrays]
         self.limit = limit
         self.buckets = _buckets(arrays, limit)
         sig = ";".join(f"{a.dtype.str}{a.shape}" for a in arrays).encode()
         self.signature = zlib.crc32(sig) | (len(arrays) << 32)
 
     def matches(self, arrays, limit):
-        return (limit == self.limit and len(arrays) == len(self.refs) and
-                all(r is a and a.size == n and a.dtype == d
-                    for r, a, (n, d) in zip(self.refs, arrays, self.sizes)))
+        # The same array objects (their sizes cannot change while the plan holds them:
+        # numpy refuses to resize a referenced array) with the same dtypes (an array's
+        # dtype can be reassigned); dtypes are compared by identity first, which holds
+        # for the built-in ones.
+        if limit != self.limit or len(arrays) != len(self.refs):
+            return False
+        if not all(map(operator.is_, self.refs, arrays)):
+            return False
+        now = [a.dtype for a in arrays]
+        return all(map(operator.is_, now, self.dtypes)) or now == self.dtypes
 
 
 PLANS = 4

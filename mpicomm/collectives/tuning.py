@@ -21,7 +21,7 @@ from mpicomm.collectives.algorithms import ALGORITHMS
 __all__ = ["allreduce", "algorithm_setting", "table", "ROUNDS"]
 
 CANDIDATES = ("mpi", "ring", "rd", "rsag")
-ROUNDS = 3
+ROUNDS = 5
 
 
 def algorithm_setting():
