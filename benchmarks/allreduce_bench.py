@@ -66,7 +66,7 @@ def main(argv=None):
             comm.Allreduce(MPI.IN_PLACE, a)
 
     # The tuner settles each size class first, so the timed calls are the chosen ones.
-    for _ in range(tuning.ROUNDS * len(tuning.CANDIDATES)):
+    for _ in range(tuning.SMALL_ROUNDS * len(tuning.CANDIDATES)):
         allreduce_fused(small)
         allreduce_fused([big])
     rows = []
@@ -118,7 +118,7 @@ def algorithm_table(comm, args):
                for a in tuning.CANDIDATES}
         t = best(comm, args.reps, fns)
         probe = comm.Dup()
-        for _ in range(tuning.ROUNDS * len(tuning.CANDIDATES)):
+        for _ in range(tuning.SMALL_ROUNDS * len(tuning.CANDIDATES)):
             tuning.allreduce(probe, buf, "sum")
         row = {"bytes": nbytes, "auto": tuning.table(probe).get(tuning.size_class(nbytes), "-")}
         row.update({f"{a}_ms": t[a] * 1e3 for a in tuning.CANDIDATES})

@@ -3,9 +3,12 @@
 MPICOMM_ALLREDUCE=auto (the default) tunes per communicator and per size class (the
 message's bytes rounded up to a power of two): the first calls of a class take
 turns over the candidates (the MPI's own Allreduce, ring, rd, rsag; each call is a
-real reduction, done once), ROUNDS times each; then the ranks agree, with one small
-allreduce of their timings (the slowest rank's time counts), on the fastest, which
-serves that class from then on. MPICOMM_ALLREDUCE=mpi|ring|rd|rsag forces one.
+real reduction, done once), ROUNDS times each (SMALL_ROUNDS up to 64 KiB, whose
+single timings are noisier); then the ranks agree, with one small
+allreduce of their timings (the slowest rank's time counts, best of its rounds) on
+the algorithm that serves that class from then on: the fastest of ours if it beats
+the MPI's own by more than 10% (MARGIN), else the MPI's.
+MPICOMM_ALLREDUCE=mpi|ring|rd|rsag forces one.
 
     >>> from mpicomm.collectives import tuning
     >>> tuning.table(comm)       # {size class in bytes: chosen algorithm}
@@ -18,10 +21,12 @@ from mpi4py import MPI
 
 from mpicomm.collectives.algorithms import ALGORITHMS
 
-__all__ = ["allreduce", "algorithm_setting", "table", "ROUNDS"]
+__all__ = ["allreduce", "algorithm_setting", "table", "rounds", "size_class"]
 
-CANDIDATES = ("mpi", "ring", "rd", "rsag")
-ROUNDS = 5
+CANDIDATES = ("mpi", "ring", "rd", "rsag")          # the MPI's own first
+ROUNDS = 5                  # trials of each candidate per size class ...
+SMALL_ROUNDS, SMALL = 15, 64 << 10   # ... and for classes up to 64 KiB (cheap, noisy)
+MARGIN = 1.10
 
 
 def algorithm_setting():
@@ -51,11 +56,13 @@ class _Tuner:
     def record(self, size_class, algorithm, seconds):
         trials = self.trials[size_class]
         trials[algorithm].append(seconds)
-        if sum(len(t) for t in trials.values()) < ROUNDS * len(CANDIDATES):
+        if sum(len(t) for t in trials.values()) < rounds(size_class) * len(CANDIDATES):
             return
         best = np.array([min(trials[a]) for a in CANDIDATES])
         self.comm.Allreduce(MPI.IN_PLACE, best, op=MPI.MAX)     # every rank agrees
-        self.chosen[size_class] = CANDIDATES[int(np.argmin(best))]
+        ours = 1 + int(np.argmin(best[1:]))
+        # The MPI's own keeps the class unless one of ours is clearly faster.
+        self.chosen[size_class] = CANDIDATES[ours] if best[ours] * MARGIN < best[0] else "mpi"
         del self.trials[size_class]
 
 
@@ -67,6 +74,11 @@ def _tuner(comm):
     if t is None:
         t = _tuners[id(comm)] = _Tuner(comm)
     return t
+
+
+def rounds(size_class):
+    """Trials of each candidate before a size class is settled."""
+    return SMALL_ROUNDS if size_class <= SMALL else ROUNDS
 
 
 def size_class(nbytes):

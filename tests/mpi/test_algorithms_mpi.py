@@ -48,7 +48,7 @@ def test_auto_tunes_each_size_class_once_and_stays_correct(monkeypatch):
     comm = COMM.Dup()                      # a communicator the tuner has not seen
     arrays = [np.full(300, RANK + 1, np.float64), np.full(5, RANK + 1, np.int32)]
     total = SIZE * (SIZE + 1) // 2
-    calls = tuning.ROUNDS * len(tuning.CANDIDATES) + 2
+    calls = tuning.SMALL_ROUNDS * len(tuning.CANDIDATES) + 2
     for _ in range(calls):
         for a in arrays:
             a[...] = RANK + 1
