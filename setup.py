@@ -22,7 +22,7 @@ subprocess.check_call([sys.executable, os.path.join(HERE, "codegen", "genpup.py"
 SOURCE_DIRS = ["include", "core", "wrap", "gen"]
 
 setup(
-    packages=["mpicomm", "mpicomm.collectives", "mpicomm._interposer"]
+    packages=["mpicomm", "mpicomm.collectives", "mpicomm.coding", "mpicomm._interposer"]
     + [f"mpicomm._interposer.{d}" for d in SOURCE_DIRS],
     package_dir={"mpicomm._interposer": "interposer"},
     package_data={f"mpicomm._interposer.{d}": ["*.c", "*.h"] for d in SOURCE_DIRS},
