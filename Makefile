@@ -51,7 +51,7 @@ demo: setup
 	done
 
 bench: setup $(MPIS:%=bench-%)
-	$(call venv,mpich)/bin/python benchmarks/coding_bench.py --json benchmarks/results/coding.json
+	$(call venv,$(firstword $(MPIS)))/bin/python benchmarks/coding_bench.py --json benchmarks/results/coding.json
 
 $(MPIS:%=bench-%): bench-%: setup-%
 	mkdir -p benchmarks/results
