@@ -20,7 +20,7 @@ import threading
 
 from mpi4py import MPI
 
-__all__ = ["available", "resilient", "is_failure", "recover"]
+__all__ = ["available", "resilient", "is_failure", "recover", "bound_finalize"]
 
 
 def _classes():
@@ -60,7 +60,7 @@ def recover(comm, exc):
         raise RuntimeError("a rank failed but this MPI has no ULFM (launch with "
                            "`mpicomm run --ft` under Open MPI)") from exc
     comm.Revoke()
-    _bounded_finalize_at_exit()
+    bound_finalize()
     new = comm.Shrink()
     new.Set_errhandler(MPI.ERRORS_RETURN)
     old_group, new_group = comm.Get_group(), new.Get_group()
@@ -86,14 +86,15 @@ def finalize_timeout():
     return value
 
 
-def _bounded_finalize_at_exit():
+def bound_finalize():
     """Open MPI 5.0's MPI_Finalize can wait forever for a dead peer (seen here in about
     one run in three). Leaving without it is no cure: a survivor that exits while
     another still waits on its last message looks to that one like a new failure. So
     a process that lived through a failure calls MPI_Finalize itself at exit (its fence
     keeps every survivor alive until all are done communicating) and a watchdog ends
     the process if that has not returned within finalize_timeout() seconds: status 1
-    after an uncaught exception, else 0."""
+    after an uncaught exception, else 0. recover() arms it; a program that handles
+    failures its own way (acknowledging them rather than shrinking) calls it."""
     global _armed
     if _armed:
         return

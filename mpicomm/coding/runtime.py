@@ -1,0 +1,344 @@
+"""Coded training over MPI: rank 0 is the master, ranks 1..n the workers.
+
+    >>> from mpicomm.coding import runtime
+    >>> summary = runtime.train(MPI.COMM_WORLD, Config(scheme="m-sgc", B=1, W=3, lam=2,
+    ...                                                 jobs=60))   # every rank calls it
+
+Each round the master sends every worker its tasks (from the scheme's master state:
+which job, which parts with which coefficients) with the parameters they need;
+workers compute real gradients of real models (models.py), wait as long as their
+load (and any injected straggling) says, and send their results back. The master
+takes what arrives before tau = (1 + mu) x the first arrival; if the stragglers so
+far conform to the scheme's model it goes on without them, otherwise it waits for
+every live worker (a wait-out, bounded by round_timeout_s). Results are labelled
+with their round: a late one is received and dropped, never counted in another
+round. A worker that finds the next round's tasks already waiting skips the round
+it is late for. Job j (model j mod M, M = T + 1 models trained round-robin, so a
+model's next job starts after its previous one is decoded) is decoded in round
+j + T and checked against the full gradient computed directly.
+
+Failed workers (Open MPI's ULFM, `mpicomm run --ft`): the master learns of a dead
+worker from the MPI (acknowledging the failure), and from then on under gc (while
+the dead are at most s) it is a permanent straggler; under the other schemes a live
+worker takes over its tasks as well. Without ULFM a dead worker ends the job.
+"""
+import dataclasses
+import json
+import os
+import time
+
+import numpy as np
+from mpi4py import MPI
+
+from mpicomm import ft
+from mpicomm.coding import schemes
+from mpicomm.coding.models import make_models
+from mpicomm.coding.stragglers import Conformity
+
+__all__ = ["Config", "train"]
+
+ASSIGN, RESULT, BYE = 21, 22, 23
+
+
+@dataclasses.dataclass
+class Config:
+    scheme: str = "gc"
+    s: int = None
+    B: int = None
+    W: int = None
+    lam: int = None
+    jobs: int = 40
+    mu: float = 1.0
+    lr: float = 0.5
+    batch: int = 512
+    samples: int = 4096
+    features: int = 32
+    base_s: float = 0.02           # an uncoded worker's compute time per round
+    straggle_prob: float = 0.0     # chance per worker and round of straggling ...
+    slow_s: float = 0.1            # ... for this many extra seconds
+    trace: object = None           # or delays (workers x rounds, seconds at trace_load)
+    trace_load: float = None
+    round_timeout_s: float = 60.0
+    kill_rank: int = -1
+    kill_at_round: int = -1
+    seed: int = 0
+
+    def make_scheme(self, n):
+        kwargs = {k: getattr(self, k) for k in ("s", "B", "W", "lam")
+                  if getattr(self, k) is not None}
+        return schemes.scheme(self.scheme, n, **kwargs)
+
+
+def train(comm, cfg):
+    """Run the job on comm (collective); rank 0 returns the summary dict, workers None."""
+    if comm.Get_size() < 2:
+        raise ValueError("coded training needs a master and at least one worker (2 ranks)")
+    if ft.available(comm):
+        comm = ft.resilient(comm)
+        ft.bound_finalize()
+    sch = cfg.make_scheme(comm.Get_size() - 1)     # every rank checks the parameters
+    if comm.Get_rank() == 0:
+        return _Master(comm, cfg, sch).run()
+    _worker(comm, cfg, sch)
+    return None
+
+
+# The worker -----------------------------------------------------------------------------------
+
+def _worker(comm, cfg, sch):
+    me = comm.Get_rank()
+    models = make_models(sch.T + 1, cfg.samples, cfg.features, cfg.seed)
+    bounds = np.concatenate([[0.0], np.cumsum(sch.parts)])
+    rng = np.random.default_rng([cfg.seed, me])
+    trace = None
+    if cfg.trace is not None:
+        from mpicomm.coding.stragglers import rescale
+        trace = rescale(np.asarray(cfg.trace)[me - 1], cfg.trace_load, sch.load)
+    while True:
+        msg = comm.recv(source=0, tag=ASSIGN)
+        if msg is None:
+            comm.send(None, dest=0, tag=BYE)
+            return
+        if comm.Iprobe(source=0, tag=ASSIGN):
+            continue                          # the master has moved on: this round is over
+        r, t0 = msg["round"], time.perf_counter()
+        if me == cfg.kill_rank and r >= cfg.kill_at_round:
+            os._exit(9)
+        out = []
+        for who, job, key, coefs, mi, start in msg["tasks"]:
+            params = msg["params"][job]
+            vec = np.zeros(cfg.features)
+            for part, coef in coefs:
+                lo = start + int(round(bounds[part] * cfg.batch))
+                hi = start + int(round(bounds[part + 1] * cfg.batch))
+                if hi > lo:
+                    vec += coef * models[mi].grad(params, lo, hi)
+            out.append((who, job, key, vec))
+        if trace is not None:
+            target = float(trace[min(r, trace.size - 1)])
+        else:
+            target = cfg.base_s * sch.load * sch.n
+            if rng.random() < cfg.straggle_prob:
+                target += cfg.slow_s
+        time.sleep(max(0.0, t0 + target - time.perf_counter()))
+        comm.send((r, out), dest=0, tag=RESULT)
+
+
+# The master -----------------------------------------------------------------------------------
+
+class _Master:
+    def __init__(self, comm, cfg, sch):
+        self.comm, self.cfg, self.sch, self.n = comm, cfg, sch, sch.n
+        self.models = make_models(sch.T + 1, cfg.samples, cfg.features, cfg.seed)
+        self.params = [m.init() for m in self.models]
+        self.state = sch.master(cfg.jobs)
+        self.conformity = Conformity(sch)
+        self.dead = set()                      # workers (0-based) known to have failed
+        self.results = {}                      # (worker, round, job, key) -> vector
+        self.snapshot = {}                     # job -> (model, params, batch start)
+        self.sends = []
+        self.late = 0
+        self.sent_to = {}                      # worker -> the rank (0-based) given its tasks
+        self.pending = set()                   # carriers of resent tasks not yet answered
+
+    # 1. Who does what: a dead worker's tasks go to a live one, unless gc absorbs it.
+    def _absorbs_dead(self):
+        return self.sch.name == "gc" and len(self.dead) <= self.sch.s
+
+    def _carrier(self, w):
+        if w not in self.dead or self._absorbs_dead():
+            return None if w in self.dead else w
+        live = [v for v in range(self.n) if v not in self.dead]
+        return live[(w - min(self.dead)) % len(live)] if live else None
+
+    def _send(self, r, assigned, only=None):
+        """Send round r's tasks; only: just these workers' tasks (to their carriers now).
+        Returns the carriers written to."""
+        per = {}
+        params = {}
+        for w, tasks in enumerate(assigned):
+            if only is not None and w not in only:
+                continue
+            carrier = self._carrier(w)
+            if carrier is None:
+                continue
+            self.sent_to[w] = carrier
+            per.setdefault(carrier, [])
+            for job, key, coefs in tasks:
+                mi, p, start = self.snapshot[job]
+                per[carrier].append((w, job, key, coefs, mi, start))
+                params[job] = p
+        if only is None:
+            for v in range(self.n):
+                if v not in self.dead:
+                    per.setdefault(v, [])
+        for v, tasks in per.items():
+            msg = {"round": r, "tasks": tasks, "params": {t[1]: params[t[1]] for t in tasks}}
+            try:
+                self.sends.append(self.comm.isend(msg, dest=v + 1, tag=ASSIGN))
+            except MPI.Exception as exc:
+                self._failure(exc)
+        return set(per)
+
+    # 2. What came back.
+    def _failure(self, exc):
+        if not ft.is_failure(exc):
+            raise exc
+        self.comm.Ack_failed()
+        group = self.comm.Get_failed()
+        ranks = MPI.Group.Translate_ranks(group, list(range(group.Get_size())),
+                                          self.comm.Get_group())
+        group.Free()
+        self.dead |= {r - 1 for r in ranks if r > 0}
+        if len(self.dead) == self.n:
+            raise RuntimeError("every worker has failed")
+
+    def _collect(self, r, arrived, first):
+        """Receive every result that has come; (round r's arrivals, first arrival time)."""
+        while True:
+            status = MPI.Status()
+            try:
+                msg = self.comm.improbe(MPI.ANY_SOURCE, RESULT, status)
+            except MPI.Exception as exc:
+                self._failure(exc)
+                continue
+            if msg is None:
+                return first
+            rr, out = msg.recv()
+            if rr != r:
+                self.late += 1                 # a late round's result: never counted
+                continue
+            arrived.setdefault(status.Get_source() - 1, []).extend(out)
+            self.pending.discard(status.Get_source() - 1)
+            if first is None:
+                first = time.perf_counter()
+
+    def _expected(self):
+        """Workers (0-based) whose results this round stand for someone, as carriers."""
+        return {c for w in range(self.n) if (c := self._carrier(w)) is not None}
+
+    def _wait(self, r, t0, until_all, arrived=None, first=None):
+        """Results of round r: until tau (or, until_all, until every live worker's)."""
+        arrived = {} if arrived is None else arrived
+        pause = 2e-5
+        while True:
+            first = self._collect(r, arrived, first)
+            expected = self._expected()
+            if expected <= set(arrived) and not self.pending:
+                return arrived, first
+            now = time.perf_counter()
+            if (not until_all and not self.pending and first is not None
+                    and now >= t0 + (1 + self.cfg.mu) * (first - t0)):
+                return arrived, first
+            if now - t0 > self.cfg.round_timeout_s:
+                missing = sorted(w + 1 for w in expected - set(arrived))
+                raise RuntimeError(f"round {r}: ranks {missing} did not answer within "
+                                   f"round_timeout_s={self.cfg.round_timeout_s}")
+            time.sleep(pause)
+            pause = min(pause * 2, 1e-3)
+
+    # 3. The rounds.
+    def run(self):
+        cfg, sch, state = self.cfg, self.sch, self.state
+        waitouts, max_err, decoded = 0, 0.0, 0
+        start = time.perf_counter()
+        for r in range(state.rounds):
+            assigned = state.assign(r)
+            if sch.name == "sr-sgc" and r >= cfg.jobs and state.decodable(r - sch.B):
+                self.conformity.commit(r, ())          # nothing left to do this round
+                max_err = max(max_err, self._decode(r - sch.T))
+                decoded += 1
+                continue
+            if r < cfg.jobs:
+                mi = r % len(self.models)
+                step = r // len(self.models)
+                self.snapshot[r] = (mi, self.params[mi].copy(),
+                                    self.models[mi].batch(step, cfg.batch))
+            t0 = time.perf_counter()
+            self.sent_to = {}
+            self._send(r, assigned)
+            arrived, first = self._wait(r, t0, until_all=False)
+            self._resend_lost(r, assigned, arrived, t0, first)
+            stand_for = self._stand_for(arrived)
+            stragglers = set(range(self.n)) - stand_for
+            if not self.conformity.conforms(r, stragglers):
+                waitouts += 1
+                self._wait(r, t0, until_all=True, arrived=arrived, first=first)
+                self._resend_lost(r, assigned, arrived, t0, first)
+                stand_for = self._stand_for(arrived)
+                stragglers = set(range(self.n)) - stand_for if self.dead else set()
+            absorbed = sch.name == "sr-sgc" and len(stragglers) <= sch.s and not any(
+                w not in stragglers for w in state.repeating(r))
+            self.conformity.commit(r, stragglers, absorbed)
+            state.deliver(r, stand_for)
+            for out in arrived.values():
+                for who, job, key, vec in out:
+                    self.results[(who, r, job, key)] = vec
+            if 0 <= r - sch.T < cfg.jobs:
+                max_err = max(max_err, self._decode(r - sch.T))
+                decoded += 1
+            self.sends = [s for s in self.sends if not s.Test()]
+        runtime = time.perf_counter() - start
+        self._stop()
+        return {"scheme": sch.name, "params": sch.params, "workers": self.n,
+                "jobs": cfg.jobs, "rounds": state.rounds, "T": sch.T, "load": sch.load,
+                "runtime_s": runtime, "waitouts": waitouts, "decoded": decoded,
+                "max_rel_grad_err": max_err, "late_results": self.late,
+                "final_loss": float(np.mean([m.loss(p) for m, p in zip(self.models, self.params)])),
+                "failed_ranks": sorted(w + 1 for w in self.dead)}
+
+    def _stand_for(self, arrived):
+        """Workers whose round results are in: those a carrier answered for, and live
+        workers that answered (with or without tasks)."""
+        out = {c for c in arrived if c not in self.dead}
+        out |= {who for results in arrived.values() for who, *_ in results}
+        return out
+
+    def _resend_lost(self, r, assigned, arrived, t0, first):
+        """Tasks of this round sent to a worker since found dead go to a live carrier
+        (unless gc absorbs the dead); wait for them (bounded by round_timeout_s)."""
+        lost = {w for w, c in self.sent_to.items() if c in self.dead and w not in self.dead
+                or (w in self.dead and c == w)}
+        lost = {w for w in lost if self._carrier(w) is not None and assigned[w]}
+        if lost:
+            self.pending |= self._send(r, assigned, only=lost)
+            self._wait(r, t0, until_all=False, arrived=arrived, first=first)
+
+    def _decode(self, job):
+        if not self.state.decodable(job):
+            raise RuntimeError(f"job {job} cannot be decoded at its deadline (a conforming "
+                               f"pattern should always decode: a bug)")
+        weights = self.state.weights(job)
+        grad = sum(wt * self.results[(w, r, job, key)] for (w, r, key), wt in weights.items())
+        mi, params, start = self.snapshot.pop(job)
+        full = self.models[mi].grad(params, start, start + self.cfg.batch)
+        err = float(np.abs(grad - full).max() / max(np.abs(full).max(), 1e-300))
+        self.params[mi] = params - self.cfg.lr * grad / self.cfg.batch
+        # Every job a result of round <= job belongs to is now decoded.
+        for k in [k for k in self.results if k[1] <= job]:
+            del self.results[k]
+        return err
+
+    def _stop(self):
+        live = [w for w in range(self.n) if w not in self.dead]
+        for w in live:
+            self.comm.send(None, dest=w + 1, tag=ASSIGN)
+        waiting = set(live)
+        deadline = time.perf_counter() + self.cfg.round_timeout_s
+        while waiting and time.perf_counter() < deadline:
+            status = MPI.Status()
+            try:
+                if self.comm.Iprobe(MPI.ANY_SOURCE, BYE, status):
+                    self.comm.recv(source=status.Get_source(), tag=BYE)
+                    waiting.discard(status.Get_source() - 1)
+                    continue
+                first = self._collect(-1, {}, None)      # drain late results
+                del first
+            except MPI.Exception as exc:
+                self._failure(exc)
+                waiting -= self.dead
+            time.sleep(1e-3)
+
+
+def summary_line(summary):
+    return "RESULT " + json.dumps(summary)
