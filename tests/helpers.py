@@ -1,6 +1,7 @@
 """Shared helpers for tests that launch MPI jobs themselves."""
 import json
 import os
+import signal
 import subprocess
 import sys
 
@@ -19,8 +20,11 @@ def cli(*args, env=None, timeout=600):
                           text=True, env=full, timeout=timeout)
 
 
-def mpicomm_run(nprocs, argv, interposer=True, env=None, timeout=600, cwd=None, ft=False):
-    """Run argv on nprocs ranks through `mpicomm run` (--ft when ft); returns CompletedProcess."""
+def mpicomm_run(nprocs, argv, interposer=True, env=None, timeout=600, cwd=None, ft=False,
+                attempts=1):
+    """Run argv on nprocs ranks through `mpicomm run` (--ft when ft); returns
+    CompletedProcess. A job past its timeout is killed with all its processes (no rank
+    is left spinning) and, with attempts > 1, run again; the last timeout raises."""
     cmd = [sys.executable, "-m", "mpicomm", "run", "-n", str(nprocs)]
     if not interposer:
         cmd.append("--no-interposer")
@@ -28,8 +32,18 @@ def mpicomm_run(nprocs, argv, interposer=True, env=None, timeout=600, cwd=None, 
         cmd.append("--ft")
     full_env = dict(os.environ)
     full_env.update(env or {})
-    return subprocess.run(cmd + ["--", *argv], capture_output=True, text=True, env=full_env,
-                          timeout=timeout, cwd=cwd)
+    for attempt in range(attempts):
+        proc = subprocess.Popen(cmd + ["--", *argv], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, env=full_env, cwd=cwd,
+                                start_new_session=True)
+        try:
+            out, err = proc.communicate(timeout=timeout)
+            return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            if attempt == attempts - 1:
+                raise
 
 
 def stats_lines(stderr):
