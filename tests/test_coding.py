@@ -101,7 +101,7 @@ def replay(sch, delays, mu, jobs, parts=None):
     master, conf = sch.master(jobs), Conformity(sch)
     durations, waitouts, decoded = [], [], {}
     for r in range(jobs + T):
-        tasks = master.assign(r)
+        master.assign(r)
         if sch.name == "sr-sgc" and r >= jobs and master.decodable(r - sch.B):
             conf.commit(r, ())
             durations.append(0.0)

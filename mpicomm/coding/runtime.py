@@ -22,6 +22,7 @@ worker from the MPI (acknowledging the failure), and from then on under gc (whil
 the dead are at most s) it is a permanent straggler; under the other schemes a live
 worker takes over its tasks as well. Without ULFM a dead worker ends the job.
 """
+import collections
 import dataclasses
 import json
 import os
@@ -138,8 +139,9 @@ class _Master:
         self.snapshot = {}                     # job -> (model, params, batch start)
         self.sends = []
         self.late = 0
-        self.sent_to = {}                      # worker -> the rank (0-based) given its tasks
-        self.pending = set()                   # carriers of resent tasks not yet answered
+        self.sent_to = {}                      # this round: worker -> rank (0-based) doing its tasks
+        self.msgs = collections.Counter()      # this round: messages received per rank
+        self.extra = collections.Counter()     # this round: resent task messages per rank
 
     # 1. Who does what: a dead worker's tasks go to a live one, unless gc absorbs it.
     def _absorbs_dead(self):
@@ -178,6 +180,8 @@ class _Master:
                 self.sends.append(self.comm.isend(msg, dest=v + 1, tag=ASSIGN))
             except MPI.Exception as exc:
                 self._failure(exc)
+        if only is not None:
+            self.extra.update(per)
         return set(per)
 
     # 2. What came back.
@@ -209,7 +213,7 @@ class _Master:
                 self.late += 1                 # a late round's result: never counted
                 continue
             arrived.setdefault(status.Get_source() - 1, []).extend(out)
-            self.pending.discard(status.Get_source() - 1)
+            self.msgs[status.Get_source() - 1] += 1
             if first is None:
                 first = time.perf_counter()
 
@@ -224,14 +228,16 @@ class _Master:
         while True:
             first = self._collect(r, arrived, first)
             expected = self._expected()
-            if expected <= set(arrived) and not self.pending:
+            pending = [c for c in self.extra if c not in self.dead and not self._complete(c)]
+            if not pending and all(self._complete(c) for c in expected):
                 return arrived, first
             now = time.perf_counter()
-            if (not until_all and not self.pending and first is not None
+            if (not until_all and not pending and first is not None
                     and now >= t0 + (1 + self.cfg.mu) * (first - t0)):
                 return arrived, first
             if now - t0 > self.cfg.round_timeout_s:
-                missing = sorted(w + 1 for w in expected - set(arrived))
+                missing = sorted(c + 1 for c in expected | set(pending)
+                                 if not self._complete(c))
                 raise RuntimeError(f"round {r}: ranks {missing} did not answer within "
                                    f"round_timeout_s={self.cfg.round_timeout_s}")
             time.sleep(pause)
@@ -255,7 +261,7 @@ class _Master:
                 self.snapshot[r] = (mi, self.params[mi].copy(),
                                     self.models[mi].batch(step, cfg.batch))
             t0 = time.perf_counter()
-            self.sent_to = {}
+            self.sent_to, self.msgs, self.extra = {}, collections.Counter(), collections.Counter()
             self._send(r, assigned)
             arrived, first = self._wait(r, t0, until_all=False)
             self._resend_lost(r, assigned, arrived, t0, first)
@@ -287,21 +293,21 @@ class _Master:
                 "final_loss": float(np.mean([m.loss(p) for m, p in zip(self.models, self.params)])),
                 "failed_ranks": sorted(w + 1 for w in self.dead)}
 
+    def _complete(self, c):
+        """Whether rank c (0-based) has answered this round, resent tasks included."""
+        return c not in self.dead and self.msgs[c] >= 1 + self.extra[c]
+
     def _stand_for(self, arrived):
-        """Workers whose round results are in: those a carrier answered for, and live
-        workers that answered (with or without tasks)."""
-        out = {c for c in arrived if c not in self.dead}
-        out |= {who for results in arrived.values() for who, *_ in results}
-        return out
+        """Workers whose round results are all in (whoever carried their tasks)."""
+        return {w for w, c in self.sent_to.items() if c in arrived and self._complete(c)}
 
     def _resend_lost(self, r, assigned, arrived, t0, first):
-        """Tasks of this round sent to a worker since found dead go to a live carrier
+        """Tasks of this round given to a worker since found dead go to a live carrier
         (unless gc absorbs the dead); wait for them (bounded by round_timeout_s)."""
-        lost = {w for w, c in self.sent_to.items() if c in self.dead and w not in self.dead
-                or (w in self.dead and c == w)}
-        lost = {w for w in lost if self._carrier(w) is not None and assigned[w]}
+        lost = {w for w, c in self.sent_to.items()
+                if c in self.dead and self._carrier(w) is not None}
         if lost:
-            self.pending |= self._send(r, assigned, only=lost)
+            self._send(r, assigned, only=lost)
             self._wait(r, t0, until_all=False, arrived=arrived, first=first)
 
     def _decode(self, job):
@@ -332,8 +338,7 @@ class _Master:
                     self.comm.recv(source=status.Get_source(), tag=BYE)
                     waiting.discard(status.Get_source() - 1)
                     continue
-                first = self._collect(-1, {}, None)      # drain late results
-                del first
+                self._collect(-1, {}, None)              # drain late results
             except MPI.Exception as exc:
                 self._failure(exc)
                 waiting -= self.dead
