@@ -181,7 +181,7 @@ class _Master:
             except MPI.Exception as exc:
                 self._failure(exc)
         if only is not None:
-            self.extra.update(per)
+            self.extra.update(per.keys())            # one more message from each
         return set(per)
 
     # 2. What came back.
