@@ -12,8 +12,9 @@ takes what arrives before tau = (1 + mu) x the first arrival; if the stragglers 
 far conform to the scheme's model it goes on without them, otherwise it waits for
 every live worker (a wait-out, bounded by round_timeout_s). Results are labelled
 with their round: a late one is received and dropped, never counted in another
-round. A worker that finds the next round's tasks already waiting skips the round
-it is late for. Job j (model j mod M, M = T + 1 models trained round-robin, so a
+round. Workers take every round's tasks as they come and send each result when its
+round's delay is over (from the master's send): rounds overlap as independent
+invocations would, so a straggling round does not make a worker late for the next. Job j (model j mod M, M = T + 1 models trained round-robin, so a
 model's next job starts after its previous one is decoded) is decoded in round
 j + T and checked against the full gradient computed directly.
 
@@ -24,6 +25,7 @@ worker takes over its tasks as well. Without ULFM a dead worker ends the job.
 """
 import collections
 import dataclasses
+import heapq
 import json
 import os
 import time
@@ -87,6 +89,10 @@ def train(comm, cfg):
 # The worker -----------------------------------------------------------------------------------
 
 def _worker(comm, cfg, sch):
+    """Compute each round's tasks as soon as they come and send the results when the
+    round's delay says (measured from the master's send, wall clock: rounds overlap as
+    independent invocations would, so a straggling round does not make the next one
+    late too)."""
     me = comm.Get_rank()
     models = make_models(sch.T + 1, cfg.samples, cfg.features, cfg.seed)
     bounds = np.concatenate([[0.0], np.cumsum(sch.parts)])
@@ -95,14 +101,23 @@ def _worker(comm, cfg, sch):
     if cfg.trace is not None:
         from mpicomm.coding.stragglers import rescale
         trace = rescale(np.asarray(cfg.trace)[me - 1], cfg.trace_load, sch.load)
+    due = []                                   # heap of (send time, round, results)
     while True:
+        # 1. Send what is due.
+        while due and due[0][0] <= time.time():
+            _, r, out = heapq.heappop(due)
+            comm.send((r, out), dest=0, tag=RESULT)
+        # 2. Take the next round's tasks, or wait a little for them.
+        if not comm.Iprobe(source=0, tag=ASSIGN):
+            time.sleep(min(1e-3, max(0.0, due[0][0] - time.time())) if due else 2e-4)
+            continue
         msg = comm.recv(source=0, tag=ASSIGN)
         if msg is None:
+            for _, r, out in sorted(due):
+                comm.send((r, out), dest=0, tag=RESULT)
             comm.send(None, dest=0, tag=BYE)
             return
-        if comm.Iprobe(source=0, tag=ASSIGN):
-            continue                          # the master has moved on: this round is over
-        r, t0 = msg["round"], time.perf_counter()
+        r = msg["round"]
         if me == cfg.kill_rank and r >= cfg.kill_at_round:
             os._exit(9)
         out = []
@@ -115,14 +130,14 @@ def _worker(comm, cfg, sch):
                 if hi > lo:
                     vec += coef * models[mi].grad(params, lo, hi)
             out.append((who, job, key, vec))
+        # 3. This round's delay: its load's share of base_s (and straggling), or the trace.
         if trace is not None:
-            target = float(trace[min(r, trace.size - 1)])
+            delay = float(trace[min(r, trace.size - 1)])
         else:
-            target = cfg.base_s * sch.load * sch.n
+            delay = cfg.base_s * sch.load * sch.n
             if rng.random() < cfg.straggle_prob:
-                target += cfg.slow_s
-        time.sleep(max(0.0, t0 + target - time.perf_counter()))
-        comm.send((r, out), dest=0, tag=RESULT)
+                delay += cfg.slow_s
+        heapq.heappush(due, (msg["sent"] + delay, r, out))
 
 
 # The master -----------------------------------------------------------------------------------
@@ -175,7 +190,8 @@ class _Master:
                 if v not in self.dead:
                     per.setdefault(v, [])
         for v, tasks in per.items():
-            msg = {"round": r, "tasks": tasks, "params": {t[1]: params[t[1]] for t in tasks}}
+            msg = {"round": r, "sent": time.time(), "tasks": tasks,
+                   "params": {t[1]: params[t[1]] for t in tasks}}
             try:
                 self.sends.append(self.comm.isend(msg, dest=v + 1, tag=ASSIGN))
             except MPI.Exception as exc:
