@@ -41,7 +41,12 @@ def main(argv=None):
                     help="trace seconds x this = real seconds (default 0.05)")
     ap.add_argument("--json")
     ap.add_argument("--png")
+    ap.add_argument("--replot", metavar="JSON", help="only draw --png from an earlier --json")
     args = ap.parse_args(argv)
+    if args.replot:
+        with open(args.replot) as f:
+            plot(json.load(f)["rows"], args.png)
+        return 0
     probe = coding.markov(N, 400, seed=11, **TRACE)
     delays = coding.markov(N, args.jobs + 10, seed=12, **TRACE)
     rows = []
@@ -92,13 +97,13 @@ def plot(rows, path):
     import matplotlib.pyplot as plt
     names = [r["scheme"] for r in rows]
     x = range(len(rows))
-    fig, ax = plt.subplots(figsize=(6, 3.5))
+    fig, ax = plt.subplots(figsize=(6, 4))
     ax.bar([i - 0.2 for i in x], [r["simulated_s"] for r in rows], 0.4, label="simulated")
     ax.bar([i + 0.2 for i in x], [r["real_s"] for r in rows], 0.4, label="real (MPI, 8 workers)")
     ax.set_xticks(list(x), names)
     ax.set_ylabel("runtime, s")
     ax.set_title("Coded training on one straggler trace")
-    ax.legend()
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=2, frameon=False)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
 
