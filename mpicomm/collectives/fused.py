@@ -9,7 +9,9 @@ dtype, in order, into fusion buffers of at most MPICOMM_FUSION_BYTES (default
 64 MiB) each, as Horovod's tensor fusion does; an array larger than that is
 reduced in place on its own. Every rank must pass arrays of the same shapes and
 dtypes in the same order (checked: a mismatch raises ValueError on every rank
-instead of hanging or mixing data).
+instead of hanging or mixing data). CuPy arrays (anything with
+__cuda_array_interface__) are reduced through host mirrors: copied out before and
+back after, so any MPI serves them.
 """
 import operator
 import os
@@ -51,6 +53,59 @@ def op_name(op):
         if op == mpi_op:
             return name
     raise ValueError(f"op {op!r} is not MPI.SUM, MPI.MIN, MPI.MAX or one of {', '.join(OPS)}")
+
+
+class _Staging:
+    """Host mirrors of device arrays (CuPy, or anything with __cuda_array_interface__):
+    the reduction runs on the mirrors, copied out before and back after, so an MPI
+    that is not CUDA-aware serves them too. Mirrors are kept (with a reference to
+    their device array, so ids are not reused) for the last MIRRORS arrays."""
+
+    MIRRORS = 4096
+
+    def __init__(self):
+        self.mirrors = {}
+
+    @staticmethod
+    def is_device(a):
+        return hasattr(a, "__cuda_array_interface__") and not isinstance(a, np.ndarray)
+
+    def stage(self, arrays):
+        """(the arrays to reduce, a function that copies results back or None)."""
+        arrays = list(arrays)
+        device = [i for i, a in enumerate(arrays) if self.is_device(a)]
+        if not device:
+            return arrays, None
+        host = list(arrays)
+        for i in device:
+            a = arrays[i]
+            entry = self.mirrors.get(id(a))
+            if entry is None or entry[0] is not a or entry[1].shape != a.shape \
+                    or entry[1].dtype != a.dtype:
+                if len(self.mirrors) >= self.MIRRORS:
+                    self.mirrors.pop(next(iter(self.mirrors)))
+                entry = self.mirrors[id(a)] = (a, np.empty(a.shape, a.dtype))
+            a.get(out=entry[1])
+            host[i] = entry[1]
+
+        def back():
+            for i in device:
+                a, h = arrays[i], host[i]
+                if a.flags.c_contiguous:
+                    a.set(h)
+                else:
+                    a[...] = _to_device(a, h)
+        return host, back
+
+
+def _to_device(like, host):
+    """host as an array of like's library on like's device (a strided target)."""
+    import cupy
+    with cupy.cuda.Device(like.device.id):
+        return cupy.asarray(host)
+
+
+STAGING = _Staging()
 
 
 def check_arrays(arrays, op):
@@ -191,8 +246,9 @@ def fusion_plan(arrays, limit):
 class FusedRequest:
     """A fused allreduce in flight: `wait()` finishes it, `test()` asks."""
 
-    def __init__(self, parts, requests, divisor):
+    def __init__(self, parts, requests, divisor, copy_back=None):
         self._parts, self._requests, self._divisor = parts, requests, divisor
+        self._copy_back = copy_back          # device arrays: their host mirrors go back
         self._done = False
 
     def test(self):
@@ -210,12 +266,15 @@ class FusedRequest:
     def _finish(self):
         for bucket, buf in self._parts:
             bucket.scatter(buf, self._divisor if bucket.dtype.kind == "f" else None)
+        if self._copy_back is not None:
+            self._copy_back()
         self._done = True
 
 
 def _start(arrays, op, comm, blocking):
     comm = comm or MPI.COMM_WORLD
     name = op_name(op)
+    arrays, copy_back = STAGING.stage(arrays)
     arrays = check_arrays(arrays, name)
     if blocking:
         tuning.algorithm_setting()           # a bad MPICOMM_ALLREDUCE is named up front
@@ -231,11 +290,11 @@ def _start(arrays, op, comm, blocking):
     if blocking:
         for _, buf in parts:
             tuning.allreduce(comm, buf, "sum" if name == "average" else name)
-        req = FusedRequest(parts, [], divisor)
+        req = FusedRequest(parts, [], divisor, copy_back)
         req._finish()
         return req, len(parts)
     reqs = [comm.Iallreduce(MPI.IN_PLACE, buf, op=mpi_op) for _, buf in parts]
-    return FusedRequest(parts, reqs, divisor), len(parts)
+    return FusedRequest(parts, reqs, divisor, copy_back), len(parts)
 
 
 def allreduce_fused(arrays, op=MPI.SUM, comm=None):

@@ -26,7 +26,7 @@ import numpy as np
 from mpi4py import MPI
 
 from mpicomm import traces
-from mpicomm.collectives.fused import check_arrays, fusion_plan, op_name
+from mpicomm.collectives.fused import STAGING, check_arrays, fusion_plan, op_name
 
 __all__ = ["PartialAllreduce", "PartialResult", "allreduce_partial"]
 
@@ -134,6 +134,7 @@ class PartialAllreduce:
         Every rank gets the same result and a PartialResult. A step that cannot gather
         min_ranks within timeout_s raises TimeoutError on every rank."""
         name = op_name(op)
+        arrays, copy_back = STAGING.stage(arrays)
         arrays = check_arrays(arrays, name)
         if not deadline_s >= 0:
             raise ValueError(f"deadline_s must be >= 0 seconds, got {deadline_s!r}")
@@ -151,6 +152,8 @@ class PartialAllreduce:
         else:
             result = self._member(layout, msg, step)
         self._since = time.perf_counter()
+        if copy_back is not None:
+            copy_back()
         return result
 
     def _root(self, layout, acc, step, name, deadline_s, min_ranks, timeout_s):
