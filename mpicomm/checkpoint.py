@@ -22,15 +22,13 @@ Layout: attrs mpicomm_checkpoint (format), step, ranks, created, host, mpicomm_v
 groups state/ and ranks/<r>/ with one dataset per array or scalar, a Generator as a
 string dataset holding its JSON state (attribute kind = "generator").
 """
-import datetime
 import json
-import os
-import platform
-import tempfile
 from pathlib import Path
 
 import numpy as np
 from mpi4py import MPI
+
+from mpicomm import h5files
 
 __all__ = ["Checkpoint", "CheckpointError"]
 
@@ -119,36 +117,18 @@ class Checkpoint:
             raise CheckpointError(f"saving {self.path} failed on rank 0: {error}")
 
     def _write(self, step, state, everyone):
-        import h5py
-
-        from mpicomm import __version__
         if self.path.exists():
-            self._check(self.path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".ckpt-", suffix=".h5")
-        os.close(fd)
-        try:
-            with h5py.File(tmp, "w") as f:
-                f.attrs["mpicomm_checkpoint"] = FORMAT
-                f.attrs["step"] = int(step)
-                f.attrs["ranks"] = len(everyone)
-                f.attrs["created"] = datetime.datetime.now(datetime.timezone.utc).isoformat()
-                f.attrs["host"] = platform.node()
-                f.attrs["mpicomm_version"] = __version__
-                shared = f.create_group("state")
-                for name, value in state.items():
-                    _encode(shared, name, value)
-                for r, own in enumerate(everyone):
-                    group = f.create_group(f"ranks/{r}")
-                    for name, value in own.items():
-                        _encode(group, name, value)
-                f.flush()
-            with open(tmp, "rb") as fh:
-                os.fsync(fh.fileno())
-            os.replace(tmp, self.path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+            self._open().close()       # refuses a file that is not a checkpoint
+        with h5files.replaced(self.path, "mpicomm_checkpoint", FORMAT) as f:
+            f.attrs["step"] = int(step)
+            f.attrs["ranks"] = len(everyone)
+            shared = f.create_group("state")
+            for name, value in state.items():
+                _encode(shared, name, value)
+            for r, own in enumerate(everyone):
+                group = f.create_group(f"ranks/{r}")
+                for name, value in own.items():
+                    _encode(group, name, value)
 
     # Restoring --------------------------------------------------------------------------
 
@@ -180,21 +160,12 @@ class Checkpoint:
             return step, shared
         return step, shared, {k: _restore_into(mine, k, v) for k, v in own.items()}
 
-    def _check(self, path):
-        import h5py
-        try:
-            with h5py.File(path, "r") as f:
-                if "mpicomm_checkpoint" not in f.attrs:
-                    raise CheckpointError(f"{path} is not an mpicomm checkpoint (no "
-                                          "mpicomm_checkpoint attribute); refusing to use it")
-        except OSError as exc:
-            raise CheckpointError(f"{path} is not an HDF5 file ({exc}); refusing to use it") \
-                from exc
+    def _open(self):
+        return h5files.open_marked(self.path, "mpicomm_checkpoint", "checkpoint",
+                                   CheckpointError)[0]
 
     def _read(self, size):
-        import h5py
-        self._check(self.path)
-        with h5py.File(self.path, "r") as f:
+        with self._open() as f:
             ranks = int(f.attrs["ranks"])
             per_rank = [{k: _decode(d) for k, d in f[f"ranks/{r}"].items()}
                         for r in range(ranks)]

@@ -16,7 +16,7 @@ Layout (times in seconds, one-way, best of the repetitions):
 import os
 from pathlib import Path
 
-from mpicomm import build
+from mpicomm import build, h5files
 
 FORMAT = "1"
 VENDOR_KEYS = {"MPICH": "mpich", "Open MPI": "openmpi"}
@@ -42,18 +42,8 @@ def path(vendor):
 
 def read(file):
     """The model as a dict of numpy arrays plus its attributes under "attrs"."""
-    import h5py
-    file = Path(file)
-    if not file.exists():
-        raise ModelError(f"{file}: no such file")
-    try:
-        f = h5py.File(file, "r")
-    except OSError as exc:
-        raise ModelError(f"{file}: not an HDF5 file ({exc})") from exc
+    f, attrs = h5files.open_marked(file, "mpicomm_model", "model", ModelError)
     with f:
-        attrs = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in f.attrs.items()}
-        if "mpicomm_model" not in attrs:
-            raise ModelError(f"{file}: not an mpicomm model (no mpicomm_model attribute)")
         out = {"attrs": attrs}
         for name in ("block_bytes", "total_bytes", "method/passthrough", "method/pack",
                      "pack_seconds", "unpack_seconds", "pingpong_bytes", "pingpong_seconds"):

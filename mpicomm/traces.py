@@ -13,13 +13,11 @@ coding simulator replays them. One file holds one trace:
     >>> traces.write("run.h5", delays, kind="measured", source="allreduce_partial")
     >>> t = traces.read("run.h5"); t.delays.shape, t.attrs["kind"]
 """
-import datetime
-import os
-import platform
-import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from mpicomm import h5files
 
 __all__ = ["Trace", "TraceError", "read", "write"]
 
@@ -64,9 +62,6 @@ def _check_delays(delays, name="delays"):
 def write(path, delays, extra=None, kind="measured", **attrs):
     """Write a trace; refuses to replace a file that is not an mpicomm trace. The file
     is written beside its target and moved in place only when complete."""
-    import h5py
-
-    from mpicomm import __version__
     path = Path(path)
     d = _check_delays(delays)
     extra = {k: np.asarray(v) for k, v in (extra or {}).items()}
@@ -75,25 +70,13 @@ def write(path, delays, extra=None, kind="measured", **attrs):
             raise TraceError(f"dataset {name} has shape {v.shape}, delays {d.shape}")
     if path.exists():
         read(path)                     # raises TraceError for a file that is not a trace
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".trace-", suffix=".h5")
-    os.close(fd)
-    try:
-        with h5py.File(tmp, "w") as f:
-            f["delays"] = d
-            for name, v in extra.items():
-                f[name] = v
-            f.attrs["mpicomm_trace"] = FORMAT
-            f.attrs["kind"] = kind
-            f.attrs["created"] = datetime.datetime.now(datetime.timezone.utc).isoformat()
-            f.attrs["host"] = platform.node()
-            f.attrs["mpicomm_version"] = __version__
-            for k, v in attrs.items():
-                f.attrs[k] = v
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with h5files.replaced(path, "mpicomm_trace", FORMAT) as f:
+        f["delays"] = d
+        for name, v in extra.items():
+            f[name] = v
+        f.attrs["kind"] = kind
+        for k, v in attrs.items():
+            f.attrs[k] = v
     return path
 
 
@@ -101,16 +84,8 @@ def read(path):
     """The Trace in path; TraceError naming what is wrong otherwise."""
     import h5py
     path = Path(path)
-    if not path.exists():
-        raise TraceError(f"{path}: no such file")
-    try:
-        f = h5py.File(path, "r")
-    except OSError as exc:
-        raise TraceError(f"{path}: not an HDF5 file ({exc})") from exc
+    f, attrs = h5files.open_marked(path, "mpicomm_trace", "trace", TraceError)
     with f:
-        attrs = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in f.attrs.items()}
-        if "mpicomm_trace" not in attrs:
-            raise TraceError(f"{path}: not an mpicomm trace (no mpicomm_trace attribute)")
         if "delays" not in f:
             raise TraceError(f"{path}: dataset delays is missing")
         delays = _check_delays(f["delays"][()], f"{path}: delays")

@@ -26,7 +26,6 @@ worker takes over its tasks as well. Without ULFM a dead worker ends the job.
 import collections
 import dataclasses
 import heapq
-import json
 import os
 import time
 
@@ -359,7 +358,3 @@ class _Master:
                 self._failure(exc)
                 waiting -= self.dead
             time.sleep(1e-3)
-
-
-def summary_line(summary):
-    return "RESULT " + json.dumps(summary)

@@ -100,37 +100,41 @@ class GC(Scheme):
         self.parts = np.full(n, 1.0 / n)
 
 
-class SRSGC(Scheme):
+class _Sequential(Scheme):
+    """sr-sgc and m-sgc: (n, B, W, lam) of the bursty model, checked and kept."""
+
+    def _keep(self, n, B, W, lam, seed):
+        B, W, lam = _positive("B", B), _positive("W", W, 2), _positive("lam", lam)
+        if lam > n:
+            raise ValueError(f"{self.name} needs lam <= n, got lam={lam}, n={n}")
+        self.n, self.B, self.W, self.lam, self.seed = n, B, W, lam, seed
+        self.params = {"n": n, "B": B, "W": W, "lam": lam}
+
+
+class SRSGC(_Sequential):
     name = "sr-sgc"
 
     def __init__(self, n, B, W, lam, seed=0):
-        B, W, lam = _positive("B", B), _positive("W", W, 2), _positive("lam", lam)
+        self._keep(n, B, W, lam, seed)
+        B, W, lam = self.B, self.W, self.lam
         if (W - 1) % B:
             raise ValueError(f"sr-sgc needs B | (W-1), got B={B}, W={W}")
-        if lam > n:
-            raise ValueError(f"sr-sgc needs lam <= n, got lam={lam}, n={n}")
-        self.n, self.B, self.W, self.lam = n, B, W, lam
         self.s = math.ceil(B * lam / (W - 1 + B))
         if self.s >= n:
             raise ValueError(f"sr-sgc needs s = ceil(B lam / (W-1+B)) < n, got s={self.s}")
-        self.seed = seed
-        self.params = {"n": n, "B": B, "W": W, "lam": lam}
         self.T = B
         self.load = (self.s + 1) / n
         self.parts = np.full(n, 1.0 / n)
 
 
-class MSGC(Scheme):
+class MSGC(_Sequential):
     name = "m-sgc"
 
     def __init__(self, n, B, W, lam, seed=0):
-        B, W, lam = _positive("B", B), _positive("W", W, 2), _positive("lam", lam)
+        self._keep(n, B, W, lam, seed)
+        B, W, lam = self.B, self.W, self.lam
         if not B < W:
             raise ValueError(f"m-sgc needs 1 <= B < W, got B={B}, W={W}")
-        if lam > n:
-            raise ValueError(f"m-sgc needs lam <= n, got lam={lam}, n={n}")
-        self.n, self.B, self.W, self.lam = n, B, W, lam
-        self.params = {"n": n, "B": B, "W": W, "lam": lam}
         self.T = W - 2 + B
         self.slots = W - 1 + B
         if lam == n:                               # repetition only
@@ -143,7 +147,6 @@ class MSGC(Scheme):
             chunk = self.x / (n * (W - 1))
             piece = (1.0 - self.x) / (B * n)
         # parts: chunk (i, k) is part i*(W-1) + k; then group g's n pieces.
-        self.seed = seed
         self.groups = 0 if lam == n else B
         self.parts = np.concatenate([np.full(n * (W - 1), chunk),
                                      np.full(n * self.groups, piece)])
