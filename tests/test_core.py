@@ -216,3 +216,43 @@ def test_partial_unpack_writes_exactly_the_first_bytes(nbytes):
     for i, o in enumerate(offs[:nbytes]):
         expect[o] = packed[i]
     assert buf == expect
+
+
+def test_byte_ranges_pack_and_unpack_like_the_whole_stream():
+    """Any [first, first + n) of the packed stream, as the pipelined method cuts it."""
+    rng = random.Random(7)
+    tried = 0
+    while tried < 150:
+        t, count = _sample(rng), rng.randrange(1, 4)
+        d = describe(t)
+        if not d.canonical or t.size == 0 or t.size * count > 1 << 14:
+            continue
+        tried += 1
+        offs = t.offsets(count)
+        base = 8 - min(offs)
+        buf = bytes(rng.randrange(256) for _ in range(base + max(offs) + 9))
+        stream = bytes(buf[base + o] for o in offs)
+        for _ in range(6):
+            first = rng.randrange(len(offs))
+            n = rng.randrange(len(offs) - first + 1)
+            out = ffi.new("char[]", n + 1)
+            assert lib.mpic_pack_range(d, count, ffi.from_buffer(buf) + base, first, n, out) == n
+            assert ffi.buffer(out, n)[:] == stream[first:first + n], (t, count, first, n)
+
+            packed = bytes(rng.randrange(256) for _ in range(n))
+            target = bytearray(buf)
+            assert lib.mpic_unpack_range(d, count, packed, first, n,
+                                         ffi.from_buffer(target) + base) == n
+            expect = bytearray(buf)
+            for i, o in enumerate(offs[first:first + n]):
+                expect[base + o] = packed[i]
+            assert target == expect, (t, count, first, n)
+
+
+def test_byte_ranges_outside_the_stream_are_refused():
+    d = describe(R.vector(3, 1, 2, R.named(8)))
+    buf = bytearray(200)
+    assert lib.mpic_pack_range(d, 2, ffi.from_buffer(buf), 40, 9, ffi.from_buffer(buf)) < 0
+    assert lib.mpic_pack_range(d, 2, ffi.from_buffer(buf), -1, 2, ffi.from_buffer(buf)) < 0
+    assert lib.mpic_unpack_range(d, 2, ffi.from_buffer(buf), 0, 49, ffi.from_buffer(buf)) < 0
+    assert lib.mpic_pack_range(d, 2, ffi.from_buffer(buf), 48, 0, ffi.from_buffer(buf)) == 0

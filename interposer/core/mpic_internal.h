@@ -42,6 +42,11 @@ typedef struct mpic_kernel {
 const mpic_kernel *mpic_kernel_lookup(int ndims, int64_t block, int64_t align);
 extern const int mpic_kernels_generated;
 
+/* The plan for count elements of d (start: byte offset of its first block), and the
+ * kernel for it at these addresses (NULL: use the generic loops). */
+void mpic_plan_make(mpic_plan *p, int64_t *start, const mpic_desc *d, int64_t count);
+const mpic_kernel *mpic_plan_kernel(const mpic_plan *p, uintptr_t strided, uintptr_t packed);
+
 /* Hand-written loops for more levels than the generated kernels cover. */
 void mpic_pack_generic(const char *restrict src, char *restrict dst, const mpic_plan *p);
 void mpic_unpack_generic(const char *restrict src, char *restrict dst, const mpic_plan *p);

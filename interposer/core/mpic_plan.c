@@ -6,7 +6,7 @@
 #include <string.h>
 #include "mpic_internal.h"
 
-static void make_plan(mpic_plan *p, int64_t *start, const mpic_desc *d, int64_t count)
+void mpic_plan_make(mpic_plan *p, int64_t *start, const mpic_desc *d, int64_t count)
 {
     mpic_levels l;
 
@@ -34,7 +34,7 @@ static int64_t alignment(const mpic_plan *p, uintptr_t strided, uintptr_t packed
     return (int64_t) (bits & -bits);
 }
 
-static const mpic_kernel *choose(const mpic_plan *p, uintptr_t strided, uintptr_t packed)
+const mpic_kernel *mpic_plan_kernel(const mpic_plan *p, uintptr_t strided, uintptr_t packed)
 {
     return mpic_kernel_lookup(p->ndims, p->block, alignment(p, strided, packed));
 }
@@ -50,9 +50,9 @@ int64_t mpic_pack(const mpic_desc *d, int64_t count, const void *inbuf, void *pa
         return -MPIC_ERR_ARG;
     if (count == 0)
         return 0;
-    make_plan(&p, &start, d, count);
+    mpic_plan_make(&p, &start, d, count);
     src = (const char *) ((uintptr_t) inbuf + (uintptr_t) start);
-    k = choose(&p, (uintptr_t) src, (uintptr_t) packed);
+    k = mpic_plan_kernel(&p, (uintptr_t) src, (uintptr_t) packed);
     if (k)
         k->pack(src, packed, &p);
     else
@@ -71,9 +71,9 @@ int64_t mpic_unpack(const mpic_desc *d, int64_t count, const void *packed, void 
         return -MPIC_ERR_ARG;
     if (count == 0)
         return 0;
-    make_plan(&p, &start, d, count);
+    mpic_plan_make(&p, &start, d, count);
     dst = (char *) ((uintptr_t) outbuf + (uintptr_t) start);
-    k = choose(&p, (uintptr_t) dst, (uintptr_t) packed);
+    k = mpic_plan_kernel(&p, (uintptr_t) dst, (uintptr_t) packed);
     if (k)
         k->unpack(packed, dst, &p);
     else
@@ -121,8 +121,8 @@ const char *mpic_kernel_name(const mpic_desc *d, int64_t count, const void *inbu
 
     if (!d->canonical || count <= 0)
         return "none";
-    make_plan(&p, &start, d, count);
-    k = choose(&p, (uintptr_t) inbuf + (uintptr_t) start, (uintptr_t) packed);
+    mpic_plan_make(&p, &start, d, count);
+    k = mpic_plan_kernel(&p, (uintptr_t) inbuf + (uintptr_t) start, (uintptr_t) packed);
     return k ? k->name : "generic";
 }
 
@@ -133,7 +133,7 @@ int mpic_contiguous(const mpic_desc *d, int64_t count)
 
     if (!d->canonical || count <= 0)
         return 0;
-    make_plan(&p, &start, d, count);
+    mpic_plan_make(&p, &start, d, count);
     return p.ndims == 1;
 }
 

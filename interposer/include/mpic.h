@@ -95,6 +95,14 @@ int64_t mpic_unpack(const mpic_desc *d, int64_t count, const void *packed, void 
  * posted, even a partial element). Returns nbytes, or -MPIC_ERR_* as above. */
 int64_t mpic_unpack_bytes(const mpic_desc *d, int64_t nbytes, const void *packed, void *outbuf);
 
+/* Pack or unpack bytes [first, first + nbytes) of the packed stream of count elements
+ * (packed points at byte `first`'s place). Returns nbytes, or -MPIC_ERR_* when the
+ * description is not canonical or the range falls outside the stream. */
+int64_t mpic_pack_range(const mpic_desc *d, int64_t count, const void *inbuf, int64_t first,
+                        int64_t nbytes, void *packed);
+int64_t mpic_unpack_range(const mpic_desc *d, int64_t count, const void *packed,
+                          int64_t first, int64_t nbytes, void *outbuf);
+
 /* 1 when count elements are one contiguous run of bytes (nothing to pack). */
 int mpic_contiguous(const mpic_desc *d, int64_t count);
 

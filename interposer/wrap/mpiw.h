@@ -21,14 +21,17 @@
 enum { MPIW_LOG_ERROR = 0, MPIW_LOG_WARN, MPIW_LOG_INFO, MPIW_LOG_DEBUG };
 
 /* How a point-to-point call with a canonical, non-contiguous type is carried out. */
-enum { MPIW_METHOD_AUTO = 0, MPIW_METHOD_PASSTHROUGH, MPIW_METHOD_PACK };
+enum { MPIW_METHOD_AUTO = 0, MPIW_METHOD_PASSTHROUGH, MPIW_METHOD_PACK, MPIW_METHOD_PIPELINE };
+
+/* Default bytes per chunk of the pipelined method (MPICOMM_PIPELINE_CHUNK). */
+#define MPIW_PIPE_CHUNK 131072
 
 /* Counters printed by MPICOMM_STATS=1, in this order. */
 #define MPIW_STATS(X)                                                                    \
     X(types_committed) X(types_canonical) X(pack_fast) X(pack_fallback) X(unpack_fast)    \
     X(unpack_fallback) X(bytes_packed) X(bytes_unpacked) X(send_fast) X(send_fallback)    \
     X(recv_fast) X(recv_fallback) X(method_pack) X(method_passthrough) X(neighbor_fast)       \
-    X(neighbor_fallback)
+    X(neighbor_fallback) X(method_pipeline)
 
 enum {
 #define MPIW_STAT_ENUM(name) MPIW_STAT_##name,
@@ -45,6 +48,7 @@ typedef struct mpiw_state {
     int stats;             /* MPICOMM_STATS */
     int threaded;          /* MPI_THREAD_MULTIPLE: lock the type cache */
     int method;            /* MPICOMM_METHOD */
+    int64_t pipe_chunk;    /* MPICOMM_PIPELINE_CHUNK */
     int64_t counters[MPIW_NSTATS];
 } mpiw_state;
 
@@ -107,8 +111,30 @@ int mpiw_types_lookup(MPI_Datatype dt, mpic_desc *out);
 void mpiw_types_clear(void);
 int mpiw_types_decode(MPI_Datatype dt, mpic_desc *out);
 
+/* The pipelined method (mpiw_pipeline.c). mpiw_pipe_bytes: the message's size when
+ * the pipelined method carries it, else 0. Blocking calls return the MPI's error;
+ * nonblocking ones give the program a generalized request the completion calls drive. */
+typedef struct mpiw_pipe mpiw_pipe;
+int64_t mpiw_pipe_bytes(int64_t count, MPI_Datatype dt, int peer);
+int mpiw_pipe_send(const void *buf, int64_t count, MPI_Datatype dt, int dest, int tag,
+                   MPI_Comm comm, int64_t bytes);
+int mpiw_pipe_recv(void *buf, int64_t count, MPI_Datatype dt, int source, int tag,
+                   MPI_Comm comm, int64_t bytes, MPI_Status *status);
+int mpiw_pipe_isend(const void *buf, int64_t count, MPI_Datatype dt, int dest, int tag,
+                    MPI_Comm comm, int64_t bytes, MPI_Request *req);
+int mpiw_pipe_irecv(void *buf, int64_t count, MPI_Datatype dt, int source, int tag,
+                    MPI_Comm comm, int64_t bytes, MPI_Request *req);
+int mpiw_pipe_sendrecv(const void *sbuf, int64_t scount, MPI_Datatype stype, int dest, int stag,
+                       int64_t sbytes, void *rbuf, int64_t rcount, MPI_Datatype rtype,
+                       int source, int rtag, int64_t rbytes, MPI_Comm comm, MPI_Status *status);
+void mpiw_pipe_cancel(mpiw_pipe *pp);
+void mpiw_pipe_probed(const MPI_Status *st, const char *call);
+/* Move it on without blocking (or, block = 1, to its end); 1 when it has completed. */
+int mpiw_pipe_progress(mpiw_pipe *pp, int block);
+
 /* Requests the interposer created (mpiw_requests.c). */
 typedef struct mpiw_pending {
+    mpiw_pipe *pipe;       /* a pipelined message (tmp is NULL, nothing to unpack) */
     int recv;              /* unpack tmp into buf at completion */
     int unpacked;          /* already unpacked (MPI_Request_get_status saw it complete) */
     void *tmp;
@@ -126,6 +152,7 @@ int mpiw_requests_detach(MPI_Request *req);
 int mpiw_requests_any(const MPI_Request *reqs, int n);
 void mpiw_requests_poll(void);
 void mpiw_requests_clear(void);
+void mpiw_requests_advance(MPI_Request key, int cancel);
 void mpiw_recv_complete(const mpiw_pending *p, const MPI_Status *st);
 
 /* Completion calls on batches holding tracked requests (mpiw_complete.c). */

@@ -3,8 +3,11 @@
  * 1. claims the tracked entries (out of the table, see mpiw_requests_claim) and
  *    keeps the handles, which the MPI overwrites with MPI_REQUEST_NULL,
  * 2. makes sure it can read statuses (the program may pass MPI_STATUSES_IGNORE),
- * 3. calls the MPI,
- * 4. finishes each completed request with its status (unpack, free) and puts
+ * 3. drives the pipelined messages among them (their handles are generalized
+ *    requests the MPI cannot complete by itself): Wait and Waitall block on them,
+ *    Waitany and Waitsome poll with the matching Test call, Test calls look once,
+ * 4. calls the MPI,
+ * 5. finishes each completed request with its status (unpack, free) and puts
  *    the others back.
  */
 #include <stdlib.h>
@@ -42,6 +45,18 @@ static int batch_open(batch *b, MPI_Request *reqs, int n, MPI_Status *user)
         b->claimed[i] = mpiw_requests_claim(reqs[i]);
     }
     return 0;
+}
+
+/* Move the pipelined messages of the batch on (block: to their end); how many are
+ * still under way. */
+static int drive(batch *b, int block)
+{
+    int busy = 0;
+
+    for (int i = 0; i < b->n; i++)
+        if (b->claimed[i] && b->claimed[i]->pipe)
+            busy += !mpiw_pipe_progress(b->claimed[i]->pipe, block);
+    return busy;
 }
 
 /* Request i is done (ok: without error), or still active. */
@@ -97,6 +112,7 @@ int mpiw_waitall(int n, MPI_Request reqs[], MPI_Status statuses[])
 
     if (batch_open(&b, reqs, n, statuses))
         return PMPI_Waitall(n, reqs, statuses);
+    drive(&b, 1);
     err = PMPI_Waitall(n, reqs, b.st);
     for (int i = 0; i < n; i++)
         settle_by_status(&b, i, &b.st[i], err);
@@ -111,6 +127,7 @@ int mpiw_testall(int n, MPI_Request reqs[], int *flag, MPI_Status statuses[])
 
     if (batch_open(&b, reqs, n, statuses))
         return PMPI_Testall(n, reqs, flag, statuses);
+    drive(&b, 0);
     err = PMPI_Testall(n, reqs, flag, b.st);
     if (*flag || err == MPI_ERR_IN_STATUS)
         for (int i = 0; i < n; i++)
@@ -134,7 +151,12 @@ int mpiw_waitany(int n, MPI_Request reqs[], int *index, MPI_Status *status)
 
     if (batch_open(&b, reqs, n, MPI_STATUSES_IGNORE))
         return PMPI_Waitany(n, reqs, index, status);
-    err = n == 1 ? PMPI_Wait(reqs, &st) : PMPI_Waitany(n, reqs, index, &st);
+    if (!drive(&b, n == 1))
+        err = n == 1 ? PMPI_Wait(reqs, &st) : PMPI_Waitany(n, reqs, index, &st);
+    else
+        for (int flag = 0; (err = PMPI_Testany(n, reqs, index, &flag, &st)) == MPI_SUCCESS &&
+                           !flag;)
+            drive(&b, 0);
     settle_any(&b, reqs, err, *index, &st);
     if (status != MPI_STATUS_IGNORE)
         *status = st;
@@ -150,6 +172,7 @@ int mpiw_testany(int n, MPI_Request reqs[], int *index, int *flag, MPI_Status *s
 
     if (batch_open(&b, reqs, n, MPI_STATUSES_IGNORE))
         return PMPI_Testany(n, reqs, index, flag, status);
+    drive(&b, 0);
     err = n == 1 ? PMPI_Test(reqs, flag, &st) : PMPI_Testany(n, reqs, index, flag, &st);
     if (*flag || err != MPI_SUCCESS)
         settle_any(&b, reqs, err, *index, &st);
@@ -175,7 +198,12 @@ int mpiw_waitsome(int n, MPI_Request reqs[], int *outcount, int indices[],
 
     if (batch_open(&b, reqs, n, statuses))
         return PMPI_Waitsome(n, reqs, outcount, indices, statuses);
-    err = PMPI_Waitsome(n, reqs, outcount, indices, b.st);
+    if (!drive(&b, 0))
+        err = PMPI_Waitsome(n, reqs, outcount, indices, b.st);
+    else
+        while ((err = PMPI_Testsome(n, reqs, outcount, indices, b.st)) == MPI_SUCCESS &&
+               *outcount == 0)
+            drive(&b, 0);
     settle_some(&b, err, *outcount, indices);
     batch_close(&b);
     return err;
@@ -189,6 +217,7 @@ int mpiw_testsome(int n, MPI_Request reqs[], int *outcount, int indices[],
 
     if (batch_open(&b, reqs, n, statuses))
         return PMPI_Testsome(n, reqs, outcount, indices, statuses);
+    drive(&b, 0);
     err = PMPI_Testsome(n, reqs, outcount, indices, b.st);
     settle_some(&b, err, *outcount, indices);
     batch_close(&b);

@@ -5,7 +5,10 @@
  *   passthrough  the MPI sends the derived type itself
  *   pack         pack with the generated kernels and send the bytes as MPI_PACKED;
  *                receive MPI_PACKED into a buffer and unpack
- * Both put the same bytes on the wire: MPI_PACKED matches any type signature on
+ *   pipeline     MPICOMM_METHOD=pipeline only: a message of at least two chunks goes
+ *                as one message per chunk, packed and unpacked as they travel
+ *                (mpiw_pipeline.c; a contract every rank keeps, see there)
+ * Passthrough and pack put the same bytes on the wire: MPI_PACKED matches any type signature on
  * the other side (MPI 4.1, 3.3.1) and our packed bytes are the MPI's own
  * (tests/mpi), so a sender and a receiver may choose differently and need not
  * agree. MPICOMM_METHOD forces a method; auto asks the model (mpiw_model.c).
@@ -95,7 +98,12 @@ int mpiw_send_try(const void *buf, int64_t count, MPI_Datatype dt, int dest, int
 {
     mpic_desc d;
     void *tmp;
+    int64_t bytes = mpiw_pipe_bytes(count, dt, dest);
 
+    if (bytes) {
+        *err = mpiw_pipe_send(buf, count, dt, dest, tag, comm, bytes);
+        return 1;
+    }
     if (!use_pack(count, dt, dest, &d, MPIW_STAT_send_fallback))
         return 0;
     if (!(tmp = packed(buf, count, &d)))
@@ -112,7 +120,12 @@ int mpiw_recv_try(void *buf, int64_t count, MPI_Datatype dt, int source, int tag
 {
     mpiw_pending p = { .recv = 1, .buf = buf };
     MPI_Status st;
+    int64_t bytes = mpiw_pipe_bytes(count, dt, source);
 
+    if (bytes) {
+        *err = mpiw_pipe_recv(buf, count, dt, source, tag, comm, bytes, status);
+        return 1;
+    }
     if (!use_pack(count, dt, source, &p.desc, MPIW_STAT_recv_fallback))
         return 0;
     if (!(p.tmp = malloc((size_t) (count * p.desc.info.size))))
@@ -162,7 +175,12 @@ int mpiw_isend_try(const void *buf, int64_t count, MPI_Datatype dt, int dest, in
 {
     mpic_desc d;
     mpiw_pending *p;
+    int64_t bytes = mpiw_pipe_bytes(count, dt, dest);
 
+    if (bytes) {
+        *err = mpiw_pipe_isend(buf, count, dt, dest, tag, comm, bytes, req);
+        return 1;
+    }
     if (!use_pack(count, dt, dest, &d, MPIW_STAT_send_fallback))
         return 0;
     if (!(p = pending(0, (void *) buf, count, &d)))
@@ -179,7 +197,12 @@ int mpiw_irecv_try(void *buf, int64_t count, MPI_Datatype dt, int source, int ta
 {
     mpic_desc d;
     mpiw_pending *p;
+    int64_t bytes = mpiw_pipe_bytes(count, dt, source);
 
+    if (bytes) {
+        *err = mpiw_pipe_irecv(buf, count, dt, source, tag, comm, bytes, req);
+        return 1;
+    }
     if (!use_pack(count, dt, source, &d, MPIW_STAT_recv_fallback))
         return 0;
     if (!(p = pending(1, buf, count, &d)))
@@ -198,12 +221,21 @@ int mpiw_sendrecv_try(const void *sbuf, int64_t scount, MPI_Datatype stype, int 
                       MPI_Comm comm, MPI_Status *status, int *err)
 {
     mpic_desc sd, rd;
-    int spack = use_pack(scount, stype, dest, &sd, MPIW_STAT_send_fallback);
-    int rpack = use_pack(rcount, rtype, source, &rd, MPIW_STAT_recv_fallback);
-    mpiw_pending p = { .recv = 1, .buf = rbuf, .desc = rd };
+    int64_t sbytes = mpiw_pipe_bytes(scount, stype, dest);
+    int64_t rbytes = mpiw_pipe_bytes(rcount, rtype, source);
+    int spack, rpack;
+    mpiw_pending p = { .recv = 1, .buf = rbuf };
     void *stmp = NULL;
     MPI_Status st;
 
+    if (sbytes || rbytes) {
+        *err = mpiw_pipe_sendrecv(sbuf, scount, stype, dest, stag, sbytes, rbuf, rcount, rtype,
+                                  source, rtag, rbytes, comm, status);
+        return 1;
+    }
+    spack = use_pack(scount, stype, dest, &sd, MPIW_STAT_send_fallback);
+    rpack = use_pack(rcount, rtype, source, &rd, MPIW_STAT_recv_fallback);
+    p.desc = rd;
     if (!spack && !rpack)
         return 0;
     if ((spack && !(stmp = packed(sbuf, scount, &sd))) ||

@@ -2,7 +2,8 @@
  * Requests the interposer created: a packed send's buffer must live until the
  * send completes, and a packed receive must be unpacked when it completes,
  * whichever completion call the program uses (Wait*, Test*, Request_get_status,
- * or none after MPI_Request_free). Requests are looked up by handle; programs
+ * or none after MPI_Request_free); a pipelined message's chunks must be driven
+ * (mpiw_pipeline.c). Requests are looked up by handle; programs
  * that never use a packed method pay one load of mpiw_requests_live per call.
  */
 #include <pthread.h>
@@ -34,6 +35,8 @@ static int keep(MPI_Request *req, mpiw_pending *p)
     LOCKED(err = mpiw_map_put(&tracked, MPIW_KEY(*req), p));
     if (!err)
         return MPI_SUCCESS;
+    if (p->pipe)
+        mpiw_pipe_progress(p->pipe, 1);
     err = PMPI_Wait(req, &st);
     mpiw_requests_release(p, &st, err == MPI_SUCCESS);
     return err;
@@ -117,7 +120,10 @@ int mpiw_requests_detach(MPI_Request *req)
     d = malloc(sizeof *d);
     if (!d) {                       /* cannot keep it: wait for it here instead */
         MPI_Status st;
-        int ok = PMPI_Wait(req, &st) == MPI_SUCCESS;
+        int ok;
+        if (p->pipe)
+            mpiw_pipe_progress(p->pipe, 1);
+        ok = PMPI_Wait(req, &st) == MPI_SUCCESS;
         mpiw_requests_release(p, &st, ok);
         return 1;
     }
@@ -158,7 +164,10 @@ void mpiw_requests_poll(void)
         while (*at) {
             detached *d = *at;
             MPI_Status st;
-            int flag = 0, ok = PMPI_Test(&d->req, &flag, &st) == MPI_SUCCESS;
+            int flag = 0, ok;
+            if (d->p->pipe)
+                mpiw_pipe_progress(d->p->pipe, 0);
+            ok = PMPI_Test(&d->req, &flag, &st) == MPI_SUCCESS;
             if (flag || !ok) {
                 *at = d->next;
                 mpiw_requests_release(d->p, &st, ok);
@@ -174,6 +183,21 @@ void mpiw_requests_poll(void)
         free(done);
         done = next;
     }
+}
+
+/* A pipelined request's chunks moved on (MPI_Request_get_status), or the receive
+ * cancelled (MPI_Cancel), before the MPI looks at its generalized request. */
+void mpiw_requests_advance(MPI_Request key, int cancel)
+{
+    mpiw_pending *p = mpiw_requests_claim(key);
+
+    if (!p)
+        return;
+    if (p->pipe && cancel)
+        mpiw_pipe_cancel(p->pipe);
+    else if (p->pipe)
+        mpiw_pipe_progress(p->pipe, 0);
+    mpiw_requests_unclaim(&key, p);
 }
 
 /* At MPI_Finalize: complete what has finished; what has not is the program's error

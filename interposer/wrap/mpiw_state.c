@@ -70,11 +70,11 @@ static int env_log_level(void)
     return MPIW_LOG_WARN;
 }
 
-static const char *method_names[] = { "auto", "passthrough", "pack" };
+static const char *method_names[] = { "auto", "passthrough", "pack", "pipeline" };
 
 static int method_of(const char *v)
 {
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < (int) (sizeof method_names / sizeof *method_names); i++)
         if (!strcasecmp(v, method_names[i]))
             return i;
     return -1;
@@ -88,9 +88,32 @@ static int env_method(void)
         return MPIW_METHOD_AUTO;
     if (method_of(v) >= 0)
         return method_of(v);
-    mpiw_log(MPIW_LOG_WARN, "MPICOMM_METHOD=%s is not one of auto, passthrough, pack; using auto",
+    mpiw_log(MPIW_LOG_WARN, "MPICOMM_METHOD=%s is not one of auto, passthrough, pack, pipeline; using auto",
              v);
     return MPIW_METHOD_AUTO;
+}
+
+/* MPICOMM_PIPELINE_CHUNK: bytes per chunk of the pipelined method (a power of two
+ * or not, at least 4 KiB; the same on every rank, which chunk 0's header checks). */
+static int64_t env_chunk(void)
+{
+    const char *v = getenv("MPICOMM_PIPELINE_CHUNK");
+    char *end = NULL;
+    long long n;
+
+    if (!v || !*v)
+        return MPIW_PIPE_CHUNK;
+    n = strtoll(v, &end, 10);
+    if (*end == 'k' || *end == 'K')
+        n <<= 10, end++;
+    else if (*end == 'm' || *end == 'M')
+        n <<= 20, end++;
+    if (*end || n < 4096 || n > (1LL << 30)) {
+        mpiw_log(MPIW_LOG_WARN, "MPICOMM_PIPELINE_CHUNK=%s is not a size from 4096 bytes to 1 GiB "
+                 "(e.g. 131072, 128k, 1m); using %d", v, MPIW_PIPE_CHUNK);
+        return MPIW_PIPE_CHUNK;
+    }
+    return n;
 }
 
 /* The library must run under the MPI it was compiled for. */
@@ -121,6 +144,7 @@ void mpiw_state_init(int thread_level)
     mpiw_g.disabled = env_flag("MPICOMM_DISABLE", 0) || !same_mpi();
     mpiw_g.stats = env_flag("MPICOMM_STATS", 0);
     mpiw_g.method = env_method();
+    mpiw_g.pipe_chunk = env_chunk();
     mpiw_g.threaded = thread_level == MPI_THREAD_MULTIPLE;
     mpiw_g.initialized = 1;
     if (!mpiw_g.disabled && mpiw_g.method == MPIW_METHOD_AUTO)
@@ -160,7 +184,7 @@ int mpicomm_interposer_set_enabled(int on)
     return was;
 }
 
-/* Set the point-to-point method by name (auto, passthrough, pack); returns the
+/* Set the point-to-point method by name (auto, passthrough, pack, pipeline); returns the
  * previous one's name, or NULL (and changes nothing) for an unknown name. */
 const char *mpicomm_interposer_set_method(const char *name)
 {

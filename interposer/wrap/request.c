@@ -1,6 +1,7 @@
-/* MPI_Request_free and MPI_Request_get_status on requests the interposer created.
- * (MPI_Cancel needs no wrapper: a cancelled request still completes through the
- * calls above, which see the cancellation in its status and unpack nothing.) */
+/* MPI_Request_free, MPI_Request_get_status and MPI_Cancel on requests the interposer
+ * created. A cancelled packed request completes through the completion calls, which
+ * see the cancellation in its status and unpack nothing; a pipelined receive cancels
+ * its chunks first (mpiw_pipe_cancel). */
 #include "mpiw.h"
 
 int MPI_Request_free(MPI_Request *request)
@@ -12,7 +13,16 @@ int MPI_Request_free(MPI_Request *request)
 
 int MPI_Request_get_status(MPI_Request request, int *flag, MPI_Status *status)
 {
-    if (mpiw_requests_any(&request, 1))
+    if (mpiw_requests_any(&request, 1)) {
+        mpiw_requests_advance(request, 0);
         return mpiw_request_get_status(request, flag, status);
+    }
     return PMPI_Request_get_status(request, flag, status);
+}
+
+int MPI_Cancel(MPI_Request *request)
+{
+    if (request && mpiw_requests_any(request, 1))
+        mpiw_requests_advance(*request, 1);
+    return PMPI_Cancel(request);
 }

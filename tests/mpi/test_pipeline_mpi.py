@@ -1,0 +1,196 @@
+"""The pipelined method (MPICOMM_METHOD=pipeline) against the MPI itself.
+
+Runs at any rank count: rank r sends to r+1 and receives from r-1 (mod size). Every
+rank switches to the pipelined method at the same point (the method is a contract
+all ranks keep), messages are at least two chunks (MPICOMM_PIPELINE_CHUNK, 128 KiB
+by default), and every result is compared with the same exchange passed through.
+"""
+import os
+
+import numpy as np
+import pytest
+from mpi4py import MPI
+
+from test_p2p_mpi import COMPLETIONS, complete
+
+COMM = MPI.COMM_WORLD
+RANK, SIZE = COMM.Get_rank(), COMM.Get_size()
+DEST, SRC = (RANK + 1) % SIZE, (RANK - 1) % SIZE
+CHUNK = int(os.environ.get("MPICOMM_PIPELINE_CHUNK", 131072))
+N = 5 * CHUNK // 8 + 123           # doubles: five chunks and a ragged end
+
+
+def types():
+    """(name, datatype, count): 3 * (N // 3) doubles each, laid out five ways."""
+    m = N // 3
+    vec = MPI.DOUBLE.Create_vector(m, 3, 5).Commit()                        # canonical
+    sub = MPI.DOUBLE.Create_subarray([m + 7, 4], [m, 3], [5, 1]).Commit()    # canonical
+    irregular = MPI.DOUBLE.Create_indexed([1, 2] * m, [7 * i for i in range(2 * m)]).Commit()
+    contig = MPI.DOUBLE.Create_contiguous(3 * m).Commit()
+    return [("vector", vec, 1), ("subarray", sub, 1), ("indexed", irregular, 1),
+            ("contiguous", contig, 1), ("double", MPI.DOUBLE, 3 * m)]
+
+
+def room(dt, count):
+    lo, ext = dt.Get_true_extent()
+    _, extent = dt.Get_extent()
+    return (lo + ext + (count - 1) * extent) // 8 + 8
+
+
+@pytest.fixture(scope="module")
+def kinds():
+    out = types()
+    yield out
+    for _, dt, _ in out:
+        if dt != MPI.DOUBLE:
+            dt.Free()
+
+
+def ring(interposer, how, sdt, scount, rdt, rcount, tag=3):
+    """One Isend/Irecv around the ring; the receive buffer and (source, tag, doubles)."""
+    src = np.arange(room(sdt, scount), dtype="f8") + 1e7 * RANK
+    out = np.full(room(rdt, rcount), -1.0)
+
+    def run():
+        st = MPI.Status()
+        r = COMM.Irecv([out, rcount, rdt], SRC, tag)
+        s = COMM.Isend([src, scount, sdt], DEST, tag)
+        s.Wait()
+        r.Wait(st)
+        return out.copy(), (st.Get_source(), st.Get_tag(), st.Get_count(MPI.DOUBLE))
+
+    if how == "mpi":
+        got = interposer.real(run)
+    else:
+        with interposer.method(how):
+            got = run()
+    COMM.Barrier()
+    return got
+
+
+@pytest.mark.mpi
+def test_every_pair_of_types_with_the_same_signature(interposer, kinds):
+    """Canonical, non-canonical, contiguous and predefined types on either side."""
+    for sname, sdt, scount in kinds:
+        for rname, rdt, rcount in kinds:
+            before = interposer.stat("method_pipeline")
+            mine, st = ring(interposer, "pipeline", sdt, scount, rdt, rcount)
+            assert interposer.stat("method_pipeline") == before + 2, (sname, rname)
+            ref, ref_st = ring(interposer, "mpi", sdt, scount, rdt, rcount)
+            assert np.array_equal(mine, ref), (sname, rname)
+            assert st == ref_st == (SRC, 3, N // 3 * 3), (sname, rname)
+
+
+@pytest.mark.mpi
+def test_below_two_chunks_the_other_methods_apply(interposer):
+    n = 2 * CHUNK // 8 - 1
+    before = interposer.stat("method_pipeline")
+    mine, _ = ring(interposer, "pipeline", MPI.DOUBLE, n, MPI.DOUBLE, n)
+    assert interposer.stat("method_pipeline") == before
+    assert np.array_equal(mine[:n], np.arange(n) + 1e7 * SRC)
+
+
+def vector():
+    return MPI.DOUBLE.Create_vector(N // 2, 2, 3).Commit()
+
+
+@pytest.mark.mpi
+@pytest.mark.parametrize("how", COMPLETIONS)
+def test_every_completion_call(interposer, how):
+    v = vector()
+    src = np.arange(N // 2 * 3, dtype="f8") + 1e7 * RANK
+    results = []
+    for method in ("pipeline", "mpi"):
+        out = np.full(N // 2 * 3, -1.0)
+
+        def run():
+            r = COMM.Irecv([out, 1, v], SRC, 11)
+            s = COMM.Isend([src, 1, v], DEST, 11)
+            st, peek = complete(how, r, s)
+            snapshot = out.copy()
+            if peek:
+                r.Wait()
+            return snapshot, st
+
+        if method == "mpi":
+            snap, st = interposer.real(run)
+        else:
+            with interposer.method("pipeline"):
+                before = interposer.stat("method_pipeline")
+                snap, st = run()
+                assert interposer.stat("method_pipeline") == before + 2
+        if st is not None:
+            assert (st.Get_source(), st.Get_tag(), st.Get_count(v)) == (SRC, 11, 1)
+            assert st.Get_elements(MPI.DOUBLE) == N // 2 * 2
+        results.append(snap)
+        COMM.Barrier()
+    assert np.array_equal(results[0], results[1])
+    v.Free()
+
+
+@pytest.mark.mpi
+def test_blocking_calls_wildcards_and_sendrecv(interposer):
+    n = N // 2 * 2
+    src = np.arange(n, dtype="f8") + 1e7 * RANK
+    theirs = np.arange(n, dtype="f8") + 1e7 * SRC
+    with interposer.method("pipeline"):
+        out, st = np.zeros(n), MPI.Status()
+        if SIZE == 1:
+            COMM.Sendrecv([src, MPI.DOUBLE], DEST, 40, [out, MPI.DOUBLE], MPI.ANY_SOURCE,
+                          MPI.ANY_TAG, st)
+        elif RANK % 2 == 0:
+            COMM.Send([src, MPI.DOUBLE], DEST, 40 + RANK)
+            COMM.Recv([out, MPI.DOUBLE], MPI.ANY_SOURCE, MPI.ANY_TAG, st)
+        else:
+            COMM.Recv([out, MPI.DOUBLE], MPI.ANY_SOURCE, MPI.ANY_TAG, st)
+            COMM.Send([src, MPI.DOUBLE], DEST, 40 + RANK)
+        assert np.array_equal(out, theirs)
+        assert (st.Get_source(), st.Get_count(MPI.DOUBLE)) == (SRC, n)
+        assert st.Get_tag() == (40 if SIZE == 1 else 40 + SRC)
+
+        v, out2, st2 = vector(), np.full(N // 2 * 3, -1.0), MPI.Status()
+        COMM.Sendrecv([src, MPI.DOUBLE], DEST, 41, [out2, 1, v], SRC, 41, st2)
+        assert st2.Get_count(v) == 1 and st2.Get_source() == SRC
+        got = out2.reshape(-1, 3)[:, :2].ravel()
+        assert np.array_equal(got, theirs)
+        assert (out2.reshape(-1, 3)[:, 2] == -1).all()
+        v.Free()
+    COMM.Barrier()
+
+
+@pytest.mark.mpi
+def test_cancel_of_an_unmatched_receive_and_freed_requests(interposer):
+    n = N // 3 * 3
+    out = np.full(n, -1.0)
+    with interposer.method("pipeline"):
+        r = COMM.Irecv([out, MPI.DOUBLE], SRC, 99)
+        r.Cancel()
+        st = MPI.Status()
+        r.Wait(st)
+        assert st.Is_cancelled() and (out == -1).all()
+
+        src = np.arange(n, dtype="f8") + RANK
+        s = COMM.Isend([src, MPI.DOUBLE], DEST, 98)
+        s.Free()                                  # the interposer still completes it
+        r = COMM.Irecv([out, MPI.DOUBLE], SRC, 98)
+        r.Free()                                  # and still unpacks this one
+        deadline = MPI.Wtime() + 30
+        while not (out == np.arange(n) + SRC).all():
+            assert MPI.Wtime() < deadline
+            MPI.Request.Testall([MPI.REQUEST_NULL])     # any completion call drives them
+    COMM.Barrier()
+
+
+@pytest.mark.mpi
+def test_probes_of_small_messages_still_work(interposer):
+    src = np.arange(100, dtype="f8")
+    with interposer.method("pipeline"):
+        s = COMM.Isend([src, MPI.DOUBLE], DEST, 5)
+        st = MPI.Status()
+        COMM.Probe(SRC, 5, st)
+        assert st.Get_count(MPI.DOUBLE) == 100
+        out = np.zeros(100)
+        COMM.Recv([out, MPI.DOUBLE], SRC, 5)
+        s.Wait()
+        assert np.array_equal(out, src)
+    COMM.Barrier()
