@@ -99,3 +99,17 @@ def test_halo3d_rejects_bad_options(halo3d_c):
     assert res.returncode != 0 and "need 1 <= --ghost <= --n" in res.stderr
     res = helpers.mpicomm_run(1, [str(halo3d_c), "--neighbors", "7"])
     assert res.returncode != 0 and "--neighbors 6 or 26" in res.stderr
+
+
+@pytest.mark.parametrize("nprocs", [1, 2, 3])
+def test_halo3d_with_the_pipelined_method(halo3d_c, nprocs):
+    """Faces of two chunks or more travel chunk by chunk; edges and corners as before."""
+    env = {"MPICOMM_METHOD": "pipeline", "MPICOMM_PIPELINE_CHUNK": "4096", "MPICOMM_STATS": "1"}
+    for argv in ([sys.executable, str(ROOT / "examples" / "halo3d.py")], [str(halo3d_c)]):
+        res = helpers.mpicomm_run(nprocs, argv + ["--n", "24", "--ghost", "2", "--neighbors",
+                                                  "26", "--iters", "2", "--warmup", "1"],
+                                  env=env)
+        assert res.returncode == 0, res.stdout + res.stderr
+        assert halo_result(res)[-1] == "OK"
+        stats = helpers.stats_lines(res.stderr)
+        assert [s["method_pipeline"] for s in stats] == [3 * 6 * 2] * nprocs, stats

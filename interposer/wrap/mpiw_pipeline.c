@@ -1,8 +1,8 @@
 /*
  * The pipelined method (MPICOMM_METHOD=pipeline).
  *
- * A message of at least two chunks (MPICOMM_PIPELINE_CHUNK bytes each, the last
- * one takes the rest) travels as one MPI message per chunk on the program's own
+ * A message of at least two chunks (MPICOMM_PIPELINE_CHUNK bytes) travels as one
+ * MPI message per chunk (see first_len for their sizes) on the program's own
  * communicator, peer and tag: the sender packs chunk k + 1 while chunk k is in
  * flight, and the receiver unpacks each chunk as it arrives. Chunk 0 starts with a
  * header (magic, message bytes, chunk bytes).
@@ -49,9 +49,25 @@ struct mpiw_pipe {
 
 static pthread_mutex_t order = PTHREAD_MUTEX_INITIALIZER;
 
+/* Chunk 0 is a message of two chunks' bytes (header included), longer than any
+ * message the method leaves alone, so that a receive which did not expect a pipelined
+ * message gets the MPI's own truncation error; the other chunks are a chunk each,
+ * the last one takes the rest. */
+static int64_t first_len(int64_t chunk)
+{
+    return 2 * chunk - HDR;
+}
+
+static int64_t off_of(const mpiw_pipe *pp, int k)
+{
+    return k == 0 ? 0 : first_len(pp->chunk) + (int64_t) (k - 1) * pp->chunk;
+}
+
 static int64_t len_of(const mpiw_pipe *pp, int k)
 {
-    return k == pp->n - 1 ? pp->total - (int64_t) k * pp->chunk : pp->chunk;
+    if (k == 0)
+        return first_len(pp->chunk);
+    return k == pp->n - 1 ? pp->total - off_of(pp, k) : pp->chunk;
 }
 
 /* Where chunk k's bytes are packed or unpacked (chunk 0: after the header). */
@@ -59,7 +75,7 @@ static char *at(const mpiw_pipe *pp, int k)
 {
     if (k == 0)
         return pp->first + HDR;
-    return (pp->kind == CONTIG ? pp->data : pp->tmp) + (int64_t) k * pp->chunk;
+    return (pp->kind == CONTIG ? pp->data : pp->tmp) + off_of(pp, k);
 }
 
 /* The message chunk k travels as. */
@@ -131,6 +147,7 @@ static mpiw_pipe *setup(int recv, const void *buf, int64_t count, MPI_Datatype d
                         int tag, MPI_Comm comm, int64_t bytes)
 {
     mpiw_pipe *pp = calloc(1, sizeof *pp);
+    int64_t more;
 
     if (!pp)
         return NULL;
@@ -143,13 +160,14 @@ static mpiw_pipe *setup(int recv, const void *buf, int64_t count, MPI_Datatype d
     pp->tag = tag;
     pp->total = bytes;
     pp->chunk = mpiw_g.pipe_chunk;
-    pp->n = pp->left = (int) (bytes / pp->chunk);
+    more = (bytes - first_len(pp->chunk)) / pp->chunk;
+    pp->n = pp->left = 1 + (int) (more > 1 ? more : 1);
     pp->greq = MPI_REQUEST_NULL;
     pp->kind = kind_of(pp);
     pp->reqs = malloc(sizeof *pp->reqs * (size_t) pp->n);
     pp->idx = malloc(sizeof *pp->idx * (size_t) pp->n);
     pp->sts = malloc(sizeof *pp->sts * (size_t) pp->n);
-    pp->first = malloc((size_t) (HDR + pp->chunk));
+    pp->first = malloc((size_t) (2 * pp->chunk));
     if (pp->kind != CONTIG)
         pp->tmp = malloc((size_t) bytes);
     if (!pp->reqs || !pp->idx || !pp->sts || !pp->first || (pp->kind != CONTIG && !pp->tmp)) {
@@ -165,8 +183,7 @@ static mpiw_pipe *setup(int recv, const void *buf, int64_t count, MPI_Datatype d
 static void fill(mpiw_pipe *pp, int k)
 {
     if (pp->kind == CANON)
-        mpic_pack_range(&pp->desc, pp->count, pp->buf, (int64_t) k * pp->chunk, len_of(pp, k),
-                        at(pp, k));
+        mpic_pack_range(&pp->desc, pp->count, pp->buf, off_of(pp, k), len_of(pp, k), at(pp, k));
     else if (k == 0)
         memcpy(at(pp, 0), pp->kind == CONTIG ? pp->data : pp->tmp, (size_t) len_of(pp, 0));
 }
@@ -264,19 +281,25 @@ static void arrived(mpiw_pipe *pp, int k, const MPI_Status *st, int err)
         pp->err = pp->err ? pp->err : err;
         return;
     }
-    if ((got = bytes_in(st)) != want)
-        broken(pp, "a message of %lld bytes arrived where a chunk of %lld was expected",
-               got, want);
+    got = bytes_in(st);
     if (k == 0) {
         uint64_t h[4];
         memcpy(h, pp->first, HDR);
-        if (h[0] != MAGIC || h[2] != (uint64_t) pp->chunk)
-            broken(pp, "the first chunk has no pipeline header, or another chunk size "
+        if (got < HDR || h[0] != MAGIC)
+            broken(pp, "a message of %lld bytes without a pipeline header arrived where a "
+                   "pipelined message's first chunk (%lld bytes) was expected", got, want);
+        if (h[2] != (uint64_t) pp->chunk)
+            broken(pp, "the first chunk was cut with another chunk size, %lld bytes "
                    "(MPICOMM_PIPELINE_CHUNK must be the same on every rank: %lld here)",
-                   pp->chunk, 0);
+                   (long long) h[2], pp->chunk);
         if (h[1] != (uint64_t) pp->total)
             broken(pp, "a pipelined message of %lld bytes arrived at a receive of %lld",
                    (long long) h[1], pp->total);
+    }
+    if (got != want)
+        broken(pp, "a message of %lld bytes arrived where a chunk of %lld was expected",
+               got, want);
+    if (k == 0) {
         pp->source = st->MPI_SOURCE;
         pp->got_tag = st->MPI_TAG;
         if (pp->posted < pp->n) {
@@ -289,8 +312,8 @@ static void arrived(mpiw_pipe *pp, int k, const MPI_Status *st, int err)
         }
     }
     if (pp->kind == CANON) {
-        mpic_unpack_range(&pp->desc, pp->count, at(pp, k), (int64_t) k * pp->chunk,
-                          len_of(pp, k), pp->buf);
+        mpic_unpack_range(&pp->desc, pp->count, at(pp, k), off_of(pp, k), len_of(pp, k),
+                          pp->buf);
         mpiw_count(MPIW_STAT_bytes_unpacked, len_of(pp, k));
     } else if (k == 0) {
         memcpy(pp->kind == CONTIG ? pp->data : pp->tmp, at(pp, 0), (size_t) len_of(pp, 0));
@@ -518,18 +541,18 @@ void mpiw_pipe_cancel(mpiw_pipe *pp)
     finish(pp);
 }
 
-/* A probe found a message: one of a chunk or more may be a pipelined message's first
- * chunk, whose size the probe cannot report. */
+/* A probe found a message: one of two chunks or more can only be a pipelined
+ * message's first chunk, whose size the probe cannot report. */
 void mpiw_pipe_probed(const MPI_Status *st, const char *call)
 {
     int64_t n = bytes_in(st);
     char what[160];
 
-    if (st->MPI_SOURCE == MPI_PROC_NULL || n < mpiw_g.pipe_chunk)
+    if (st->MPI_SOURCE == MPI_PROC_NULL || n < 2 * mpiw_g.pipe_chunk)
         return;
-    snprintf(what, sizeof what, "%s found a message of %%lld bytes, at least a chunk (%%lld), "
-             "whose size it cannot report", call);
-    broken(NULL, what, n, mpiw_g.pipe_chunk);
+    snprintf(what, sizeof what, "%s found the first chunk (%%lld bytes) of a pipelined "
+             "message, whose whole size it cannot report", call);
+    broken(NULL, what, n, 0);
 }
 
 /* Sendrecv with a pipelined side: the receive is posted first, then the send, and both

@@ -1,7 +1,7 @@
 /* MPI_Probe, MPI_Iprobe, MPI_Mprobe, MPI_Improbe: the MPI's own, except that under
  * the pipelined method a probe cannot tell a pipelined message's size (it sees one
- * chunk), so finding a message of a chunk or more ends the job with a message that
- * says so (mpiw_pipeline.c) rather than report a wrong count. */
+ * chunk), so finding one ends the job with a message that says so (mpiw_pipeline.c)
+ * rather than report a wrong count. */
 #include "mpiw.h"
 
 static int checked(int err, int found, const MPI_Status *st, const char *call)
