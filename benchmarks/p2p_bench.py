@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Point-to-point with derived types, side by side in one run: the MPI's own derived-type
-path against the interposer's pack method and its model-chosen (auto) method.
+path against the interposer's pack method, its model-chosen (auto) method and its
+pipelined method.
 
     mpicomm measure -o model.h5
     MPICOMM_MODEL=model.h5 mpicomm run -n 2 -- python benchmarks/p2p_bench.py \
@@ -11,7 +12,9 @@ between ranks 0 and 1, and the 3D halo exchange of examples/halo3d.py at 256^3 p
 rank (6 neighbours, ghost widths 1 and 2, Isend/Irecv and MPI_Neighbor_alltoallw).
 "MPI" is the interposer switched to pass-through, "pack" is MPICOMM_METHOD=pack,
 "auto" the model's choice (the model the interposer loaded at MPI_Init; "packed"
-is the share of auto's calls the model sent packed); both ranks switch together,
+is the share of auto's calls the model sent packed), "pipe" MPICOMM_METHOD=pipeline
+(messages of two chunks or more chunk by chunk, smaller ones as auto: every exchange
+here keeps its contract); both ranks switch together,
 repetitions rotate which goes first, and each figure is the best of --reps.
 """
 import argparse
@@ -32,7 +35,7 @@ import pack_bench   # noqa: E402
 from mpicomm.interposer import Interposer  # noqa: E402
 
 
-MODES = ("mpi", "pack", "auto")
+MODES = ("mpi", "pack", "auto", "pipeline")
 
 
 def use(ip, mode):
@@ -46,7 +49,8 @@ def best_of(comm, ip, reps, fn):
     best = dict.fromkeys(MODES, math.inf)
     packed = passed = 0
     for rep in range(reps):
-        for mode in MODES[rep % 3:] + MODES[:rep % 3]:
+        k = rep % len(MODES)
+        for mode in MODES[k:] + MODES[:k]:
             use(ip, mode)
             before = ip.stat("method_pack"), ip.stat("method_passthrough")
             comm.Barrier()
@@ -79,12 +83,14 @@ def row(rank0, name, block, nbytes, t, scale):
         r[f"{mode}_us"] = t[mode] * scale * 1e6
     r["ratio"] = r["mpi_us"] / r["pack_us"]
     r["auto_ratio"] = r["mpi_us"] / r["auto_us"]
+    r["pipeline_ratio"] = r["mpi_us"] / r["pipeline_us"]
     r["auto_packed"] = t["auto_packed"]
     if rank0:
         mb = f"{nbytes / 1e6:.2f}" if nbytes else ""
-        print(f"{name:<26}{block:>7}{mb:>8}{r['mpi_us']:>11.1f}"
-              f"{r['pack_us']:>11.1f}{r['auto_us']:>11.1f}{r['ratio']:>7.2f}x"
-              f"{r['auto_ratio']:>7.2f}x{100 * r['auto_packed']:>8.0f}%", flush=True)
+        print(f"{name:<26}{block:>7}{mb:>8}{r['mpi_us']:>10.1f}{r['pack_us']:>10.1f}"
+              f"{r['auto_us']:>10.1f}{r['pipeline_us']:>10.1f}{r['ratio']:>7.2f}x"
+              f"{r['auto_ratio']:>7.2f}x{r['pipeline_ratio']:>7.2f}x"
+              f"{100 * r['auto_packed']:>8.0f}%", flush=True)
     return r
 
 
@@ -111,8 +117,8 @@ def main(argv=None):
     vendor = "".join(ch for ch in MPI.Get_library_version().split("\n")[0] if ch.isprintable())
     if rank0:
         print(f"# {vendor.strip()}; 2 ranks; best of {args.reps}; model: {ip.model}")
-        print(f"{'case':<26}{'block':>7}{'MB':>8}{'MPI us':>11}{'pack us':>11}{'auto us':>11}"
-              f"{'pack':>8}{'auto':>8}{'packed':>9}")
+        print(f"{'case':<26}{'block':>7}{'MB':>8}{'MPI us':>10}{'pack us':>10}{'auto us':>10}"
+              f"{'pipe us':>10}{'pack':>8}{'auto':>8}{'pipe':>8}{'packed':>9}")
     for name, shape, dt in pack_bench.cases(args.quick):
         dt.Commit()
         a = np.random.default_rng(comm.Get_rank()).random(int(np.prod(shape)))
@@ -140,12 +146,17 @@ def main(argv=None):
         "geomean_small_blocks_auto": geomean(r["auto_ratio"] for r in small),
         "halo_auto": geomean(r["auto_ratio"] for r in halos),
         "lowest_auto": min(r["auto_ratio"] for r in rows),
+        "geomean_pipeline": geomean(r["pipeline_ratio"] for r in rows),
+        "halo_pipeline": geomean(r["pipeline_ratio"] for r in halos),
+        "lowest_pipeline": min(r["pipeline_ratio"] for r in rows),
     }
     if rank0:
         print(f"auto: geometric mean {summary['geomean_auto']:.2f}x, blocks <= 64 B "
               f"{summary['geomean_small_blocks_auto']:.2f}x, halo {summary['halo_auto']:.2f}x, "
               f"lowest {summary['lowest_auto']:.2f}x; pack: geometric mean "
-              f"{summary['geomean_pack']:.2f}x")
+              f"{summary['geomean_pack']:.2f}x; pipeline: geometric mean "
+              f"{summary['geomean_pipeline']:.2f}x, halo {summary['halo_pipeline']:.2f}x, "
+              f"lowest {summary['lowest_pipeline']:.2f}x")
         if args.json:
             with open(args.json, "w") as f:
                 json.dump({"mpi": vendor.strip(), "reps": args.reps, "model": ip.model,

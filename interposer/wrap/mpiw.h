@@ -23,8 +23,10 @@ enum { MPIW_LOG_ERROR = 0, MPIW_LOG_WARN, MPIW_LOG_INFO, MPIW_LOG_DEBUG };
 /* How a point-to-point call with a canonical, non-contiguous type is carried out. */
 enum { MPIW_METHOD_AUTO = 0, MPIW_METHOD_PASSTHROUGH, MPIW_METHOD_PACK, MPIW_METHOD_PIPELINE };
 
-/* Default bytes per chunk of the pipelined method (MPICOMM_PIPELINE_CHUNK). */
+/* The pipelined method's smallest chunk (MPICOMM_PIPELINE_CHUNK's default), and the
+ * most chunks a message is cut into before its chunks grow. */
 #define MPIW_PIPE_CHUNK 131072
+#define MPIW_PIPE_CHUNKS 16
 
 /* Counters printed by MPICOMM_STATS=1, in this order. */
 #define MPIW_STATS(X)                                                                    \

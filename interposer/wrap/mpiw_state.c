@@ -93,8 +93,8 @@ static int env_method(void)
     return MPIW_METHOD_AUTO;
 }
 
-/* MPICOMM_PIPELINE_CHUNK: bytes per chunk of the pipelined method (a power of two
- * or not, at least 4 KiB; the same on every rank, which chunk 0's header checks). */
+/* MPICOMM_PIPELINE_CHUNK: the pipelined method's smallest chunk, 4 KiB to 256 MiB (the
+ * same on every rank, which chunk 0's header checks). */
 static int64_t env_chunk(void)
 {
     const char *v = getenv("MPICOMM_PIPELINE_CHUNK");
@@ -108,8 +108,8 @@ static int64_t env_chunk(void)
         n <<= 10, end++;
     else if (*end == 'm' || *end == 'M')
         n <<= 20, end++;
-    if (*end || n < 4096 || n > (1LL << 30)) {
-        mpiw_log(MPIW_LOG_WARN, "MPICOMM_PIPELINE_CHUNK=%s is not a size from 4096 bytes to 1 GiB "
+    if (*end || n < 4096 || n > (1LL << 28)) {
+        mpiw_log(MPIW_LOG_WARN, "MPICOMM_PIPELINE_CHUNK=%s is not a size from 4096 bytes to 256 MiB "
                  "(e.g. 131072, 128k, 1m); using %d", v, MPIW_PIPE_CHUNK);
         return MPIW_PIPE_CHUNK;
     }

@@ -194,3 +194,17 @@ def test_probes_of_small_messages_still_work(interposer):
         s.Wait()
         assert np.array_equal(out, src)
     COMM.Barrier()
+
+
+@pytest.mark.mpi
+def test_large_messages_are_cut_into_larger_chunks(interposer):
+    """Past 16 chunks the chunks grow (both ends derive them from the size)."""
+    n = 40 * CHUNK // 8 + 5
+    v = MPI.DOUBLE.Create_vector(n, 1, 2).Commit()
+    mine, st = ring(interposer, "pipeline", v, 1, MPI.DOUBLE, n)
+    ref, ref_st = ring(interposer, "mpi", v, 1, MPI.DOUBLE, n)
+    assert np.array_equal(mine, ref) and st == ref_st == (SRC, 3, n)
+    mine, st = ring(interposer, "pipeline", MPI.DOUBLE, n, v, 1)
+    ref, ref_st = ring(interposer, "mpi", MPI.DOUBLE, n, v, 1)
+    assert np.array_equal(mine, ref) and st == ref_st == (SRC, 3, n)
+    v.Free()
