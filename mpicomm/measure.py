@@ -6,8 +6,9 @@ interrupted measurement never replaces a good model. Rank 0 measures the generat
 pack/unpack kernels alone; both ranks then time a ping-pong of contiguous bytes by
 size, and of a vector type (block b, stride max(2b, 128 B), elements of b bytes up to a
 double) over the block x size grid with
-the MPI's own derived-type path and with the pack method, alternating the two, best
-of --reps. See mpicomm.model for the layout.
+the MPI's own derived-type path and with the pack method, alternating the two, and,
+at sizes of two chunks or more, with the pipelined method; best of --reps. See
+mpicomm.model for the layout.
 """
 import argparse
 import datetime
@@ -171,34 +172,54 @@ def worker(argv=None):
         contiguous.append(_best(comm, lambda: _pingpong(comm, buf, s, MPI.BYTE, n),
                                 args.reps) / n / 2)
 
-    # 3. The vector grid, passthrough and pack alternating.
+    # 3. The vector grid, the methods in rotating order.
+    chunk = pipeline_chunk()
+    piped = [s for s in totals if s >= 2 * chunk]
     times = {name: np.zeros((len(blocks), len(totals))) for name in ("passthrough", "pack")}
+    times["pipeline"] = np.zeros((len(blocks), len(piped)))
     for i, b in enumerate(blocks):
         for j, s in enumerate(totals):
             dt = _vector(b, s).Commit()
             buf = np.ones(_span(b, s), np.uint8)      # real pages, not the zero page
             n = _trips(s)
-            best = {"passthrough": float("inf"), "pack": float("inf")}
+            names = ("passthrough", "pack") + (("pipeline",) if s in piped else ())
+            best = dict.fromkeys(names, float("inf"))
             for rep in range(args.reps):
-                for name in (("pack", "passthrough") if rep % 2 else ("passthrough", "pack")):
+                for name in names[rep % len(names):] + names[:rep % len(names)]:
                     with ip.method(name):
                         t = _best(comm, lambda: _pingpong(comm, buf, 1, dt, n), 1)
                     best[name] = min(best[name], t / n / 2)
             dt.Free()
             for name in best:
-                times[name][i, j] = best[name]
+                if name == "pipeline":
+                    times[name][i, piped.index(s)] = best[name]
+                else:
+                    times[name][i, j] = best[name]
         if rank0:
             print(f"mpicomm measure: blocks of {b} B done ({time.time() - started:.0f} s)",
                   file=sys.stderr, flush=True)
 
     # 4. Rank 0 writes the file.
     if rank0:
-        _write(args.out, blocks, totals, times, pack_s, unpack_s, sizes, contiguous, args)
+        _write(args.out, blocks, totals, times, pack_s, unpack_s, sizes, contiguous, args,
+               piped, chunk)
     comm.Barrier()
     return 0
 
 
-def _write(out, blocks, totals, times, pack_s, unpack_s, sizes, contiguous, args):
+def pipeline_chunk():
+    """The pipelined method's smallest chunk in this run (MPICOMM_PIPELINE_CHUNK)."""
+    v = os.environ.get("MPICOMM_PIPELINE_CHUNK", "").strip().lower()
+    scale = {"k": 1 << 10, "m": 1 << 20}.get(v[-1:], 1) if v else 1
+    try:
+        n = int(v[:-1] if scale > 1 else v) * scale if v else 131072
+    except ValueError:
+        return 131072
+    return n if 4096 <= n <= 1 << 28 else 131072
+
+
+def _write(out, blocks, totals, times, pack_s, unpack_s, sizes, contiguous, args, piped,
+           chunk):
     import h5py
     from mpi4py import MPI
     import mpicomm
@@ -221,6 +242,10 @@ def _write(out, blocks, totals, times, pack_s, unpack_s, sizes, contiguous, args
         f["total_bytes"] = np.array(totals, np.int64)
         f["method/passthrough"] = times["passthrough"]
         f["method/pack"] = times["pack"]
+        if piped:
+            f["pipeline_total_bytes"] = np.array(piped, np.int64)
+            f["method/pipeline"] = times["pipeline"]
+            a["pipeline_chunk"] = chunk
         f["pack_seconds"] = pack_s
         f["unpack_seconds"] = unpack_s
         f["pingpong_bytes"] = np.array(sizes, np.int64)

@@ -10,6 +10,9 @@ Layout (times in seconds, one-way, best of the repetitions):
     method/passthrough [nb, ns]             the MPI sends a vector type itself (block b,
                                             stride max(2b, 128 B))
     method/pack [nb, ns]                    the interposer packs and sends bytes
+    pipeline_total_bytes [np]               optional: the sizes of the grid of two
+    method/pipeline [nb, np]                chunks or more, timed with the pipelined
+                                            method (attr pipeline_chunk: its chunk)
     pack_seconds, unpack_seconds [nb, ns]   the generated kernels alone, one process
     pingpong_bytes [np], pingpong_seconds [np]   contiguous MPI_BYTE messages
 """
@@ -50,6 +53,9 @@ def read(file):
             if name not in f:
                 raise ModelError(f"{file}: dataset {name} is missing")
             out[name] = f[name][()]
+        for name in ("pipeline_total_bytes", "method/pipeline"):
+            if name in f:
+                out[name] = f[name][()]
     return out
 
 
@@ -61,6 +67,23 @@ def choices(model):
     wins = model["method/passthrough"] > MARGIN * model["method/pack"]
     return {int(s): [int(b) for i, b in enumerate(model["block_bytes"]) if wins[i, j]]
             for j, s in enumerate(model["total_bytes"])}
+
+
+def pipelined(model):
+    """Sizes (of the grid) where auto pipelines on communicators that assert the
+    pipelined method's contract: the mean over block lengths of log(best other method /
+    pipelined) above log(MARGIN), as the interposer decides (mpiw_model.c)."""
+    import numpy as np
+    if "method/pipeline" not in model:
+        return []
+    totals = list(model["total_bytes"])
+    out = []
+    for j, s in enumerate(model["pipeline_total_bytes"]):
+        col = totals.index(s)
+        best = np.minimum(model["method/passthrough"][:, col], model["method/pack"][:, col])
+        if np.mean(np.log(best / model["method/pipeline"][:, j])) > np.log(MARGIN):
+            out.append(int(s))
+    return out
 
 
 def summary(file, vendor):
@@ -78,6 +101,10 @@ def summary(file, vendor):
     for total, blocks in choices(m).items():
         lines.append(f"{_size(total):>8}: pack for blocks of "
                      f"{', '.join(map(str, blocks)) if blocks else 'none'} bytes")
+    if "method/pipeline" in m:
+        piped = pipelined(m)
+        lines.append("pipelined (on communicators asserting exact length and no wildcards) at "
+                     + (", ".join(_size(s) for s in piped) if piped else "no size measured"))
     return lines
 
 

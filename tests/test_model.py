@@ -45,8 +45,9 @@ def cli(*args, env=None):
     return helpers.cli(*args, env=env, timeout=900)
 
 
-def synthetic(path, pack_faster, vendor=None, drop=None):
-    """A model file whose pack method is everywhere faster (or slower) than the MPI."""
+def synthetic(path, pack_faster, vendor=None, drop=None, pipeline=None):
+    """A model file whose pack method is everywhere faster (or slower) than the MPI;
+    pipeline: seconds of the pipelined method at 1 MiB (None: no pipelined table)."""
     blocks, totals = np.array([1, 64, 4096]), np.array([1024, 1 << 20])
     slow, fast = np.full((3, 2), 2e-3), np.full((3, 2), 1e-3)
     with h5py.File(path, "w") as f:
@@ -57,6 +58,9 @@ def synthetic(path, pack_faster, vendor=None, drop=None):
                   "method/pack": fast if pack_faster else slow,
                   "pack_seconds": fast, "unpack_seconds": fast,
                   "pingpong_bytes": np.array([8]), "pingpong_seconds": np.array([1e-6])}
+        if pipeline is not None:
+            tables["pipeline_total_bytes"] = np.array([1 << 20])
+            tables["method/pipeline"] = np.full((3, 1), pipeline)
         for name, value in tables.items():
             if name != drop:
                 f[name] = value
@@ -83,6 +87,10 @@ def test_measure_writes_the_tables_and_their_provenance(measured):
     for name in ("method/passthrough", "method/pack", "pack_seconds", "unpack_seconds"):
         assert m[name].shape == (nb, ns) and np.all(m[name] > 0) and np.all(np.isfinite(m[name]))
     assert len(m["pingpong_seconds"]) == len(m["pingpong_bytes"]) > 0
+    # The pipelined method is timed at the sizes of two chunks (128 KiB) or more.
+    assert list(m["pipeline_total_bytes"]) == [s for s in m["total_bytes"] if s >= 1 << 18]
+    assert m["method/pipeline"].shape == (nb, len(m["pipeline_total_bytes"])) == (nb, 1)
+    assert np.all(m["method/pipeline"] > 0) and a["pipeline_chunk"] == 131072
     # A bigger message takes longer: a check that the figures are measured, not made up.
     # (Ratios of 500000x and 16x in data, so a busy machine cannot turn them around.)
     assert m["pingpong_seconds"][-1] > m["pingpong_seconds"][0]
@@ -169,3 +177,45 @@ def test_measure_refuses_to_overwrite_a_file_that_is_not_a_model(tmp_path):
     res = cli("measure", "--reps", "0", "-o", str(tmp_path / "new.h5"))
     assert res.returncode == 2 and "--reps" in res.stderr
     assert not (tmp_path / "new.h5").exists()
+
+
+# Rank 0 prints how many messages each rank pipelined on COMM_WORLD and on a duplicate
+# whose hints assert exact lengths and no wildcards (MPI-4 info assertions).
+ASSERTED = """
+import json
+import numpy as np
+from mpi4py import MPI
+from mpicomm.interposer import Interposer
+ip, world = Interposer(), MPI.COMM_WORLD
+info = MPI.Info.Create()
+for key in ("mpi_assert_exact_length", "mpi_assert_no_any_source", "mpi_assert_no_any_tag"):
+    info.Set(key, "true")
+asserted = world.Dup(info)
+dt = MPI.DOUBLE.Create_vector(1 << 16, 2, 3).Commit()        # 1 MiB of a vector
+buf = np.arange(3 << 16, dtype="f8") + world.rank
+peer, got = 1 - world.rank, {}
+for name, comm in (("world", world), ("asserted", asserted)):
+    before = ip.stat("method_pipeline")
+    out = np.zeros_like(buf)
+    r = comm.Irecv([out, 1, dt], peer, 3)
+    comm.Send([buf, 1, dt], peer, 3)
+    r.Wait()
+    assert (out.reshape(-1, 3)[:, :2] == (buf - world.rank + peer).reshape(-1, 3)[:, :2]).all()
+    got[name] = ip.stat("method_pipeline") - before
+asserted.Free()
+got = world.gather(got)
+if world.rank == 0:
+    print("PROBE", json.dumps(got))
+"""
+
+
+@pytest.mark.parametrize("pipeline_faster", [True, False])
+def test_auto_pipelines_only_where_asserted_and_faster(tmp_path, pipeline_faster):
+    path = synthetic(tmp_path / "m.h5", False, pipeline=5e-4 if pipeline_faster else 5e-3)
+    res = helpers.mpicomm_run(2, [sys.executable, "-c", ASSERTED],
+                              env={"MPICOMM_MODEL": str(path)})
+    assert res.returncode == 0, res.stdout + res.stderr
+    got = json.loads([ln for ln in res.stdout.splitlines() if ln.startswith("PROBE ")][0][6:])
+    assert got == [{"world": 0, "asserted": 2 if pipeline_faster else 0}] * 2
+    lines = model.summary(path, installation.probe().vendor)
+    assert lines[-1].endswith("1 MiB" if pipeline_faster else "no size measured")

@@ -117,7 +117,7 @@ int mpiw_types_decode(MPI_Datatype dt, mpic_desc *out);
  * the pipelined method carries it, else 0. Blocking calls return the MPI's error;
  * nonblocking ones give the program a generalized request the completion calls drive. */
 typedef struct mpiw_pipe mpiw_pipe;
-int64_t mpiw_pipe_bytes(int64_t count, MPI_Datatype dt, int peer);
+int64_t mpiw_pipe_bytes(int64_t count, MPI_Datatype dt, int peer, MPI_Comm comm);
 int mpiw_pipe_send(const void *buf, int64_t count, MPI_Datatype dt, int dest, int tag,
                    MPI_Comm comm, int64_t bytes);
 int mpiw_pipe_recv(void *buf, int64_t count, MPI_Datatype dt, int source, int tag,
@@ -130,7 +130,13 @@ int mpiw_pipe_sendrecv(const void *sbuf, int64_t scount, MPI_Datatype stype, int
                        int64_t sbytes, void *rbuf, int64_t rcount, MPI_Datatype rtype,
                        int source, int rtag, int64_t rbytes, MPI_Comm comm, MPI_Status *status);
 void mpiw_pipe_cancel(mpiw_pipe *pp);
-void mpiw_pipe_probed(const MPI_Status *st, const char *call);
+void mpiw_pipe_probed(const MPI_Status *st, MPI_Comm comm, const char *call);
+
+/* Communicators with the MPI-4 assertions the pipelined method needs (mpiw_comms.c). */
+void mpiw_comms_init(void);
+void mpiw_comms_finalize(void);
+void mpiw_comms_hints(MPI_Comm comm, MPI_Info info);
+int mpiw_comms_pipelined(MPI_Comm comm);
 /* Move it on without blocking (or, block = 1, to its end); 1 when it has completed. */
 int mpiw_pipe_progress(mpiw_pipe *pp, int block);
 
@@ -187,6 +193,7 @@ int mpiw_sendrecv_try(const void *sbuf, int64_t scount, MPI_Datatype stype, int 
  * over MPI_COMM_WORLD), then asked per call whether packing beats the MPI. */
 void mpiw_model_load(void);
 int mpiw_model_pack(const mpic_desc *d, int64_t count);
+int mpiw_model_pipeline(int64_t bytes);
 /* count elements of dt: 1 pack them (d filled), -1 ours but the method or model chose
  * the MPI, 0 not ours (not canonical, contiguous, empty, too large). */
 int mpiw_choose(int64_t count, MPI_Datatype dt, mpic_desc *d);

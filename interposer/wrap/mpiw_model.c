@@ -28,6 +28,9 @@ typedef struct model {
     int nb, ns;
     double lblock[MAXGRID], ltotal[MAXGRID];      /* log2 of the grid */
     double gain[MAXGRID * MAXGRID];      /* log(passthrough / pack), [block][total] */
+    int np;                              /* sizes the pipelined method was measured at */
+    double lpipe[MAXGRID];               /* their log2 */
+    double pipe_gain[MAXGRID];           /* mean over blocks of log(best other / pipelined) */
     char source[1024];
 } model;
 
@@ -66,6 +69,43 @@ static int ascending_positive(const double *v, int64_t n)
         if (!(v[i] > 0) || (i && !(v[i] > v[i - 1])))
             return 0;
     return 1;
+}
+
+/* The pipelined method's table, optional (models from before it have none): one
+ * gain per size, the mean over block lengths, since both ends of a message must
+ * decide alike and may hold different types of the same size. */
+static void read_pipeline(const char *path, model *out, const double *pass, const double *pack)
+{
+    static double pipe[MAXGRID * MAXGRID];
+    double sizes[MAXGRID];
+    int64_t dz[2], dp[2], np, f;
+    const char *why = NULL;
+
+    if ((f = mpiw_h5_open(path, &why)) < 0)
+        return;
+    np = mpiw_h5_read(f, "pipeline_total_bytes", sizes, MAXGRID, dz);
+    if (np < 1 || mpiw_h5_read(f, "method/pipeline", pipe, MAXGRID * MAXGRID, dp) != out->nb * np ||
+        dp[0] != out->nb || !ascending_positive(sizes, np))
+        np = 0;
+    mpiw_h5_close(f);
+    for (int64_t j = 0; j < np; j++) {
+        int col = -1;
+        double sum = 0;
+        for (int k = 0; k < out->ns; k++)
+            if (fabs(out->ltotal[k] - log2(sizes[j])) < 1e-9)
+                col = k;
+        if (col < 0)
+            return;                      /* not a size of the grid: no pipelined choice */
+        for (int i = 0; i < out->nb; i++) {
+            double t = pipe[i * np + j], best = fmin(pass[i * out->ns + col], pack[i * out->ns + col]);
+            if (!(t > 0) || !isfinite(t))
+                return;
+            sum += log(best / t);
+        }
+        out->lpipe[j] = log2(sizes[j]);
+        out->pipe_gain[j] = sum / out->nb;
+    }
+    out->np = (int) np;
 }
 
 /* Read path into *out; NULL on success, else why not. */
@@ -109,6 +149,7 @@ static const char *read_model(const char *path, model *out)
         out->gain[i] = log(pass[i] / pack[i]);
     out->loaded = 1;
     snprintf(out->source, sizeof out->source, "%s", path);
+    read_pipeline(path, out, pass, pack);
     return NULL;
 }
 
@@ -132,7 +173,8 @@ void mpiw_model_load(void)
     }
     PMPI_Bcast(&m, (int) sizeof m, MPI_BYTE, 0, MPI_COMM_WORLD);
     if (m.loaded)
-        mpiw_log(MPIW_LOG_INFO, "model %s (%d block lengths x %d sizes)", m.source, m.nb, m.ns);
+        mpiw_log(MPIW_LOG_INFO, "model %s (%d block lengths x %d sizes, pipelined at %d)",
+                 m.source, m.nb, m.ns, m.np);
 }
 
 /* Where x falls on the grid g[0..n-1]: lower index and weight of the upper one. */
@@ -168,6 +210,19 @@ int mpiw_model_pack(const mpic_desc *d, int64_t count)
     g = (1 - wx) * ((1 - wy) * m.gain[i * m.ns + j] + wy * m.gain[i * m.ns + j1]) +
         wx * ((1 - wy) * m.gain[i1 * m.ns + j] + wy * m.gain[i1 * m.ns + j1]);
     return g > MARGIN;
+}
+
+/* Should a message of this many bytes on a communicator that allows it be pipelined?
+ * Only where the model measured the pipelined method at least 5% faster. */
+int mpiw_model_pipeline(int64_t bytes)
+{
+    double w;
+    int j;
+
+    if (!m.loaded || m.np == 0)
+        return 0;
+    locate(m.lpipe, m.np, log2((double) bytes), &j, &w);
+    return (m.np > 1 ? (1 - w) * m.pipe_gain[j] + w * m.pipe_gain[j + 1] : m.pipe_gain[0]) > MARGIN;
 }
 
 int mpiw_choose(int64_t count, MPI_Datatype dt, mpic_desc *d)

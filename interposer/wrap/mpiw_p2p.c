@@ -98,7 +98,7 @@ int mpiw_send_try(const void *buf, int64_t count, MPI_Datatype dt, int dest, int
 {
     mpic_desc d;
     void *tmp;
-    int64_t bytes = mpiw_pipe_bytes(count, dt, dest);
+    int64_t bytes = mpiw_pipe_bytes(count, dt, dest, comm);
 
     if (bytes) {
         *err = mpiw_pipe_send(buf, count, dt, dest, tag, comm, bytes);
@@ -120,7 +120,7 @@ int mpiw_recv_try(void *buf, int64_t count, MPI_Datatype dt, int source, int tag
 {
     mpiw_pending p = { .recv = 1, .buf = buf };
     MPI_Status st;
-    int64_t bytes = mpiw_pipe_bytes(count, dt, source);
+    int64_t bytes = mpiw_pipe_bytes(count, dt, source, comm);
 
     if (bytes) {
         *err = mpiw_pipe_recv(buf, count, dt, source, tag, comm, bytes, status);
@@ -175,7 +175,7 @@ int mpiw_isend_try(const void *buf, int64_t count, MPI_Datatype dt, int dest, in
 {
     mpic_desc d;
     mpiw_pending *p;
-    int64_t bytes = mpiw_pipe_bytes(count, dt, dest);
+    int64_t bytes = mpiw_pipe_bytes(count, dt, dest, comm);
 
     if (bytes) {
         *err = mpiw_pipe_isend(buf, count, dt, dest, tag, comm, bytes, req);
@@ -197,7 +197,7 @@ int mpiw_irecv_try(void *buf, int64_t count, MPI_Datatype dt, int source, int ta
 {
     mpic_desc d;
     mpiw_pending *p;
-    int64_t bytes = mpiw_pipe_bytes(count, dt, source);
+    int64_t bytes = mpiw_pipe_bytes(count, dt, source, comm);
 
     if (bytes) {
         *err = mpiw_pipe_irecv(buf, count, dt, source, tag, comm, bytes, req);
@@ -221,8 +221,8 @@ int mpiw_sendrecv_try(const void *sbuf, int64_t scount, MPI_Datatype stype, int 
                       MPI_Comm comm, MPI_Status *status, int *err)
 {
     mpic_desc sd, rd;
-    int64_t sbytes = mpiw_pipe_bytes(scount, stype, dest);
-    int64_t rbytes = mpiw_pipe_bytes(rcount, rtype, source);
+    int64_t sbytes = mpiw_pipe_bytes(scount, stype, dest, comm);
+    int64_t rbytes = mpiw_pipe_bytes(rcount, rtype, source, comm);
     int spack, rpack;
     mpiw_pending p = { .recv = 1, .buf = rbuf };
     void *stmp = NULL;

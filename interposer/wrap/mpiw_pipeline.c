@@ -110,15 +110,29 @@ static void broken(const mpiw_pipe *pp, const char *what, long long a, long long
     PMPI_Abort(pp ? pp->comm : MPI_COMM_WORLD, MPI_ERR_OTHER);
 }
 
-int64_t mpiw_pipe_bytes(int64_t count, MPI_Datatype dt, int peer)
+/* Does this communicator keep the contract: everywhere under MPICOMM_METHOD=pipeline,
+ * under auto where the program asserted it (mpiw_comms.c)? */
+static int contract(MPI_Comm comm)
+{
+    return mpiw_g.method == MPIW_METHOD_PIPELINE ||
+           (mpiw_g.method == MPIW_METHOD_AUTO && mpiw_comms_pipelined(comm));
+}
+
+int64_t mpiw_pipe_bytes(int64_t count, MPI_Datatype dt, int peer, MPI_Comm comm)
 {
     MPI_Count size = 0;
+    int64_t bytes;
 
-    if (mpiw_g.method != MPIW_METHOD_PIPELINE || count <= 0 || peer == MPI_PROC_NULL ||
-        dt == MPI_DATATYPE_NULL || PMPI_Type_size_x(dt, &size) != MPI_SUCCESS || size <= 0 ||
-        count > INT64_MAX / size || count * size / MPIW_PIPE_CHUNKS > INT_MAX / 4)
+    if ((mpiw_g.method != MPIW_METHOD_PIPELINE && mpiw_g.method != MPIW_METHOD_AUTO) ||
+        count <= 0 || peer == MPI_PROC_NULL || dt == MPI_DATATYPE_NULL ||
+        !contract(comm) ||
+        PMPI_Type_size_x(dt, &size) != MPI_SUCCESS || size <= 0 || count > INT64_MAX / size ||
+        count * size / MPIW_PIPE_CHUNKS > INT_MAX / 4)
         return 0;
-    return count * size >= 2 * mpiw_g.pipe_chunk ? count * size : 0;
+    bytes = count * size;
+    if (bytes < 2 * mpiw_g.pipe_chunk)
+        return 0;
+    return mpiw_g.method == MPIW_METHOD_PIPELINE || mpiw_model_pipeline(bytes) ? bytes : 0;
 }
 
 /* How count elements of dt are moved: in place, by our kernels, or by the MPI. */
@@ -554,12 +568,13 @@ void mpiw_pipe_cancel(mpiw_pipe *pp)
 
 /* A probe found a message: one of two chunks or more can only be a pipelined
  * message's first chunk, whose size the probe cannot report. */
-void mpiw_pipe_probed(const MPI_Status *st, const char *call)
+void mpiw_pipe_probed(const MPI_Status *st, MPI_Comm comm, const char *call)
 {
-    int64_t n = bytes_in(st);
+    int64_t n;
     char what[160];
 
-    if (st->MPI_SOURCE == MPI_PROC_NULL || n < 2 * mpiw_g.pipe_chunk)
+    if (st->MPI_SOURCE == MPI_PROC_NULL || !contract(comm) ||
+        (n = bytes_in(st)) < 2 * mpiw_g.pipe_chunk)
         return;
     snprintf(what, sizeof what, "%s found the first chunk (%%lld bytes) of a pipelined "
              "message, whose whole size it cannot report", call);

@@ -147,8 +147,10 @@ void mpiw_state_init(int thread_level)
     mpiw_g.pipe_chunk = env_chunk();
     mpiw_g.threaded = thread_level == MPI_THREAD_MULTIPLE;
     mpiw_g.initialized = 1;
-    if (!mpiw_g.disabled && mpiw_g.method == MPIW_METHOD_AUTO)
+    if (!mpiw_g.disabled &&
+        (mpiw_g.method == MPIW_METHOD_AUTO || mpiw_g.method == MPIW_METHOD_PIPELINE))
         mpiw_model_load();
+    mpiw_comms_init();
     mpiw_log(MPIW_LOG_INFO, "interposer %s (%d generated kernels, thread level %d)",
              mpiw_g.disabled ? "disabled" : "enabled", mpic_kernel_count(), thread_level);
 }
@@ -173,6 +175,7 @@ void mpiw_state_finalize(void)
     }
     mpiw_requests_clear();
     mpiw_types_clear();
+    mpiw_comms_finalize();
     mpiw_g.initialized = 0;
 }
 

@@ -1,13 +1,13 @@
-/* MPI_Probe, MPI_Iprobe, MPI_Mprobe, MPI_Improbe: the MPI's own, except that under
- * the pipelined method a probe cannot tell a pipelined message's size (it sees one
+/* MPI_Probe, MPI_Iprobe, MPI_Mprobe, MPI_Improbe: the MPI's own, except that where
+ * messages may be pipelined a probe cannot tell a pipelined message's size (it sees one
  * chunk), so finding one ends the job with a message that says so (mpiw_pipeline.c)
  * rather than report a wrong count. */
 #include "mpiw.h"
 
-static int checked(int err, int found, const MPI_Status *st, const char *call)
+static int checked(int err, int found, const MPI_Status *st, MPI_Comm comm, const char *call)
 {
-    if (err == MPI_SUCCESS && found && mpiw_active() && mpiw_g.method == MPIW_METHOD_PIPELINE)
-        mpiw_pipe_probed(st, call);
+    if (err == MPI_SUCCESS && found && mpiw_active())
+        mpiw_pipe_probed(st, comm, call);
     return err;
 }
 
@@ -18,7 +18,7 @@ int MPI_Probe(int source, int tag, MPI_Comm comm, MPI_Status *status)
 
     if (status != MPI_STATUS_IGNORE)
         *status = st;
-    return checked(err, 1, &st, "MPI_Probe");
+    return checked(err, 1, &st, comm, "MPI_Probe");
 }
 
 int MPI_Iprobe(int source, int tag, MPI_Comm comm, int *flag, MPI_Status *status)
@@ -28,7 +28,7 @@ int MPI_Iprobe(int source, int tag, MPI_Comm comm, int *flag, MPI_Status *status
 
     if (status != MPI_STATUS_IGNORE)
         *status = st;
-    return checked(err, err == MPI_SUCCESS && *flag, &st, "MPI_Iprobe");
+    return checked(err, err == MPI_SUCCESS && *flag, &st, comm, "MPI_Iprobe");
 }
 
 int MPI_Mprobe(int source, int tag, MPI_Comm comm, MPI_Message *message, MPI_Status *status)
@@ -38,7 +38,7 @@ int MPI_Mprobe(int source, int tag, MPI_Comm comm, MPI_Message *message, MPI_Sta
 
     if (status != MPI_STATUS_IGNORE)
         *status = st;
-    return checked(err, 1, &st, "MPI_Mprobe");
+    return checked(err, 1, &st, comm, "MPI_Mprobe");
 }
 
 int MPI_Improbe(int source, int tag, MPI_Comm comm, int *flag, MPI_Message *message,
@@ -49,5 +49,5 @@ int MPI_Improbe(int source, int tag, MPI_Comm comm, int *flag, MPI_Message *mess
 
     if (status != MPI_STATUS_IGNORE)
         *status = st;
-    return checked(err, err == MPI_SUCCESS && *flag, &st, "MPI_Improbe");
+    return checked(err, err == MPI_SUCCESS && *flag, &st, comm, "MPI_Improbe");
 }
