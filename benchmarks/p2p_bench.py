@@ -9,12 +9,14 @@ pipelined method.
 
 Ping-pong of one element of each type of the pack suite (benchmarks/pack_bench.py)
 between ranks 0 and 1, and the 3D halo exchange of examples/halo3d.py at 256^3 per
-rank (6 neighbours, ghost widths 1 and 2, Isend/Irecv and MPI_Neighbor_alltoallw).
+rank (6 neighbours, ghost widths 1 and 2, Isend/Irecv and MPI_Neighbor_alltoallw, and
+Isend/Irecv on a communicator asserting exact lengths and no wildcards, where auto
+may pipeline).
 "MPI" is the interposer switched to pass-through, "pack" is MPICOMM_METHOD=pack,
 "auto" the model's choice (the model the interposer loaded at MPI_Init; "packed"
-is the share of auto's calls the model sent packed), "pipe" MPICOMM_METHOD=pipeline
-(messages of two chunks or more chunk by chunk, smaller ones as auto: every exchange
-here keeps its contract); both ranks switch together,
+is the share of auto's calls the model sent packed, "piped" pipelined), "pipe"
+MPICOMM_METHOD=pipeline (messages of two chunks or more chunk by chunk, smaller
+ones as auto: every exchange here keeps its contract); both ranks switch together,
 repetitions rotate which goes first, and each figure is the best of --reps.
 """
 import argparse
@@ -45,14 +47,16 @@ def use(ip, mode):
 
 def best_of(comm, ip, reps, fn):
     """{mode: best seconds}, the modes in rotating order, both ranks in step; also
-    "auto_packed": the share of auto's calls (both ranks) that the model packed."""
+    "auto_packed" and "auto_piped": the shares of auto's calls (both ranks) that the
+    model packed and pipelined."""
     best = dict.fromkeys(MODES, math.inf)
-    packed = passed = 0
+    packed = passed = piped = 0
     for rep in range(reps):
         k = rep % len(MODES)
         for mode in MODES[k:] + MODES[:k]:
             use(ip, mode)
-            before = ip.stat("method_pack"), ip.stat("method_passthrough")
+            before = (ip.stat("method_pack"), ip.stat("method_passthrough"),
+                      ip.stat("method_pipeline"))
             comm.Barrier()
             t = time.perf_counter()
             fn()
@@ -60,9 +64,11 @@ def best_of(comm, ip, reps, fn):
             if mode == "auto":
                 packed += ip.stat("method_pack") - before[0]
                 passed += ip.stat("method_passthrough") - before[1]
+                piped += ip.stat("method_pipeline") - before[2]
     use(ip, "auto")
-    packed, passed = comm.allreduce(packed), comm.allreduce(passed)
-    best["auto_packed"] = packed / max(packed + passed, 1)
+    packed, passed, piped = (comm.allreduce(v) for v in (packed, passed, piped))
+    best["auto_packed"] = packed / max(packed + passed + piped, 1)
+    best["auto_piped"] = piped / max(packed + passed + piped, 1)
     return best
 
 
@@ -85,12 +91,13 @@ def row(rank0, name, block, nbytes, t, scale):
     r["auto_ratio"] = r["mpi_us"] / r["auto_us"]
     r["pipeline_ratio"] = r["mpi_us"] / r["pipeline_us"]
     r["auto_packed"] = t["auto_packed"]
+    r["auto_piped"] = t["auto_piped"]
     if rank0:
         mb = f"{nbytes / 1e6:.2f}" if nbytes else ""
-        print(f"{name:<26}{block:>7}{mb:>8}{r['mpi_us']:>10.1f}{r['pack_us']:>10.1f}"
+        print(f"{name:<32}{block:>7}{mb:>8}{r['mpi_us']:>10.1f}{r['pack_us']:>10.1f}"
               f"{r['auto_us']:>10.1f}{r['pipeline_us']:>10.1f}{r['ratio']:>7.2f}x"
               f"{r['auto_ratio']:>7.2f}x{r['pipeline_ratio']:>7.2f}x"
-              f"{100 * r['auto_packed']:>8.0f}%", flush=True)
+              f"{100 * r['auto_packed']:>8.0f}%{100 * r['auto_piped']:>7.0f}%", flush=True)
     return r
 
 
@@ -117,8 +124,8 @@ def main(argv=None):
     vendor = "".join(ch for ch in MPI.Get_library_version().split("\n")[0] if ch.isprintable())
     if rank0:
         print(f"# {vendor.strip()}; 2 ranks; best of {args.reps}; model: {ip.model}")
-        print(f"{'case':<26}{'block':>7}{'MB':>8}{'MPI us':>10}{'pack us':>10}{'auto us':>10}"
-              f"{'pipe us':>10}{'pack':>8}{'auto':>8}{'pipe':>8}{'packed':>9}")
+        print(f"{'case':<32}{'block':>7}{'MB':>8}{'MPI us':>10}{'pack us':>10}{'auto us':>10}"
+              f"{'pipe us':>10}{'pack':>8}{'auto':>8}{'pipe':>8}{'packed':>9}{'piped':>8}")
     for name, shape, dt in pack_bench.cases(args.quick):
         dt.Commit()
         a = np.random.default_rng(comm.Get_rank()).random(int(np.prod(shape)))
@@ -128,18 +135,18 @@ def main(argv=None):
         rows.append(row(rank0, f"ping-pong {name}", block, dt.Get_size(), t, 1 / trips))
         dt.Free()
     n = 64 if args.quick else 256
-    for collective in (False, True):
+    for collective, asserted in ((False, False), (True, False), (False, True)):
         for g in (1, 2):
-            halo = halo3d.Halo(comm, n, g, 6, collective)
+            halo = halo3d.Halo(comm, n, g, 6, collective, asserted)
             halo.exchange()
             t = best_of(comm, ip, args.reps, halo.exchange)
             if not halo.check():
                 sys.exit("p2p_bench: halo exchange produced wrong ghost cells")
-            kind = "alltoallw" if collective else "isend"
+            kind = "alltoallw" if collective else "isend asserted" if asserted else "isend"
             rows.append(row(rank0, f"halo3d {n}^3 g{g} {kind}", g * 8, 0, t, 1))
             halo.free()
     small = [r for r in rows if r["case"].startswith("ping") and r["block"] <= 64]
-    halos = [r for r in rows if r["case"].startswith("halo")]
+    halos = [r for r in rows if r["case"].startswith("halo") and "asserted" not in r["case"]]
     summary = {
         "geomean_pack": geomean(r["ratio"] for r in rows),
         "geomean_auto": geomean(r["auto_ratio"] for r in rows),
