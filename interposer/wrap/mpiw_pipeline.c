@@ -300,8 +300,9 @@ static void arrived(mpiw_pipe *pp, int k, const MPI_Status *st, int err)
 
     pp->left--;
     if (err == MPI_ERR_TRUNCATE)
-        broken(pp, "a chunk of a pipelined message is longer than the receive expects "
-               "(chunk %lld of %lld)", k, pp->n);
+        broken(pp, "a message longer than the chunk expected arrived (chunk %lld of %lld; "
+               "was it sent without the pipelined method, by MPI_Ssend, MPI_Bsend, MPI_Rsend "
+               "or a persistent send?)", k, pp->n);
     if (err != MPI_SUCCESS) {
         pp->err = pp->err ? pp->err : err;
         return;
