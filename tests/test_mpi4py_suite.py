@@ -60,3 +60,15 @@ def test_mpi4py_suite_same_with_and_without_interposer(nprocs, tmp_path):
              for r in range(nprocs)]
     assert all(len(s) == 1 and s[0]["enabled"] and s[0]["types_committed"] > 50
                for s in stats)
+
+
+def test_mpi4py_suite_under_the_pipelined_method(tmp_path):
+    """MPICOMM_METHOD=pipeline leaves messages under two chunks as auto would: the
+    suite's probes, wildcards and larger-than-sent receives all keep working."""
+    plain = run_suite(2, False, tmp_path / "plain")
+    piped = run_suite(2, True, tmp_path / "piped",
+                      env={"MPICOMM_METHOD": "pipeline", "MPICOMM_STATS": "1"})
+    assert piped == plain
+    stats = [helpers.stats_lines((tmp_path / "piped" / f"rank{r}.err").read_text())[0]
+             for r in range(2)]
+    assert all(s["enabled"] and s["method_pipeline"] == 0 for s in stats)

@@ -4,6 +4,8 @@
  * rather than report a wrong count. */
 #include "mpiw.h"
 
+/* The status is the program's own when it gave one (an Iprobe that finds nothing
+ * must leave it as it was). */
 static int checked(int err, int found, const MPI_Status *st, MPI_Comm comm, const char *call)
 {
     if (err == MPI_SUCCESS && found && mpiw_active())
@@ -13,41 +15,33 @@ static int checked(int err, int found, const MPI_Status *st, MPI_Comm comm, cons
 
 int MPI_Probe(int source, int tag, MPI_Comm comm, MPI_Status *status)
 {
-    MPI_Status st;
-    int err = PMPI_Probe(source, tag, comm, &st);
+    MPI_Status st, *use = status == MPI_STATUS_IGNORE ? &st : status;
+    int err = PMPI_Probe(source, tag, comm, use);
 
-    if (status != MPI_STATUS_IGNORE)
-        *status = st;
-    return checked(err, 1, &st, comm, "MPI_Probe");
+    return checked(err, 1, use, comm, "MPI_Probe");
 }
 
 int MPI_Iprobe(int source, int tag, MPI_Comm comm, int *flag, MPI_Status *status)
 {
-    MPI_Status st;
-    int err = PMPI_Iprobe(source, tag, comm, flag, &st);
+    MPI_Status st, *use = status == MPI_STATUS_IGNORE ? &st : status;
+    int err = PMPI_Iprobe(source, tag, comm, flag, use);
 
-    if (status != MPI_STATUS_IGNORE)
-        *status = st;
-    return checked(err, err == MPI_SUCCESS && *flag, &st, comm, "MPI_Iprobe");
+    return checked(err, err == MPI_SUCCESS && *flag, use, comm, "MPI_Iprobe");
 }
 
 int MPI_Mprobe(int source, int tag, MPI_Comm comm, MPI_Message *message, MPI_Status *status)
 {
-    MPI_Status st;
-    int err = PMPI_Mprobe(source, tag, comm, message, &st);
+    MPI_Status st, *use = status == MPI_STATUS_IGNORE ? &st : status;
+    int err = PMPI_Mprobe(source, tag, comm, message, use);
 
-    if (status != MPI_STATUS_IGNORE)
-        *status = st;
-    return checked(err, 1, &st, comm, "MPI_Mprobe");
+    return checked(err, 1, use, comm, "MPI_Mprobe");
 }
 
 int MPI_Improbe(int source, int tag, MPI_Comm comm, int *flag, MPI_Message *message,
                 MPI_Status *status)
 {
-    MPI_Status st;
-    int err = PMPI_Improbe(source, tag, comm, flag, message, &st);
+    MPI_Status st, *use = status == MPI_STATUS_IGNORE ? &st : status;
+    int err = PMPI_Improbe(source, tag, comm, flag, message, use);
 
-    if (status != MPI_STATUS_IGNORE)
-        *status = st;
-    return checked(err, err == MPI_SUCCESS && *flag, &st, comm, "MPI_Improbe");
+    return checked(err, err == MPI_SUCCESS && *flag, use, comm, "MPI_Improbe");
 }
