@@ -84,7 +84,8 @@ static void read_pipeline(const char *path, model *out, const double *pass, cons
     if ((f = mpiw_h5_open(path, &why)) < 0)
         return;
     np = mpiw_h5_read(f, "pipeline_total_bytes", sizes, MAXGRID, dz);
-    if (np < 1 || mpiw_h5_read(f, "method/pipeline", pipe, MAXGRID * MAXGRID, dp) != out->nb * np ||
+    if (np < 1 ||
+        mpiw_h5_read(f, "method/pipeline", pipe, MAXGRID * MAXGRID, dp) != out->nb * np ||
         dp[0] != out->nb || !ascending_positive(sizes, np))
         np = 0;
     mpiw_h5_close(f);
@@ -97,7 +98,8 @@ static void read_pipeline(const char *path, model *out, const double *pass, cons
         if (col < 0)
             return;                      /* not a size of the grid: no pipelined choice */
         for (int i = 0; i < out->nb; i++) {
-            double t = pipe[i * np + j], best = fmin(pass[i * out->ns + col], pack[i * out->ns + col]);
+            double t = pipe[i * np + j];
+            double best = fmin(pass[i * out->ns + col], pack[i * out->ns + col]);
             if (!(t > 0) || !isfinite(t))
                 return;
             sum += log(best / t);
@@ -222,7 +224,9 @@ int mpiw_model_pipeline(int64_t bytes)
     if (!m.loaded || m.np == 0)
         return 0;
     locate(m.lpipe, m.np, log2((double) bytes), &j, &w);
-    return (m.np > 1 ? (1 - w) * m.pipe_gain[j] + w * m.pipe_gain[j + 1] : m.pipe_gain[0]) > MARGIN;
+    if (m.np == 1)
+        return m.pipe_gain[0] > MARGIN;
+    return (1 - w) * m.pipe_gain[j] + w * m.pipe_gain[j + 1] > MARGIN;
 }
 
 int mpiw_choose(int64_t count, MPI_Datatype dt, mpic_desc *d)

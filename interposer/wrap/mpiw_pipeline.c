@@ -103,10 +103,12 @@ static void broken(const mpiw_pipe *pp, const char *what, long long a, long long
     char why[256];
 
     snprintf(why, sizeof why, what, a, b);
-    mpiw_log(MPIW_LOG_ERROR, "MPICOMM_METHOD=pipeline: %s. The pipelined method needs every "
-             "rank to use it, receives of at least %lld bytes to post exactly the size sent "
-             "and nonblocking ones to name their source and tag (README, \"The pipelined "
-             "method\"); ending the job", why, (long long) (2 * mpiw_g.pipe_chunk));
+    mpiw_log(MPIW_LOG_ERROR, "%s: %s. The pipelined method needs every rank to use it, "
+             "receives of at least %lld bytes to post exactly the size sent and nonblocking "
+             "ones to name their source and tag (README, \"The pipelined method\"); ending "
+             "the job", mpiw_g.method == MPIW_METHOD_PIPELINE ? "MPICOMM_METHOD=pipeline"
+             : "pipelined method (the communicator asserts exact lengths, no wildcards)",
+             why, (long long) (2 * mpiw_g.pipe_chunk));
     PMPI_Abort(pp ? pp->comm : MPI_COMM_WORLD, MPI_ERR_OTHER);
 }
 

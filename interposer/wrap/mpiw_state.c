@@ -88,8 +88,8 @@ static int env_method(void)
         return MPIW_METHOD_AUTO;
     if (method_of(v) >= 0)
         return method_of(v);
-    mpiw_log(MPIW_LOG_WARN, "MPICOMM_METHOD=%s is not one of auto, passthrough, pack, pipeline; using auto",
-             v);
+    mpiw_log(MPIW_LOG_WARN,
+             "MPICOMM_METHOD=%s is not one of auto, passthrough, pack, pipeline; using auto", v);
     return MPIW_METHOD_AUTO;
 }
 
@@ -109,8 +109,8 @@ static int64_t env_chunk(void)
     else if (*end == 'm' || *end == 'M')
         n <<= 20, end++;
     if (*end || n < 4096 || n > (1LL << 28)) {
-        mpiw_log(MPIW_LOG_WARN, "MPICOMM_PIPELINE_CHUNK=%s is not a size from 4096 bytes to 256 MiB "
-                 "(e.g. 131072, 128k, 1m); using %d", v, MPIW_PIPE_CHUNK);
+        mpiw_log(MPIW_LOG_WARN, "MPICOMM_PIPELINE_CHUNK=%s is not a size from 4096 bytes to "
+                 "256 MiB (e.g. 131072, 128k, 1m); using %d", v, MPIW_PIPE_CHUNK);
         return MPIW_PIPE_CHUNK;
     }
     return n;
