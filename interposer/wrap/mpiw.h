@@ -162,6 +162,7 @@ void mpiw_requests_poll(void);
 void mpiw_requests_clear(void);
 void mpiw_requests_advance(MPI_Request key, int cancel);
 void mpiw_recv_complete(const mpiw_pending *p, const MPI_Status *st);
+int64_t mpiw_status_bytes(const MPI_Status *st);
 
 /* Completion calls on batches holding tracked requests (mpiw_complete.c). */
 int mpiw_wait(MPI_Request *req, MPI_Status *status);

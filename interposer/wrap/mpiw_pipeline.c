@@ -284,17 +284,6 @@ static int recv_start(mpiw_pipe *pp)
     return err;
 }
 
-static int64_t bytes_in(const MPI_Status *st)
-{
-    MPI_Count n = 0;
-#if MPIW_HAVE_LARGE_COUNT
-    PMPI_Get_count_c(st, MPI_PACKED, &n);
-#else
-    PMPI_Get_elements_x(st, MPI_PACKED, &n);
-#endif
-    return n;
-}
-
 /* Chunk k arrived (err: its error): check it and put its bytes in place. */
 static void arrived(mpiw_pipe *pp, int k, const MPI_Status *st, int err)
 {
@@ -309,7 +298,7 @@ static void arrived(mpiw_pipe *pp, int k, const MPI_Status *st, int err)
         pp->err = pp->err ? pp->err : err;
         return;
     }
-    got = bytes_in(st);
+    got = mpiw_status_bytes(st);
     if (k == 0) {
         uint64_t h[4];
         memcpy(h, pp->first, HDR);
@@ -577,7 +566,7 @@ void mpiw_pipe_probed(const MPI_Status *st, MPI_Comm comm, const char *call)
     char what[160];
 
     if (st->MPI_SOURCE == MPI_PROC_NULL || !contract(comm) ||
-        (n = bytes_in(st)) < 2 * mpiw_g.pipe_chunk)
+        (n = mpiw_status_bytes(st)) < 2 * mpiw_g.pipe_chunk)
         return;
     snprintf(what, sizeof what, "%s found the first chunk (%%lld bytes) of a pipelined "
              "message, whose whole size it cannot report", call);

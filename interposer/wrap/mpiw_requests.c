@@ -49,8 +49,8 @@ int mpiw_requests_track(MPI_Request *req, mpiw_pending *p)
     return keep(req, p);
 }
 
-/* Bytes a completed receive delivered, from its status. */
-static int64_t received(const MPI_Status *st)
+/* Bytes a completed receive delivered (or a probe found), from its status. */
+int64_t mpiw_status_bytes(const MPI_Status *st)
 {
     MPI_Count n = 0;
 #if MPIW_HAVE_LARGE_COUNT
@@ -67,7 +67,7 @@ void mpiw_recv_complete(const mpiw_pending *p, const MPI_Status *st)
 
     PMPI_Test_cancelled(st, &cancelled);
     if (!cancelled)
-        mpic_unpack_bytes(&p->desc, received(st), p->tmp, p->buf);
+        mpic_unpack_bytes(&p->desc, mpiw_status_bytes(st), p->tmp, p->buf);
 }
 
 void mpiw_requests_release(mpiw_pending *p, const MPI_Status *st, int ok)

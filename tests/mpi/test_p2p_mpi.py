@@ -169,38 +169,45 @@ def complete(how, r, s):
     return st, None
 
 
-@pytest.mark.mpi
-@pytest.mark.parametrize("how", COMPLETIONS)
-def test_every_completion_call(interposer, how):
-    v = vector()
-    src = np.arange(22, dtype="f8") + 1000 * RANK
+def check_completion(interposer, how, method, v, count, length, counter, calls):
+    """Isend/Irecv of count elements of v (in buffers of length doubles) completed by
+    `how`, with `method` and with the MPI itself: same data, same status; `counter`
+    must grow by `calls`. Returns the doubles the receive wrote."""
+    src = np.arange(length, dtype="f8") + 1000 * RANK
     results = []
-    for method in ("pack", "mpi"):
-        out = np.full(22, -1.0)
+    for mode in (method, "mpi"):
+        out = np.full(length, -1.0)
 
         def run():
-            r = COMM.Irecv([out, 2, v], SRC, 11)
-            s = COMM.Isend([src, 2, v], DEST, 11)
+            r = COMM.Irecv([out, count, v], SRC, 11)
+            s = COMM.Isend([src, count, v], DEST, 11)
             st, peek = complete(how, r, s)
             snapshot = out.copy()
             if peek:
                 r.Wait()                   # the request is still there after get_status
             return snapshot, st
 
-        if method == "mpi":
+        if mode == "mpi":
             snap, st = interposer.real(run)
         else:
-            with interposer.method("pack"):
-                before = interposer.stat("recv_fast")
+            with interposer.method(method):
+                before = interposer.stat(counter)
                 snap, st = run()
-                assert interposer.stat("recv_fast") == before + 1
+                assert interposer.stat(counter) == before + calls
         if st is not None:
-            assert (st.Get_source(), st.Get_tag(), st.Get_count(v)) == (SRC, 11, 2)
-            assert st.Get_elements(MPI.DOUBLE) == 16
+            assert (st.Get_source(), st.Get_tag(), st.Get_count(v)) == (SRC, 11, count)
+            assert st.Get_elements(MPI.DOUBLE) == count * v.Get_size() // 8
         results.append(snap)
         COMM.Barrier()
     assert np.array_equal(results[0], results[1])
-    assert (results[0] != -1).sum() == 16
+    return (results[0] != -1).sum()
+
+
+@pytest.mark.mpi
+@pytest.mark.parametrize("how", COMPLETIONS)
+def test_every_completion_call(interposer, how):
+    v = vector()
+    assert check_completion(interposer, how, "pack", v, 2, 22, "recv_fast", 1) == 16
     v.Free()
 
 
