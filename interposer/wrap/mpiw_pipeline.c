@@ -305,13 +305,13 @@ static void arrived(mpiw_pipe *pp, int k, const MPI_Status *st, int err)
         if (got < HDR || h[0] != MAGIC)
             broken(pp, "a message of %lld bytes without a pipeline header arrived where a "
                    "pipelined message's first chunk (%lld bytes) was expected", got, want);
+        if (h[1] != (uint64_t) pp->total)
+            broken(pp, "a pipelined message of %lld bytes arrived at a receive of %lld",
+                   (long long) h[1], pp->total);
         if (h[2] != (uint64_t) pp->chunk)
             broken(pp, "the first chunk was cut with another chunk size, %lld bytes "
                    "(MPICOMM_PIPELINE_CHUNK must be the same on every rank: %lld here)",
                    (long long) h[2], mpiw_g.pipe_chunk);
-        if (h[1] != (uint64_t) pp->total)
-            broken(pp, "a pipelined message of %lld bytes arrived at a receive of %lld",
-                   (long long) h[1], pp->total);
     }
     if (got != want)
         broken(pp, "a message of %lld bytes arrived where a chunk of %lld was expected",
