@@ -114,16 +114,17 @@ void mpiw_types_clear(void);
 int mpiw_types_decode(MPI_Datatype dt, mpic_desc *out);
 
 /* The pipelined method (mpiw_pipeline.c). mpiw_pipe_bytes: the message's size when
- * the pipelined method carries it, else 0. Blocking calls return the MPI's error;
+ * the pipelined method carries it, else 0. sync: a synchronous send (MPI_Ssend,
+ * MPI_Issend). Blocking calls return the MPI's error;
  * nonblocking ones give the program a generalized request the completion calls drive. */
 typedef struct mpiw_pipe mpiw_pipe;
 int64_t mpiw_pipe_bytes(int64_t count, MPI_Datatype dt, int peer, MPI_Comm comm);
 int mpiw_pipe_send(const void *buf, int64_t count, MPI_Datatype dt, int dest, int tag,
-                   MPI_Comm comm, int64_t bytes);
+                   MPI_Comm comm, int64_t bytes, int sync);
 int mpiw_pipe_recv(void *buf, int64_t count, MPI_Datatype dt, int source, int tag,
                    MPI_Comm comm, int64_t bytes, MPI_Status *status);
 int mpiw_pipe_isend(const void *buf, int64_t count, MPI_Datatype dt, int dest, int tag,
-                    MPI_Comm comm, int64_t bytes, MPI_Request *req);
+                    MPI_Comm comm, int64_t bytes, int sync, MPI_Request *req);
 int mpiw_pipe_irecv(void *buf, int64_t count, MPI_Datatype dt, int source, int tag,
                     MPI_Comm comm, int64_t bytes, MPI_Request *req);
 int mpiw_pipe_sendrecv(const void *sbuf, int64_t scount, MPI_Datatype stype, int dest, int stag,

@@ -101,7 +101,7 @@ int mpiw_send_try(const void *buf, int64_t count, MPI_Datatype dt, int dest, int
     int64_t bytes = mpiw_pipe_bytes(count, dt, dest, comm);
 
     if (bytes) {
-        *err = mpiw_pipe_send(buf, count, dt, dest, tag, comm, bytes);
+        *err = mpiw_pipe_send(buf, count, dt, dest, tag, comm, bytes, 0);
         return 1;
     }
     if (!use_pack(count, dt, dest, &d, MPIW_STAT_send_fallback))
@@ -178,7 +178,7 @@ int mpiw_isend_try(const void *buf, int64_t count, MPI_Datatype dt, int dest, in
     int64_t bytes = mpiw_pipe_bytes(count, dt, dest, comm);
 
     if (bytes) {
-        *err = mpiw_pipe_isend(buf, count, dt, dest, tag, comm, bytes, req);
+        *err = mpiw_pipe_isend(buf, count, dt, dest, tag, comm, bytes, 0, req);
         return 1;
     }
     if (!use_pack(count, dt, dest, &d, MPIW_STAT_send_fallback))

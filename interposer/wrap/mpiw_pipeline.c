@@ -31,7 +31,7 @@
 enum { CONTIG, CANON, OTHER };           /* bytes in place, our kernels, MPI_Pack */
 
 struct mpiw_pipe {
-    int recv, kind, n, posted, left, cancelled, err, completed;
+    int recv, sync, kind, n, posted, left, cancelled, err, completed;
     int64_t total, chunk, count;
     MPI_Request *reqs;                   /* one per chunk */
     int *idx;                            /* room for Testsome/Waitsome */
@@ -223,8 +223,9 @@ static int post_sends(mpiw_pipe *pp)
         char *w;
         fill(pp, k);
         w = wire(pp, k, &len);
-        if ((pp->err = PMPI_Isend(w, len, MPI_PACKED, pp->peer, pp->tag, pp->comm,
-                                  &pp->reqs[k])) != MPI_SUCCESS) {
+        /* A synchronous send's first chunk completes only once it is matched. */
+        if ((pp->err = (k == 0 && pp->sync ? PMPI_Issend : PMPI_Isend)(
+                 w, len, MPI_PACKED, pp->peer, pp->tag, pp->comm, &pp->reqs[k])) != MPI_SUCCESS) {
             pp->n = pp->left = k;
             return pp->err;
         }
@@ -292,8 +293,8 @@ static void arrived(mpiw_pipe *pp, int k, const MPI_Status *st, int err)
     pp->left--;
     if (err == MPI_ERR_TRUNCATE)
         broken(pp, "a message longer than the chunk expected arrived (chunk %lld of %lld; "
-               "was it sent without the pipelined method, by MPI_Ssend, MPI_Bsend, MPI_Rsend "
-               "or a persistent send?)", k, pp->n);
+               "was it sent without the pipelined method, by MPI_Bsend or a persistent "
+               "send?)", k, pp->n);
     if (err != MPI_SUCCESS) {
         pp->err = pp->err ? pp->err : err;
         return;
@@ -421,13 +422,14 @@ static void counted(int recv)
 }
 
 int mpiw_pipe_send(const void *buf, int64_t count, MPI_Datatype dt, int dest, int tag,
-                   MPI_Comm comm, int64_t bytes)
+                   MPI_Comm comm, int64_t bytes, int sync)
 {
     mpiw_pipe *pp = setup(0, buf, count, dt, dest, tag, comm, bytes);
     int err;
 
     if (!pp)
         return no_memory(comm);
+    pp->sync = sync;
     counted(0);
     if ((err = send_start(pp)) == MPI_SUCCESS || pp->posted) {
         mpiw_pipe_progress(pp, 1);
@@ -505,12 +507,13 @@ static int handle(mpiw_pipe *pp, int err, MPI_Request *req)
 }
 
 int mpiw_pipe_isend(const void *buf, int64_t count, MPI_Datatype dt, int dest, int tag,
-                    MPI_Comm comm, int64_t bytes, MPI_Request *req)
+                    MPI_Comm comm, int64_t bytes, int sync, MPI_Request *req)
 {
     mpiw_pipe *pp = setup(0, buf, count, dt, dest, tag, comm, bytes);
 
     if (!pp)
         return no_memory(comm);
+    pp->sync = sync;
     counted(0);
     return handle(pp, send_start(pp), req);
 }

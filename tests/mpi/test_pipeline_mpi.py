@@ -224,3 +224,29 @@ def test_threads_pipeline_concurrently(interposer):
     assert not errors, errors[:5]
     v.Free()
     COMM.Barrier()
+
+
+@pytest.mark.mpi
+@pytest.mark.parametrize("mode", ["Ssend", "Rsend", "Issend", "Irsend"])
+def test_synchronous_and_ready_sends(interposer, mode):
+    """MPI_Ssend/Issend (first chunk sent synchronously) and MPI_Rsend/Irsend (the
+    receive is posted first, as ready mode requires) carry pipelined messages too."""
+    v = vector()
+    src = np.arange(N // 2 * 3, dtype="f8") + 1e7 * RANK
+    out = np.full(N // 2 * 2, -1.0)
+    with interposer.method("pipeline"):
+        before = interposer.stat("method_pipeline")
+        r = COMM.Irecv([out, MPI.DOUBLE], SRC, 60)
+        COMM.Barrier()                             # every receive posted: Rsend is legal
+        send = getattr(COMM, mode)
+        if mode.startswith("I"):
+            s = send([src, 1, v], DEST, 60)
+            MPI.Request.Waitall([s, r])
+        else:
+            send([src, 1, v], DEST, 60)            # returns: every chunk's receive is posted
+            r.Wait()
+        assert interposer.stat("method_pipeline") - before == 2
+    theirs = np.arange(N // 2 * 3, dtype="f8") + 1e7 * SRC
+    assert np.array_equal(out, theirs.reshape(-1, 3)[:, :2].ravel())
+    v.Free()
+    COMM.Barrier()
