@@ -160,7 +160,7 @@ int mpiw_waitany(int n, MPI_Request reqs[], int *index, MPI_Status *status)
     if (batch_open(&b, reqs, n, MPI_STATUSES_IGNORE))
         return PMPI_Waitany(n, reqs, index, status);
     if (!drive(&b, n == 1))
-        err = n == 1 ? PMPI_Wait(reqs, &st) : PMPI_Waitany(n, reqs, index, &st);
+        err = n == 1 ? (*index = 0, PMPI_Wait(reqs, &st)) : PMPI_Waitany(n, reqs, index, &st);
     else
         for (int flag = 0; (err = PMPI_Testany(n, reqs, index, &flag, &st)) == MPI_SUCCESS &&
                            !flag;)
@@ -181,7 +181,12 @@ int mpiw_testany(int n, MPI_Request reqs[], int *index, int *flag, MPI_Status *s
     if (batch_open(&b, reqs, n, MPI_STATUSES_IGNORE))
         return PMPI_Testany(n, reqs, index, flag, status);
     drive(&b, 0);
-    err = n == 1 ? PMPI_Test(reqs, flag, &st) : PMPI_Testany(n, reqs, index, flag, &st);
+    if (n == 1) {                  /* one request, tracked (so not null): index 0 or none */
+        err = PMPI_Test(reqs, flag, &st);
+        *index = *flag ? 0 : MPI_UNDEFINED;
+    } else {
+        err = PMPI_Testany(n, reqs, index, flag, &st);
+    }
     if (*flag || err != MPI_SUCCESS)
         settle_any(&b, reqs, err, *index, &st);
     if (status != MPI_STATUS_IGNORE)

@@ -389,3 +389,29 @@ def test_threads_exchange_concurrently(interposer):
     assert not errors, errors[:5]
     v.Free()
     COMM.Barrier()
+
+
+@pytest.mark.mpi
+@pytest.mark.parametrize("method", ["pack", "pipeline"])
+def test_waitany_and_testany_of_one_request_give_its_index(interposer, method):
+    """MPI_Waitany/MPI_Testany over a single tracked request report index 0 (and
+    MPI_UNDEFINED while a Testany finds nothing)."""
+    n = 40000 if method == "pipeline" else 8             # doubles: 2 chunks or more
+    v = MPI.DOUBLE.Create_vector(n, 1, 2).Commit()
+    src, out = np.arange(2 * n, dtype="f8") + RANK, np.zeros(2 * n)
+    with interposer.method(method):
+        r = COMM.Irecv([out, 1, v], SRC, 71)
+        i, flag = MPI.Request.Testany([r])
+        assert (i, flag) == (MPI.UNDEFINED, False)      # nothing is sent before the barrier
+        COMM.Barrier()
+        s = COMM.Isend([src, 1, v], DEST, 71)
+        assert MPI.Request.Waitany([r]) == 0
+        while True:
+            i, flag = MPI.Request.Testany([s])
+            if flag:
+                break
+            assert i == MPI.UNDEFINED
+        assert i == 0
+    assert np.array_equal(out[::2], (np.arange(2 * n) + SRC)[::2])
+    v.Free()
+    COMM.Barrier()
