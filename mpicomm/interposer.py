@@ -30,6 +30,7 @@ class Interposer:
         self.lib.mpicomm_interposer_stat.restype = ctypes.c_longlong
         self.lib.mpicomm_interposer_set_method.restype = ctypes.c_char_p
         self.lib.mpicomm_interposer_model.restype = ctypes.c_char_p
+        self.lib.mpicomm_interposer_pipeline_chunk.restype = ctypes.c_longlong
 
     @property
     def active(self):
@@ -40,6 +41,11 @@ class Interposer:
     def model(self):
         """The model file MPICOMM_METHOD=auto decides with, or "builtin"."""
         return self.lib.mpicomm_interposer_model().decode()
+
+    @property
+    def pipeline_chunk(self):
+        """The pipelined method's smallest chunk in bytes (MPICOMM_PIPELINE_CHUNK)."""
+        return int(self.lib.mpicomm_interposer_pipeline_chunk())
 
     def stat(self, name):
         """A MPICOMM_STATS counter of this rank (KeyError for an unknown name)."""

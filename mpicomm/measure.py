@@ -173,7 +173,7 @@ def worker(argv=None):
                                 args.reps) / n / 2)
 
     # 3. The vector grid, the methods in rotating order.
-    chunk = pipeline_chunk()
+    chunk = ip.pipeline_chunk
     piped = [s for s in totals if s >= 2 * chunk]
     times = {name: np.zeros((len(blocks), len(totals))) for name in ("passthrough", "pack")}
     times["pipeline"] = np.zeros((len(blocks), len(piped)))
@@ -205,17 +205,6 @@ def worker(argv=None):
                piped, chunk)
     comm.Barrier()
     return 0
-
-
-def pipeline_chunk():
-    """The pipelined method's smallest chunk in this run (MPICOMM_PIPELINE_CHUNK)."""
-    v = os.environ.get("MPICOMM_PIPELINE_CHUNK", "").strip().lower()
-    scale = {"k": 1 << 10, "m": 1 << 20}.get(v[-1:], 1) if v else 1
-    try:
-        n = int(v[:-1] if scale > 1 else v) * scale if v else 131072
-    except ValueError:
-        return 131072
-    return n if 4096 <= n <= 1 << 28 else 131072
 
 
 def _write(out, blocks, totals, times, pack_s, unpack_s, sizes, contiguous, args, piped,

@@ -71,24 +71,23 @@ static int ascending_positive(const double *v, int64_t n)
     return 1;
 }
 
-/* The pipelined method's table, optional (models from before it have none): one
- * gain per size, the mean over block lengths, since both ends of a message must
- * decide alike and may hold different types of the same size. */
-static void read_pipeline(const char *path, model *out, const double *pass, const double *pack)
+/* The pipelined method's table from the open file f, optional (models from before
+ * it have none): its sizes and times; how many sizes, 0 for none or malformed. */
+static int64_t read_pipeline(int64_t f, int64_t nb, double *sizes, double *pipe)
 {
-    static double pipe[MAXGRID * MAXGRID];
-    double sizes[MAXGRID];
-    int64_t dz[2], dp[2], np, f;
-    const char *why = NULL;
+    int64_t dz[2], dp[2], np = mpiw_h5_read(f, "pipeline_total_bytes", sizes, MAXGRID, dz);
 
-    if ((f = mpiw_h5_open(path, &why)) < 0)
-        return;
-    np = mpiw_h5_read(f, "pipeline_total_bytes", sizes, MAXGRID, dz);
-    if (np < 1 ||
-        mpiw_h5_read(f, "method/pipeline", pipe, MAXGRID * MAXGRID, dp) != out->nb * np ||
-        dp[0] != out->nb || !ascending_positive(sizes, np))
-        np = 0;
-    mpiw_h5_close(f);
+    if (np < 1 || mpiw_h5_read(f, "method/pipeline", pipe, MAXGRID * MAXGRID, dp) != nb * np ||
+        dp[0] != nb || !ascending_positive(sizes, np))
+        return 0;
+    return np;
+}
+
+/* One gain per size, the mean over block lengths, since both ends of a message must
+ * decide alike and may hold different types of the same size. */
+static void pipeline_gains(model *out, const double *sizes, const double *pipe, int64_t np,
+                           const double *pass, const double *pack)
+{
     for (int64_t j = 0; j < np; j++) {
         int col = -1;
         double sum = 0;
@@ -113,14 +112,15 @@ static void read_pipeline(const char *path, model *out, const double *pass, cons
 /* Read path into *out; NULL on success, else why not. */
 static const char *read_model(const char *path, model *out)
 {
-    static double pass[MAXGRID * MAXGRID], pack[MAXGRID * MAXGRID];
-    double block[MAXGRID], total[MAXGRID];
-    int64_t db[2], dt[2], dp[2], dk[2], nb = 0, ns = 0;
+    static double pass[MAXGRID * MAXGRID], pack[MAXGRID * MAXGRID], pipe[MAXGRID * MAXGRID];
+    double block[MAXGRID], total[MAXGRID], piped[MAXGRID];
+    int64_t db[2], dt[2], dp[2], dk[2], nb = 0, ns = 0, np = 0;
     const char *why = NULL;
     char got[64] = "";
     int64_t f;
 
-    /* 1. Open it, 2. check it is a model for this MPI, 3. read and check the tables. */
+    /* 1. Open it, 2. check it is a model for this MPI, 3. read and check the tables
+     * (the pipelined one optional), 4. keep them as log-gains. */
     if ((f = mpiw_h5_open(path, &why)) < 0)
         return why;
     if (!mpiw_h5_attr(f, "mpicomm_model", got, sizeof got))
@@ -135,6 +135,8 @@ static const char *read_model(const char *path, model *out)
         why = "its tables are missing or their shapes disagree";
     else if (!ascending_positive(block, nb) || !ascending_positive(total, ns))
         why = "its block_bytes or total_bytes are not positive and ascending";
+    else
+        np = read_pipeline(f, nb, piped, pipe);
     mpiw_h5_close(f);
     if (why)
         return why;
@@ -151,7 +153,7 @@ static const char *read_model(const char *path, model *out)
         out->gain[i] = log(pass[i] / pack[i]);
     out->loaded = 1;
     snprintf(out->source, sizeof out->source, "%s", path);
-    read_pipeline(path, out, pass, pack);
+    pipeline_gains(out, piped, pipe, np, pass, pack);
     return NULL;
 }
 

@@ -125,9 +125,7 @@ int64_t mpiw_pipe_bytes(int64_t count, MPI_Datatype dt, int peer, MPI_Comm comm)
     MPI_Count size = 0;
     int64_t bytes;
 
-    if ((mpiw_g.method != MPIW_METHOD_PIPELINE && mpiw_g.method != MPIW_METHOD_AUTO) ||
-        count <= 0 || peer == MPI_PROC_NULL || dt == MPI_DATATYPE_NULL ||
-        !contract(comm) ||
+    if (count <= 0 || peer == MPI_PROC_NULL || dt == MPI_DATATYPE_NULL || !contract(comm) ||
         PMPI_Type_size_x(dt, &size) != MPI_SUCCESS || size <= 0 || count > INT64_MAX / size ||
         count * size / MPIW_PIPE_CHUNKS > INT_MAX / 4)
         return 0;
@@ -443,7 +441,6 @@ int mpiw_pipe_recv(void *buf, int64_t count, MPI_Datatype dt, int source, int ta
                    MPI_Comm comm, int64_t bytes, MPI_Status *status)
 {
     mpiw_pipe *pp = setup(1, buf, count, dt, source, tag, comm, bytes);
-    MPI_Status st;
     int err;
 
     if (!pp)
@@ -453,10 +450,8 @@ int mpiw_pipe_recv(void *buf, int64_t count, MPI_Datatype dt, int source, int ta
         mpiw_pipe_progress(pp, 1);
         err = pp->err;
     }
-    if (status != MPI_STATUS_IGNORE) {
-        status_of(pp, &st);
-        *status = st;
-    }
+    if (status != MPI_STATUS_IGNORE)
+        status_of(pp, status);
     release(pp);
     return err;
 }

@@ -25,21 +25,27 @@ static detached *orphans;
 
 #define LOCKED(...) MPIW_LOCKED(&lock, __VA_ARGS__)
 
-/* Into the table; with no room for it, the request is completed here instead.
- * Returns MPI_SUCCESS, or the error of that completion. */
-static int keep(MPI_Request *req, mpiw_pending *p)
+/* A request the interposer cannot keep (no memory): complete it here, now. */
+static int complete_here(MPI_Request *req, mpiw_pending *p)
 {
     MPI_Status st;
     int err;
 
-    LOCKED(err = mpiw_map_put(&tracked, MPIW_KEY(*req), p));
-    if (!err)
-        return MPI_SUCCESS;
     if (p->pipe)
         mpiw_pipe_progress(p->pipe, 1);
     err = PMPI_Wait(req, &st);
     mpiw_requests_release(p, &st, err == MPI_SUCCESS);
     return err;
+}
+
+/* Into the table; with no room for it, the request is completed here instead.
+ * Returns MPI_SUCCESS, or the error of that completion. */
+static int keep(MPI_Request *req, mpiw_pending *p)
+{
+    int err;
+
+    LOCKED(err = mpiw_map_put(&tracked, MPIW_KEY(*req), p));
+    return err ? complete_here(req, p) : MPI_SUCCESS;
 }
 
 /* A request the interposer just created (p->tmp holds its bytes). */
@@ -119,12 +125,7 @@ int mpiw_requests_detach(MPI_Request *req)
         return 0;
     d = malloc(sizeof *d);
     if (!d) {                       /* cannot keep it: wait for it here instead */
-        MPI_Status st;
-        int ok;
-        if (p->pipe)
-            mpiw_pipe_progress(p->pipe, 1);
-        ok = PMPI_Wait(req, &st) == MPI_SUCCESS;
-        mpiw_requests_release(p, &st, ok);
+        complete_here(req, p);
         return 1;
     }
     d->req = *req;

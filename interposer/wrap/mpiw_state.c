@@ -214,6 +214,12 @@ const char *mpicomm_interposer_model(void)
     return mpiw_model_source();
 }
 
+/* The pipelined method's smallest chunk in bytes (MPICOMM_PIPELINE_CHUNK as read). */
+long long mpicomm_interposer_pipeline_chunk(void)
+{
+    return mpiw_g.pipe_chunk;
+}
+
 int mpicomm_interposer_active(void)
 {
     return mpiw_active();
