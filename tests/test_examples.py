@@ -63,18 +63,26 @@ def test_halo3d_c_ghosts_match_the_neighbours(halo3d_c, nprocs, neighbors):
     assert halo_result(res)[-1] == "OK"
 
 
-@pytest.mark.parametrize("nprocs", [1, 2, 3])
-def test_halo3d_with_the_pack_method(halo3d_c, nprocs):
-    """Every face and edge goes through the interposer's pack-and-send path."""
-    env = {"MPICOMM_METHOD": "pack", "MPICOMM_STATS": "1"}
+def halo_stats(halo3d_c, nprocs, n, env):
+    """Both halo programs (26 neighbours, ghost 2, 3 exchanges) checked OK under env;
+    each one's per-rank MPICOMM_STATS."""
+    out = []
     for argv in ([sys.executable, str(ROOT / "examples" / "halo3d.py")], [str(halo3d_c)]):
-        res = helpers.mpicomm_run(nprocs, argv + ["--n", "16", "--ghost", "2", "--neighbors",
+        res = helpers.mpicomm_run(nprocs, argv + ["--n", str(n), "--ghost", "2", "--neighbors",
                                                   "26", "--iters", "2", "--warmup", "1"],
-                                  env=env)
+                                  env={**env, "MPICOMM_STATS": "1"})
         assert res.returncode == 0, res.stdout + res.stderr
         assert halo_result(res)[-1] == "OK"
         stats = helpers.stats_lines(res.stderr)
         assert len(stats) == nprocs
+        out.append(stats)
+    return out
+
+
+@pytest.mark.parametrize("nprocs", [1, 2, 3])
+def test_halo3d_with_the_pack_method(halo3d_c, nprocs):
+    """Every face and edge goes through the interposer's pack-and-send path."""
+    for stats in halo_stats(halo3d_c, nprocs, 16, {"MPICOMM_METHOD": "pack"}):
         assert all(s["send_fast"] == s["recv_fast"] == 3 * 26 for s in stats), stats
 
 
@@ -104,12 +112,6 @@ def test_halo3d_rejects_bad_options(halo3d_c):
 @pytest.mark.parametrize("nprocs", [1, 2, 3])
 def test_halo3d_with_the_pipelined_method(halo3d_c, nprocs):
     """Faces of two chunks or more travel chunk by chunk; edges and corners as before."""
-    env = {"MPICOMM_METHOD": "pipeline", "MPICOMM_PIPELINE_CHUNK": "4096", "MPICOMM_STATS": "1"}
-    for argv in ([sys.executable, str(ROOT / "examples" / "halo3d.py")], [str(halo3d_c)]):
-        res = helpers.mpicomm_run(nprocs, argv + ["--n", "24", "--ghost", "2", "--neighbors",
-                                                  "26", "--iters", "2", "--warmup", "1"],
-                                  env=env)
-        assert res.returncode == 0, res.stdout + res.stderr
-        assert halo_result(res)[-1] == "OK"
-        stats = helpers.stats_lines(res.stderr)
+    env = {"MPICOMM_METHOD": "pipeline", "MPICOMM_PIPELINE_CHUNK": "4096"}
+    for stats in halo_stats(halo3d_c, nprocs, 24, env):
         assert [s["method_pipeline"] for s in stats] == [3 * 6 * 2] * nprocs, stats

@@ -353,42 +353,61 @@ def test_freed_receive_is_still_unpacked(interposer):
 def test_threads_exchange_concurrently(interposer):
     """Under MPI_THREAD_MULTIPLE (mpi4py's default) threads create and complete packed
     requests at once; handles freed by one thread are reused by another."""
-    import threading
     if MPI.Query_thread() != MPI.THREAD_MULTIPLE:
         pytest.skip("the MPI was not initialized with MPI_THREAD_MULTIPLE")
     v = vector()
-    errors = []
 
     def worker(t):
-        try:
-            for k in range(40):
-                src = np.arange(22, dtype="f8") + 1000 * RANK + 100 * t + k
-                out = np.full(22, -1.0)
-                r = COMM.Irecv([out, 2, v], SRC, 100 + t)
-                s = COMM.Isend([src, 2, v], DEST, 100 + t)
-                if k % 2:
-                    MPI.Request.Waitall([r, s])
-                else:
-                    s.Wait()
-                    r.Wait()
-                theirs = np.arange(22, dtype="f8") + 1000 * SRC + 100 * t + k
-                mask = out != -1
-                if mask.sum() != 16 or not np.array_equal(out[mask], theirs[mask]):
-                    errors.append((t, k))
-        except Exception as exc:             # noqa: BLE001 - reported below
-            errors.append((t, repr(exc)))
+        bad = []
+        for k in range(40):
+            src = np.arange(22, dtype="f8") + 1000 * RANK + 100 * t + k
+            out = np.full(22, -1.0)
+            isend_irecv([out, 2, v], [src, 2, v], 100 + t, k)
+            theirs = np.arange(22, dtype="f8") + 1000 * SRC + 100 * t + k
+            mask = out != -1
+            if mask.sum() != 16 or not np.array_equal(out[mask], theirs[mask]):
+                bad.append(k)
+        return bad
 
     with interposer.method("pack"):
         before = interposer.stat("recv_fast")
-        threads = [threading.Thread(target=worker, args=(t,)) for t in range(4)]
-        for th in threads:
-            th.start()
-        for th in threads:
-            th.join()
+        errors = in_threads(worker)
         assert interposer.stat("recv_fast") - before == 4 * 40
     assert not errors, errors[:5]
     v.Free()
     COMM.Barrier()
+
+
+def isend_irecv(recv, send, tag, k):
+    """Irecv from SRC, Isend to DEST; completed by Waitall when k is odd, else by a
+    Wait each."""
+    r = COMM.Irecv(recv, SRC, tag)
+    s = COMM.Isend(send, DEST, tag)
+    if k % 2:
+        MPI.Request.Waitall([r, s])
+    else:
+        s.Wait()
+        r.Wait()
+
+
+def in_threads(work, n=4):
+    """Run work(t) in n threads at once (t = 0..n-1); work returns the rounds whose data
+    was wrong. The failures, as (t, round) or (t, exception)."""
+    import threading
+    errors = []
+
+    def run(t):
+        try:
+            errors.extend((t, k) for k in work(t))
+        except Exception as exc:             # noqa: BLE001 - returned to the caller
+            errors.append((t, repr(exc)))
+
+    threads = [threading.Thread(target=run, args=(t,)) for t in range(n)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    return errors
 
 
 @pytest.mark.mpi

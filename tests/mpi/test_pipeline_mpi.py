@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from mpi4py import MPI
 
-from test_p2p_mpi import COMPLETIONS, check_completion
+from test_p2p_mpi import COMPLETIONS, check_completion, in_threads, isend_irecv
 
 COMM = MPI.COMM_WORLD
 RANK, SIZE = COMM.Get_rank(), COMM.Get_size()
@@ -189,37 +189,24 @@ def test_large_messages_are_cut_into_larger_chunks(interposer):
 def test_threads_pipeline_concurrently(interposer):
     """Under MPI_THREAD_MULTIPLE threads send and receive pipelined messages at once,
     each on its own tag: one message's chunks stay together."""
-    import threading
     if MPI.Query_thread() != MPI.THREAD_MULTIPLE:
         pytest.skip("the MPI was not initialized with MPI_THREAD_MULTIPLE")
     v = vector()
-    errors = []
 
     def worker(t):
-        try:
-            for k in range(6):
-                src = np.arange(N // 2 * 3, dtype="f8") + 1e7 * RANK + 1e5 * t + k
-                out = np.full(N // 2 * 2, -1.0)
-                r = COMM.Irecv([out, MPI.DOUBLE], SRC, 200 + t)
-                s = COMM.Isend([src, 1, v], DEST, 200 + t)
-                if k % 2:
-                    MPI.Request.Waitall([r, s])
-                else:
-                    s.Wait()
-                    r.Wait()
-                theirs = (np.arange(N // 2 * 3, dtype="f8") + 1e7 * SRC + 1e5 * t + k)
-                if not np.array_equal(out, theirs.reshape(-1, 3)[:, :2].ravel()):
-                    errors.append((t, k))
-        except Exception as exc:             # noqa: BLE001 - reported below
-            errors.append((t, repr(exc)))
+        bad = []
+        for k in range(6):
+            src = np.arange(N // 2 * 3, dtype="f8") + 1e7 * RANK + 1e5 * t + k
+            out = np.full(N // 2 * 2, -1.0)
+            isend_irecv([out, MPI.DOUBLE], [src, 1, v], 200 + t, k)
+            theirs = (np.arange(N // 2 * 3, dtype="f8") + 1e7 * SRC + 1e5 * t + k)
+            if not np.array_equal(out, theirs.reshape(-1, 3)[:, :2].ravel()):
+                bad.append(k)
+        return bad
 
     with interposer.method("pipeline"):
         before = interposer.stat("method_pipeline")
-        threads = [threading.Thread(target=worker, args=(t,)) for t in range(4)]
-        for th in threads:
-            th.start()
-        for th in threads:
-            th.join()
+        errors = in_threads(worker)
         assert interposer.stat("method_pipeline") - before == 4 * 6 * 2
     assert not errors, errors[:5]
     v.Free()
