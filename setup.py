@@ -18,8 +18,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 subprocess.check_call([sys.executable, os.path.join(HERE, "codegen", "genpup.py"),
                        os.path.join(HERE, "interposer", "gen")])
 
-# The C sources travel inside the package as mpicomm/_interposer/{include,core,wrap,gen}.
-SOURCE_DIRS = ["include", "core", "wrap", "gen"]
+# The C sources travel inside the package as mpicomm/_interposer/{include,core,wrap,fortran,gen}.
+SOURCE_DIRS = ["include", "core", "wrap", "fortran", "gen"]
 
 setup(
     packages=["mpicomm", "mpicomm.collectives", "mpicomm.coding", "mpicomm._interposer"]

@@ -47,7 +47,7 @@ def _generate(src):
 
 def sources(src):
     return sorted(glob.glob(str(src / "core" / "*.c")) + glob.glob(str(src / "gen" / "*.c")) +
-                  glob.glob(str(src / "wrap" / "*.c")))
+                  glob.glob(str(src / "wrap" / "*.c")) + glob.glob(str(src / "fortran" / "*.c")))
 
 
 def cache_dir():
@@ -136,7 +136,9 @@ def build(mpicc=None, force=False, inst=None, quiet=False):
     src = source_dir()
     vendor, version = header_vendor(mpicc)
     hdf5 = find_hdf5()
-    outdir = cache_dir() / f"{inst.key}-{_fingerprint(src, mpicc, hdf5)}"
+    # Named for the MPI whose mpi.h it is built against (a site MPI may not be mpi4py's).
+    key = f"{vendor.lower().replace(' ', '')}-{version}"
+    outdir = cache_dir() / f"{key}-{_fingerprint(src, mpicc, hdf5)}"
     lib, meta_path = outdir / LIBNAME, outdir / "build.json"
     if lib.exists() and meta_path.exists() and not force:
         return json.loads(meta_path.read_text())
@@ -148,7 +150,7 @@ def build(mpicc=None, force=False, inst=None, quiet=False):
               file=sys.stderr)
     fd, tmp = tempfile.mkstemp(dir=outdir, suffix=".so")
     os.close(fd)
-    cmd = [mpicc, *CFLAGS, f"-I{src / 'include'}", f"-I{src / 'core'}",
+    cmd = [mpicc, *CFLAGS, f"-I{src / 'include'}", f"-I{src / 'core'}", f"-I{src / 'wrap'}",
            *([f'-DMPIW_HDF5_LIB="{hdf5}"'] if hdf5 else []), *sources(src),
            "-o", tmp, "-lpthread", "-ldl", "-lm"]
     out = subprocess.run(cmd, capture_output=True, text=True, env=_compiler_env())
@@ -167,6 +169,7 @@ def build(mpicc=None, force=False, inst=None, quiet=False):
         "mpicc": mpicc,
         "cpu_kernels": _kernel_count(src),
         "cuda_kernels": False,
+        "fortran_entry_points": _fortran_entry_points(lib),
         "hdf5": hdf5,
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
@@ -175,6 +178,16 @@ def build(mpicc=None, force=False, inst=None, quiet=False):
         json.dump(meta, f, indent=1)
     os.replace(tmp, meta_path)
     return meta
+
+
+def _fortran_entry_points(lib):
+    """How many Fortran entry points (mpi_send_, ...) the build defines: some for MPIs
+    whose Fortran binding calls PMPI_ directly (Open MPI), none where it calls the C
+    MPI_ functions the wrappers already are (MPICH)."""
+    out = subprocess.run(["nm", "-D", "--defined-only", str(lib)], capture_output=True,
+                         text=True)
+    return sum(1 for line in out.stdout.splitlines()
+               if line.split()[-1].startswith("mpi_") and line.split()[-1].endswith("_"))
 
 
 def _kernel_count(src):

@@ -1,6 +1,10 @@
 #!/bin/sh
-# Install what a fresh Debian/Ubuntu machine lacks to build mpicomm: venv support,
-# a C compiler and the Python headers. Does nothing when they are there.
+# Install what a fresh Debian/Ubuntu machine lacks to build and test mpicomm: venv
+# support, a C compiler and the Python headers (required); gfortran and the
+# distribution's MPICH and Open MPI with their Fortran bindings, which the Fortran
+# tests use because the PyPI MPI wheels have none (installed when this runs as root
+# with apt-get; otherwise those tests skip, naming what is missing). Does nothing
+# when everything is there.
 set -e
 PYTHON=${PYTHON:-python3}
 need=""
@@ -9,11 +13,17 @@ command -v cc >/dev/null 2>&1 || need="$need gcc libc6-dev"
 command -v nm >/dev/null 2>&1 || need="$need binutils"
 inc=$($PYTHON -c "import sysconfig; print(sysconfig.get_paths()['include'])")
 [ -f "$inc/Python.h" ] || need="$need python3-dev"
-[ -z "$need" ] && exit 0
+want=""
+command -v gfortran >/dev/null 2>&1 || want="$want gfortran"
+command -v mpif90.mpich >/dev/null 2>&1 || want="$want libmpich-dev"
+command -v mpif90.openmpi >/dev/null 2>&1 || want="$want libopenmpi-dev"
+[ -z "$need$want" ] && exit 0
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+    [ -n "$want" ] && echo "prereqs: without$want the Fortran tests skip" >&2
+    [ -z "$need" ] && exit 0
     echo "prereqs: missing:$need (install them, or run as root on Debian/Ubuntu)" >&2
     exit 1
 fi
-echo "prereqs: installing$need"
+echo "prereqs: installing$need$want"
 apt-get update -qq
-DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $need >/dev/null
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $need $want >/dev/null

@@ -220,6 +220,7 @@ typedef struct mpiw_side {
     MPI_Datatype type;
 } mpiw_side;
 
+int mpiw_neighbor_degrees(MPI_Comm comm, int *in, int *out);
 int mpiw_neighbor_alltoallw_try(const mpiw_side *s, const mpiw_side *r, MPI_Comm comm,
                                 int large, int *err);
 int mpiw_neighbor_alltoallv_try(const mpiw_side *s, const mpiw_side *r, MPI_Comm comm,

@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include "mpiw.h"
 
-/* Out- and in-degree of a communicator with a topology; 0 without one. */
-static int degrees(MPI_Comm comm, int *in, int *out)
+/* In- and out-degree of a communicator with a topology; 0 without one. */
+int mpiw_neighbor_degrees(MPI_Comm comm, int *in, int *out)
 {
     int topo = MPI_UNDEFINED, n = 0, rank, weighted;
 
@@ -152,7 +152,7 @@ int mpiw_neighbor_alltoallw_try(const mpiw_side *s, const mpiw_side *r, MPI_Comm
     plan p;
 
     /* 1. Which blocks to pack. */
-    if (!degrees(comm, &nin, &nout) || !plan_alloc(&p, nin + nout))
+    if (!mpiw_neighbor_degrees(comm, &nin, &nout) || !plan_alloc(&p, nin + nout))
         return 0;
     n = nin + nout;
     ns = choose_blocks(s, nout, large, p.d, p.how, p.off, &stotal);
@@ -240,7 +240,8 @@ int mpiw_neighbor_alltoallv_try(const mpiw_side *s, const mpiw_side *r, MPI_Comm
     MPI_Aint lb, extent;
 
     /* 1. Which sides to pack. */
-    if (!degrees(comm, &nin, &nout) || !(c = malloc(2 * (size_t) (nin + nout + 1) * sizeof *c)))
+    if (!mpiw_neighbor_degrees(comm, &nin, &nout) ||
+        !(c = malloc(2 * (size_t) (nin + nout + 1) * sizeof *c)))
         return 0;
     sp = pack_side(s, nout, large, 1, &sd, c, c + nout, &stmp);
     rp = pack_side(r, nin, large, 0, &rd, c + 2 * nout, c + 2 * nout + nin, &rtmp);
