@@ -47,7 +47,7 @@ def _model_rows(inst):
     if not chosen.exists():
         how = "MPICOMM_MODEL" if explicit else "run `mpicomm measure` to make one"
         return [("model", f"{builtin}; no file at {chosen} ({how})")]
-    lines = model.summary(chosen, inst.vendor)
+    lines = model.summary(chosen, inst.vendor, inst.library_version)
     return [("model", lines[0])] + [("", line) for line in lines[1:]]
 
 

@@ -64,6 +64,15 @@ class Installation:
         return f"{self.vendor.lower().replace(' ', '')}-{self.version}"
 
 
+def library_line(library_version):
+    """The first line of an MPI_Get_library_version string as a model records it:
+    printable characters only, runs of white space as one space (mpiw_model.c compares
+    the running MPI's the same way)."""
+    text = "".join(c for c in library_version if c.isprintable() or c == "\n")
+    first = text.split("\n", 1)[0]
+    return " ".join(first.split())
+
+
 def parse_vendor(library_version):
     """(vendor, version) from an MPI_Get_library_version string."""
     text = library_version.strip()

@@ -212,13 +212,13 @@ def _write(out, blocks, totals, times, pack_s, unpack_s, sizes, contiguous, args
     import h5py
     from mpi4py import MPI
     import mpicomm
-    library = "".join(c for c in MPI.Get_library_version() if c.isprintable() or c == "\n")
+    library = MPI.Get_library_version()
     vendor, _ = installation.parse_vendor(library)
     with h5py.File(out, "w") as f:
         a = f.attrs
         a["mpicomm_model"] = np.bytes_(model.FORMAT)
         a["mpi_vendor"] = np.bytes_(vendor)
-        a["mpi_library_version"] = np.bytes_(" ".join(library.strip().splitlines()[0].split()))
+        a["mpi_library_version"] = np.bytes_(installation.library_line(library))
         a["mpicomm_version"] = np.bytes_(mpicomm.__version__)
         a["host"] = np.bytes_(platform.node())
         a["cpu"] = np.bytes_(platform.processor() or platform.machine())

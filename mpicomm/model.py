@@ -19,7 +19,7 @@ Layout (times in seconds, one-way, best of the repetitions):
 import os
 from pathlib import Path
 
-from mpicomm import build, h5files
+from mpicomm import build, h5files, installation
 
 FORMAT = "1"
 VENDOR_KEYS = {"MPICH": "mpich", "Open MPI": "openmpi"}
@@ -86,8 +86,8 @@ def pipelined(model):
     return out
 
 
-def summary(file, vendor):
-    """Lines for `mpicomm info`."""
+def summary(file, vendor, library_version=None):
+    """Lines for `mpicomm info` (library_version: the running MPI's, to compare)."""
     try:
         m = read(file)
     except ModelError as exc:
@@ -98,6 +98,11 @@ def summary(file, vendor):
              f"{a.get('mpi_vendor', '?')} ({a.get('mpi_library_version', '?')})"]
     if a.get("mpi_vendor") != vendor:
         lines.append(f"measured under {a.get('mpi_vendor')}, not {vendor}: not used")
+    elif library_version and "mpi_library_version" in a and \
+            a["mpi_library_version"] != installation.library_line(library_version):
+        lines.append(f"measured under another version of {vendor} (running "
+                     f"{installation.library_line(library_version)}): not used; run "
+                     "`mpicomm measure` again")
     for total, blocks in choices(m).items():
         lines.append(f"{_size(total):>8}: pack for blocks of "
                      f"{', '.join(map(str, blocks)) if blocks else 'none'} bytes")

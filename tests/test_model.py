@@ -45,14 +45,17 @@ def cli(*args, env=None):
     return helpers.cli(*args, env=env, timeout=900)
 
 
-def synthetic(path, pack_faster, vendor=None, drop=None, pipeline=None):
+def synthetic(path, pack_faster, vendor=None, drop=None, pipeline=None, library=None):
     """A model file whose pack method is everywhere faster (or slower) than the MPI;
-    pipeline: seconds of the pipelined method at 1 MiB (None: no pipelined table)."""
+    pipeline: seconds of the pipelined method at 1 MiB (None: no pipelined table);
+    library: the MPI library version it claims (None: it records none)."""
     blocks, totals = np.array([1, 64, 4096]), np.array([1024, 1 << 20])
     slow, fast = np.full((3, 2), 2e-3), np.full((3, 2), 1e-3)
     with h5py.File(path, "w") as f:
         f.attrs["mpicomm_model"] = np.bytes_(model.FORMAT)
         f.attrs["mpi_vendor"] = np.bytes_(vendor or installation.probe().vendor)
+        if library:
+            f.attrs["mpi_library_version"] = np.bytes_(library)
         tables = {"block_bytes": blocks, "total_bytes": totals,
                   "method/passthrough": slow if pack_faster else fast,
                   "method/pack": fast if pack_faster else slow,
@@ -98,6 +101,9 @@ def test_measure_writes_the_tables_and_their_provenance(measured):
 
 
 def test_the_interposer_reads_the_measured_model(measured):
+    # The library version it records is the running MPI's, as the interposer reads it.
+    assert model.read(measured)["attrs"]["mpi_library_version"] == \
+        installation.library_line(installation.probe().library_version)
     got, err = probe({"MPICOMM_MODEL": str(measured), "MPICOMM_LOG": "info"})
     assert [g["model"] for g in got] == [str(measured)] * 2
     assert f"model {measured}" in err
@@ -133,6 +139,7 @@ def test_default_location_is_the_per_user_cache(tmp_path):
     ("missing", "no model at"),
     ("not-hdf5", "not a readable HDF5 file"),
     ("other-mpi", "measured under another MPI"),
+    ("other-version", "measured under another version of this MPI"),
     ("no-table", "tables are missing"),
 ])
 def test_a_bad_model_is_named_and_the_defaults_used(tmp_path, case, reason):
@@ -141,12 +148,17 @@ def test_a_bad_model_is_named_and_the_defaults_used(tmp_path, case, reason):
         path.write_text("not a model")
     elif case == "other-mpi":
         synthetic(path, True, vendor="Some Other MPI")
+    elif case == "other-version":
+        synthetic(path, True, library=f"{installation.probe().vendor} 0.0.1")
     elif case == "no-table":
         synthetic(path, True, drop="method/pack")
     got, err = probe({"MPICOMM_MODEL": str(path)})
     assert [g["model"] for g in got] == ["builtin"] * 2
     assert f"model {path}" in err or f"no model at {path}" in err
     assert reason in err
+    if case == "other-version":
+        res = cli("info", "--no-build", env={"MPICOMM_MODEL": str(path)})
+        assert "measured under another version" in res.stdout, res.stdout
 
 
 def test_builtin_defaults_when_asked(tmp_path):

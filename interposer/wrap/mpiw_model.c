@@ -109,6 +109,32 @@ static void pipeline_gains(model *out, const double *sizes, const double *pipe, 
     out->np = (int) np;
 }
 
+/* The first line of the running MPI's library version, as `mpicomm measure` records
+ * it: printable characters only, runs of white space as one space, trimmed. */
+static void library_line(char *out, size_t size)
+{
+    char raw[MPI_MAX_LIBRARY_VERSION_STRING];
+    int len = 0;
+    size_t n = 0;
+
+    out[0] = '\0';
+    if (size == 0 || PMPI_Get_library_version(raw, &len) != MPI_SUCCESS)
+        return;
+    for (int i = 0; i < len && raw[i] && raw[i] != '\n' && n + 1 < size; i++) {
+        unsigned char c = (unsigned char) raw[i];
+
+        if (c == ' ' || c == '\t' || c == '\r') {
+            if (n > 0 && out[n - 1] != ' ')
+                out[n++] = ' ';
+        } else if (c >= 0x20 && c < 0x7f) {
+            out[n++] = (char) c;
+        }
+    }
+    while (n > 0 && out[n - 1] == ' ')
+        n--;
+    out[n] = '\0';
+}
+
 /* Read path into *out; NULL on success, else why not. */
 static const char *read_model(const char *path, model *out)
 {
@@ -116,17 +142,21 @@ static const char *read_model(const char *path, model *out)
     double block[MAXGRID], total[MAXGRID], piped[MAXGRID];
     int64_t db[2], dt[2], dp[2], dk[2], nb = 0, ns = 0, np = 0;
     const char *why = NULL;
-    char got[64] = "";
+    char got[MPI_MAX_LIBRARY_VERSION_STRING] = "", running[MPI_MAX_LIBRARY_VERSION_STRING];
     int64_t f;
 
-    /* 1. Open it, 2. check it is a model for this MPI, 3. read and check the tables
-     * (the pipelined one optional), 4. keep them as log-gains. */
+    /* 1. Open it, 2. check it is a model for this MPI (its version too, where the file
+     * records it), 3. read and check the tables (the pipelined one optional), 4. keep
+     * them as log-gains. */
+    library_line(running, sizeof running);
     if ((f = mpiw_h5_open(path, &why)) < 0)
         return why;
     if (!mpiw_h5_attr(f, "mpicomm_model", got, sizeof got))
         why = "not an mpicomm model (no mpicomm_model attribute)";
     else if (!mpiw_h5_attr(f, "mpi_vendor", got, sizeof got) || strcmp(got, vendor))
         why = "measured under another MPI";
+    else if (mpiw_h5_attr(f, "mpi_library_version", got, sizeof got) && strcmp(got, running))
+        why = "measured under another version of this MPI (run mpicomm measure again)";
     else if ((nb = mpiw_h5_read(f, "block_bytes", block, MAXGRID, db)) < 1 ||
              (ns = mpiw_h5_read(f, "total_bytes", total, MAXGRID, dt)) < 1 ||
              mpiw_h5_read(f, "method/passthrough", pass, MAXGRID * MAXGRID, dp) != nb * ns ||
