@@ -65,6 +65,8 @@ $(MPIS:%=bench-%): bench-%: setup-%
 	MPICOMM_MODEL=$(CACHE)/model-$*.h5 $(call venv,$*)/bin/mpicomm run -n 2 -- \
 	    $(call venv,$*)/bin/python benchmarks/p2p_bench.py --reps 5 --json benchmarks/results/p2p-$*.json
 	$(call venv,$*)/bin/python benchmarks/overhead.py --rounds 7 --iters 200000
+	$(call venv,$*)/bin/python benchmarks/fortran_bench.py --rounds 9 \
+	    --json benchmarks/results/fortran-$*.json
 	$(call venv,$*)/bin/mpicomm run -n 4 --no-interposer -- $(call venv,$*)/bin/python \
 	    benchmarks/allreduce_bench.py --reps 7 --json benchmarks/results/allreduce-$*.json
 
