@@ -4,25 +4,9 @@
 ! found in each of the six parts, and what MPI_WAITANY returns over requests that are
 ! all null (the binding decides: MPICH 4.0's mpi module returns MPI_UNDEFINED + 1).
 ! Built with -DF08 it uses the mpi_f08 module, else the mpi module.
-#ifdef F08
-#define HANDLE(kind) type(kind)
-#define STATUS_T type(MPI_Status)
-#define STATUSES_T(m) type(MPI_Status) :: sts(m)
-#define SOURCE_OF(st) st%MPI_SOURCE
-#define TAG_OF(st) st%MPI_TAG
-#else
-#define HANDLE(kind) integer
-#define STATUS_T integer, dimension(MPI_STATUS_SIZE)
-#define STATUSES_T(m) integer :: sts(MPI_STATUS_SIZE, m)
-#define SOURCE_OF(st) st(MPI_SOURCE)
-#define TAG_OF(st) st(MPI_TAG)
-#endif
+#include "binding.h"
 program completion
-#ifdef F08
-  use mpi_f08
-#else
-  use mpi
-#endif
+  USE_MPI
   implicit none
   integer, parameter :: n = 40, k = 4
   real(8) :: a(n, n, n), b(n, n, n, k)
@@ -186,18 +170,7 @@ contains
     end do
   end subroutine check
 
-  subroutine fill(x, r)
-    real(8), intent(out) :: x(n, n, n)
-    integer, intent(in) :: r
-    integer :: i1, i2, i3
-    do i3 = 1, n
-       do i2 = 1, n
-          do i1 = 1, n
-             x(i1, i2, i3) = r * 1.0d6 + i1 + 100 * i2 + 10000 * i3
-          end do
-       end do
-    end do
-  end subroutine fill
+#include "fill.inc"
 
   ! got must hold rank from's x face, and -1 everywhere else.
   integer function bad_face(got, from)

@@ -4,19 +4,9 @@
 ! MPI_Irecv + MPI_Waitall. Every rank checks what it received against the values its
 ! neighbour holds and prints one line: "RESULT <rank> <errors> <checksum>".
 ! Built with -DF08 it uses the mpi_f08 module, else the mpi module.
-#ifdef F08
-#define HANDLE(kind) type(kind)
-#define STATUS type(MPI_Status) :: status
-#else
-#define HANDLE(kind) integer
-#define STATUS integer :: status(MPI_STATUS_SIZE)
-#endif
+#include "binding.h"
 program halo_types
-#ifdef F08
-  use mpi_f08
-#else
-  use mpi
-#endif
+  USE_MPI
   implicit none
   integer, parameter :: n = 40, ntypes = 4
   integer, parameter :: face_of(ntypes) = [1, 2, 3, 1]
@@ -26,7 +16,7 @@ program halo_types
   integer :: sizes(3), subs(3), starts(3)
   HANDLE(MPI_Datatype) :: types(ntypes)
   HANDLE(MPI_Request) :: reqs(4)
-  STATUS
+  STATUS_T :: status
   real(8) :: checksum
 
   call MPI_Init(ierr)
@@ -102,18 +92,7 @@ program halo_types
 
 contains
 
-  subroutine fill(x, r)
-    real(8), intent(out) :: x(n, n, n)
-    integer, intent(in) :: r
-    integer :: i1, i2, i3
-    do i3 = 1, n
-       do i2 = 1, n
-          do i1 = 1, n
-             x(i1, i2, i3) = r * 1.0d6 + i1 + 100 * i2 + 10000 * i3
-          end do
-       end do
-    end do
-  end subroutine fill
+#include "fill.inc"
 
   ! Elements of faces f1 and f2 (1 = x, 2 = y, 3 = z) of got that differ from want's,
   ! plus elements outside them that are no longer -1.

@@ -1,0 +1,17 @@
+! What differs between the two Fortran bindings the test programs are built with:
+! -DF08 selects the mpi_f08 module, else the mpi module.
+#ifdef F08
+#define USE_MPI use mpi_f08
+#define HANDLE(kind) type(kind)
+#define STATUS_T type(MPI_Status)
+#define STATUSES_T(m) type(MPI_Status) :: sts(m)
+#define SOURCE_OF(st) st%MPI_SOURCE
+#define TAG_OF(st) st%MPI_TAG
+#else
+#define USE_MPI use mpi
+#define HANDLE(kind) integer
+#define STATUS_T integer, dimension(MPI_STATUS_SIZE)
+#define STATUSES_T(m) integer :: sts(MPI_STATUS_SIZE, m)
+#define SOURCE_OF(st) st(MPI_SOURCE)
+#define TAG_OF(st) st(MPI_TAG)
+#endif
