@@ -24,11 +24,13 @@ static void comm_dup_with_info(MPI_Fint *comm, MPI_Fint *info, MPI_Fint *newcomm
 #define MPIWF_COMM_INFO(suffix)                                                             \
     void mpi_comm_set_info_##suffix(MPI_Fint *comm, MPI_Fint *info, MPI_Fint *ierr)         \
     {                                                                                       \
+        MPIWF_PASS(mpi_comm_set_info_##suffix, comm, info, ierr);                           \
         comm_set_info(comm, info, ierr);                                                    \
     }                                                                                       \
     void mpi_comm_dup_with_info_##suffix(MPI_Fint *comm, MPI_Fint *info, MPI_Fint *newcomm, \
                                          MPI_Fint *ierr)                                    \
     {                                                                                       \
+        MPIWF_PASS(mpi_comm_dup_with_info_##suffix, comm, info, newcomm, ierr);             \
         comm_dup_with_info(comm, info, newcomm, ierr);                                      \
     }
 

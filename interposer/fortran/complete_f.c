@@ -155,44 +155,54 @@ static void some(int binding, int test, MPI_Fint *incount, MPI_Fint *requests,
 }
 
 /* The entry points of each binding. */
-#define MPIWF_COMPLETE(suffix, binding)                                                      \
-    void mpi_wait_##suffix(MPI_Fint *request, void *status, MPI_Fint *ierr)                  \
-    {                                                                                        \
-        wait_one(binding, request, status, ierr);                                            \
-    }                                                                                        \
-    void mpi_test_##suffix(MPI_Fint *request, MPI_Fint *flag, void *status, MPI_Fint *ierr)  \
-    {                                                                                        \
-        test_one(binding, request, flag, status, ierr);                                      \
-    }                                                                                        \
-    void mpi_waitall_##suffix(MPI_Fint *count, MPI_Fint *requests, void *statuses,           \
-                              MPI_Fint *ierr)                                                \
-    {                                                                                        \
-        wait_all(binding, count, requests, statuses, ierr);                                  \
-    }                                                                                        \
-    void mpi_testall_##suffix(MPI_Fint *count, MPI_Fint *requests, MPI_Fint *flag,           \
-                              void *statuses, MPI_Fint *ierr)                                \
-    {                                                                                        \
-        test_all(binding, count, requests, flag, statuses, ierr);                            \
-    }                                                                                        \
-    void mpi_waitany_##suffix(MPI_Fint *count, MPI_Fint *requests, MPI_Fint *index,          \
-                              void *status, MPI_Fint *ierr)                                  \
-    {                                                                                        \
-        wait_any(binding, count, requests, index, status, ierr);                             \
-    }                                                                                        \
-    void mpi_testany_##suffix(MPI_Fint *count, MPI_Fint *requests, MPI_Fint *index,          \
-                              MPI_Fint *flag, void *status, MPI_Fint *ierr)                  \
-    {                                                                                        \
-        test_any(binding, count, requests, index, flag, status, ierr);                       \
-    }                                                                                        \
-    void mpi_waitsome_##suffix(MPI_Fint *incount, MPI_Fint *requests, MPI_Fint *outcount,    \
-                               MPI_Fint *indices, void *statuses, MPI_Fint *ierr)            \
-    {                                                                                        \
-        some(binding, 0, incount, requests, outcount, indices, statuses, ierr);              \
-    }                                                                                        \
-    void mpi_testsome_##suffix(MPI_Fint *incount, MPI_Fint *requests, MPI_Fint *outcount,    \
-                               MPI_Fint *indices, void *statuses, MPI_Fint *ierr)            \
-    {                                                                                        \
-        some(binding, 1, incount, requests, outcount, indices, statuses, ierr);              \
+#define MPIWF_COMPLETE(suffix, binding)                                                     \
+    void mpi_wait_##suffix(MPI_Fint *request, void *status, MPI_Fint *ierr)                 \
+    {                                                                                       \
+        MPIWF_PASS(mpi_wait_##suffix, request, status, ierr);                               \
+        wait_one(binding, request, status, ierr);                                           \
+    }                                                                                       \
+    void mpi_test_##suffix(MPI_Fint *request, MPI_Fint *flag, void *status, MPI_Fint *ierr) \
+    {                                                                                       \
+        MPIWF_PASS(mpi_test_##suffix, request, flag, status, ierr);                         \
+        test_one(binding, request, flag, status, ierr);                                     \
+    }                                                                                       \
+    void mpi_waitall_##suffix(MPI_Fint *count, MPI_Fint *requests, void *statuses,          \
+                              MPI_Fint *ierr)                                               \
+    {                                                                                       \
+        MPIWF_PASS(mpi_waitall_##suffix, count, requests, statuses, ierr);                  \
+        wait_all(binding, count, requests, statuses, ierr);                                 \
+    }                                                                                       \
+    void mpi_testall_##suffix(MPI_Fint *count, MPI_Fint *requests, MPI_Fint *flag,          \
+                              void *statuses, MPI_Fint *ierr)                               \
+    {                                                                                       \
+        MPIWF_PASS(mpi_testall_##suffix, count, requests, flag, statuses, ierr);            \
+        test_all(binding, count, requests, flag, statuses, ierr);                           \
+    }                                                                                       \
+    void mpi_waitany_##suffix(MPI_Fint *count, MPI_Fint *requests, MPI_Fint *index,         \
+                              void *status, MPI_Fint *ierr)                                 \
+    {                                                                                       \
+        MPIWF_PASS(mpi_waitany_##suffix, count, requests, index, status, ierr);             \
+        wait_any(binding, count, requests, index, status, ierr);                            \
+    }                                                                                       \
+    void mpi_testany_##suffix(MPI_Fint *count, MPI_Fint *requests, MPI_Fint *index,         \
+                              MPI_Fint *flag, void *status, MPI_Fint *ierr)                 \
+    {                                                                                       \
+        MPIWF_PASS(mpi_testany_##suffix, count, requests, index, flag, status, ierr);       \
+        test_any(binding, count, requests, index, flag, status, ierr);                      \
+    }                                                                                       \
+    void mpi_waitsome_##suffix(MPI_Fint *incount, MPI_Fint *requests, MPI_Fint *outcount,   \
+                               MPI_Fint *indices, void *statuses, MPI_Fint *ierr)           \
+    {                                                                                       \
+        MPIWF_PASS(mpi_waitsome_##suffix, incount, requests, outcount, indices, statuses,   \
+                   ierr);                                                                   \
+        some(binding, 0, incount, requests, outcount, indices, statuses, ierr);             \
+    }                                                                                       \
+    void mpi_testsome_##suffix(MPI_Fint *incount, MPI_Fint *requests, MPI_Fint *outcount,   \
+                               MPI_Fint *indices, void *statuses, MPI_Fint *ierr)           \
+    {                                                                                       \
+        MPIWF_PASS(mpi_testsome_##suffix, incount, requests, outcount, indices, statuses,   \
+                   ierr);                                                                   \
+        some(binding, 1, incount, requests, outcount, indices, statuses, ierr);             \
     }
 
 #if MPIWF_MPIF_ENABLED

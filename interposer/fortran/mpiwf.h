@@ -57,6 +57,23 @@ void mpiwf_init(void);
 /* The MPI's own entry point of that name (the one this library hides), or NULL. */
 void *mpiwf_next(const char *name);
 
+/* Under MPICOMM_DISABLE an entry point hands its call, arguments untouched (all are
+ * pointers, as Fortran passes them), to the MPI's own entry point of that name, so the
+ * program runs as without the interposer. MPI_INIT and MPI_FINALIZE always come here:
+ * they start and stop the interposer, which reads MPICOMM_DISABLE. */
+#define MPIWF_PASS(name, ...)                          \
+    do {                                               \
+        static void (*next)();                         \
+        if (mpiw_disabled()) {                         \
+            if (!next)                                 \
+                next = (void (*)()) mpiwf_next(#name); \
+            if (next) {                                \
+                next(__VA_ARGS__);                     \
+                return;                                \
+            }                                          \
+        }                                              \
+    } while (0)
+
 /* MPI_BOTTOM as the mpif.h binding passes it, mapped to the C MPI_BOTTOM. */
 void *mpiwf_buf(void *buf);
 

@@ -9,6 +9,8 @@ void mpi_neighbor_alltoallv_(void *sendbuf, MPI_Fint *sendcounts, MPI_Fint *sdis
                              MPI_Fint *rdispls, MPI_Fint *recvtype, MPI_Fint *comm,
                              MPI_Fint *ierr)
 {
+    MPIWF_PASS(mpi_neighbor_alltoallv_, sendbuf, sendcounts, sdispls, sendtype, recvbuf,
+               recvcounts, rdispls, recvtype, comm, ierr);
     mpiwf_ierr(ierr, MPI_Neighbor_alltoallv(mpiwf_buf(sendbuf), sendcounts, sdispls,
                                             PMPI_Type_f2c(*sendtype), mpiwf_buf(recvbuf),
                                             recvcounts, rdispls, PMPI_Type_f2c(*recvtype),
@@ -26,6 +28,8 @@ void mpi_neighbor_alltoallw_(void *sendbuf, MPI_Fint *sendcounts, MPI_Aint *sdis
     MPI_Datatype *c_types = NULL;
     int nin = 0, nout = 0, err;
 
+    MPIWF_PASS(mpi_neighbor_alltoallw_, sendbuf, sendcounts, sdispls, sendtypes, recvbuf,
+               recvcounts, rdispls, recvtypes, comm, ierr);
     if (mpiw_neighbor_degrees(c_comm, &nin, &nout)) {
         c_types = malloc((size_t) (nin + nout + 1) * sizeof *c_types);
         if (!c_types) {

@@ -5,25 +5,27 @@
 #if MPIWF_MPIF_ENABLED
 
 /* The blocking sends share one shape, and so do the nonblocking ones. */
-#define MPIWF_SEND(fname, cname)                                                            \
-    void fname(void *buf, MPI_Fint *count, MPI_Fint *type, MPI_Fint *dest, MPI_Fint *tag,   \
-               MPI_Fint *comm, MPI_Fint *ierr)                                              \
-    {                                                                                       \
-        mpiwf_ierr(ierr, cname(mpiwf_buf(buf), (int) *count, PMPI_Type_f2c(*type),          \
-                               (int) *dest, (int) *tag, PMPI_Comm_f2c(*comm)));             \
+#define MPIWF_SEND(fname, cname)                                                          \
+    void fname(void *buf, MPI_Fint *count, MPI_Fint *type, MPI_Fint *dest, MPI_Fint *tag, \
+               MPI_Fint *comm, MPI_Fint *ierr)                                            \
+    {                                                                                     \
+        MPIWF_PASS(fname, buf, count, type, dest, tag, comm, ierr);                       \
+        mpiwf_ierr(ierr, cname(mpiwf_buf(buf), (int) *count, PMPI_Type_f2c(*type),        \
+                               (int) *dest, (int) *tag, PMPI_Comm_f2c(*comm)));           \
     }
 
-#define MPIWF_ISEND(fname, cname)                                                           \
-    void fname(void *buf, MPI_Fint *count, MPI_Fint *type, MPI_Fint *dest, MPI_Fint *tag,   \
-               MPI_Fint *comm, MPI_Fint *request, MPI_Fint *ierr)                           \
-    {                                                                                       \
-        MPI_Request c_req;                                                                  \
-        int err = cname(mpiwf_buf(buf), (int) *count, PMPI_Type_f2c(*type), (int) *dest,    \
-                        (int) *tag, PMPI_Comm_f2c(*comm), &c_req);                          \
-                                                                                            \
-        if (err == MPI_SUCCESS)                                                             \
-            *request = PMPI_Request_c2f(c_req);                                             \
-        mpiwf_ierr(ierr, err);                                                              \
+#define MPIWF_ISEND(fname, cname)                                                         \
+    void fname(void *buf, MPI_Fint *count, MPI_Fint *type, MPI_Fint *dest, MPI_Fint *tag, \
+               MPI_Fint *comm, MPI_Fint *request, MPI_Fint *ierr)                         \
+    {                                                                                     \
+        MPIWF_PASS(fname, buf, count, type, dest, tag, comm, request, ierr);              \
+        MPI_Request c_req;                                                                \
+        int err = cname(mpiwf_buf(buf), (int) *count, PMPI_Type_f2c(*type), (int) *dest,  \
+                        (int) *tag, PMPI_Comm_f2c(*comm), &c_req);                        \
+                                                                                          \
+        if (err == MPI_SUCCESS)                                                           \
+            *request = PMPI_Request_c2f(c_req);                                           \
+        mpiwf_ierr(ierr, err);                                                            \
     }
 
 MPIWF_SEND(mpi_send_, MPI_Send)
@@ -45,9 +47,11 @@ void mpi_recv_(void *buf, MPI_Fint *count, MPI_Fint *type, MPI_Fint *source, MPI
                MPI_Fint *comm, MPI_Fint *status, MPI_Fint *ierr)
 {
     MPI_Status c_status;
-    int err = MPI_Recv(mpiwf_buf(buf), (int) *count, PMPI_Type_f2c(*type), (int) *source,
-                       (int) *tag, PMPI_Comm_f2c(*comm), mpiwf_status_in(MPIWF_MPIF, status, &c_status));
+    int err;
 
+    MPIWF_PASS(mpi_recv_, buf, count, type, source, tag, comm, status, ierr);
+    err = MPI_Recv(mpiwf_buf(buf), (int) *count, PMPI_Type_f2c(*type), (int) *source, (int) *tag,
+                   PMPI_Comm_f2c(*comm), mpiwf_status_in(MPIWF_MPIF, status, &c_status));
     if (err == MPI_SUCCESS)
         mpiwf_status_out(MPIWF_MPIF, status, 0, &c_status);
     mpiwf_ierr(ierr, err);
@@ -60,11 +64,14 @@ void mpi_sendrecv_(void *sendbuf, MPI_Fint *sendcount, MPI_Fint *sendtype, MPI_F
                    MPI_Fint *ierr)
 {
     MPI_Status c_status;
-    int err = MPI_Sendrecv(mpiwf_buf(sendbuf), (int) *sendcount, PMPI_Type_f2c(*sendtype),
-                           (int) *dest, (int) *sendtag, mpiwf_buf(recvbuf), (int) *recvcount,
-                           PMPI_Type_f2c(*recvtype), (int) *source, (int) *recvtag,
-                           PMPI_Comm_f2c(*comm), mpiwf_status_in(MPIWF_MPIF, status, &c_status));
+    int err;
 
+    MPIWF_PASS(mpi_sendrecv_, sendbuf, sendcount, sendtype, dest, sendtag, recvbuf, recvcount,
+               recvtype, source, recvtag, comm, status, ierr);
+    err = MPI_Sendrecv(mpiwf_buf(sendbuf), (int) *sendcount, PMPI_Type_f2c(*sendtype),
+                       (int) *dest, (int) *sendtag, mpiwf_buf(recvbuf), (int) *recvcount,
+                       PMPI_Type_f2c(*recvtype), (int) *source, (int) *recvtag,
+                       PMPI_Comm_f2c(*comm), mpiwf_status_in(MPIWF_MPIF, status, &c_status));
     if (err == MPI_SUCCESS)
         mpiwf_status_out(MPIWF_MPIF, status, 0, &c_status);
     mpiwf_ierr(ierr, err);

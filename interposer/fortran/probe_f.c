@@ -71,22 +71,26 @@ static void improbe(int binding, MPI_Fint *source, MPI_Fint *tag, MPI_Fint *comm
     void mpi_probe_##suffix(MPI_Fint *source, MPI_Fint *tag, MPI_Fint *comm, void *status, \
                             MPI_Fint *ierr)                                                \
     {                                                                                      \
+        MPIWF_PASS(mpi_probe_##suffix, source, tag, comm, status, ierr);                   \
         probe(binding, source, tag, comm, status, ierr);                                   \
     }                                                                                      \
     void mpi_iprobe_##suffix(MPI_Fint *source, MPI_Fint *tag, MPI_Fint *comm,              \
                              MPI_Fint *flag, void *status, MPI_Fint *ierr)                 \
     {                                                                                      \
+        MPIWF_PASS(mpi_iprobe_##suffix, source, tag, comm, flag, status, ierr);            \
         iprobe(binding, source, tag, comm, flag, status, ierr);                            \
     }                                                                                      \
     void mpi_mprobe_##suffix(MPI_Fint *source, MPI_Fint *tag, MPI_Fint *comm,              \
                              MPI_Fint *message, void *status, MPI_Fint *ierr)              \
     {                                                                                      \
+        MPIWF_PASS(mpi_mprobe_##suffix, source, tag, comm, message, status, ierr);         \
         mprobe(binding, source, tag, comm, message, status, ierr);                         \
     }                                                                                      \
     void mpi_improbe_##suffix(MPI_Fint *source, MPI_Fint *tag, MPI_Fint *comm,             \
                               MPI_Fint *flag, MPI_Fint *message, void *status,             \
                               MPI_Fint *ierr)                                              \
     {                                                                                      \
+        MPIWF_PASS(mpi_improbe_##suffix, source, tag, comm, flag, message, status, ierr);  \
         improbe(binding, source, tag, comm, flag, message, status, ierr);                  \
     }
 

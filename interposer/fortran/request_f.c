@@ -37,16 +37,22 @@ static void get_status(int binding, MPI_Fint *request, MPI_Fint *flag, void *sta
 }
 
 /* The entry points of each binding. */
-#define MPIWF_REQUEST(suffix, binding)                                                     \
-    void mpi_request_free_##suffix(MPI_Fint *request, MPI_Fint *ierr)                      \
-    {                                                                                      \
-        request_free(request, ierr);                                                       \
-    }                                                                                      \
-    void mpi_cancel_##suffix(MPI_Fint *request, MPI_Fint *ierr) { cancel(request, ierr); } \
-    void mpi_request_get_status_##suffix(MPI_Fint *request, MPI_Fint *flag, void *status,  \
-                                         MPI_Fint *ierr)                                   \
-    {                                                                                      \
-        get_status(binding, request, flag, status, ierr);                                  \
+#define MPIWF_REQUEST(suffix, binding)                                                    \
+    void mpi_request_free_##suffix(MPI_Fint *request, MPI_Fint *ierr)                     \
+    {                                                                                     \
+        MPIWF_PASS(mpi_request_free_##suffix, request, ierr);                             \
+        request_free(request, ierr);                                                      \
+    }                                                                                     \
+    void mpi_cancel_##suffix(MPI_Fint *request, MPI_Fint *ierr)                           \
+    {                                                                                     \
+        MPIWF_PASS(mpi_cancel_##suffix, request, ierr);                                   \
+        cancel(request, ierr);                                                            \
+    }                                                                                     \
+    void mpi_request_get_status_##suffix(MPI_Fint *request, MPI_Fint *flag, void *status, \
+                                         MPI_Fint *ierr)                                  \
+    {                                                                                     \
+        MPIWF_PASS(mpi_request_get_status_##suffix, request, flag, status, ierr);         \
+        get_status(binding, request, flag, status, ierr);                                 \
     }
 
 #if MPIWF_MPIF_ENABLED

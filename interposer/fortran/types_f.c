@@ -49,19 +49,26 @@ static void type_get_contents(MPI_Fint *type, MPI_Fint *max_integers, MPI_Fint *
 }
 
 /* The entry points of each binding. */
-#define MPIWF_TYPES(suffix)                                                                \
-    void mpi_type_commit_##suffix(MPI_Fint *type, MPI_Fint *ierr)                          \
-    {                                                                                      \
-        type_commit(type, ierr);                                                           \
-    }                                                                                      \
-    void mpi_type_free_##suffix(MPI_Fint *type, MPI_Fint *ierr) { type_free(type, ierr); } \
-    void mpi_type_get_contents_##suffix(MPI_Fint *type, MPI_Fint *max_integers,            \
-                                        MPI_Fint *max_addresses, MPI_Fint *max_datatypes,  \
-                                        MPI_Fint *integers, MPI_Aint *addresses,           \
-                                        MPI_Fint *datatypes, MPI_Fint *ierr)               \
-    {                                                                                      \
-        type_get_contents(type, max_integers, max_addresses, max_datatypes, integers,      \
-                          addresses, datatypes, ierr);                                     \
+#define MPIWF_TYPES(suffix)                                                               \
+    void mpi_type_commit_##suffix(MPI_Fint *type, MPI_Fint *ierr)                         \
+    {                                                                                     \
+        MPIWF_PASS(mpi_type_commit_##suffix, type, ierr);                                 \
+        type_commit(type, ierr);                                                          \
+    }                                                                                     \
+    void mpi_type_free_##suffix(MPI_Fint *type, MPI_Fint *ierr)                           \
+    {                                                                                     \
+        MPIWF_PASS(mpi_type_free_##suffix, type, ierr);                                   \
+        type_free(type, ierr);                                                            \
+    }                                                                                     \
+    void mpi_type_get_contents_##suffix(MPI_Fint *type, MPI_Fint *max_integers,           \
+                                        MPI_Fint *max_addresses, MPI_Fint *max_datatypes, \
+                                        MPI_Fint *integers, MPI_Aint *addresses,          \
+                                        MPI_Fint *datatypes, MPI_Fint *ierr)              \
+    {                                                                                     \
+        MPIWF_PASS(mpi_type_get_contents_##suffix, type, max_integers, max_addresses,     \
+                   max_datatypes, integers, addresses, datatypes, ierr);                  \
+        type_get_contents(type, max_integers, max_addresses, max_datatypes, integers,     \
+                          addresses, datatypes, ierr);                                    \
     }
 
 #if MPIWF_MPIF_ENABLED

@@ -1,7 +1,7 @@
 ! A Fortran MPI program that knows nothing of mpicomm: derived datatypes for the faces
 ! of a 3-D array (subarray and vector types), MPI_Pack/MPI_Unpack of them, and a
-! ring exchange of faces with MPI_Sendrecv, MPI_Send/MPI_Recv and MPI_Isend/
-! MPI_Irecv + MPI_Waitall. Every rank checks what it received against the values its
+! ring exchange of faces with MPI_Sendrecv, MPI_Send/MPI_Recv, MPI_Isend/
+! MPI_Irecv + MPI_Waitall, and MPI_Sendrecv from and to MPI_BOTTOM. Every rank checks what it received against the values its
 ! neighbour holds and prints one line: "RESULT <rank> <errors> <checksum>".
 ! Built with -DF08 it uses the mpi_f08 module, else the mpi module.
 #include "binding.h"
@@ -14,7 +14,8 @@ program halo_types
   character, allocatable :: packed(:)
   integer :: ierr, rank, nranks, left, right, errors, position, bytes, i, f
   integer :: sizes(3), subs(3), starts(3)
-  HANDLE(MPI_Datatype) :: types(ntypes)
+  HANDLE(MPI_Datatype) :: types(ntypes), absolute(2)
+  integer(kind=MPI_ADDRESS_KIND) :: where(2)
   HANDLE(MPI_Request) :: reqs(4)
   STATUS_T :: status
   real(8) :: checksum
@@ -82,7 +83,21 @@ program halo_types
   call MPI_Waitall(4, reqs, MPI_STATUSES_IGNORE, ierr)
   errors = errors + count_bad_from(b, left, 1, 2)
 
-  ! 4. One line per rank, then free the types.
+  ! 4. MPI_BOTTOM with types that hold the arrays' absolute addresses.
+  call MPI_Get_address(a, where(1), ierr)
+  call MPI_Get_address(b, where(2), ierr)
+  call MPI_Type_create_hindexed(1, [1], where(1:1), types(1), absolute(1), ierr)
+  call MPI_Type_create_hindexed(1, [1], where(2:2), types(1), absolute(2), ierr)
+  call MPI_Type_commit(absolute(1), ierr)
+  call MPI_Type_commit(absolute(2), ierr)
+  b = -1
+  call MPI_Sendrecv(MPI_BOTTOM, 1, absolute(1), right, 30, MPI_BOTTOM, 1, absolute(2), left, &
+       30, MPI_COMM_WORLD, status, ierr)
+  errors = errors + count_bad_from(b, left, 1, 1)
+  call MPI_Type_free(absolute(1), ierr)
+  call MPI_Type_free(absolute(2), ierr)
+
+  ! 5. One line per rank, then free the types.
   checksum = sum(b(1, :, :)) + sum(b(:, 1, :))
   print '(A, I0, 1X, I0, 1X, ES24.16)', 'RESULT ', rank, errors, checksum
   do i = 1, ntypes
