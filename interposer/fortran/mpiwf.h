@@ -60,7 +60,9 @@ void *mpiwf_next(const char *name);
 /* Under MPICOMM_DISABLE an entry point hands its call, arguments untouched (all are
  * pointers, as Fortran passes them), to the MPI's own entry point of that name, so the
  * program runs as without the interposer. MPI_INIT and MPI_FINALIZE always come here:
- * they start and stop the interposer, which reads MPICOMM_DISABLE. */
+ * they start and stop the interposer, which reads MPICOMM_DISABLE. The next entry
+ * point is called through an unprototyped pointer with the caller's own pointer
+ * arguments, which C11 defines (the build uses -std=gnu11). */
 #define MPIWF_PASS(name, ...)                          \
     do {                                               \
         static void (*next)();                         \
