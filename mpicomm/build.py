@@ -181,9 +181,9 @@ def build(mpicc=None, force=False, inst=None, quiet=False):
 
 
 def _fortran_entry_points(lib):
-    """How many Fortran entry points (mpi_send_, ...) the build defines: some for MPIs
-    whose Fortran binding calls PMPI_ directly (Open MPI), none where it calls the C
-    MPI_ functions the wrappers already are (MPICH)."""
+    """How many Fortran entry points (mpi_send_, mpi_wait_f08_, ...) the build defines:
+    those of the bindings that call PMPI_ directly (Open MPI's; MPICH's mpi_f08 for the
+    calls without a buffer). The rest of a binding reaches the C wrappers."""
     out = subprocess.run(["nm", "-D", "--defined-only", str(lib)], capture_output=True,
                          text=True)
     return sum(1 for line in out.stdout.splitlines()

@@ -77,8 +77,9 @@ def _cmd_info(args):
             ("built against", f"{meta['mpi_vendor']} {meta['mpi_version']} ({meta['mpicc']})"),
             ("CPU kernels", f"yes ({meta['cpu_kernels']} generated)"),
             ("CUDA kernels", "yes" if meta["cuda_kernels"] else "no"),
-            ("Fortran", f"{meta['fortran_entry_points']} entry points of its own (the MPI's "
-                        "binding skips the C functions)" if meta.get("fortran_entry_points")
+            ("Fortran", f"{meta['fortran_entry_points']} entry points of its own, for the "
+                        "MPI binding's calls that skip the C functions; the rest go "
+                        "through the C wrappers" if meta.get("fortran_entry_points")
              else "through the MPI's C functions (its binding calls them)"),
             ("HDF5 (model)", meta.get("hdf5") or "none found: the interposer cannot read a model"),
         ]
