@@ -66,11 +66,10 @@ class Installation:
 
 def library_line(library_version):
     """The first line of an MPI_Get_library_version string as a model records it:
-    printable characters only, runs of white space as one space (mpiw_model.c compares
-    the running MPI's the same way)."""
-    text = "".join(c for c in library_version if c.isprintable() or c == "\n")
-    first = text.split("\n", 1)[0]
-    return " ".join(first.split())
+    printable ASCII only, tabs and runs of spaces as one space, trimmed (mpiw_model.c
+    reads the running MPI's the same way)."""
+    first = library_version.split("\n", 1)[0]
+    return " ".join("".join(c for c in first if " " <= c <= "~" or c in "\t\r").split())
 
 
 def parse_vendor(library_version):
