@@ -7,6 +7,8 @@
 #define STATUSES_T(m) type(MPI_Status) :: sts(m)
 #define SOURCE_OF(st) st%MPI_SOURCE
 #define TAG_OF(st) st%MPI_TAG
+#define SOURCE_AT(i) sts(i)%MPI_SOURCE
+#define TAG_AT(i) sts(i)%MPI_TAG
 #else
 #define USE_MPI use mpi
 #define HANDLE(kind) integer
@@ -14,4 +16,6 @@
 #define STATUSES_T(m) integer :: sts(MPI_STATUS_SIZE, m)
 #define SOURCE_OF(st) st(MPI_SOURCE)
 #define TAG_OF(st) st(MPI_TAG)
+#define SOURCE_AT(i) sts(MPI_SOURCE, i)
+#define TAG_AT(i) sts(MPI_TAG, i)
 #endif

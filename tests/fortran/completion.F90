@@ -1,17 +1,17 @@
 ! Every completion call, probes, cancel, MPI_TYPE_GET_CONTENTS and
 ! MPI_NEIGHBOR_ALLTOALLW from a Fortran program, over faces of a 3-D array sent with
 ! derived types around a ring. Each rank prints one line, "RESULT <rank>", the errors
-! found in each of the six parts, and what MPI_WAITANY returns over requests that are
+! found in each of the seven parts, and what MPI_WAITANY returns over requests that are
 ! all null (the binding decides: MPICH 4.0's mpi module returns MPI_UNDEFINED + 1).
 ! Built with -DF08 it uses the mpi_f08 module, else the mpi module.
 #include "binding.h"
 program completion
   USE_MPI
   implicit none
-  integer, parameter :: n = 40, k = 4
+  integer, parameter :: n = 40, k = 4, many = 40
   real(8) :: a(n, n, n), b(n, n, n, k)
   integer :: ierr, rank, nranks, left, right, errors, i, j, idx, last, outcount, bytes
-  integer :: part_errors(6)
+  integer :: part_errors(7)
   integer :: indices(2 * k), sizes(3), subs(3), starts(3)
   integer :: ni, na, nd, combiner, ints(16), sendcounts(2), recvcounts(2)
   integer(kind=MPI_ADDRESS_KIND) :: addrs(4), sdispls(2), rdispls(2)
@@ -19,7 +19,9 @@ program completion
   HANDLE(MPI_Request) :: reqs(2 * k), one
   HANDLE(MPI_Comm) :: ring
   STATUS_T :: st
-  STATUSES_T(2 * k)
+  STATUSES_T(2 * many)
+  HANDLE(MPI_Request) :: lots(2 * many)
+  real(8) :: c(n * n, many)
   logical :: flag, done
 
   call MPI_Init(ierr)
@@ -145,7 +147,30 @@ program completion
   call MPI_Comm_free(ring, ierr)
 
   part_errors(6) = errors
-  print '(A, I0, 6(1X, I0), 1X, I0)', 'RESULT ', rank, part_errors, last
+  errors = 0
+  ! 7. Waitall over more requests than the interposer keeps on its stack, statuses too:
+  !    many strided columns a(1, :, 1) each way, received into columns of c.
+  call MPI_Type_vector(n, 1, n, MPI_DOUBLE_PRECISION, line, ierr)
+  call MPI_Type_commit(line, ierr)
+  c = -1
+  do j = 1, many
+     call MPI_Irecv(c(1, j), 1, line, left, 200 + j, MPI_COMM_WORLD, lots(j), ierr)
+  end do
+  do j = 1, many
+     call MPI_Isend(a, 1, line, right, 200 + j, MPI_COMM_WORLD, lots(many + j), ierr)
+  end do
+  call MPI_Waitall(2 * many, lots, sts, ierr)
+  call fill(b(:, :, :, 1), left)
+  do j = 1, many
+     if (SOURCE_AT(j) /= left .or. TAG_AT(j) /= 200 + j) errors = errors + 1
+     errors = errors + count(c(1::n, j) /= b(1, :, 1, 1))
+     c(1::n, j) = -1
+     errors = errors + count(c(:, j) /= -1)
+  end do
+  call MPI_Type_free(line, ierr)
+
+  part_errors(7) = errors
+  print '(A, I0, 7(1X, I0), 1X, I0)', 'RESULT ', rank, part_errors, last
   call MPI_Type_free(face, ierr)
   call MPI_Finalize(ierr)
 
