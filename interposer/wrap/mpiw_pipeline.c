@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "mpiw.h"
 
 #define MAGIC 0x31506d6d6f63706dULL     /* "mpcommP1" */
@@ -109,6 +110,9 @@ static void broken(const mpiw_pipe *pp, const char *what, long long a, long long
              "the job", mpiw_g.method == MPIW_METHOD_PIPELINE ? "MPICOMM_METHOD=pipeline"
              : "pipelined method (the communicator asserts exact lengths, no wildcards)",
              why, (long long) (2 * mpiw_g.pipe_chunk));
+    /* A launcher tears the job down at the abort and may drop what is still in its
+     * pipes (MPICH's hydra once lost this message and its own): let it forward. */
+    usleep(250 * 1000);
     PMPI_Abort(pp ? pp->comm : MPI_COMM_WORLD, MPI_ERR_OTHER);
 }
 
