@@ -19,7 +19,7 @@ static void wait_one(int binding, MPI_Fint *request, void *status, MPI_Fint *ier
 
     if (err == MPI_SUCCESS) {
         *request = PMPI_Request_c2f(c_req);
-        mpiwf_status_out(binding, status, 0, &c_status);
+        mpiwf_status_out(binding, status, &c_status);
     }
     mpiwf_ierr(ierr, err);
 }
@@ -36,7 +36,7 @@ static void test_one(int binding, MPI_Fint *request, MPI_Fint *flag, void *statu
         *flag = mpiwf_logical(c_flag);
         *request = PMPI_Request_c2f(c_req);
         if (c_flag)
-            mpiwf_status_out(binding, status, 0, &c_status);
+            mpiwf_status_out(binding, status, &c_status);
     }
     mpiwf_ierr(ierr, err);
 }
@@ -47,7 +47,7 @@ static void all_out(mpiwf_batch *b, MPI_Fint *requests, void *statuses, int err,
     if (mpiwf_reports(err) && done) {
         mpiwf_batch_requests_out(b, requests);
         for (int i = 0; i < b->n; i++)
-            mpiwf_batch_status_out(b, i, statuses, i);
+            mpiwf_batch_status_out(b, i, statuses);
     }
     mpiwf_batch_free(b);
 }
@@ -87,7 +87,7 @@ static void any_out(mpiwf_batch *b, MPI_Fint *requests, int c_index, MPI_Fint *i
     *index = f_index(c_index);
     if (c_index != MPI_UNDEFINED) {
         requests[c_index] = PMPI_Request_c2f(b->reqs[c_index]);
-        mpiwf_status_out(b->binding, status, 0, c_status);
+        mpiwf_status_out(b->binding, status, c_status);
     }
 }
 
@@ -147,7 +147,7 @@ static void some(int binding, int test, MPI_Fint *incount, MPI_Fint *requests,
 
             requests[k] = PMPI_Request_c2f(b.reqs[k]);
             indices[i] = (MPI_Fint) (k + 1);
-            mpiwf_batch_status_out(&b, i, statuses, i);
+            mpiwf_batch_status_out(&b, i, statuses);
         }
     }
     mpiwf_batch_free(&b);

@@ -88,10 +88,10 @@ static inline void mpiwf_ierr(MPI_Fint *ierr, int err)
 
 static inline MPI_Fint mpiwf_logical(int flag) { return flag ? mpiwf_true : 0; }
 
-/* Statuses: the C status to pass for a Fortran one (MPI_STATUS_IGNORE where Fortran
- * ignores it), and the C status back into slot `slot` of a Fortran status array. */
+/* A status: the C status to pass for a Fortran one (MPI_STATUS_IGNORE where Fortran
+ * ignores it), and the C status back into the Fortran one (unless ignored). */
 MPI_Status *mpiwf_status_in(int binding, void *f_status, MPI_Status *c_status);
-void mpiwf_status_out(int binding, void *f_statuses, int slot, const MPI_Status *c_status);
+void mpiwf_status_out(int binding, void *f_status, const MPI_Status *c_status);
 
 /* Arrays of requests and statuses for the completion calls: C copies (on the stack
  * for MPIWF_SMALL or fewer, else allocated), converted back after the call. */
@@ -108,7 +108,7 @@ typedef struct mpiwf_batch {
 int mpiwf_batch_in(mpiwf_batch *b, int binding, int n, const MPI_Fint *f_reqs,
                    void *f_statuses);
 void mpiwf_batch_requests_out(const mpiwf_batch *b, MPI_Fint *f_reqs);
-void mpiwf_batch_status_out(const mpiwf_batch *b, int i, void *f_statuses, int slot);
+void mpiwf_batch_status_out(const mpiwf_batch *b, int i, void *f_statuses);
 void mpiwf_batch_free(mpiwf_batch *b);
 
 /* An error worth a status array: MPI_ERR_IN_STATUS still reports per-request errors. */

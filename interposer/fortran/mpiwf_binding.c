@@ -96,41 +96,41 @@ MPI_Status *mpiwf_status_in(int binding, void *f_status, MPI_Status *c_status)
                                                                   : c_status;
 }
 
-void mpiwf_status_out(int binding, void *f_statuses, int slot, const MPI_Status *c_status)
+/* C status into slot `slot` of a Fortran status array of the binding. */
+static void store(int binding, void *f_statuses, int slot, const MPI_Status *c_status)
 {
-    resolve();
-    if (is_one_of(sentinels.status_ignore[binding], f_statuses) ||
-        is_one_of(sentinels.statuses_ignore[binding], f_statuses))
-        return;
     if (binding == MPIWF_F08)
         ((MPI_Status *) f_statuses)[slot] = *c_status;
     else
         PMPI_Status_c2f(c_status, (MPI_Fint *) f_statuses + (size_t) slot * MPIWF_STATUS_SIZE);
 }
 
+void mpiwf_status_out(int binding, void *f_status, const MPI_Status *c_status)
+{
+    resolve();
+    if (!is_one_of(sentinels.status_ignore[binding], f_status))
+        store(binding, f_status, 0, c_status);
+}
+
 int mpiwf_batch_in(mpiwf_batch *b, int binding, int n, const MPI_Fint *f_reqs,
                    void *f_statuses)
 {
+    int ignore;
+
+    resolve();
+    /* Statuses the program ignores are not allocated (MPI_STATUSES_IGNORE may be NULL). */
+    ignore = !f_statuses || is_one_of(sentinels.statuses_ignore[binding], f_statuses);
     b->binding = binding;
     b->n = n;
-    b->reqs = b->small_reqs;
-    b->statuses = b->small_statuses;
-    if (n > MPIWF_SMALL) {
-        b->reqs = malloc((size_t) n * sizeof *b->reqs);
-        b->statuses = malloc((size_t) n * sizeof *b->statuses);
-        if (!b->reqs || !b->statuses) {
-            mpiwf_batch_free(b);
-            return MPI_ERR_NO_MEM;
-        }
+    b->reqs = n > MPIWF_SMALL ? malloc((size_t) n * sizeof *b->reqs) : b->small_reqs;
+    b->statuses = ignore ? MPI_STATUSES_IGNORE
+                : n > MPIWF_SMALL ? malloc((size_t) n * sizeof *b->statuses) : b->small_statuses;
+    if (!b->reqs || (!ignore && !b->statuses)) {
+        mpiwf_batch_free(b);
+        return MPI_ERR_NO_MEM;
     }
     for (int i = 0; i < n; i++)
         b->reqs[i] = PMPI_Request_f2c(f_reqs[i]);
-    resolve();
-    if (!f_statuses || is_one_of(sentinels.statuses_ignore[binding], f_statuses)) {
-        if (b->statuses != b->small_statuses)
-            free(b->statuses);
-        b->statuses = MPI_STATUSES_IGNORE;
-    }
     return MPI_SUCCESS;
 }
 
@@ -140,12 +140,11 @@ void mpiwf_batch_requests_out(const mpiwf_batch *b, MPI_Fint *f_reqs)
         f_reqs[i] = PMPI_Request_c2f(b->reqs[i]);
 }
 
-/* C status i into the Fortran array's slot (the arrays are not always aligned:
- * Waitsome and Testsome fill the first outcount slots). */
-void mpiwf_batch_status_out(const mpiwf_batch *b, int i, void *f_statuses, int slot)
+/* C status i into the Fortran array's slot i, unless the program ignores them. */
+void mpiwf_batch_status_out(const mpiwf_batch *b, int i, void *f_statuses)
 {
     if (b->statuses != MPI_STATUSES_IGNORE)
-        mpiwf_status_out(b->binding, f_statuses, slot, &b->statuses[i]);
+        store(b->binding, f_statuses, i, &b->statuses[i]);
 }
 
 void mpiwf_batch_free(mpiwf_batch *b)

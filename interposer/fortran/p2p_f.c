@@ -53,7 +53,7 @@ void mpi_recv_(void *buf, MPI_Fint *count, MPI_Fint *type, MPI_Fint *source, MPI
     err = MPI_Recv(mpiwf_buf(buf), (int) *count, PMPI_Type_f2c(*type), (int) *source, (int) *tag,
                    PMPI_Comm_f2c(*comm), mpiwf_status_in(MPIWF_MPIF, status, &c_status));
     if (err == MPI_SUCCESS)
-        mpiwf_status_out(MPIWF_MPIF, status, 0, &c_status);
+        mpiwf_status_out(MPIWF_MPIF, status, &c_status);
     mpiwf_ierr(ierr, err);
 }
 MPIWF_ALIAS(mpi_recv_, ompi_recv_f)
@@ -73,7 +73,7 @@ void mpi_sendrecv_(void *sendbuf, MPI_Fint *sendcount, MPI_Fint *sendtype, MPI_F
                        PMPI_Type_f2c(*recvtype), (int) *source, (int) *recvtag,
                        PMPI_Comm_f2c(*comm), mpiwf_status_in(MPIWF_MPIF, status, &c_status));
     if (err == MPI_SUCCESS)
-        mpiwf_status_out(MPIWF_MPIF, status, 0, &c_status);
+        mpiwf_status_out(MPIWF_MPIF, status, &c_status);
     mpiwf_ierr(ierr, err);
 }
 MPIWF_ALIAS(mpi_sendrecv_, ompi_sendrecv_f)

@@ -12,7 +12,7 @@ static void probe(int binding, MPI_Fint *source, MPI_Fint *tag, MPI_Fint *comm, 
                         mpiwf_status_in(binding, status, &c_status));
 
     if (err == MPI_SUCCESS)
-        mpiwf_status_out(binding, status, 0, &c_status);
+        mpiwf_status_out(binding, status, &c_status);
     mpiwf_ierr(ierr, err);
 }
 
@@ -27,7 +27,7 @@ static void iprobe(int binding, MPI_Fint *source, MPI_Fint *tag, MPI_Fint *comm,
     if (err == MPI_SUCCESS) {
         *flag = mpiwf_logical(c_flag);
         if (c_flag)
-            mpiwf_status_out(binding, status, 0, &c_status);
+            mpiwf_status_out(binding, status, &c_status);
     }
     mpiwf_ierr(ierr, err);
 }
@@ -42,7 +42,7 @@ static void mprobe(int binding, MPI_Fint *source, MPI_Fint *tag, MPI_Fint *comm,
 
     if (err == MPI_SUCCESS) {
         *message = PMPI_Message_c2f(c_msg);
-        mpiwf_status_out(binding, status, 0, &c_status);
+        mpiwf_status_out(binding, status, &c_status);
     }
     mpiwf_ierr(ierr, err);
 }
@@ -60,7 +60,7 @@ static void improbe(int binding, MPI_Fint *source, MPI_Fint *tag, MPI_Fint *comm
         *flag = mpiwf_logical(c_flag);
         if (c_flag) {
             *message = PMPI_Message_c2f(c_msg);
-            mpiwf_status_out(binding, status, 0, &c_status);
+            mpiwf_status_out(binding, status, &c_status);
         }
     }
     mpiwf_ierr(ierr, err);

@@ -31,7 +31,7 @@ static void get_status(int binding, MPI_Fint *request, MPI_Fint *flag, void *sta
     if (err == MPI_SUCCESS) {
         *flag = mpiwf_logical(c_flag);
         if (c_flag)
-            mpiwf_status_out(binding, status, 0, &c_status);
+            mpiwf_status_out(binding, status, &c_status);
     }
     mpiwf_ierr(ierr, err);
 }
