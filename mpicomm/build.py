@@ -6,6 +6,7 @@ a hash of the sources and the compiler, next to a build.json that records what
 it was built against. `preload_path()` builds on first use and refuses to hand
 out a library built for another MPI than the one mpi4py loads.
 """
+import fcntl
 import glob
 import hashlib
 import json
@@ -143,8 +144,19 @@ def build(mpicc=None, force=False, inst=None, quiet=False):
     if lib.exists() and meta_path.exists() and not force:
         return json.loads(meta_path.read_text())
 
-    # 1. Compile into a temporary file beside the target, 2. move it in place atomically.
+    # 1. One process builds (the ranks of a job may all ask at once); the others wait for
+    # it and take its build.
     outdir.mkdir(parents=True, exist_ok=True)
+    with open(outdir / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if lib.exists() and meta_path.exists() and not force:
+            return json.loads(meta_path.read_text())
+        return _compile(inst, mpicc, src, vendor, version, hdf5, lib, meta_path, quiet)
+
+
+def _compile(inst, mpicc, src, vendor, version, hdf5, lib, meta_path, quiet):
+    # 2. Compile into a temporary file beside the target, 3. move it in place atomically.
+    outdir = lib.parent
     if not quiet:
         print(f"mpicomm: building the interposer for {vendor} {version} with {mpicc}",
               file=sys.stderr)

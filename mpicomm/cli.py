@@ -23,7 +23,9 @@ def _cmd_preload_path(args):
 def _cmd_run(args):
     argv = args.command[1:] if args.command[:1] == ["--"] else args.command
     cmd, env = launch.command(args.n, argv, interposer=not args.no_interposer,
-                              mpiexec_args=shlex.split(args.mpiexec_args or ""), ft=args.ft)
+                              mpiexec_args=shlex.split(args.mpiexec_args or ""), ft=args.ft,
+                              launcher=args.launcher,
+                              srun_args=shlex.split(args.srun_args or ""))
     if args.verbose:
         print("mpicomm run:", " ".join(shlex.quote(c) for c in cmd), file=sys.stderr)
     try:
@@ -105,13 +107,19 @@ def parser():
     pp.set_defaults(func=_cmd_preload_path)
 
     r = sub.add_parser("run", help="run a command on N ranks with the interposer preloaded",
-                       usage="mpicomm run -n N [--no-interposer] [--ft] -- CMD [ARGS...]")
-    r.add_argument("-n", type=int, required=True, help="number of ranks")
+                       usage="mpicomm run [-n N] [--launcher L] [--no-interposer] [--ft] "
+                             "-- CMD [ARGS...]")
+    r.add_argument("-n", type=int, help="number of ranks (required outside a Slurm "
+                   "allocation; inside one, default SLURM_NTASKS)")
+    r.add_argument("--launcher", choices=launch.LAUNCHERS,
+                   help="mpiexec, srun, or auto: srun inside a Slurm allocation, else mpiexec "
+                        "(default: MPICOMM_LAUNCHER, else auto)")
     r.add_argument("--no-interposer", action="store_true", help="run without the interposer")
     r.add_argument("--ft", action="store_true",
                    help="let the job survive failed ranks (Open MPI ULFM; see mpicomm.ft)")
     r.add_argument("--mpiexec-args", help="extra arguments for mpiexec, as one string")
-    r.add_argument("-v", "--verbose", action="store_true", help="print the mpiexec command")
+    r.add_argument("--srun-args", help="extra arguments for srun, as one string")
+    r.add_argument("-v", "--verbose", action="store_true", help="print the launch command")
     r.add_argument("command", nargs=argparse.REMAINDER, help="-- CMD ARGS...")
     r.set_defaults(func=_cmd_run)
 

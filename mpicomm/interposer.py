@@ -1,4 +1,8 @@
-"""Control of the interposer from inside a program it is preloaded into.
+"""The interposer inside a Python program: load it without LD_PRELOAD, and control it.
+
+    >>> import mpicomm.interposer
+    >>> mpicomm.interposer.load()      # before `from mpi4py import MPI`; a plain
+    >>> from mpi4py import MPI         # `srun python train.py` then goes through it
 
     >>> from mpicomm.interposer import Interposer
     >>> ip = Interposer()              # RuntimeError when not preloaded
@@ -10,13 +14,51 @@ The symbols are the library's own (mpicomm_interposer_*), found with dlsym.
 """
 import contextlib
 import ctypes
+import os
+import sys
 
-__all__ = ["Interposer", "preloaded"]
+__all__ = ["Interposer", "load", "preloaded"]
 
 
 def preloaded():
     """True when the interposer is loaded into this process."""
     return hasattr(ctypes.CDLL(None), "mpicomm_interposer_active")
+
+
+def _loaded_path():
+    """Path of the interposer library mapped into this process."""
+    with open("/proc/self/maps") as maps:
+        for line in maps:
+            path = line.split()[-1] if len(line.split()) >= 6 else ""
+            if os.path.basename(path).startswith("libmpicomm"):
+                return path
+    return None
+
+
+def load(path=None):
+    """Load the interposer into this process, as LD_PRELOAD would: call it before mpi4py
+    starts MPI (`from mpi4py import MPI`). Returns the library's path; a no-op when it is
+    already loaded. path: the library (default: the build for the MPI mpi4py loads,
+    built on first use). MPICOMM_DISABLE and the other variables work as under a preload.
+
+    RuntimeError when mpi4py has already started MPI, or when the MPI's library is
+    already loaded for the whole process (its functions would come first)."""
+    if preloaded():
+        return _loaded_path()
+    if "mpi4py.MPI" in sys.modules:
+        raise RuntimeError("mpicomm.interposer.load() must come before `from mpi4py import "
+                           "MPI`: mpi4py has already bound this process to the MPI's own "
+                           "functions")
+    if path is None:
+        from mpicomm import build
+        path = build.preload_path(quiet=True)
+    lib = ctypes.CDLL(path, mode=os.RTLD_NOW | os.RTLD_GLOBAL)
+    first = ctypes.cast(ctypes.CDLL(None).MPI_Init, ctypes.c_void_p).value
+    if first != ctypes.cast(lib.MPI_Init, ctypes.c_void_p).value:
+        raise RuntimeError(f"loaded {path}, but the MPI's own MPI_Init comes first in this "
+                           "process (its library was loaded for the whole process before): "
+                           "launch with `mpicomm run` (LD_PRELOAD) instead")
+    return path
 
 
 class Interposer:
@@ -25,8 +67,9 @@ class Interposer:
     def __init__(self):
         self.lib = ctypes.CDLL(None)
         if not hasattr(self.lib, "mpicomm_interposer_active"):
-            raise RuntimeError("the mpicomm interposer is not preloaded into this process "
-                               "(launch with `mpicomm run`)")
+            raise RuntimeError("the mpicomm interposer is not loaded into this process "
+                               "(launch with `mpicomm run`, or call "
+                               "mpicomm.interposer.load() first)")
         self.lib.mpicomm_interposer_stat.restype = ctypes.c_longlong
         self.lib.mpicomm_interposer_set_method.restype = ctypes.c_char_p
         self.lib.mpicomm_interposer_model.restype = ctypes.c_char_p

@@ -53,7 +53,8 @@ def run(output=None, quick=False, reps=5, mpiexec_args=(), verbose=False):
         argv = [sys.executable, "-m", "mpicomm.measure", "--out", tmp, "--reps", str(reps)]
         cmd, env = launch.command(2, argv + (["--quick"] if quick else []),
                                   mpiexec_args=mpiexec_args, inst=inst,
-                                  env_vars={"MPICOMM_MODEL": "builtin"})
+                                  env_vars={"MPICOMM_MODEL": "builtin"},
+                                  one_node=True)
         if verbose:
             print("mpicomm measure:", " ".join(shlex.quote(c) for c in cmd), file=sys.stderr)
         # Run from the output's folder: a source checkout in the current folder would

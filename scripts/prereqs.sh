@@ -3,8 +3,10 @@
 # support, a C compiler and the Python headers (required); gfortran and the
 # distribution's MPICH and Open MPI with their Fortran bindings, which the Fortran
 # tests use because the PyPI MPI wheels have none (installed when this runs as root
-# with apt-get; otherwise those tests skip, naming what is missing). Does nothing
-# when everything is there.
+# with apt-get; otherwise those tests skip, naming what is missing); and Slurm's
+# daemons and clients with munge, which the Slurm tests start as a one-node cluster of
+# their own (tests/slurm_cluster.py; they skip likewise). Does nothing when everything
+# is there.
 set -e
 PYTHON=${PYTHON:-python3}
 need=""
@@ -17,9 +19,13 @@ want=""
 command -v gfortran >/dev/null 2>&1 || want="$want gfortran"
 command -v mpif90.mpich >/dev/null 2>&1 || want="$want libmpich-dev"
 command -v mpif90.openmpi >/dev/null 2>&1 || want="$want libopenmpi-dev"
+[ -x /usr/sbin/slurmd ] || want="$want slurmd"
+[ -x /usr/sbin/slurmctld ] || want="$want slurmctld"
+command -v srun >/dev/null 2>&1 || want="$want slurm-client"
+[ -x /usr/sbin/munged ] || want="$want munge"
 [ -z "$need$want" ] && exit 0
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
-    [ -n "$want" ] && echo "prereqs: without$want the Fortran tests skip" >&2
+    [ -n "$want" ] && echo "prereqs: without$want the Fortran or Slurm tests skip" >&2
     [ -z "$need" ] && exit 0
     echo "prereqs: missing:$need (install them, or run as root on Debian/Ubuntu)" >&2
     exit 1

@@ -78,10 +78,21 @@ def test_run_passes_the_exit_status_through():
     (["run", "-n", "0", "--", "true"], "-n must be at least 1"),
     (["run", "-n", "2"], "no command to run"),
     (["build", "--mpicc", "/nonexistent/mpicc"], "'/nonexistent/mpicc' is not an executable"),
+    (["run", "--", "true"], "-n is required outside a Slurm allocation"),
+    (["run", "-n", "1", "--srun-args=-N2", "--", "true"], "--srun-args given, but the "
+                                                         "launcher is mpiexec"),
+    (["run", "-n", "1", "--launcher", "bogus", "--", "true"], "invalid choice: 'bogus'"),
 ])
 def test_bad_input_gets_a_clear_error(args, message):
-    res = cli(*args)
+    res = cli(*args, env={"MPICOMM_LAUNCHER": ""})
     assert res.returncode == 2 and message in res.stderr, res.stderr
+
+
+def test_a_bad_launcher_variable_is_named():
+    res = cli("run", "-n", "1", "--", "true", env={"MPICOMM_LAUNCHER": "slurm"})
+    assert res.returncode == 2, res.stderr
+    assert "MPICOMM_LAUNCHER='slurm' is not a launcher: use one of auto, mpiexec, srun" \
+        in res.stderr
 
 
 def test_refuses_to_hand_out_a_build_for_another_mpi(tmp_path):

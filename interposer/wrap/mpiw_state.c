@@ -136,6 +136,24 @@ static int same_mpi(void)
     return 0;
 }
 
+/* srun without the MPI's PMI plugin starts every task as an MPI job of its own: each is
+ * rank 0 of 1 and the job silently runs N copies. Tasks 1.. of such a step say so (task 0
+ * stays quiet, so mpiexec -n 1 in an allocation whose daemons srun started is not named). */
+static void check_launch(void)
+{
+    const char *tasks = getenv("SLURM_STEP_NUM_TASKS"), *task = getenv("SLURM_PROCID");
+    int size = 0;
+
+    if (!tasks || !task || atoi(tasks) < 2 || atoi(task) == 0)
+        return;
+    PMPI_Comm_size(MPI_COMM_WORLD, &size);
+    if (size == 1)
+        mpiw_log(MPIW_LOG_WARN, "MPI_COMM_WORLD has 1 rank, but this is task %s of a Slurm step "
+                 "of %s: srun started each task as an MPI job of its own (start MPICH with "
+                 "srun --mpi=pmi2, Open MPI with srun --mpi=pmix; `mpicomm run` does)",
+                 task, tasks);
+}
+
 void mpiw_state_init(int thread_level)
 {
     if (mpiw_g.initialized)
@@ -151,6 +169,8 @@ void mpiw_state_init(int thread_level)
         (mpiw_g.method == MPIW_METHOD_AUTO || mpiw_g.method == MPIW_METHOD_PIPELINE))
         mpiw_model_load();
     mpiw_comms_init();
+    if (!mpiw_g.disabled)
+        check_launch();
     mpiw_log(MPIW_LOG_INFO, "interposer %s (%d generated kernels, thread level %d)",
              mpiw_g.disabled ? "disabled" : "enabled", mpic_kernel_count(), thread_level);
 }

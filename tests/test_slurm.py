@@ -1,0 +1,163 @@
+"""Batch use under a real Slurm (munged, slurmctld, slurmd from Debian's packages, one
+node on loopback; see slurm_cluster.py): `mpicomm run` inside allocations, the sbatch
+template, `mpicomm.interposer.load()` under a plain srun, and the warning for an srun
+that starts every task as an MPI job of its own."""
+import json
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import helpers
+import slurm_cluster
+from mpicomm import launch
+
+HERE = Path(__file__).parent
+JOB = str(HERE / "slurm_job.py")
+MPICOMM = [sys.executable, "-m", "mpicomm"]
+
+pytestmark = pytest.mark.skipif(slurm_cluster.missing() is not None,
+                                reason=slurm_cluster.missing() or "")
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    c = slurm_cluster.SlurmCluster(cpus=8).start()
+    yield c
+    c.stop()
+
+
+@pytest.fixture(scope="module")
+def pmi():
+    return launch.SRUN_PMI[helpers.inst().vendor]
+
+
+def job_result(res):
+    lines = [ln for ln in res.stdout.splitlines() if ln.startswith("SLURMJOB ")]
+    assert len(lines) == 1, f"status {res.returncode}\n{res.stdout}\n{res.stderr}"
+    return json.loads(lines[0][len("SLURMJOB "):])
+
+
+def launch_line(res):
+    lines = [ln for ln in res.stderr.splitlines() if ln.startswith("mpicomm run: ")]
+    assert len(lines) == 1, res.stderr
+    return lines[0][len("mpicomm run: "):]
+
+
+def test_run_in_an_allocation_takes_srun_and_its_task_count(cluster, pmi):
+    res = cluster.run(["salloc", "-n", "3", *MPICOMM, "run", "-v", "--",
+                       sys.executable, JOB])
+    assert res.returncode == 0, res.stderr
+    line = launch_line(res)
+    assert line.startswith("srun -n 3 ") and f" --mpi={pmi} " in line, line
+    ranks = job_result(res)
+    assert [r["size"] for r in ranks] == [3, 3, 3]
+    assert sorted(r["task"] for r in ranks) == ["0", "1", "2"]     # srun's own tasks
+    for r in ranks:
+        assert r["preload"] and r["loaded"] and r["correct"], r
+        assert r["send_fast"] == 1 and r["recv_fast"] == 1, r
+
+
+@pytest.mark.parametrize("how", ["flag", "variable"])
+def test_run_in_an_allocation_with_mpiexec(cluster, how):
+    flag, env = (["--launcher", "mpiexec"], None) if how == "flag" else \
+        ([], {"MPICOMM_LAUNCHER": "mpiexec"})
+    res = cluster.run(["salloc", "-n", "3", *MPICOMM, "run", "-v", *flag, "--",
+                       sys.executable, JOB], env=env)
+    assert res.returncode == 0, res.stderr
+    assert launch_line(res).startswith(helpers.inst().tool("mpiexec") + " -n 3 ")
+    ranks = job_result(res)
+    assert [r["size"] for r in ranks] == [3, 3, 3]
+    assert all(r["preload"] and r["correct"] and r["send_fast"] == 1 for r in ranks), ranks
+
+
+def test_run_in_an_allocation_honours_n_and_no_interposer(cluster):
+    res = cluster.run(["salloc", "-n", "3", *MPICOMM, "run", "-n", "2", "--no-interposer",
+                       "--", sys.executable, JOB])
+    ranks = job_result(res)
+    assert [r["size"] for r in ranks] == [2, 2]
+    assert all(not r["preload"] and not r["loaded"] and r["correct"] for r in ranks), ranks
+
+
+def test_a_failing_rank_ends_the_step_with_its_status(cluster):
+    code = ("import os, time; from mpi4py import MPI; "
+            "MPI.COMM_WORLD.Get_rank() == 1 and os._exit(5); time.sleep(120)")
+    t = time.monotonic()
+    res = cluster.run(["salloc", "-n", "2", *MPICOMM, "run", "--", sys.executable, "-c", code])
+    assert res.returncode != 0, res.stderr
+    assert time.monotonic() - t < 60, "the other rank was left waiting"
+
+
+def test_sbatch_template(cluster, tmp_path):
+    status, out = cluster.sbatch([str(HERE.parent / "slurm" / "mpicomm.sbatch"),
+                                  sys.executable, JOB], ntasks=2, cwd=tmp_path)
+    assert status == 0, out
+    line = [ln for ln in out.splitlines() if ln.startswith("SLURMJOB ")]
+    assert len(line) == 1, out
+    ranks = json.loads(line[0][len("SLURMJOB "):])
+    assert [r["size"] for r in ranks] == [2, 2]
+    assert all(r["preload"] and r["correct"] and r["send_fast"] == 1 for r in ranks), ranks
+
+
+def test_sbatch_template_without_a_command_says_how(cluster, tmp_path):
+    status, out = cluster.sbatch([str(HERE.parent / "slurm" / "mpicomm.sbatch")], ntasks=1,
+                                 cwd=tmp_path)
+    assert status != 0 and "usage: sbatch slurm/mpicomm.sbatch CMD" in out, out
+
+
+def test_load_from_python_under_a_plain_srun(cluster, pmi):
+    res = cluster.run(["srun", "-n", "2", f"--mpi={pmi}", sys.executable, JOB, "--load"])
+    assert res.returncode == 0, res.stderr
+    ranks = job_result(res)
+    assert [r["size"] for r in ranks] == [2, 2]
+    for r in ranks:
+        assert not r["preload"] and r["loaded"] and r["correct"], r
+        assert r["send_fast"] == 1 and r["recv_fast"] == 1, r
+
+
+def test_srun_without_the_mpi_plugin_is_named(cluster):
+    lib = helpers.cli("preload-path").stdout.strip()
+    code = "from mpi4py import MPI; print('size', MPI.COMM_WORLD.Get_size())"
+    res = cluster.run(["srun", "-n", "2", "--mpi=none", "env", f"LD_PRELOAD={lib}",
+                       sys.executable, "-c", code])
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.split() == ["size", "1", "size", "1"]
+    assert "MPI_COMM_WORLD has 1 rank, but this is task 1 of a Slurm step of 2" in res.stderr
+    assert "srun --mpi=pmi2" in res.stderr and "srun --mpi=pmix" in res.stderr
+    res = cluster.run(["srun", "-n", "2", "--mpi=none", "env", f"LD_PRELOAD={lib}",
+                       "MPICOMM_DISABLE=1", sys.executable, "-c", code])
+    assert res.returncode == 0 and "MPI_COMM_WORLD has 1 rank" not in res.stderr
+
+
+def test_ft_in_an_allocation(cluster):
+    code = "from mpi4py import MPI; MPI.COMM_WORLD.Barrier()"
+    res = cluster.run(["salloc", "-n", "2", *MPICOMM, "run", "-v", "--ft", "--",
+                       sys.executable, "-c", code])
+    if helpers.inst().is_openmpi:
+        assert res.returncode == 0, res.stderr
+        line = launch_line(res)
+        assert line.startswith(helpers.inst().tool("mpiexec")) and "--with-ft ulfm" in line
+    else:
+        assert res.returncode == 2 and "--ft needs Open MPI's ULFM" in res.stderr
+    res = cluster.run(["salloc", "-n", "2", *MPICOMM, "run", "--ft", "--launcher", "srun",
+                       "--", sys.executable, "-c", code])
+    assert res.returncode == 2 and "--ft needs mpiexec" in res.stderr, res.stderr
+
+
+def test_launcher_arguments_must_match_the_launcher(cluster):
+    res = cluster.run(["salloc", "-n", "1", *MPICOMM, "run", "--mpiexec-args=-v", "--",
+                       "true"])
+    assert res.returncode == 2 and "--mpiexec-args given, but the launcher is srun" in res.stderr
+    res = cluster.run(["salloc", "-n", "2", *MPICOMM, "run", "-v",
+                       "--srun-args=--ntasks-per-node=2", "--", sys.executable, JOB])
+    assert res.returncode == 0, res.stderr
+    assert "--ntasks-per-node=2" in launch_line(res)
+
+
+def test_measure_in_an_allocation_keeps_to_one_node(cluster, tmp_path):
+    out = tmp_path / "model.h5"
+    res = cluster.run(["salloc", "-n", "2", *MPICOMM, "measure", "--quick", "--reps", "1",
+                       "-v", "-o", str(out)])
+    assert res.returncode == 0, res.stderr
+    assert "srun -n 2 -N 1 " in res.stderr and out.exists()
