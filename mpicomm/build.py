@@ -9,6 +9,7 @@ out a library built for another MPI than the one mpi4py loads.
 import fcntl
 import glob
 import hashlib
+import importlib.util
 import json
 import os
 import shutil
@@ -109,8 +110,29 @@ for line in open('/proc/self/maps'):
 """
 
 
+def _hdf5_by_ldd():
+    """libhdf5 as the loader resolves it for h5py's h5 module, without importing h5py (a
+    tenth of the time: `mpicomm run` looks its build up at every launch); None if unsure."""
+    spec = importlib.util.find_spec("h5py")
+    if spec is None or not spec.submodule_search_locations or not shutil.which("ldd"):
+        return None
+    mods = glob.glob(os.path.join(spec.submodule_search_locations[0], "h5.*.so"))
+    if len(mods) != 1:
+        return None
+    out = subprocess.run(["ldd", mods[0]], capture_output=True, text=True,
+                         env=_compiler_env())
+    for line in out.stdout.splitlines():
+        name, _, rest = line.strip().partition(" => ")
+        if name.startswith("libhdf5") and "_hl" not in name and rest.startswith("/"):
+            return os.path.realpath(rest.split(" (")[0])
+    return None
+
+
 def find_hdf5():
     """The libhdf5 that h5py loads (the interposer reads the model with it), or None."""
+    found = _hdf5_by_ldd()
+    if found:
+        return found
     out = subprocess.run([sys.executable, "-c", _FIND_HDF5], capture_output=True, text=True,
                          env=_compiler_env())
     path = out.stdout.strip()

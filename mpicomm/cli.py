@@ -6,7 +6,10 @@ import subprocess
 import sys
 
 import mpicomm
-from mpicomm import build, installation, launch, measure, model
+from mpicomm import build, installation, launch
+
+# measure and model (numpy, h5py) are imported by the commands that use them: `mpicomm
+# run` starts every job, and would pay for them at every launch.
 
 
 def _cmd_build(args):
@@ -35,6 +38,7 @@ def _cmd_run(args):
 
 
 def _cmd_measure(args):
+    from mpicomm import measure
     out = measure.run(args.output, quick=args.quick, reps=args.reps,
                       mpiexec_args=shlex.split(args.mpiexec_args or ""), verbose=args.verbose)
     print(out)
@@ -42,6 +46,7 @@ def _cmd_measure(args):
 
 
 def _model_rows(inst):
+    from mpicomm import model
     chosen, explicit = model.path(inst.vendor)
     builtin = f"built-in defaults: {model.BUILTIN.get(inst.vendor, 'pass through')}"
     if chosen is None:
