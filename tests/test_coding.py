@@ -3,7 +3,6 @@ decode exactly and fast, every scheme's assignments decoding every job by its de
 under straggler patterns that conform to its model, and the compiled simulator
 against a plain-Python replay of the same rules."""
 import math
-import time
 
 import numpy as np
 import pytest
@@ -75,20 +74,19 @@ def test_too_few_responders_are_refused():
         code.decoding_vector([0, 1, 2, 3, 4, 5, 12])
 
 
-def test_decoding_n256_s27_is_well_under_10ms_and_cached():
+def test_decoding_n256_s27_decodes_and_is_cached():
+    """Decoding speed (well under 10 ms at n=256, s=27) is measured by
+    benchmarks/coding_bench.py; here: every set decodes, and a set seen before is
+    answered from the cache (the same read-only vector, not a new solve)."""
     code = coding.GradientCode(256, 27)
     rng = np.random.default_rng(0)
     sets = [np.sort(rng.choice(256, 229, replace=False)) for _ in range(21)]
-    code.decoding_vector(sets[0])                    # warms the linear algebra up
-    times = []
-    for F in sets[1:]:
-        t = time.perf_counter()
-        code.decoding_vector(F)
-        times.append(time.perf_counter() - t)
-    assert np.median(times) < 5e-3, times
-    t = time.perf_counter()
-    code.decoding_vector(sets[5])
-    assert time.perf_counter() - t < 2e-4            # cached
+    vectors = [code.decoding_vector(F) for F in sets]
+    B = code.B
+    for F, a in zip(sets, vectors):
+        assert np.allclose(a @ B, 1.0) and not a[np.setdiff1d(np.arange(256), F)].any()
+    again = code.decoding_vector(list(reversed(sets[5].tolist())))
+    assert again is vectors[5] and not again.flags.writeable
 
 
 # Every scheme decodes every job by its deadline under its straggler model ------------------
@@ -184,16 +182,13 @@ def test_the_compiled_simulator_matches_the_python_replay(name, kwargs):
             assert sim.decode_round[job] == decoded[job], job
 
 
-def test_simulating_256_workers_for_10000_rounds_takes_under_a_second():
+def test_simulating_256_workers_for_10000_rounds():
+    """Its speed (well under a second each) is measured by benchmarks/coding_bench.py."""
     delays = coding.markov(N, 10000, seed=1)
     for name, kwargs in [("gc", {"s": 15}), ("sr-sgc", {"B": 1, "W": 3, "lam": 20}),
                          ("m-sgc", {"B": 1, "W": 3, "lam": 20})]:
-        sch = coding.scheme(name, N, **kwargs)
-        coding.simulate(sch, delays[:, :50])         # compiled (or loaded) once
-        t = time.perf_counter()
-        result = coding.simulate(sch, delays)
-        assert time.perf_counter() - t < 1.0
-        assert result.durations.size == 10000 and result.runtime > 0
+        result = coding.simulate(coding.scheme(name, N, **kwargs), delays)
+        assert result.durations.size == 10000 and (result.durations > 0).all()
 
 
 def test_best_params_is_the_lowest_runtime_over_the_candidates():
