@@ -60,7 +60,7 @@ def inner(args):
             if res.returncode != 0:
                 sys.exit(f"{name} failed ({res.returncode}):\n{res.stderr}")
             times[name].append(time.perf_counter() - t)
-    out = {"mpi": inst.library_version.splitlines()[0], "ranks": args.ranks,
+    out = {"mpi": f"{inst.vendor} {inst.version}", "ranks": args.ranks,
            "rounds": args.rounds, "variants": {}}
     for name in names:
         med = statistics.median(times[name])
