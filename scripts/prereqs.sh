@@ -4,9 +4,9 @@
 # distribution's MPICH and Open MPI with their Fortran bindings, which the Fortran
 # tests use because the PyPI MPI wheels have none (installed when this runs as root
 # with apt-get; otherwise those tests skip, naming what is missing); and Slurm's
-# daemons and clients with munge, which the Slurm tests start as a one-node cluster of
-# their own (tests/slurm_cluster.py; they skip likewise). Does nothing when everything
-# is there.
+# daemons, clients and headers (libslurm-dev, for the SPANK plugin) with munge, which
+# the Slurm tests start as a one-node cluster of their own (tests/slurm_cluster.py;
+# they skip likewise). Does nothing when everything is there.
 set -e
 PYTHON=${PYTHON:-python3}
 need=""
@@ -23,6 +23,7 @@ command -v mpif90.openmpi >/dev/null 2>&1 || want="$want libopenmpi-dev"
 [ -x /usr/sbin/slurmctld ] || want="$want slurmctld"
 command -v srun >/dev/null 2>&1 || want="$want slurm-client"
 [ -x /usr/sbin/munged ] || want="$want munge"
+[ -f /usr/include/slurm/spank.h ] || want="$want libslurm-dev"
 [ -z "$need$want" ] && exit 0
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
     [ -n "$want" ] && echo "prereqs: without$want the Fortran or Slurm tests skip" >&2

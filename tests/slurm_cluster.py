@@ -82,8 +82,9 @@ PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 class SlurmCluster:
     """munged + slurmctld + slurmd on this machine; clients reach it through SLURM_CONF."""
 
-    def __init__(self, cpus=8):
+    def __init__(self, cpus=8, plugstack=()):
         self.cpus = cpus
+        self.plugstack = list(plugstack)     # plugstack.conf lines (SPANK plugins)
         self.dir = None
         self.procs = []
 
@@ -101,9 +102,11 @@ class SlurmCluster:
         key.write_bytes(os.urandom(1024))
         key.chmod(0o600)
         ctld_port, slurmd_port = _free_ports(2)
-        (self.dir / "slurm.conf").write_text(CONF.format(
-            host=host, dir=self.dir, cpus=self.cpus, ctld_port=ctld_port,
-            slurmd_port=slurmd_port))
+        conf = CONF.format(host=host, dir=self.dir, cpus=self.cpus, ctld_port=ctld_port,
+                           slurmd_port=slurmd_port)
+        (self.dir / "plugstack.conf").write_text("".join(f"{ln}\n" for ln in self.plugstack))
+        conf += f"PlugStackConfig={self.dir}/plugstack.conf\n"
+        (self.dir / "slurm.conf").write_text(conf)
         # 2. The daemons, in the foreground of their own processes.
         d = self.dir
         self._spawn("munged", [_tool("munged"), "-F", "--force", f"--socket={d}/munge.sock",

@@ -40,6 +40,7 @@ def main():
         "task": os.environ.get("SLURM_PROCID"),
         "preload": "libmpicomm" in os.environ.get("LD_PRELOAD", ""),
         "loaded": interposer.preloaded(),
+        "method": os.environ.get("MPICOMM_METHOD"),
         "send_fast": ip.stat("send_fast") if ip else 0,
         "recv_fast": ip.stat("recv_fast") if ip else 0,
         "correct": bool(np.array_equal(got[:, 0], want) and not got[:, 1:].any()),

@@ -3,6 +3,7 @@ node on loopback; see slurm_cluster.py): `mpicomm run` inside allocations, the s
 template, `mpicomm.interposer.load()` under a plain srun, and the warning for an srun
 that starts every task as an MPI job of its own."""
 import json
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -21,9 +22,28 @@ pytestmark = pytest.mark.skipif(slurm_cluster.missing() is not None,
                                 reason=slurm_cluster.missing() or "")
 
 
+SPANK_MISSING = None if Path("/usr/include/slurm/spank.h").exists() else \
+    "Slurm's spank.h is not installed (Debian: libslurm-dev; scripts/prereqs.sh installs it)"
+
+
 @pytest.fixture(scope="module")
-def cluster():
-    c = slurm_cluster.SlurmCluster(cpus=8).start()
+def spank(tmp_path_factory):
+    """The SPANK plugin, built with slurm/Makefile; None without spank.h."""
+    if SPANK_MISSING:
+        return None
+    out = tmp_path_factory.mktemp("spank") / "mpicomm_spank.so"
+    res = subprocess.run(["make", "-C", str(HERE.parent / "slurm"), f"OUT={out}"],
+                         capture_output=True, text=True)
+    assert res.returncode == 0, res.stdout + res.stderr
+    return out
+
+
+@pytest.fixture(scope="module")
+def cluster(spank):
+    """One node; with the SPANK plugin loaded (off by default) when it could be built."""
+    lib = helpers.cli("preload-path").stdout.strip()
+    plugstack = [f"required {spank} lib={lib}"] if spank else []
+    c = slurm_cluster.SlurmCluster(cpus=8, plugstack=plugstack).start()
     yield c
     c.stop()
 
@@ -161,3 +181,67 @@ def test_measure_in_an_allocation_keeps_to_one_node(cluster, tmp_path):
                        "-v", "-o", str(out)])
     assert res.returncode == 0, res.stderr
     assert "srun -n 2 -N 1 " in res.stderr and out.exists()
+
+
+# The SPANK plugin (slurm/mpicomm_spank.c): srun --mpicomm -------------------------------
+
+needs_spank = pytest.mark.skipif(SPANK_MISSING is not None, reason=SPANK_MISSING or "")
+
+
+@needs_spank
+def test_spank_option_preloads_a_plain_srun(cluster, pmi):
+    for flag, method in (("--mpicomm", None), ("--mpicomm=pipeline", "pipeline")):
+        res = cluster.run(["srun", "-n", "2", f"--mpi={pmi}", flag, sys.executable, JOB])
+        assert res.returncode == 0, res.stderr
+        for r in job_result(res):
+            assert r["preload"] and r["loaded"] and r["correct"], r
+            assert r["send_fast"] == 1 and r["method"] == method, r
+    res = cluster.run(["srun", "-n", "2", f"--mpi={pmi}", sys.executable, JOB])
+    assert all(not r["preload"] and not r["loaded"] for r in job_result(res))
+
+
+@needs_spank
+def test_spank_option_refuses_an_unknown_method(cluster):
+    res = cluster.run(["srun", "-n", "1", "--mpicomm=fast", "true"])
+    assert res.returncode != 0
+    assert "--mpicomm=fast is not a method: use auto, pack, passthrough, pipeline or off" \
+        in res.stderr
+
+
+@needs_spank
+def test_spank_option_of_a_batch_job_reaches_its_steps_not_its_script(cluster, pmi, tmp_path):
+    script = tmp_path / "job.sh"
+    script.write_text(f"""#!/bin/bash
+echo "script LD_PRELOAD=[$LD_PRELOAD]"
+srun --mpi={pmi} {sys.executable} {JOB}
+srun -n 1 --mpicomm=off printenv LD_PRELOAD || echo "off: none"
+""")
+    status, out = cluster.sbatch(["--mpicomm", str(script)], ntasks=2, cwd=tmp_path)
+    assert status == 0, out
+    assert "script LD_PRELOAD=[]" in out and "off: none" in out, out
+    line = [ln for ln in out.splitlines() if ln.startswith("SLURMJOB ")]
+    ranks = json.loads(line[0][len("SLURMJOB "):])
+    assert all(r["preload"] and r["correct"] and r["send_fast"] == 1 for r in ranks), ranks
+
+
+@needs_spank
+def test_spank_plugin_default_on_and_a_missing_library(spank):
+    plugstack = [f"required {spank} lib=/nonexistent/libmpicomm.so default=on"]
+    with slurm_cluster.SlurmCluster(cpus=2, plugstack=plugstack) as other:
+        res = other.run(["srun", "-n", "1", "printenv", "LD_PRELOAD"])
+        assert res.returncode == 1 and res.stdout == "", res.stdout    # ran, no preload
+        assert "the interposer /nonexistent/libmpicomm.so is not readable on this node " \
+            "(plugstack.conf lib=); the task runs without it" in res.stderr
+        res = other.run(["srun", "-n", "1", "--mpicomm=off", "true"])
+        assert res.returncode == 0 and "not readable" not in res.stderr, res.stderr
+
+
+@needs_spank
+def test_spank_plugin_refuses_a_bad_plugstack_line(spank):
+    with slurm_cluster.SlurmCluster(cpus=2, plugstack=[f"required {spank} library=x"]) as other:
+        # Slurm 22.05 goes on without a plugin whose init failed, even a required one.
+        res = other.run(["srun", "-n", "1", "true"])
+        assert "mpicomm: unknown plugstack.conf argument 'library=x' (use lib=PATH and " \
+            "default=on|off)" in res.stderr, res.stderr
+        res = other.run(["srun", "-n", "1", "--mpicomm", "true"])
+        assert res.returncode != 0 and "mpicomm" in res.stderr       # no such option
