@@ -1,5 +1,6 @@
 """The mpicomm command line: build, preload-path, run, measure, info."""
 import argparse
+import os
 import platform
 import shlex
 import subprocess
@@ -58,6 +59,19 @@ def _model_rows(inst):
     return [("model", lines[0])] + [("", line) for line in lines[1:]]
 
 
+def _launcher_row(inst):
+    try:
+        which = launch.choose()
+    except ValueError as exc:
+        return f"none: {exc}"
+    where = (f"inside Slurm job {os.environ['SLURM_JOB_ID']}" if launch.in_allocation()
+             else "outside a Slurm allocation")
+    if which == "srun":
+        pmi = launch.SRUN_PMI.get(inst.vendor)
+        return f"srun{f' --mpi={pmi}' if pmi else ''} ({where})"
+    return f"mpiexec ({where})"
+
+
 def _cmd_info(args):
     inst = installation.probe()
     rows = [
@@ -73,6 +87,7 @@ def _cmd_info(args):
             rows.append((tool, inst.tool(tool)))
         except installation.MPINotFound as exc:
             rows.append((tool, f"not found ({exc})"))
+    rows.append(("launcher", _launcher_row(inst)))
     try:
         meta = build.build(inst=inst, quiet=True) if not args.no_build else None
     except build.BuildError as exc:

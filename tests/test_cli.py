@@ -37,6 +37,7 @@ def test_info_names_the_mpi_and_the_build():
     assert "CPU kernels" in res.stdout and "yes (" in res.stdout
     assert "CUDA kernels" in res.stdout
     assert cli("preload-path").stdout.strip() in res.stdout
+    assert "mpiexec (outside a Slurm allocation)" in res.stdout
 
 
 # Ranks' output interleaves in the launcher's forwarding, even within lines: rank 0

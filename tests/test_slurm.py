@@ -175,6 +175,13 @@ def test_launcher_arguments_must_match_the_launcher(cluster):
     assert "--ntasks-per-node=2" in launch_line(res)
 
 
+def test_info_names_the_launcher_run_would_take(cluster, pmi):
+    res = cluster.run(["salloc", "-n", "1", *MPICOMM, "info", "--no-build"])
+    assert res.returncode == 0, res.stderr
+    line = [ln for ln in res.stdout.splitlines() if ln.startswith("launcher")]
+    assert len(line) == 1 and f"srun --mpi={pmi} (inside Slurm job " in line[0], res.stdout
+
+
 def test_measure_in_an_allocation_keeps_to_one_node(cluster, tmp_path):
     out = tmp_path / "model.h5"
     res = cluster.run(["salloc", "-n", "2", *MPICOMM, "measure", "--quick", "--reps", "1",
