@@ -3,7 +3,7 @@
 a 2-rank job that starts MPI and ends, launched plainly (srun with the MPI's PMI
 plugin; the MPI's mpiexec) and through mpicomm (`mpicomm run` with srun and with
 mpiexec, with and without the interposer; `mpicomm.interposer.load()` under a plain
-srun). Starts its own one-node Slurm (tests/slurm_cluster.py; root, Debian's slurmd).
+srun). Starts its own one-node Slurm (slurm/slurm_cluster.py; root, Debian's slurmd).
 
     python benchmarks/slurm_bench.py [--rounds 7] [--ranks 2] [--json out.json]
 
@@ -19,7 +19,7 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests"))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "slurm"))
 import slurm_cluster  # noqa: E402
 
 PROGRAM = "from mpi4py import MPI; MPI.COMM_WORLD.Barrier()"

@@ -5,7 +5,7 @@
 # tests use because the PyPI MPI wheels have none (installed when this runs as root
 # with apt-get; otherwise those tests skip, naming what is missing); and Slurm's
 # daemons, clients and headers (libslurm-dev, for the SPANK plugin) with munge, which
-# the Slurm tests start as a one-node cluster of their own (tests/slurm_cluster.py;
+# the Slurm tests start as a one-node cluster of their own (slurm/slurm_cluster.py;
 # they skip likewise). Does nothing when everything is there.
 set -e
 PYTHON=${PYTHON:-python3}
