@@ -1,4 +1,4 @@
-"""The mpicomm command line: build, preload-path, run, measure, info."""
+"""The mpicomm command line: build, preload-path, run, measure, codegen, info."""
 import argparse
 import os
 import platform
@@ -57,6 +57,28 @@ def _model_rows(inst):
         return [("model", f"{builtin}; no file at {chosen} ({how})")]
     lines = model.summary(chosen, inst.vendor, inst.library_version)
     return [("model", lines[0])] + [("", line) for line in lines[1:]]
+
+
+def _cmd_codegen(args):
+    from mpicomm import codegen
+    if args.what == "halo":
+        src = codegen.halo(args.dims, args.ghost, args.neighbors, args.dtype, args.lang,
+                           args.prefix)
+    else:
+        src = codegen.datatype(args.shape, args.section, args.dtype, args.order, args.lang,
+                               args.name)
+    if not args.output or args.output == "-":
+        sys.stdout.write(src)
+        return 0
+    if os.path.exists(args.output) and not args.force:
+        raise ValueError(f"{args.output} exists: refusing to overwrite it (--force to replace)")
+    # Written beside the target and moved in place: an interrupted run leaves no half file.
+    tmp = f"{args.output}.tmp-{os.getpid()}"
+    with open(tmp, "w") as f:
+        f.write(src)
+    os.replace(tmp, args.output)
+    print(args.output)
+    return 0
 
 
 def _launcher_row(inst):
@@ -152,6 +174,31 @@ def parser():
     m.add_argument("--mpiexec-args", help="extra arguments for mpiexec, as one string")
     m.add_argument("-v", "--verbose", action="store_true", help="print the mpiexec command")
     m.set_defaults(func=_cmd_measure)
+
+    g = sub.add_parser("codegen", help="generate MPI code for your program: halo exchange, "
+                       "array-section datatypes (C or Python)")
+    gsub = g.add_subparsers(dest="what", required=True)
+    for name, helptext in (("halo", "halo exchange of a 1-3 D array with ghost cells"),
+                           ("datatype", "the datatype of an array section (numpy indexing)")):
+        gp = gsub.add_parser(name, help=helptext)
+        if name == "halo":
+            gp.add_argument("--dims", type=int, required=True, help="1, 2 or 3")
+            gp.add_argument("--ghost", type=int, default=1, help="ghost cells per side (1)")
+            gp.add_argument("--neighbors", default="faces",
+                            help="faces (2 per dimension) or all (3^dims - 1) (faces)")
+            gp.add_argument("--prefix", default="halo", help="names' prefix (halo)")
+        else:
+            gp.add_argument("--shape", required=True, help="array sizes, e.g. 64,64,64")
+            gp.add_argument("--section", required=True,
+                            help="numpy-style index, e.g. ':,:,0:2' or '1:-1:2, 5'")
+            gp.add_argument("--order", default="C", help="C (row-major) or F (column-major)")
+            gp.add_argument("--name", default="section", help="the function's name (section)")
+        gp.add_argument("--dtype", default="float64",
+                        help="float32, float64, int32 or int64 (float64)")
+        gp.add_argument("--lang", default="c", help="c (a header) or python (c)")
+        gp.add_argument("-o", "--output", help="file to write (default: standard output)")
+        gp.add_argument("--force", action="store_true", help="replace an existing file")
+        gp.set_defaults(func=_cmd_codegen)
 
     i = sub.add_parser("info", help="versions, the MPI in use, and the interposer build")
     i.add_argument("--no-build", action="store_true", help="do not build the interposer")

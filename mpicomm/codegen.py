@@ -1,0 +1,47 @@
+"""Generate MPI code for your own program: halo exchanges and array-section datatypes,
+in C (a header) or Python (mpi4py). The code depends on MPI alone, not on mpicomm.
+
+    >>> from mpicomm import codegen
+    >>> src = codegen.halo(dims=3, ghost=1, neighbors="faces", dtype="float64", lang="c")
+    >>> src = codegen.datatype("64,64,64", ":,:,0:2", dtype="float64", lang="python")
+
+Bad arguments raise CodegenError (a ValueError) naming the problem. The command line is
+`mpicomm codegen halo|datatype ... [-o FILE]`.
+"""
+import importlib
+import importlib.util
+import sys
+from pathlib import Path
+
+
+def _emitters():
+    """The emitters: installed as mpicomm._codegen, or a source checkout's codegen/."""
+    try:
+        return importlib.import_module("mpicomm._codegen")
+    except ModuleNotFoundError:
+        here = Path(__file__).resolve().parent.parent / "codegen"
+        spec = importlib.util.spec_from_file_location(
+            "mpicomm._codegen", here / "__init__.py", submodule_search_locations=[str(here)])
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["mpicomm._codegen"] = module
+        spec.loader.exec_module(module)
+        return module
+
+
+_emitters()
+from mpicomm._codegen import genhalo, gentype  # noqa: E402
+from mpicomm._codegen.gencode import DTYPES, LANGS, CodegenError  # noqa: E402
+
+__all__ = ["CodegenError", "DTYPES", "LANGS", "datatype", "halo"]
+
+
+def halo(dims, ghost=1, neighbors="faces", dtype="float64", lang="c", prefix="halo",
+         command=None):
+    """Halo exchange of a dims-D array with ghost cells on every side (see genhalo.py)."""
+    return genhalo.emit(dims, ghost, neighbors, dtype, lang, prefix, command)
+
+
+def datatype(shape, section, dtype="float64", order="C", lang="c", name="section",
+             command=None):
+    """The datatype of an array section written as numpy indexes it (see gentype.py)."""
+    return gentype.emit(shape, section, dtype, order, lang, name, command)
