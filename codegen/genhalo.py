@@ -56,7 +56,7 @@ def emit(dims, ghost, neighbors="faces", dtype="float64", lang="c", prefix="halo
     args = dict(D=dims, G=ghost, N=len(dirs), dirs=dirs, back=back, what=what,
                 banner=gencode.banner(command, lang), p=prefix, P=prefix.upper(),
                 dtype=dtype, types=gencode.DTYPES[dtype])
-    return _c(**args) if lang == "c" else _python(**args)
+    return {"c": _c, "python": _python, "fortran": _fortran}[lang](**args)
 
 
 def _c(D, G, N, dirs, back, what, banner, p, P, dtype, types):
@@ -247,6 +247,142 @@ class {cls}:
     def __exit__(self, *exc):
         self.free()
 '''
+
+
+def _fortran(D, G, N, dirs, back, what, banner, p, P, dtype, types):
+    ftype = gencode.FORTRAN[dtype]
+    flat = gencode.fortran_list([v for d in dirs for v in d], indent=14)
+    backs = gencode.fortran_list(back, indent=6)
+    field_dims = ", ".join(f"1-{G}:n({k + 1})+{G}" for k in range(D))
+    return f"""! {p}: halo exchange of a {what}.
+{banner}
+!
+!     use {p}
+!     type({p}_plan) :: plan
+!     call {p}_create(cart, n, plan, ierror)   ! cart: a Cartesian communicator of {D}
+!                                              ! dimension(s); n({D}): owned cells (>= {G})
+!     call {p}_exchange(plan, field, ierror)   ! field({field_dims}), {ftype};
+!                                              ! fills the ghost cells
+!     call {p}_free(plan, ierror)
+!
+! ierror: MPI_SUCCESS, an MPI error code, MPI_ERR_TOPOLOGY for a communicator that is
+! not Cartesian of {D} dimension(s), or MPI_ERR_ARG for n(k) < {G}. Ghost cells past a
+! non-periodic edge of the grid are left as they are. Needs the mpi_f08 module.
+module {p}
+  use mpi_f08
+  implicit none
+  private
+  public :: {p}_plan, {p}_create, {p}_exchange, {p}_free
+  integer, parameter, public :: {p}_ndims = {D}, {p}_ghost = {G}, {p}_neighbors = {N}
+  ! Neighbour q lies at coords + {p}_dirs(:, q); what it sends us travels in direction
+  ! {p}_back(q) and carries that number (0-based) as its tag.
+  integer, parameter, public :: {p}_dirs({p}_ndims, {p}_neighbors) = &
+      reshape({flat}, [{p}_ndims, {p}_neighbors])
+  integer, parameter, public :: {p}_back({p}_neighbors) = &
+      {backs}
+
+  type :: {p}_plan
+    type(MPI_Comm) :: comm
+    integer :: peer({p}_neighbors)
+    type(MPI_Datatype) :: send({p}_neighbors), recv({p}_neighbors)
+  end type
+
+contains
+
+  subroutine {p}_create(cart, n, plan, ierror)
+    type(MPI_Comm), intent(in) :: cart
+    integer, intent(in) :: n({p}_ndims)
+    type({p}_plan), intent(out) :: plan
+    integer, intent(out) :: ierror
+    integer :: topo, ndims, q, k, d
+    integer :: dims({p}_ndims), coords({p}_ndims), shape({p}_ndims), sub({p}_ndims)
+    integer :: start({p}_ndims), there({p}_ndims)
+    logical :: periods({p}_ndims), inside
+
+    ! 1. A Cartesian communicator of {p}_ndims dimensions, and room for the ghosts.
+    call MPI_Topo_test(cart, topo, ierror)
+    if (ierror /= MPI_SUCCESS) return
+    ierror = MPI_ERR_TOPOLOGY
+    if (topo /= MPI_CART) return
+    call MPI_Cartdim_get(cart, ndims, ierror)
+    if (ierror /= MPI_SUCCESS) return
+    ierror = MPI_ERR_TOPOLOGY
+    if (ndims /= {p}_ndims) return
+    call MPI_Cart_get(cart, {p}_ndims, dims, periods, coords, ierror)
+    if (ierror /= MPI_SUCCESS) return
+    ierror = MPI_ERR_ARG
+    if (any(n < {p}_ghost)) return
+    shape = n + 2 * {p}_ghost
+    plan%comm = cart
+    ! 2. Per neighbour: its rank, the owned cells it needs and the ghosts it fills
+    !    (subarray starts count from 0, the array's first ghost cell).
+    do q = 1, {p}_neighbors
+      inside = .true.
+      do k = 1, {p}_ndims
+        d = {p}_dirs(k, q)
+        there(k) = coords(k) + d
+        if (.not. periods(k) .and. (there(k) < 0 .or. there(k) >= dims(k))) inside = .false.
+        sub(k) = merge({p}_ghost, n(k), d /= 0)
+        start(k) = merge(n(k), {p}_ghost, d > 0)
+      end do
+      if (inside) then
+        call MPI_Cart_rank(cart, there, plan%peer(q), ierror)
+        if (ierror /= MPI_SUCCESS) return
+      else
+        plan%peer(q) = MPI_PROC_NULL
+      end if
+      call MPI_Type_create_subarray({p}_ndims, shape, sub, start, MPI_ORDER_FORTRAN, &
+                                    {types[4]}, plan%send(q), ierror)
+      if (ierror /= MPI_SUCCESS) return
+      call MPI_Type_commit(plan%send(q), ierror)
+      if (ierror /= MPI_SUCCESS) return
+      do k = 1, {p}_ndims
+        d = {p}_dirs(k, q)
+        start(k) = merge(0, merge(n(k) + {p}_ghost, {p}_ghost, d > 0), d < 0)
+      end do
+      call MPI_Type_create_subarray({p}_ndims, shape, sub, start, MPI_ORDER_FORTRAN, &
+                                    {types[4]}, plan%recv(q), ierror)
+      if (ierror /= MPI_SUCCESS) return
+      call MPI_Type_commit(plan%recv(q), ierror)
+      if (ierror /= MPI_SUCCESS) return
+    end do
+  end subroutine
+
+  subroutine {p}_exchange(plan, field, ierror)
+    type({p}_plan), intent(in) :: plan
+    {ftype}, intent(inout), asynchronous :: field(*)
+    integer, intent(out) :: ierror
+    type(MPI_Request) :: req(2 * {p}_neighbors)
+    integer :: q
+
+    do q = 1, {p}_neighbors
+      call MPI_Irecv(field, 1, plan%recv(q), plan%peer(q), {p}_back(q), plan%comm, req(q), &
+                     ierror)
+      if (ierror /= MPI_SUCCESS) return
+    end do
+    do q = 1, {p}_neighbors
+      call MPI_Isend(field, 1, plan%send(q), plan%peer(q), q - 1, plan%comm, &
+                     req({p}_neighbors + q), ierror)
+      if (ierror /= MPI_SUCCESS) return
+    end do
+    call MPI_Waitall(2 * {p}_neighbors, req, MPI_STATUSES_IGNORE, ierror)
+  end subroutine
+
+  subroutine {p}_free(plan, ierror)
+    type({p}_plan), intent(inout) :: plan
+    integer, intent(out) :: ierror
+    integer :: q
+
+    do q = 1, {p}_neighbors
+      call MPI_Type_free(plan%send(q), ierror)
+      if (ierror /= MPI_SUCCESS) return
+      call MPI_Type_free(plan%recv(q), ierror)
+      if (ierror /= MPI_SUCCESS) return
+    end do
+  end subroutine
+
+end module {p}
+"""
 
 
 def main(argv=None):

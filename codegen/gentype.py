@@ -87,7 +87,7 @@ def emit(shape, section, dtype="float64", order="C", lang="c", name="section", c
     shape = parse_shape(shape) if isinstance(shape, str) else tuple(shape)
     if order not in ORDERS:
         raise gencode.CodegenError(f"--order {order!r} is not C or F")
-    ctype, mpitype, pytype, elem = gencode.check_dtype(dtype)
+    ctype, mpitype, pytype, elem, fmpitype = gencode.check_dtype(dtype)
     gencode.check_lang(lang)
     gencode.check_prefix(name)
     parsed = parse_section(section, shape)
@@ -101,6 +101,8 @@ def emit(shape, section, dtype="float64", order="C", lang="c", name="section", c
                 banner=gencode.banner(command, lang), name=name)
     if lang == "c":
         return _c(mpitype=mpitype, **args)
+    if lang == "fortran":
+        return _fortran(fmpitype=fmpitype, **args)
     return _python(pytype=pytype, **args)
 
 
@@ -198,6 +200,81 @@ def {name}_create():
               "    outer.Free()",
               "    return t.Commit()"]
     return head + "\n".join(lines) + "\n"
+
+
+def _fortran(shape, parsed, order, elem, what, banner, name, fmpitype):
+    head = f"""! {name}: {what}.
+{banner}
+!
+!     use {name}_type
+!     type(MPI_Datatype) :: t
+!     call {name}_create(t, ierror)   ! committed; use as (array, 1, t), then MPI_Type_free(t)
+!
+! ierror: MPI_SUCCESS or an MPI error code. Needs the mpi_f08 module.
+module {name}_type
+  use mpi_f08
+  implicit none
+  private
+  public :: {name}_create
+
+contains
+
+  subroutine {name}_create(newtype, ierror)
+    type(MPI_Datatype), intent(out) :: newtype
+    integer, intent(out) :: ierror
+"""
+    mpi_order = "MPI_ORDER_C" if order == "C" else "MPI_ORDER_FORTRAN"
+    if all(step == 1 for _, _, step in parsed):
+        nd = len(shape)
+        lists = {key: gencode.fortran_list(vals, indent=8) for key, vals in (
+            ("shape", shape), ("sub", [c for _, c, _ in parsed]),
+            ("start", [s for s, _, _ in parsed]))}
+        body = f"""    integer, parameter :: shape({nd}) = &
+        {lists["shape"]}
+    integer, parameter :: sub({nd}) = &
+        {lists["sub"]}
+    integer, parameter :: start({nd}) = &
+        {lists["start"]}
+
+    call MPI_Type_create_subarray({nd}, shape, sub, start, {mpi_order}, {fmpitype}, newtype, ierror)
+    if (ierror /= MPI_SUCCESS) return
+    call MPI_Type_commit(newtype, ierror)
+  end subroutine
+"""
+    else:
+        steps, offset, total = plan(shape, parsed, order, elem)
+        (k, count, step, _), rest = steps[0], steps[1:]
+        lines = ["    type(MPI_Datatype) :: inner, outer",
+                 f"    integer(kind=MPI_ADDRESS_KIND), parameter :: offset(1) = [{offset}_MPI_ADDRESS_KIND]",
+                 "", f"    ! dimension {k}: {count} elements, every {step}th" if step != 1 else
+                 f"    ! dimension {k}: {count} consecutive elements"]
+        lines.append(f"    call MPI_Type_vector({count}, 1, {step}, {fmpitype}, inner, ierror)"
+                     if step != 1 else
+                     f"    call MPI_Type_contiguous({count}, {fmpitype}, inner, ierror)")
+        lines.append("    if (ierror /= MPI_SUCCESS) return")
+        for k, count, step, stride in rest:
+            lines += [f"    ! dimension {k}: {count} of those, {step * stride} bytes apart",
+                      f"    call MPI_Type_create_hvector({count}, 1, {step * stride}_MPI_ADDRESS_KIND, "
+                      "inner, outer, ierror)",
+                      "    if (ierror /= MPI_SUCCESS) return",
+                      "    call MPI_Type_free(inner, ierror)",
+                      "    if (ierror /= MPI_SUCCESS) return",
+                      "    inner = outer"]
+        lines += [f"    ! at the first element, {offset} bytes in; extent: the whole array "
+                  f"({total} bytes)",
+                  "    call MPI_Type_create_hindexed_block(1, 1, offset, inner, outer, ierror)",
+                  "    if (ierror /= MPI_SUCCESS) return",
+                  "    call MPI_Type_free(inner, ierror)",
+                  "    if (ierror /= MPI_SUCCESS) return",
+                  f"    call MPI_Type_create_resized(outer, 0_MPI_ADDRESS_KIND, "
+                  f"{total}_MPI_ADDRESS_KIND, newtype, ierror)",
+                  "    if (ierror /= MPI_SUCCESS) return",
+                  "    call MPI_Type_free(outer, ierror)",
+                  "    if (ierror /= MPI_SUCCESS) return",
+                  "    call MPI_Type_commit(newtype, ierror)",
+                  "  end subroutine"]
+        body = "\n".join(lines) + "\n"
+    return head + body + f"\nend module {name}_type\n"
 
 
 def main(argv=None):

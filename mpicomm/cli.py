@@ -195,7 +195,7 @@ def parser():
             gp.add_argument("--name", default="section", help="the function's name (section)")
         gp.add_argument("--dtype", default="float64",
                         help="float32, float64, int32 or int64 (float64)")
-        gp.add_argument("--lang", default="c", help="c (a header) or python (c)")
+        gp.add_argument("--lang", default="c", help="c (a header), python or fortran (c)")
         gp.add_argument("-o", "--output", help="file to write (default: standard output)")
         gp.add_argument("--force", action="store_true", help="replace an existing file")
         gp.set_defaults(func=_cmd_codegen)

@@ -1,5 +1,6 @@
 """Generate MPI code for your own program: halo exchanges and array-section datatypes,
-in C (a header) or Python (mpi4py). The code depends on MPI alone, not on mpicomm.
+in C (a header), Python (mpi4py) or Fortran (a module on mpi_f08). The code depends
+on MPI alone, not on mpicomm.
 
     >>> from mpicomm import codegen
     >>> src = codegen.halo(dims=3, ghost=1, neighbors="faces", dtype="float64", lang="c")
@@ -30,9 +31,9 @@ def _emitters():
 
 _emitters()
 from mpicomm._codegen import genhalo, gentype  # noqa: E402
-from mpicomm._codegen.gencode import DTYPES, LANGS, CodegenError  # noqa: E402
+from mpicomm._codegen.gencode import DTYPES, FORTRAN, LANGS, CodegenError  # noqa: E402
 
-__all__ = ["CodegenError", "DTYPES", "LANGS", "datatype", "halo"]
+__all__ = ["CodegenError", "DTYPES", "FORTRAN", "LANGS", "datatype", "halo"]
 
 
 def halo(dims, ghost=1, neighbors="faces", dtype="float64", lang="c", prefix="halo",

@@ -6,6 +6,7 @@ array, for random shapes, sections, orders and element types."""
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +15,7 @@ import numpy as np
 import pytest
 
 import helpers
-from mpicomm import codegen
+from mpicomm import build, codegen
 
 HERE = Path(__file__).parent
 cli = helpers.cli
@@ -94,6 +95,57 @@ def test_generated_python_halo_refuses_a_wrong_field_and_communicator(tmp_path):
     assert "Cartesian communicator of 2 dimension(s)" in lines[0]
     assert "n must be 2 sizes of at least 1 cells" in lines[1]
     assert "numpy array of float64 and shape (6, 6)" in lines[2]
+
+
+# Fortran: Debian's MPI of the venv's family and gfortran (the wheels have no Fortran
+# bindings), as in test_fortran.py.
+SUFFIX = {"MPICH": "mpich", "Open MPI": "openmpi"}[helpers.inst().vendor]
+FTOOLS = {name: shutil.which(f"{name}.{SUFFIX}") for name in ("mpicc", "mpif90", "mpiexec")}
+needs_fortran = pytest.mark.skipif(
+    not all(FTOOLS.values()) or not shutil.which("gfortran"),
+    reason=f"no Fortran-capable {SUFFIX} (Debian's lib{SUFFIX}-dev and gfortran; "
+           "`make test` installs them)")
+
+
+def _site_run(ranks, argv, library=None, cwd=None, **settings):
+    env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+    cmd = [FTOOLS["mpiexec"], "-n", str(ranks), *(["--oversubscribe"] if SUFFIX == "openmpi"
+                                                   else [])]
+    if library:
+        cmd += ["env", f"LD_PRELOAD={library}", *(f"{k}={v}" for k, v in settings.items())]
+    return subprocess.run(cmd + argv, capture_output=True, text=True, env=env, timeout=300,
+                          cwd=cwd)
+
+
+@needs_fortran
+@pytest.mark.parametrize("case", HALO_CASES, ids=lambda c: f"{c[0]}d-g{c[1]}-{c[2]}-{c[3]}-p{c[4]}")
+def test_generated_fortran_halo_exchange_fills_every_ghost_cell(tmp_path, case):
+    dims, ghost, neighbors, dtype, periods, n, ranks = case
+    (tmp_path / "halo.f90").write_text(codegen.halo(dims, ghost, neighbors, dtype, "fortran"))
+    env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+    for cmd in (["-Wall", "-Werror", "-c", "halo.f90"],          # the generated module: clean
+                [f"-DFTYPE={codegen.FORTRAN[dtype]}", str(HERE / "codegen" / "halo_check.F90"),
+                 "halo.o", "-o", "check"]):
+        res = subprocess.run([FTOOLS["mpif90"], "-O1", *cmd], capture_output=True, text=True,
+                             cwd=tmp_path, env=env)
+        assert res.returncode == 0, res.stdout + res.stderr
+    argv = [str(tmp_path / "check"), periods, *map(str, n)]
+    bare = _site_run(ranks, argv)
+    assert bare.returncode == 0 and "halo_check OK" in bare.stdout, bare.stdout + bare.stderr
+    lib = build.build(mpicc=FTOOLS["mpicc"], quiet=True)["library"]
+    res = _site_run(ranks, argv, lib, MPICOMM_STATS="1", MPICOMM_METHOD="pack")
+    assert res.returncode == 0 and res.stdout == bare.stdout, res.stdout + res.stderr
+    stats = helpers.stats_lines(res.stderr + res.stdout)
+    nb = len(codegen.genhalo.directions(dims, neighbors))
+    assert len(stats) == ranks and all(s["types_committed"] == 2 * nb for s in stats), stats
+    if dims > 1:
+        assert sum(s["send_fast"] for s in stats) > 0, stats
+    # The same count of ghost cells as the C checker finds for this case.
+    (tmp_path / "gen.h").write_text(codegen.halo(dims, ghost, neighbors, dtype, "c"))
+    prog = _compile(HERE / "codegen" / "halo_check.c", tmp_path / "check_c",
+                    '-DHALO_HEADER="gen.h"', include=tmp_path)
+    c = helpers.mpicomm_run(ranks, [str(prog), periods, *map(str, n)], interposer=False)
+    assert c.stdout == bare.stdout, c.stdout + bare.stdout
 
 
 # Section datatypes ------------------------------------------------------------------------
@@ -191,6 +243,103 @@ print("python datatypes", "OK" if not bad else f"FAILED {{bad}}")
     assert res.returncode == 0 and "python datatypes OK" in res.stdout, res.stdout + res.stderr
 
 
+@needs_fortran
+def test_generated_fortran_datatypes_pack_what_numpy_indexes(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+    uses, calls = [], []
+    for i, (shape, section, order, dtype) in enumerate(SECTIONS):
+        (tmp_path / f"t{i}.f90").write_text(codegen.datatype(shape, section, dtype, order,
+                                                             "fortran", name=f"t{i}"))
+        res = subprocess.run([FTOOLS["mpif90"], "-Wall", "-Werror", "-c", f"t{i}.f90"],
+                             capture_output=True, text=True, cwd=tmp_path, env=env)
+        assert res.returncode == 0, res.stdout + res.stderr
+        (tmp_path / f"t{i}.src").write_bytes(np.arange(math.prod(shape), dtype=dtype).tobytes())
+        (tmp_path / f"t{i}.bin").write_bytes(_expected(shape, section, order, dtype))
+        uses.append(f"  use t{i}_type")
+        calls.append(f"  call check({i}, t{i}_create)")
+    (tmp_path / "driver.f90").write_text(FDRIVER.replace("USES", "\n".join(uses))
+                                         .replace("CALLS", "\n".join(calls)))
+    objs = [f"t{i}.o" for i in range(len(SECTIONS))]
+    res = subprocess.run([FTOOLS["mpif90"], "driver.f90", *objs, "-o", "driver"],
+                         capture_output=True, text=True, cwd=tmp_path, env=env)
+    assert res.returncode == 0, res.stdout + res.stderr
+    res = _site_run(1, [str(tmp_path / "driver")], cwd=tmp_path)
+    assert res.returncode == 0 and f"fortran datatypes OK {len(SECTIONS)}" in res.stdout, \
+        res.stdout + res.stderr
+
+
+# A Fortran checker for the generated section types: packs the array image t<i>.src
+# with each and compares the bytes with numpy's t<i>.bin.
+FDRIVER = """program driver
+  use mpi_f08
+USES
+  implicit none
+  abstract interface
+    subroutine creator(newtype, ierror)
+      import :: MPI_Datatype
+      type(MPI_Datatype), intent(out) :: newtype
+      integer, intent(out) :: ierror
+    end subroutine
+  end interface
+  integer :: bad = 0, ncases = 0
+  call MPI_Init()
+CALLS
+  if (bad > 0) then
+    print '(a, i0, a, i0)', 'fortran datatypes FAILED ', bad, ' of ', ncases
+  else
+    print '(a, i0)', 'fortran datatypes OK ', ncases
+  end if
+  call MPI_Finalize()
+
+contains
+
+  subroutine slurp(path, bytes)
+    character(len=*), intent(in) :: path
+    integer(1), allocatable, intent(out) :: bytes(:)
+    integer :: n, u
+    inquire (file=path, size=n)
+    allocate (bytes(n))
+    open (newunit=u, file=path, access='stream', form='unformatted', status='old')
+    read (u) bytes
+    close (u)
+  end subroutine
+
+  subroutine check(i, create)
+    integer, intent(in) :: i
+    procedure(creator) :: create
+    integer(1), allocatable :: src(:), want(:), out(:)
+    character(len=64) :: name
+    type(MPI_Datatype) :: t
+    integer :: ierr, packed_size, pos
+    integer(kind=MPI_ADDRESS_KIND) :: lb, extent
+    ncases = ncases + 1
+    write (name, '(a, i0)') 't', i
+    call slurp(trim(name) // '.src', src)
+    call slurp(trim(name) // '.bin', want)
+    call create(t, ierr)
+    if (ierr /= MPI_SUCCESS) then
+      bad = bad + 1
+      return
+    end if
+    call MPI_Pack_size(1, t, MPI_COMM_WORLD, packed_size)
+    allocate (out(max(packed_size, 1)))
+    pos = 0
+    call MPI_Pack(src, 1, t, out, packed_size, pos, MPI_COMM_WORLD)
+    call MPI_Type_get_extent(t, lb, extent)
+    if (pos /= size(want) .or. lb /= 0 .or. extent /= size(src)) then
+      bad = bad + 1
+      print '(a, i0)', 'MISMATCH in size or extent, case ', i
+    else if (any(out(1:pos) /= want)) then
+      bad = bad + 1
+      print '(a, i0)', 'MISMATCH in bytes, case ', i
+    end if
+    call MPI_Type_free(t)
+  end subroutine
+
+end program
+"""
+
+
 DRIVER = r"""
 #include <mpi.h>
 #include <stdio.h>
@@ -273,7 +422,7 @@ def test_cli_writes_the_file_and_never_overwrites_one(tmp_path):
     (["halo", "--dims", "2", "--ghost", "0"], "--ghost 0 must be a positive number"),
     (["halo", "--dims", "2", "--neighbors", "some"], "--neighbors 'some' is not one of"),
     (["halo", "--dims", "2", "--dtype", "complex128"], "--dtype 'complex128' is not one of"),
-    (["halo", "--dims", "2", "--lang", "rust"], "--lang 'rust' is not one of c, python"),
+    (["halo", "--dims", "2", "--lang", "rust"], "--lang 'rust' is not one of c, python, fortran"),
     (["halo", "--dims", "2", "--prefix", "2x"], "--prefix '2x' must be an identifier"),
     (["datatype", "--shape", "4,4", "--section", "1"], "has 1 index(es) for a 2-D array"),
     (["datatype", "--shape", "4,4", "--section", "::-1, 1"], "only positive steps"),
