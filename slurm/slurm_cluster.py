@@ -1,13 +1,18 @@
-"""A real one-node Slurm cluster for tests and benchmarks: Debian's munged, slurmctld and
-slurmd, started as root in a private folder on free loopback ports and stopped after.
+"""A real Slurm cluster for tests and benchmarks: Debian's munged, slurmctld and slurmd,
+started as root in a private folder and stopped after.
 
     with SlurmCluster() as cluster:                  # or .start() / .stop()
         cluster.run(["salloc", "-n", "3", "mpicomm", "run", "--", "python", "x.py"])
 
-The node claims `cpus` CPUs whatever the machine has (SlurmdParameters=config_overrides),
-so a 2-core machine can hold a 4-task allocation, as an oversubscribed mpiexec does.
+One node: on free loopback ports. nodes=N > 1: each node is a slurmd in a network
+namespace and a UTS namespace of its own (hostname node1, node2, ...), joined to the
+controller by a bridge on a private 10.77.x.0/24 of this machine, so that MPI sees N
+hosts and its ranks on different nodes talk over the network. Every node claims `cpus`
+CPUs whatever the machine has (SlurmdParameters=config_overrides), so a 2-core machine
+can hold a 4-task allocation, as an oversubscribed mpiexec does.
 """
 import os
+import random
 import shutil
 import signal
 import socket
@@ -32,6 +37,22 @@ def missing():
     return None
 
 
+def multinode_missing():
+    """Why nodes=N > 1 cannot be had here (network namespaces), or None when it can."""
+    reason = missing()
+    if reason:
+        return reason
+    absent = [n for n in ("ip", "nsenter", "unshare") if not shutil.which(n)]
+    if absent:
+        return f"{', '.join(absent)} missing (iproute2, util-linux): no network namespaces"
+    probe = f"mcprobe{os.getpid()}"
+    res = subprocess.run(["ip", "netns", "add", probe], capture_output=True, text=True)
+    if res.returncode != 0:
+        return f"network namespaces are not available here: {res.stderr.strip()}"
+    subprocess.run(["ip", "netns", "del", probe], capture_output=True)
+    return None
+
+
 def _tool(name):
     return shutil.which(name) or f"/usr/sbin/{name}"
 
@@ -49,7 +70,7 @@ def _free_ports(n):
 
 CONF = """\
 ClusterName=mpicommtest
-SlurmctldHost={host}(127.0.0.1)
+SlurmctldHost={host}({ctld_addr})
 SlurmUser=root
 SlurmdUser=root
 SlurmctldPort={ctld_port}
@@ -60,9 +81,9 @@ CredType=cred/munge
 StateSaveLocation={dir}/state
 SlurmdSpoolDir={dir}/spool/%n
 SlurmctldPidFile={dir}/slurmctld.pid
-SlurmdPidFile={dir}/slurmd.pid
+SlurmdPidFile={dir}/slurmd-%n.pid
 SlurmctldLogFile={dir}/slurmctld.log
-SlurmdLogFile={dir}/slurmd.log
+SlurmdLogFile={dir}/slurmd-%n.log
 MailProg=/bin/true
 ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
@@ -74,55 +95,123 @@ SelectTypeParameters=CR_CPU
 SlurmdParameters=config_overrides
 ReturnToService=2
 MpiDefault=none
-NodeName={host} NodeAddr=127.0.0.1 CPUs={cpus} State=UNKNOWN
-PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
+{nodes}PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 """
+
+
+def _ip(*args):
+    res = subprocess.run(["ip", *args], capture_output=True, text=True)
+    if res.returncode != 0:
+        raise RuntimeError(f"ip {' '.join(args)}: {res.stderr.strip()}")
 
 
 class SlurmCluster:
     """munged + slurmctld + slurmd on this machine; clients reach it through SLURM_CONF."""
 
-    def __init__(self, cpus=8, plugstack=()):
+    def __init__(self, cpus=8, plugstack=(), nodes=1):
         self.cpus = cpus
         self.plugstack = list(plugstack)     # plugstack.conf lines (SPANK plugins)
+        self.nodes = nodes
         self.dir = None
         self.procs = []
+        self.net = None                      # nodes > 1: (bridge, [netns names])
 
     def start(self, timeout=60):
-        reason = missing()
+        reason = missing() if self.nodes == 1 else multinode_missing()
         if reason:
             raise RuntimeError(reason)
+        try:
+            return self._start(timeout)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self, timeout):
         # 1. A private folder (munged wants its socket folder world-searchable) and a key.
         self.dir = Path(tempfile.mkdtemp(prefix="mpicomm-slurm-"))
         self.dir.chmod(0o755)
         host = socket.gethostname().split(".")[0]
-        for sub in ("state", f"spool/{host}"):
-            (self.dir / sub).mkdir(parents=True)
         key = self.dir / "munge.key"
         key.write_bytes(os.urandom(1024))
         key.chmod(0o600)
+        (self.dir / "state").mkdir()
+        # 2. The nodes: this host on loopback, or namespaced hosts on a bridge.
+        if self.nodes == 1:
+            ctld_addr, names, addrs = "127.0.0.1", [host], ["127.0.0.1"]
+        else:
+            ctld_addr, names, addrs = self._network()
         ctld_port, slurmd_port = _free_ports(2)
-        conf = CONF.format(host=host, dir=self.dir, cpus=self.cpus, ctld_port=ctld_port,
-                           slurmd_port=slurmd_port)
+        conf = CONF.format(host=host, ctld_addr=ctld_addr, dir=self.dir, ctld_port=ctld_port,
+                           slurmd_port=slurmd_port, nodes="".join(
+                               f"NodeName={n} NodeAddr={a} CPUs={self.cpus} State=UNKNOWN\n"
+                               for n, a in zip(names, addrs)))
         (self.dir / "plugstack.conf").write_text("".join(f"{ln}\n" for ln in self.plugstack))
         conf += f"PlugStackConfig={self.dir}/plugstack.conf\n"
         (self.dir / "slurm.conf").write_text(conf)
-        # 2. The daemons, in the foreground of their own processes.
+        for name in names:
+            (self.dir / "spool" / name).mkdir(parents=True)
+        # 3. The daemons, in the foreground of their own processes.
         d = self.dir
         self._spawn("munged", [_tool("munged"), "-F", "--force", f"--socket={d}/munge.sock",
                                f"--key-file={key}", f"--pid-file={d}/munged.pid",
                                f"--log-file={d}/munged.log", f"--seed-file={d}/munged.seed"])
         self._wait(lambda: (d / "munge.sock").exists(), timeout, "munged's socket")
         self._spawn("slurmctld", [_tool("slurmctld"), "-D", "-i"])
-        self._spawn("slurmd", [_tool("slurmd"), "-D"])
-        # 3. Ready when the node is idle.
-        self._wait(lambda: self.run(["sinfo", "-h", "-o", "%T"], timeout=10).stdout.strip()
-                   == "idle", timeout, "the node to become idle")
+        if self.nodes == 1:
+            self._spawn("slurmd", [_tool("slurmd"), "-D"])
+        else:
+            for name, ns in zip(names, self.net[1]):
+                self._spawn(f"slurmd-{name}", self._node_argv(name, ns),
+                            conf=self._node_conf(name, conf))
+        # 4. Ready when every node is idle.
+        self._wait(lambda: self.run(["sinfo", "-h", "-N", "-o", "%T"], timeout=10)
+                   .stdout.split() == ["idle"] * self.nodes, timeout, "the nodes to become idle")
         return self
 
-    def _spawn(self, name, argv):
+    def _network(self):
+        """A bridge with the controller's address and one network namespace per node,
+        joined to it by a veth pair: (controller address, node names, node addresses)."""
+        tag = "%06x" % random.randrange(1 << 24)
+        subnet = f"10.77.{random.randrange(1, 255)}"
+        bridge = f"mcbr{tag}"
+        self.net = (bridge, [])
+        _ip("link", "add", bridge, "type", "bridge")
+        _ip("addr", "add", f"{subnet}.1/24", "dev", bridge)
+        _ip("link", "set", bridge, "up")
+        names, addrs = [], []
+        for i in range(1, self.nodes + 1):
+            ns, veth = f"mcn{tag}{i}", f"mcv{tag}{i}"
+            _ip("netns", "add", ns)
+            self.net[1].append(ns)
+            _ip("link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", ns)
+            _ip("link", "set", veth, "master", bridge, "up")
+            _ip("-n", ns, "addr", "add", f"{subnet}.{10 + i}/24", "dev", "eth0")
+            _ip("-n", ns, "link", "set", "eth0", "up")
+            _ip("-n", ns, "link", "set", "lo", "up")
+            names.append(f"node{i}")
+            addrs.append(f"{subnet}.{10 + i}")
+        return f"{subnet}.1", names, addrs
+
+    def _node_conf(self, name, conf):
+        """A node's own copy of slurm.conf, beside an mpi.conf that gives its PMIx plugin
+        a folder of its own (the nodes share this machine's /tmp)."""
+        folder = self.dir / name
+        (folder / "pmix").mkdir(parents=True)
+        (folder / "slurm.conf").write_text(conf)
+        (folder / "mpi.conf").write_text(f"PMIxCliTmpDirBase={folder}/pmix\n")
+        return folder / "slurm.conf"
+
+    @staticmethod
+    def _node_argv(name, ns):
+        # nsenter, not `ip netns exec`, which remounts /sys without the cgroup tree slurmd
+        # looks for.
+        return ["nsenter", f"--net=/run/netns/{ns}", "unshare", "--uts", "sh", "-c",
+                f"hostname {name} && exec {_tool('slurmd')} -D -N {name}"]
+
+    def _spawn(self, name, argv, conf=None):
         log = open(self.dir / f"{name}.out", "w")
-        self.procs.append((name, subprocess.Popen(argv, env=self.env(), stdout=log,
+        env = self.env({"SLURM_CONF": str(conf)} if conf else None)
+        self.procs.append((name, subprocess.Popen(argv, env=env, stdout=log,
                                                   stderr=subprocess.STDOUT,
                                                   start_new_session=True)))
         log.close()
@@ -192,8 +281,15 @@ class SlurmCluster:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
         self.procs = []
+        if self.net:
+            bridge, namespaces = self.net
+            for ns in namespaces:
+                subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+            subprocess.run(["ip", "link", "del", bridge], capture_output=True)
+            self.net = None
         if self.dir:
             shutil.rmtree(self.dir, ignore_errors=True)
+            self.dir = None
 
     def __enter__(self):
         return self.start()

@@ -6,6 +6,7 @@ rank 0 print one line, `SLURMJOB {json}`, with what every rank saw.
 """
 import json
 import os
+import socket
 import sys
 
 if "--load" in sys.argv:
@@ -36,7 +37,7 @@ def main():
     want = np.arange(N * N, dtype=np.float64).reshape(N, N)[:, 0] + left * N * N
     face.Free()
     seen = {
-        "rank": rank, "size": size,
+        "rank": rank, "size": size, "host": socket.gethostname(),
         "task": os.environ.get("SLURM_PROCID"),
         "preload": "libmpicomm" in os.environ.get("LD_PRELOAD", ""),
         "loaded": interposer.preloaded(),

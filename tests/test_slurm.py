@@ -254,3 +254,62 @@ def test_spank_plugin_refuses_a_bad_plugstack_line(spank):
             "default=on|off)" in res.stderr, res.stderr
         res = other.run(["srun", "-n", "1", "--mpicomm", "true"])
         assert res.returncode != 0 and "mpicomm" in res.stderr       # no such option
+
+
+# Two nodes: slurmd in network and UTS namespaces of their own (node1, node2) ------------
+
+MULTINODE_MISSING = slurm_cluster.multinode_missing()
+needs_two_nodes = pytest.mark.skipif(MULTINODE_MISSING is not None,
+                                     reason=MULTINODE_MISSING or "")
+
+
+@pytest.fixture(scope="module")
+def two_nodes(spank):
+    lib = helpers.cli("preload-path").stdout.strip()
+    plugstack = [f"required {spank} lib={lib}"] if spank else []
+    c = slurm_cluster.SlurmCluster(cpus=4, nodes=2, plugstack=plugstack).start()
+    yield c
+    c.stop()
+
+
+@needs_two_nodes
+def test_run_spans_the_nodes_of_an_allocation(two_nodes, pmi):
+    res = two_nodes.run(["salloc", "-N", "2", "--ntasks-per-node=2", *MPICOMM, "run", "-v",
+                         "--", sys.executable, JOB])
+    assert res.returncode == 0, res.stderr
+    assert launch_line(res).startswith("srun -n 4 ") and f"--mpi={pmi}" in launch_line(res)
+    ranks = job_result(res)
+    assert sorted(r["host"] for r in ranks) == ["node1", "node1", "node2", "node2"], ranks
+    for r in ranks:            # the ring crosses between the nodes: packed, and right
+        assert r["size"] == 4 and r["preload"] and r["correct"], r
+        assert r["send_fast"] == 1 and r["recv_fast"] == 1, r
+
+
+@needs_two_nodes
+def test_a_rank_failing_on_the_other_node_ends_the_step(two_nodes):
+    code = ("import os, socket, time; from mpi4py import MPI; MPI.COMM_WORLD.Barrier(); "
+            "socket.gethostname() == 'node2' and os._exit(5); time.sleep(120)")
+    t = time.monotonic()
+    res = two_nodes.run(["salloc", "-N", "2", "--ntasks-per-node=1", *MPICOMM, "run", "--",
+                         sys.executable, "-c", code])
+    assert res.returncode != 0 and time.monotonic() - t < 60, res.stderr
+
+
+@needs_two_nodes
+def test_measure_in_a_two_node_allocation_keeps_to_one_node(two_nodes, tmp_path):
+    out = tmp_path / "model.h5"
+    res = two_nodes.run(["salloc", "-N", "2", "--ntasks-per-node=2", *MPICOMM, "measure",
+                         "--quick", "--reps", "1", "-v", "-o", str(out)])
+    assert res.returncode == 0, res.stderr
+    assert "srun -n 2 -N 1 " in res.stderr and out.exists()
+
+
+@needs_two_nodes
+@needs_spank
+def test_spank_option_preloads_every_node(two_nodes, pmi):
+    res = two_nodes.run(["srun", "-N", "2", "-n", "2", f"--mpi={pmi}", "--mpicomm",
+                         sys.executable, JOB])
+    assert res.returncode == 0, res.stderr
+    ranks = job_result(res)
+    assert sorted(r["host"] for r in ranks) == ["node1", "node2"], ranks
+    assert all(r["preload"] and r["correct"] and r["send_fast"] == 1 for r in ranks), ranks
