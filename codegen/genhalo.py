@@ -1,4 +1,5 @@
-"""Emit halo-exchange code for a user's program: C (a header) or Python (mpi4py).
+"""Emit halo-exchange code for a user's program: C (a header), Python (mpi4py) or Fortran
+(a module on mpi_f08).
 
 For a D-dimensional array (D = 1..3) of one element type with G ghost cells on every
 side, owned cells at [G, n+G) along each dimension, the generated code builds one
@@ -8,16 +9,11 @@ neighbour list, the tags and the regions are worked out here, once, and written 
 tables; past a non-periodic edge the neighbour is MPI_PROC_NULL and those ghost cells
 are left as they are.
 
-    python genhalo.py --dims 3 --ghost 1 --neighbors faces --dtype float64 --lang c
+    mpicomm codegen halo --dims 3 --ghost 1 --neighbors faces --dtype float64 --lang c
 """
-import argparse
 import itertools
-import sys
 
-try:
-    from . import gencode
-except ImportError:                    # run as a script
-    import gencode
+from . import gencode
 
 NEIGHBORS = ("faces", "all")
 
@@ -384,18 +380,3 @@ contains
 end module {p}
 """
 
-
-def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--dims", type=int, required=True)
-    p.add_argument("--ghost", type=int, default=1)
-    p.add_argument("--neighbors", default="faces")
-    p.add_argument("--dtype", default="float64")
-    p.add_argument("--lang", default="c")
-    p.add_argument("--prefix", default="halo")
-    a = p.parse_args(argv)
-    sys.stdout.write(emit(a.dims, a.ghost, a.neighbors, a.dtype, a.lang, a.prefix))
-
-
-if __name__ == "__main__":
-    main()

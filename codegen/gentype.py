@@ -1,4 +1,5 @@
-"""Emit the MPI datatype of an array section for a user's program: C or Python (mpi4py).
+"""Emit the MPI datatype of an array section for a user's program: C, Python (mpi4py) or
+Fortran (mpi_f08).
 
 The section is written as numpy would index the array (`:, 0:2, ::4`, `5`, `-3:`),
 for an array of a given shape in C (row-major) or Fortran (column-major) order. A
@@ -7,16 +8,11 @@ a vector in the fastest dimension, an hvector per slower one, placed at the sect
 first element and resized to the whole array (the extent a subarray has), so both
 forms are used the same way: (array, 1, type).
 
-    python gentype.py --shape 64,64,64 --section ":,:,0:2" --dtype float64 --lang c
+    mpicomm codegen datatype --shape 64,64,64 --section ":,:,0:2" --dtype float64 --lang c
 """
-import argparse
 import math
-import sys
 
-try:
-    from . import gencode
-except ImportError:                    # run as a script
-    import gencode
+from . import gencode
 
 ORDERS = ("C", "F")
 
@@ -276,18 +272,3 @@ contains
         body = "\n".join(lines) + "\n"
     return head + body + f"\nend module {name}_type\n"
 
-
-def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--shape", required=True)
-    p.add_argument("--section", required=True)
-    p.add_argument("--dtype", default="float64")
-    p.add_argument("--order", default="C")
-    p.add_argument("--lang", default="c")
-    p.add_argument("--name", default="section")
-    a = p.parse_args(argv)
-    sys.stdout.write(emit(a.shape, a.section, a.dtype, a.order, a.lang, a.name))
-
-
-if __name__ == "__main__":
-    main()

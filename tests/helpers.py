@@ -1,6 +1,7 @@
 """Shared helpers for tests that launch MPI jobs themselves."""
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -63,3 +64,15 @@ def compile_c(source, target):
     env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
     subprocess.run([mpicc(), "-O2", "-o", str(target), str(source), "-ldl"], check=True, env=env)
     return target
+
+
+def site_fortran():
+    """Debian's MPI of the family under test, with Fortran bindings (the PyPI wheels have
+    none): ({"mpicc", "mpif90", "mpiexec": path or None}, suffix, skip reason or None)."""
+    suffix = {"MPICH": "mpich", "Open MPI": "openmpi"}[inst().vendor]
+    tools = {name: shutil.which(f"{name}.{suffix}") for name in ("mpicc", "mpif90", "mpiexec")}
+    reason = None
+    if not all(tools.values()) or not shutil.which("gfortran"):
+        reason = (f"no Fortran-capable {suffix} (Debian's lib{suffix}-dev and gfortran; "
+                  "`make test` installs them)")
+    return tools, suffix, reason

@@ -6,7 +6,6 @@ array, for random shapes, sections, orders and element types."""
 import json
 import math
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -99,12 +98,8 @@ def test_generated_python_halo_refuses_a_wrong_field_and_communicator(tmp_path):
 
 # Fortran: Debian's MPI of the venv's family and gfortran (the wheels have no Fortran
 # bindings), as in test_fortran.py.
-SUFFIX = {"MPICH": "mpich", "Open MPI": "openmpi"}[helpers.inst().vendor]
-FTOOLS = {name: shutil.which(f"{name}.{SUFFIX}") for name in ("mpicc", "mpif90", "mpiexec")}
-needs_fortran = pytest.mark.skipif(
-    not all(FTOOLS.values()) or not shutil.which("gfortran"),
-    reason=f"no Fortran-capable {SUFFIX} (Debian's lib{SUFFIX}-dev and gfortran; "
-           "`make test` installs them)")
+FTOOLS, SUFFIX, NO_FORTRAN = helpers.site_fortran()
+needs_fortran = pytest.mark.skipif(NO_FORTRAN is not None, reason=NO_FORTRAN or "")
 
 
 def _site_run(ranks, argv, library=None, cwd=None, **settings):

@@ -8,7 +8,6 @@ Open MPI 4.1) with gfortran, as a site MPI; `make test` installs them
 (scripts/prereqs.sh). The interposer is built for that MPI with `--mpicc`, as a user
 of a site MPI would."""
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -23,12 +22,8 @@ HERE = Path(__file__).resolve().parent
 # completion: every completion call, probes, cancel, Type_get_contents and
 # Neighbor_alltoallw. Per program: the types it commits and the MPI_Pack calls it makes.
 PROGRAMS = {"halo_types": (6, 4), "completion": (3, 0)}
-SUFFIX = {"MPICH": "mpich", "Open MPI": "openmpi"}[helpers.inst().vendor]
-TOOLS = {name: shutil.which(f"{name}.{SUFFIX}") for name in ("mpicc", "mpif90", "mpiexec")}
-pytestmark = pytest.mark.skipif(
-    not all(TOOLS.values()) or not shutil.which("gfortran"),
-    reason=f"no Fortran-capable {SUFFIX} (Debian's lib{SUFFIX}-dev and gfortran; "
-           "`make test` installs them)")
+TOOLS, SUFFIX, NO_FORTRAN = helpers.site_fortran()
+pytestmark = pytest.mark.skipif(NO_FORTRAN is not None, reason=NO_FORTRAN or "")
 
 BINDINGS = ["mpi", "mpi_f08"]
 # Where each program's RESULT line holds its error counts (then its other results).
