@@ -74,9 +74,13 @@ def _cmd_codegen(args):
         raise ValueError(f"{args.output} exists: refusing to overwrite it (--force to replace)")
     # Written beside the target and moved in place: an interrupted run leaves no half file.
     tmp = f"{args.output}.tmp-{os.getpid()}"
-    with open(tmp, "w") as f:
-        f.write(src)
-    os.replace(tmp, args.output)
+    try:
+        with open(tmp, "w") as f:
+            f.write(src)
+        os.replace(tmp, args.output)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
     print(args.output)
     return 0
 
