@@ -69,7 +69,11 @@ int slurm_spank_init(spank_t sp, int ac, char **av)
 {
     for (int i = 0; i < ac; i++) {
         if (!strncmp(av[i], "lib=", 4)) {
-            snprintf(mpis_lib, sizeof mpis_lib, "%s", av[i] + 4);
+            if (snprintf(mpis_lib, sizeof mpis_lib, "%s", av[i] + 4) >= (int) sizeof mpis_lib) {
+                slurm_error("mpicomm: plugstack.conf lib= is longer than %d bytes",
+                            (int) sizeof mpis_lib - 1);
+                return ESPANK_BAD_ARG;
+            }
         } else if (!strcmp(av[i], "default=on") || !strcmp(av[i], "default=off")) {
             mpis_default_on = !strcmp(av[i], "default=on");
         } else {
