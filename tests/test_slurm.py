@@ -3,6 +3,7 @@ node on loopback; see slurm/slurm_cluster.py): `mpicomm run` inside allocations,
 template, `mpicomm.interposer.load()` under a plain srun, and the warning for an srun
 that starts every task as an MPI job of its own."""
 import json
+import os
 import subprocess
 import sys
 import time
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import helpers
-from mpicomm import launch
+from mpicomm import build, codegen, launch
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE.parent / "slurm"))
@@ -313,3 +314,31 @@ def test_spank_option_preloads_every_node(two_nodes, pmi):
     ranks = job_result(res)
     assert sorted(r["host"] for r in ranks) == ["node1", "node2"], ranks
     assert all(r["preload"] and r["correct"] and r["send_fast"] == 1 for r in ranks), ranks
+
+
+# A site MPI's Fortran program, unchanged, under a plain srun --mpicomm ----------------------
+
+FTOOLS, _, NO_FORTRAN = helpers.site_fortran()
+
+
+@needs_spank
+@pytest.mark.skipif(NO_FORTRAN is not None, reason=NO_FORTRAN or "")
+def test_site_fortran_program_under_srun_mpicomm(spank, pmi, tmp_path):
+    """Debian's MPI of the family under test (a site MPI), a generated Fortran halo
+    exchange built with its mpif90, and the SPANK plugin offering the interposer built
+    for that MPI: srun --mpicomm packs its faces, with the results of a plain srun."""
+    env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+    (tmp_path / "halo.f90").write_text(codegen.halo(3, 1, "faces", "float64", "fortran"))
+    for cmd in (["-c", "halo.f90"], ["-DFTYPE=real(8)", str(HERE / "codegen" / "halo_check.F90"),
+                                     "halo.o", "-o", "check"]):
+        subprocess.run([FTOOLS["mpif90"], "-O1", *cmd], check=True, cwd=tmp_path, env=env)
+    lib = build.build(mpicc=FTOOLS["mpicc"], quiet=True)["library"]
+    with slurm_cluster.SlurmCluster(cpus=4, plugstack=[f"required {spank} lib={lib}"]) as c:
+        argv = [str(tmp_path / "check"), "111", "4", "4", "4"]
+        plain = c.run(["srun", "-n", "4", f"--mpi={pmi}", *argv])
+        assert plain.returncode == 0 and "halo_check OK" in plain.stdout, plain.stderr
+        res = c.run(["srun", "-n", "4", f"--mpi={pmi}", "--mpicomm=pack",
+                     "--export=ALL,MPICOMM_STATS=1", *argv])
+        assert res.returncode == 0 and res.stdout == plain.stdout, res.stdout + res.stderr
+        stats = helpers.stats_lines(res.stderr)
+        assert len(stats) == 4 and all(s["send_fast"] > 0 for s in stats), res.stderr
