@@ -33,6 +33,25 @@ int mpiw_neighbor_degrees(MPI_Comm comm, int *in, int *out)
            PMPI_Dist_graph_neighbors_count(comm, in, out, &weighted) == MPI_SUCCESS;
 }
 
+/* Which in-neighbours are MPI_PROC_NULL (past the edge of a non-periodic Cartesian grid):
+ * the MPI receives nothing from them and leaves those blocks as they are, so nothing may
+ * be unpacked there. A malloc'd array of nin flags, NULL when out of memory. */
+static char *null_sources(MPI_Comm comm, int nin)
+{
+    int topo = MPI_UNDEFINED, src, dst;
+    char *null = calloc((size_t) nin + 1, 1);
+
+    if (!null || PMPI_Topo_test(comm, &topo) != MPI_SUCCESS || topo != MPI_CART)
+        return null;
+    /* MPI's order of Cartesian neighbours: per dimension, the -1 side then the +1 side. */
+    for (int k = 0; 2 * k + 1 < nin; k++)
+        if (PMPI_Cart_shift(comm, k, 1, &src, &dst) == MPI_SUCCESS) {
+            null[2 * k] = src == MPI_PROC_NULL;
+            null[2 * k + 1] = dst == MPI_PROC_NULL;
+        }
+    return null;
+}
+
 static int64_t count_at(const mpiw_side *s, int i)
 {
     return s->counts ? s->counts[i] : (int64_t) s->counts_c[i];
@@ -148,7 +167,7 @@ int mpiw_neighbor_alltoallw_try(const mpiw_side *s, const mpiw_side *r, MPI_Comm
 {
     int nin, nout, ns, nr, n;
     int64_t stotal, rtotal;
-    char *stmp = NULL, *rtmp = NULL;
+    char *stmp = NULL, *rtmp = NULL, *null = NULL;
     plan p;
 
     /* 1. Which blocks to pack. */
@@ -157,9 +176,10 @@ int mpiw_neighbor_alltoallw_try(const mpiw_side *s, const mpiw_side *r, MPI_Comm
     n = nin + nout;
     ns = choose_blocks(s, nout, large, p.d, p.how, p.off, &stotal);
     nr = choose_blocks(r, nin, large, p.d + nout, p.how + nout, p.off + nout, &rtotal);
-    if ((!ns && !nr) || !(stmp = malloc((size_t) stotal + 1)) ||
-        !(rtmp = malloc((size_t) rtotal + 1))) {
+    if ((!ns && !nr) || !(null = null_sources(comm, nin)) ||
+        !(stmp = malloc((size_t) stotal + 1)) || !(rtmp = malloc((size_t) rtotal + 1))) {
         free(stmp);
+        free(null);
         plan_free(&p);
         mpiw_count(MPIW_STAT_neighbor_fallback, 1);
         return 0;
@@ -186,11 +206,12 @@ int mpiw_neighbor_alltoallw_try(const mpiw_side *s, const mpiw_side *r, MPI_Comm
     /* 3. The program's collective, 4. unpack what arrived. */
     *err = alltoallw(&p, nout, n, large, comm);
     for (int i = nout; i < n && *err == MPI_SUCCESS; i++)
-        if (p.how[i])
+        if (p.how[i] && !null[i - nout])
             mpic_unpack(&p.d[i], count_at(r, i - nout), rtmp + p.off[i], block_at(r, i - nout, 0));
     mpiw_count(MPIW_STAT_bytes_unpacked, *err == MPI_SUCCESS ? rtotal : 0);
     free(stmp);
     free(rtmp);
+    free(null);
     plan_free(&p);
     mpiw_count(MPIW_STAT_neighbor_fast, 1);
     mpiw_count(MPIW_STAT_method_pack, ns + nr);
@@ -236,17 +257,22 @@ int mpiw_neighbor_alltoallv_try(const mpiw_side *s, const mpiw_side *r, MPI_Comm
     int nin, nout, sp, rp;
     mpic_desc sd, rd;
     int64_t *c;
-    char *stmp = NULL, *rtmp = NULL;
+    char *stmp = NULL, *rtmp = NULL, *null;
     MPI_Aint lb, extent;
 
     /* 1. Which sides to pack. */
     if (!mpiw_neighbor_degrees(comm, &nin, &nout) ||
         !(c = malloc(2 * (size_t) (nin + nout + 1) * sizeof *c)))
         return 0;
+    if (!(null = null_sources(comm, nin))) {
+        free(c);
+        return 0;
+    }
     sp = pack_side(s, nout, large, 1, &sd, c, c + nout, &stmp);
     rp = pack_side(r, nin, large, 0, &rd, c + 2 * nout, c + 2 * nout + nin, &rtmp);
     if (!sp && !rp) {
         free(c);
+        free(null);
         mpiw_count(MPIW_STAT_neighbor_fallback, 1);
         return 0;
     }
@@ -284,7 +310,8 @@ int mpiw_neighbor_alltoallv_try(const mpiw_side *s, const mpiw_side *r, MPI_Comm
     if (rp > 0 && *err == MPI_SUCCESS && !PMPI_Type_get_extent(r->type, &lb, &extent)) {
         int64_t at = 0;
         for (int i = 0; i < nin; i++) {
-            mpic_unpack(&rd, count_at(r, i), rtmp + at, block_at(r, i, extent));
+            if (!null[i])
+                mpic_unpack(&rd, count_at(r, i), rtmp + at, block_at(r, i, extent));
             at += count_at(r, i) * rd.info.size;
         }
         mpiw_count(MPIW_STAT_bytes_unpacked, at);
@@ -292,6 +319,7 @@ int mpiw_neighbor_alltoallv_try(const mpiw_side *s, const mpiw_side *r, MPI_Comm
     free(stmp);
     free(rtmp);
     free(c);
+    free(null);
     if (sp < 0) {
         mpiw_count(MPIW_STAT_neighbor_fallback, 1);
         return 0;

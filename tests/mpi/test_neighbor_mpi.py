@@ -1,7 +1,9 @@
 """Interposed MPI_Neighbor_alltoallw and MPI_Neighbor_alltoallv against the MPI itself.
 
 Runs at any rank count on a periodic ring (a 1-D Cartesian communicator, where at
-1 or 2 ranks both neighbours are the same rank) and on a distributed graph. Each
+1 or 2 ranks both neighbours are the same rank), on a line (the same, not periodic:
+the end ranks' outer neighbour is MPI_PROC_NULL, whose receive block the MPI leaves
+as it is) and on a distributed graph. Each
 exchange runs with the pack method and with the interposer switched off, in the
 same process, and the receive buffers (and errors) must be identical.
 """
@@ -20,6 +22,10 @@ RANK, SIZE = COMM.Get_rank(), COMM.Get_size()
 
 def ring():
     return COMM.Create_cart([SIZE], periods=[True])
+
+
+def line():
+    return COMM.Create_cart([SIZE], periods=[False])
 
 
 def graph():
@@ -60,7 +66,7 @@ def usable(dt):
 
 
 @pytest.mark.mpi
-@pytest.mark.parametrize("make", [ring, graph], ids=["cart", "dist-graph"])
+@pytest.mark.parametrize("make", [ring, line, graph], ids=["cart", "line", "dist-graph"])
 def test_alltoallw_with_random_types_matches_the_mpi(interposer, make):
     comm = make()
     indeg, outdeg = degrees(comm)
@@ -96,10 +102,11 @@ def test_alltoallw_with_random_types_matches_the_mpi(interposer, make):
 
 
 @pytest.mark.mpi
+@pytest.mark.parametrize("make", [ring, line], ids=["cart", "line"])
 @pytest.mark.parametrize("sender, receiver", [("vector", "vector"), ("vector", "bytes"),
                                               ("bytes", "vector")])
-def test_alltoallv_mixed_types_with_one_signature(interposer, sender, receiver):
-    comm = ring()
+def test_alltoallv_mixed_types_with_one_signature(interposer, sender, receiver, make):
+    comm = make()
     n = degrees(comm)[0]
     vec = MPI.DOUBLE.Create_vector(50, 2, 5).Commit()
     flat = MPI.DOUBLE.Create_contiguous(100).Commit()
