@@ -16,6 +16,7 @@ import itertools
 from . import gencode
 
 NEIGHBORS = ("faces", "all")
+EXCHANGES = ("isend", "alltoallw")
 
 
 def directions(dims, neighbors):
@@ -26,7 +27,7 @@ def directions(dims, neighbors):
     return out
 
 
-def _check(dims, ghost, neighbors, dtype, lang, prefix):
+def _check(dims, ghost, neighbors, dtype, lang, prefix, exchange):
     if not isinstance(dims, int) or not 1 <= dims <= 3:
         raise gencode.CodegenError(f"--dims {dims!r} must be 1, 2 or 3")
     if not isinstance(ghost, int) or ghost < 1:
@@ -37,26 +38,42 @@ def _check(dims, ghost, neighbors, dtype, lang, prefix):
     gencode.check_dtype(dtype)
     gencode.check_lang(lang)
     gencode.check_prefix(prefix)
+    if exchange not in EXCHANGES:
+        raise gencode.CodegenError(f"--exchange {exchange!r} is not one of "
+                                   f"{', '.join(EXCHANGES)}")
+    if exchange == "alltoallw" and neighbors != "faces":
+        raise gencode.CodegenError("--exchange alltoallw needs --neighbors faces (a Cartesian "
+                                   "communicator's neighbourhood is its faces)")
+    if exchange == "alltoallw" and lang == "fortran":
+        raise gencode.CodegenError("--exchange alltoallw is for C and Python (MPICH 4.0's "
+                                   "mpi_f08 MPI_Neighbor_alltoallw fails on Cartesian "
+                                   "communicators); use --exchange isend")
 
 
 def emit(dims, ghost, neighbors="faces", dtype="float64", lang="c", prefix="halo",
-         command=None):
-    """The source text of the halo exchange."""
-    _check(dims, ghost, neighbors, dtype, lang, prefix)
+         command=None, exchange="isend"):
+    """The source text of the halo exchange: Isend/Irecv per neighbour (isend), or one
+    MPI_Neighbor_alltoallw on the Cartesian communicator (alltoallw, faces only)."""
+    _check(dims, ghost, neighbors, dtype, lang, prefix, exchange)
     dirs = directions(dims, neighbors)
     back = [dirs.index(tuple(-v for v in d)) for d in dirs]
+    # MPI's order of a Cartesian communicator's neighbours: per dimension, -1 then +1.
+    cart = [dirs.index(tuple(s if j == k else 0 for j in range(dims)))
+            for k in range(dims) for s in (-1, 1)] if exchange == "alltoallw" else None
     command = command or (f"mpicomm codegen halo --dims {dims} --ghost {ghost} --neighbors "
-                          f"{neighbors} --dtype {dtype} --lang {lang} --prefix {prefix}")
+                          f"{neighbors} --dtype {dtype} --lang {lang} --prefix {prefix}"
+                          + (f" --exchange {exchange}" if exchange != "isend" else ""))
     what = (f"{dims}-D array of {dtype} with {ghost} ghost cell{'s' * (ghost > 1)} per side, "
             f"{len(dirs)} neighbours ({'faces' if neighbors == 'faces' else 'faces, edges and corners'})")
-    args = dict(D=dims, G=ghost, N=len(dirs), dirs=dirs, back=back, what=what,
+    args = dict(D=dims, G=ghost, N=len(dirs), dirs=dirs, back=back, cart=cart, what=what,
                 banner=gencode.banner(command, lang), p=prefix, P=prefix.upper(),
                 dtype=dtype, types=gencode.DTYPES[dtype])
     return {"c": _c, "python": _python, "fortran": _fortran}[lang](**args)
 
 
-def _c(D, G, N, dirs, back, what, banner, p, P, dtype, types):
+def _c(D, G, N, dirs, back, cart, what, banner, p, P, dtype, types):
     ctype, mpitype = types[0], types[1]
+    exchange = _c_isend(p, P) if cart is None else _c_alltoallw(p, P, cart)
     return f"""/*
  * {p}: halo exchange of a {what}.
 {banner}
@@ -141,19 +158,7 @@ static int {p}_create(MPI_Comm cart, const int n[{P}_NDIMS], {p}_plan *plan)
     return MPI_SUCCESS;
 }}
 
-static int {p}_exchange({p}_plan *plan, {p}_t *field)
-{{
-    MPI_Request req[2 * {P}_NEIGHBORS];
-
-    for (int q = 0; q < {P}_NEIGHBORS; q++)
-        {P}_TRY(MPI_Irecv(field, 1, plan->recv[q], plan->peer[q], {p}_back[q], plan->comm,
-                          &req[q]));
-    for (int q = 0; q < {P}_NEIGHBORS; q++)
-        {P}_TRY(MPI_Isend(field, 1, plan->send[q], plan->peer[q], q, plan->comm,
-                          &req[{P}_NEIGHBORS + q]));
-    return MPI_Waitall(2 * {P}_NEIGHBORS, req, MPI_STATUSES_IGNORE);
-}}
-
+{exchange}
 static int {p}_free({p}_plan *plan)
 {{
     for (int q = 0; q < {P}_NEIGHBORS; q++) {{
@@ -168,7 +173,50 @@ static int {p}_free({p}_plan *plan)
 """
 
 
-def _python(D, G, N, dirs, back, what, banner, p, P, dtype, types):
+def _c_isend(p, P):
+    return f"""static int {p}_exchange({p}_plan *plan, {p}_t *field)
+{{
+    MPI_Request req[2 * {P}_NEIGHBORS];
+
+    for (int q = 0; q < {P}_NEIGHBORS; q++)
+        {P}_TRY(MPI_Irecv(field, 1, plan->recv[q], plan->peer[q], {p}_back[q], plan->comm,
+                          &req[q]));
+    for (int q = 0; q < {P}_NEIGHBORS; q++)
+        {P}_TRY(MPI_Isend(field, 1, plan->send[q], plan->peer[q], q, plan->comm,
+                          &req[{P}_NEIGHBORS + q]));
+    return MPI_Waitall(2 * {P}_NEIGHBORS, req, MPI_STATUSES_IGNORE);
+}}
+"""
+
+
+def _c_alltoallw(p, P, cart):
+    return f"""/* MPI's order of the Cartesian neighbours (per dimension, -1 then +1), as indices
+ * into {p}_dirs. */
+static const int {p}_cart[{P}_NEIGHBORS] = {{ {", ".join(map(str, cart))} }};
+
+static int {p}_exchange({p}_plan *plan, {p}_t *field)
+{{
+    int counts[{P}_NEIGHBORS];
+    MPI_Aint sdispls[{P}_NEIGHBORS], rdispls[{P}_NEIGHBORS];
+    MPI_Datatype sendtypes[{P}_NEIGHBORS], recvtypes[{P}_NEIGHBORS];
+
+    /* The send side is given one element on, with displacements one element back: the
+     * same cells, not the same pointer as the receive side (MPIs refuse aliased buffers
+     * in collectives; the cells sent and received do not overlap). */
+    for (int i = 0; i < {P}_NEIGHBORS; i++) {{
+        counts[i] = 1;
+        sdispls[i] = -(MPI_Aint) sizeof({p}_t);
+        rdispls[i] = 0;
+        sendtypes[i] = plan->send[{p}_cart[i]];
+        recvtypes[i] = plan->recv[{p}_cart[i]];
+    }}
+    return MPI_Neighbor_alltoallw(field + 1, counts, sdispls, sendtypes, field, counts, rdispls,
+                                  recvtypes, plan->comm);
+}}
+"""
+
+
+def _python(D, G, N, dirs, back, cart, what, banner, p, P, dtype, types):
     cls = "".join(w.capitalize() for w in p.split("_")) or "Halo"
     return f'''"""{p}: halo exchange of a {what}.
 {banner}
@@ -226,12 +274,7 @@ class {cls}:
                 not field.flags.writeable:
             raise ValueError(f"field must be a writeable C-contiguous numpy array of "
                              f"{{DTYPE}} and shape {{self.shape}}")
-        reqs = [self.comm.Irecv([field, 1, t], peer, tag)
-                for t, peer, tag in zip(self.recv, self.peers, BACK)]
-        reqs += [self.comm.Isend([field, 1, t], peer, q)
-                 for q, (t, peer) in enumerate(zip(self.send, self.peers))]
-        MPI.Request.Waitall(reqs)
-
+{_python_exchange(cart)}
     def free(self):
         for t in self.send + self.recv:
             t.Free()
@@ -245,7 +288,27 @@ class {cls}:
 '''
 
 
-def _fortran(D, G, N, dirs, back, what, banner, p, P, dtype, types):
+def _python_exchange(cart):
+    if cart is None:
+        return """        reqs = [self.comm.Irecv([field, 1, t], peer, tag)
+                for t, peer, tag in zip(self.recv, self.peers, BACK)]
+        reqs += [self.comm.Isend([field, 1, t], peer, q)
+                 for q, (t, peer) in enumerate(zip(self.send, self.peers))]
+        MPI.Request.Waitall(reqs)
+"""
+    return f"""        # One MPI_Neighbor_alltoallw; MPI's neighbour order is per dimension -1 then +1
+        # ({tuple(cart)!r} into DIRECTIONS). The send side starts one element on, with
+        # displacements one element back: the same cells, not the same buffer as the
+        # receive side (MPIs refuse aliased buffers in collectives).
+        order, k = {tuple(cart)!r}, len(self.send)
+        self.comm.Neighbor_alltoallw(
+            [field.reshape(-1)[1:], ([1] * k, [-DTYPE.itemsize] * k),
+             [self.send[q] for q in order]],
+            [field, ([1] * k, [0] * k), [self.recv[q] for q in order]])
+"""
+
+
+def _fortran(D, G, N, dirs, back, cart, what, banner, p, P, dtype, types):
     ftype = gencode.FORTRAN[dtype]
     flat = gencode.fortran_list([v for d in dirs for v in d], indent=14)
     backs = gencode.fortran_list(back, indent=6)

@@ -63,7 +63,7 @@ def _cmd_codegen(args):
     from mpicomm import codegen
     if args.what == "halo":
         src = codegen.halo(args.dims, args.ghost, args.neighbors, args.dtype, args.lang,
-                           args.prefix)
+                           args.prefix, exchange=args.exchange)
     else:
         src = codegen.datatype(args.shape, args.section, args.dtype, args.order, args.lang,
                                args.name)
@@ -191,6 +191,9 @@ def parser():
             gp.add_argument("--neighbors", default="faces",
                             help="faces (2 per dimension) or all (3^dims - 1) (faces)")
             gp.add_argument("--prefix", default="halo", help="names' prefix (halo)")
+            gp.add_argument("--exchange", default="isend",
+                            help="isend (Isend/Irecv per neighbour) or alltoallw (one "
+                                 "MPI_Neighbor_alltoallw; faces, C and Python) (isend)")
         else:
             gp.add_argument("--shape", required=True, help="array sizes, e.g. 64,64,64")
             gp.add_argument("--section", required=True,

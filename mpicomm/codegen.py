@@ -37,9 +37,11 @@ __all__ = ["CodegenError", "DTYPES", "FORTRAN", "LANGS", "datatype", "halo"]
 
 
 def halo(dims, ghost=1, neighbors="faces", dtype="float64", lang="c", prefix="halo",
-         command=None):
-    """Halo exchange of a dims-D array with ghost cells on every side (see genhalo.py)."""
-    return genhalo.emit(dims, ghost, neighbors, dtype, lang, prefix, command)
+         command=None, exchange="isend"):
+    """Halo exchange of a dims-D array with ghost cells on every side (see genhalo.py):
+    exchange "isend" (Isend/Irecv per neighbour) or "alltoallw" (one
+    MPI_Neighbor_alltoallw; faces, C and Python)."""
+    return genhalo.emit(dims, ghost, neighbors, dtype, lang, prefix, command, exchange)
 
 
 def datatype(shape, section, dtype="float64", order="C", lang="c", name="section",

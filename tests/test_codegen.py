@@ -68,6 +68,36 @@ def test_generated_python_halo_exchange_fills_every_ghost_cell(tmp_path, case):
     assert res.returncode == 0 and "halo_check OK" in res.stdout, res.stdout + res.stderr
 
 
+ALLTOALLW_CASES = [  # dims, ghost, dtype, periods, n, ranks
+    (1, 1, "float64", "1", [6], 2),          # one periodic dimension of 2 ranks
+    (2, 1, "float32", "10", [5, 4], 4),
+    (3, 2, "int64", "111", [4, 3, 5], 4),
+]
+
+
+@pytest.mark.parametrize("case", ALLTOALLW_CASES, ids=lambda c: f"{c[0]}d-g{c[1]}-p{c[3]}")
+def test_generated_neighbor_alltoallw_exchange_fills_every_ghost_cell(tmp_path, case):
+    dims, ghost, dtype, periods, n, ranks = case
+    (tmp_path / "gen.h").write_text(codegen.halo(dims, ghost, "faces", dtype, "c",
+                                                 exchange="alltoallw"))
+    (tmp_path / "halo.py").write_text(codegen.halo(dims, ghost, "faces", dtype, "python",
+                                                   exchange="alltoallw"))
+    prog = _compile(HERE / "codegen" / "halo_check.c", tmp_path / "check",
+                    '-DHALO_HEADER="gen.h"', include=tmp_path)
+    argv = [str(prog), periods, *map(str, n)]
+    res = helpers.mpicomm_run(ranks, argv, env={"MPICOMM_STATS": "1", "MPICOMM_METHOD": "pack"})
+    assert res.returncode == 0 and "halo_check OK" in res.stdout, res.stdout + res.stderr
+    stats = helpers.stats_lines(res.stderr)
+    assert all(s["send_fast"] == 0 for s in stats), stats        # no point to point at all
+    if dims > 1:                                                   # packed by the interposer
+        assert all(s["neighbor_fast"] == 2 for s in stats), stats
+    bare = helpers.mpicomm_run(ranks, argv, interposer=False)
+    assert bare.returncode == 0 and bare.stdout == res.stdout, bare.stdout + bare.stderr
+    py = helpers.mpicomm_run(ranks, [sys.executable, str(HERE / "codegen" / "halo_check.py"),
+                                     str(tmp_path), "halo", periods, *map(str, n)])
+    assert py.returncode == 0 and py.stdout == res.stdout, py.stdout + py.stderr
+
+
 def test_generated_halo_counts_agree_between_c_and_python(tmp_path):
     dims, ghost, neighbors, dtype, periods, n, ranks = HALO_CASES[5]
     (tmp_path / "gen.h").write_text(codegen.halo(dims, ghost, neighbors, dtype, "c"))
@@ -419,6 +449,11 @@ def test_cli_writes_the_file_and_never_overwrites_one(tmp_path):
     (["halo", "--dims", "2", "--dtype", "complex128"], "--dtype 'complex128' is not one of"),
     (["halo", "--dims", "2", "--lang", "rust"], "--lang 'rust' is not one of c, python, fortran"),
     (["halo", "--dims", "2", "--prefix", "2x"], "--prefix '2x' must be an identifier"),
+    (["halo", "--dims", "2", "--exchange", "bcast"], "--exchange 'bcast' is not one of"),
+    (["halo", "--dims", "2", "--neighbors", "all", "--exchange", "alltoallw"],
+     "--exchange alltoallw needs --neighbors faces"),
+    (["halo", "--dims", "2", "--lang", "fortran", "--exchange", "alltoallw"],
+     "--exchange alltoallw is for C and Python"),
     (["datatype", "--shape", "4,4", "--section", "1"], "has 1 index(es) for a 2-D array"),
     (["datatype", "--shape", "4,4", "--section", "::-1, 1"], "only positive steps"),
     (["datatype", "--shape", "4,4", "--section", "2:2, 1"], "selects nothing in dimension 0"),
