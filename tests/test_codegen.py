@@ -39,23 +39,39 @@ def _compile(source, target, *defines, include=None):
     return target
 
 
+def c_checker(tmp_path, header, name="check"):
+    """tests/codegen/halo_check.c built around a generated C header."""
+    (tmp_path / "gen.h").write_text(header)
+    return _compile(HERE / "codegen" / "halo_check.c", tmp_path / name,
+                    '-DHALO_HEADER="gen.h"', include=tmp_path)
+
+
+def py_checker(tmp_path, module, periods, n):
+    """The command line of tests/codegen/halo_check.py for a generated module."""
+    return [sys.executable, str(HERE / "codegen" / "halo_check.py"), str(tmp_path), module,
+            periods, *map(str, n)]
+
+
+def packed_and_bare(ranks, argv):
+    """argv run with the interposer packing (MPICOMM_METHOD=pack) and without it: the
+    first run's output and its ranks' counters, once both passed and printed the same."""
+    res = helpers.mpicomm_run(ranks, argv, env={"MPICOMM_STATS": "1", "MPICOMM_METHOD": "pack"})
+    assert res.returncode == 0 and "halo_check OK" in res.stdout, res.stdout + res.stderr
+    bare = helpers.mpicomm_run(ranks, argv, interposer=False)
+    assert bare.returncode == 0 and bare.stdout == res.stdout, bare.stdout + bare.stderr
+    return res.stdout, helpers.stats_lines(res.stderr)
+
+
 @pytest.mark.parametrize("case", HALO_CASES, ids=lambda c: f"{c[0]}d-g{c[1]}-{c[2]}-{c[3]}-p{c[4]}")
 def test_generated_c_halo_exchange_fills_every_ghost_cell(tmp_path, case):
     dims, ghost, neighbors, dtype, periods, n, ranks = case
-    (tmp_path / "gen.h").write_text(codegen.halo(dims, ghost, neighbors, dtype, "c"))
-    prog = _compile(HERE / "codegen" / "halo_check.c", tmp_path / "check",
-                    '-DHALO_HEADER="gen.h"', include=tmp_path)
-    argv = [str(prog), periods, *map(str, n)]
-    res = helpers.mpicomm_run(ranks, argv, env={"MPICOMM_STATS": "1", "MPICOMM_METHOD": "pack"})
-    assert res.returncode == 0 and "halo_check OK" in res.stdout, res.stdout + res.stderr
-    stats = helpers.stats_lines(res.stderr)
+    prog = c_checker(tmp_path, codegen.halo(dims, ghost, neighbors, dtype, "c"))
+    _, stats = packed_and_bare(ranks, [str(prog), periods, *map(str, n)])
     assert len(stats) == ranks
     nb = len(codegen.genhalo.directions(dims, neighbors))
     assert all(s["types_committed"] == 2 * nb for s in stats), stats
     if dims > 1:                               # non-contiguous faces: the interposer packs
         assert sum(s["send_fast"] for s in stats) > 0, stats
-    bare = helpers.mpicomm_run(ranks, argv, interposer=False)
-    assert bare.returncode == 0 and bare.stdout == res.stdout, bare.stdout + bare.stderr
 
 
 @pytest.mark.parametrize("case", HALO_CASES[1:5], ids=lambda c: f"{c[0]}d-{c[2]}-p{c[4]}")
@@ -63,8 +79,7 @@ def test_generated_python_halo_exchange_fills_every_ghost_cell(tmp_path, case):
     dims, ghost, neighbors, dtype, periods, n, ranks = case
     (tmp_path / "my_halo.py").write_text(codegen.halo(dims, ghost, neighbors, dtype, "python",
                                                       prefix="my_halo"))
-    res = helpers.mpicomm_run(ranks, [sys.executable, str(HERE / "codegen" / "halo_check.py"),
-                                      str(tmp_path), "my_halo", periods, *map(str, n)])
+    res = helpers.mpicomm_run(ranks, py_checker(tmp_path, "my_halo", periods, n))
     assert res.returncode == 0 and "halo_check OK" in res.stdout, res.stdout + res.stderr
 
 
@@ -78,35 +93,24 @@ ALLTOALLW_CASES = [  # dims, ghost, dtype, periods, n, ranks
 @pytest.mark.parametrize("case", ALLTOALLW_CASES, ids=lambda c: f"{c[0]}d-g{c[1]}-p{c[3]}")
 def test_generated_neighbor_alltoallw_exchange_fills_every_ghost_cell(tmp_path, case):
     dims, ghost, dtype, periods, n, ranks = case
-    (tmp_path / "gen.h").write_text(codegen.halo(dims, ghost, "faces", dtype, "c",
-                                                 exchange="alltoallw"))
     (tmp_path / "halo.py").write_text(codegen.halo(dims, ghost, "faces", dtype, "python",
                                                    exchange="alltoallw"))
-    prog = _compile(HERE / "codegen" / "halo_check.c", tmp_path / "check",
-                    '-DHALO_HEADER="gen.h"', include=tmp_path)
-    argv = [str(prog), periods, *map(str, n)]
-    res = helpers.mpicomm_run(ranks, argv, env={"MPICOMM_STATS": "1", "MPICOMM_METHOD": "pack"})
-    assert res.returncode == 0 and "halo_check OK" in res.stdout, res.stdout + res.stderr
-    stats = helpers.stats_lines(res.stderr)
+    prog = c_checker(tmp_path, codegen.halo(dims, ghost, "faces", dtype, "c",
+                                            exchange="alltoallw"))
+    out, stats = packed_and_bare(ranks, [str(prog), periods, *map(str, n)])
     assert all(s["send_fast"] == 0 for s in stats), stats        # no point to point at all
     if dims > 1:                                                   # packed by the interposer
         assert all(s["neighbor_fast"] == 2 for s in stats), stats
-    bare = helpers.mpicomm_run(ranks, argv, interposer=False)
-    assert bare.returncode == 0 and bare.stdout == res.stdout, bare.stdout + bare.stderr
-    py = helpers.mpicomm_run(ranks, [sys.executable, str(HERE / "codegen" / "halo_check.py"),
-                                     str(tmp_path), "halo", periods, *map(str, n)])
-    assert py.returncode == 0 and py.stdout == res.stdout, py.stdout + py.stderr
+    py = helpers.mpicomm_run(ranks, py_checker(tmp_path, "halo", periods, n))
+    assert py.returncode == 0 and py.stdout == out, py.stdout + py.stderr
 
 
 def test_generated_halo_counts_agree_between_c_and_python(tmp_path):
     dims, ghost, neighbors, dtype, periods, n, ranks = HALO_CASES[5]
-    (tmp_path / "gen.h").write_text(codegen.halo(dims, ghost, neighbors, dtype, "c"))
     (tmp_path / "halo.py").write_text(codegen.halo(dims, ghost, neighbors, dtype, "python"))
-    prog = _compile(HERE / "codegen" / "halo_check.c", tmp_path / "check",
-                    '-DHALO_HEADER="gen.h"', include=tmp_path)
+    prog = c_checker(tmp_path, codegen.halo(dims, ghost, neighbors, dtype, "c"))
     c = helpers.mpicomm_run(ranks, [str(prog), periods, *map(str, n)])
-    py = helpers.mpicomm_run(ranks, [sys.executable, str(HERE / "codegen" / "halo_check.py"),
-                                     str(tmp_path), "halo", periods, *map(str, n)])
+    py = helpers.mpicomm_run(ranks, py_checker(tmp_path, "halo", periods, n))
     assert c.stdout == py.stdout and "ghost cells filled" in c.stdout, c.stdout + py.stdout
 
 
@@ -166,9 +170,7 @@ def test_generated_fortran_halo_exchange_fills_every_ghost_cell(tmp_path, case):
     if dims > 1:
         assert sum(s["send_fast"] for s in stats) > 0, stats
     # The same count of ghost cells as the C checker finds for this case.
-    (tmp_path / "gen.h").write_text(codegen.halo(dims, ghost, neighbors, dtype, "c"))
-    prog = _compile(HERE / "codegen" / "halo_check.c", tmp_path / "check_c",
-                    '-DHALO_HEADER="gen.h"', include=tmp_path)
+    prog = c_checker(tmp_path, codegen.halo(dims, ghost, neighbors, dtype, "c"), "check_c")
     c = helpers.mpicomm_run(ranks, [str(prog), periods, *map(str, n)], interposer=False)
     assert c.stdout == bare.stdout, c.stdout + bare.stdout
 
