@@ -176,7 +176,7 @@ int mpiw_neighbor_alltoallw_try(const mpiw_side *s, const mpiw_side *r, MPI_Comm
     n = nin + nout;
     ns = choose_blocks(s, nout, large, p.d, p.how, p.off, &stotal);
     nr = choose_blocks(r, nin, large, p.d + nout, p.how + nout, p.off + nout, &rtotal);
-    if ((!ns && !nr) || !(null = null_sources(comm, nin)) ||
+    if ((!ns && !nr) || (nr && !(null = null_sources(comm, nin))) ||
         !(stmp = malloc((size_t) stotal + 1)) || !(rtmp = malloc((size_t) rtotal + 1))) {
         free(stmp);
         free(null);
@@ -257,22 +257,19 @@ int mpiw_neighbor_alltoallv_try(const mpiw_side *s, const mpiw_side *r, MPI_Comm
     int nin, nout, sp, rp;
     mpic_desc sd, rd;
     int64_t *c;
-    char *stmp = NULL, *rtmp = NULL, *null;
+    char *stmp = NULL, *rtmp = NULL, *null = NULL;
     MPI_Aint lb, extent;
 
-    /* 1. Which sides to pack. */
+    /* 1. Which sides to pack (a packed receive side must know its MPI_PROC_NULL blocks). */
     if (!mpiw_neighbor_degrees(comm, &nin, &nout) ||
         !(c = malloc(2 * (size_t) (nin + nout + 1) * sizeof *c)))
         return 0;
-    if (!(null = null_sources(comm, nin))) {
-        free(c);
-        return 0;
-    }
     sp = pack_side(s, nout, large, 1, &sd, c, c + nout, &stmp);
     rp = pack_side(r, nin, large, 0, &rd, c + 2 * nout, c + 2 * nout + nin, &rtmp);
-    if (!sp && !rp) {
+    if ((!sp && !rp) || (rp && !(null = null_sources(comm, nin)))) {
+        free(stmp);
+        free(rtmp);
         free(c);
-        free(null);
         mpiw_count(MPIW_STAT_neighbor_fallback, 1);
         return 0;
     }
