@@ -1,10 +1,10 @@
 /* Point-to-point calls from Fortran: MPI_SEND, MPI_SSEND, MPI_RSEND, MPI_RECV, their
- * nonblocking forms, and MPI_SENDRECV. */
+ * nonblocking and persistent forms, and MPI_SENDRECV. */
 #include "mpiwf.h"
 
 #if MPIWF_MPIF_ENABLED
 
-/* The blocking sends share one shape, and so do the nonblocking ones. */
+/* The blocking sends share one shape, and so do the nonblocking and persistent calls. */
 #define MPIWF_SEND(fname, cname)                                                          \
     void fname(void *buf, MPI_Fint *count, MPI_Fint *type, MPI_Fint *dest, MPI_Fint *tag, \
                MPI_Fint *comm, MPI_Fint *ierr)                                            \
@@ -42,6 +42,14 @@ MPIWF_ISEND(mpi_irsend_, MPI_Irsend)
 MPIWF_ALIAS(mpi_irsend_, ompi_irsend_f)
 MPIWF_ISEND(mpi_irecv_, MPI_Irecv)
 MPIWF_ALIAS(mpi_irecv_, ompi_irecv_f)
+MPIWF_ISEND(mpi_send_init_, MPI_Send_init)
+MPIWF_ALIAS(mpi_send_init_, ompi_send_init_f)
+MPIWF_ISEND(mpi_ssend_init_, MPI_Ssend_init)
+MPIWF_ALIAS(mpi_ssend_init_, ompi_ssend_init_f)
+MPIWF_ISEND(mpi_rsend_init_, MPI_Rsend_init)
+MPIWF_ALIAS(mpi_rsend_init_, ompi_rsend_init_f)
+MPIWF_ISEND(mpi_recv_init_, MPI_Recv_init)
+MPIWF_ALIAS(mpi_recv_init_, ompi_recv_init_f)
 
 void mpi_recv_(void *buf, MPI_Fint *count, MPI_Fint *type, MPI_Fint *source, MPI_Fint *tag,
                MPI_Fint *comm, MPI_Fint *status, MPI_Fint *ierr)

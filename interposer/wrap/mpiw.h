@@ -23,6 +23,9 @@ enum { MPIW_LOG_ERROR = 0, MPIW_LOG_WARN, MPIW_LOG_INFO, MPIW_LOG_DEBUG };
 /* How a point-to-point call with a canonical, non-contiguous type is carried out. */
 enum { MPIW_METHOD_AUTO = 0, MPIW_METHOD_PASSTHROUGH, MPIW_METHOD_PACK, MPIW_METHOD_PIPELINE };
 
+/* A send's mode: MPI_Send, MPI_Ssend, MPI_Rsend (and their nonblocking and persistent forms). */
+enum { MPIW_MODE_STANDARD = 0, MPIW_MODE_SYNC, MPIW_MODE_READY };
+
 /* The pipelined method's smallest chunk (MPICOMM_PIPELINE_CHUNK's default), and the
  * most chunks a message is cut into before its chunks grow. */
 #define MPIW_PIPE_CHUNK 131072
@@ -146,6 +149,9 @@ typedef struct mpiw_pending {
     mpiw_pipe *pipe;       /* a pipelined message (tmp is NULL, nothing to unpack) */
     int recv;              /* unpack tmp into buf at completion */
     int unpacked;          /* already unpacked (MPI_Request_get_status saw it complete) */
+    int persistent;        /* MPI_Send_init & co.: kept, inactive, between starts until freed */
+    int active;            /* under way (a persistent request: started, not yet completed) */
+    int64_t count;         /* elements of desc in buf (packed into tmp at each start) */
     void *tmp;
     void *buf;
     mpic_desc desc;
@@ -153,9 +159,12 @@ typedef struct mpiw_pending {
 
 extern int64_t mpiw_requests_live;
 int mpiw_requests_track(MPI_Request *req, mpiw_pending *p);
+int mpiw_requests_hold(MPI_Request *req, mpiw_pending *p);
+int mpiw_requests_start(int n, MPI_Request reqs[]);
 mpiw_pending *mpiw_requests_claim(MPI_Request key);
 void mpiw_requests_unclaim(MPI_Request *req, mpiw_pending *p);
 void mpiw_requests_release(mpiw_pending *p, const MPI_Status *st, int ok);
+void mpiw_requests_settle(MPI_Request *req, mpiw_pending *p, const MPI_Status *st, int ok);
 void mpiw_requests_peek(MPI_Request key, const MPI_Status *st);
 int mpiw_requests_detach(MPI_Request *req);
 int mpiw_requests_any(const MPI_Request *reqs, int n);
@@ -178,15 +187,23 @@ int mpiw_testsome(int n, MPI_Request reqs[], int *outcount, int indices[],
                   MPI_Status statuses[]);
 int mpiw_request_get_status(MPI_Request req, int *flag, MPI_Status *status);
 
-/* Senders (mpiw_p2p.c): 1 when done here (*err is the result), 0 when the MPI must do it. */
+/* Senders (mpiw_p2p.c): 1 when done here (*err is the result), 0 when the MPI must do it.
+ * mode: MPIW_MODE_*. */
 int mpiw_send_try(const void *buf, int64_t count, MPI_Datatype dt, int dest, int tag,
-                  MPI_Comm comm, int *err);
+                  MPI_Comm comm, int mode, int *err);
 int mpiw_recv_try(void *buf, int64_t count, MPI_Datatype dt, int source, int tag,
                   MPI_Comm comm, MPI_Status *status, int *err);
 int mpiw_isend_try(const void *buf, int64_t count, MPI_Datatype dt, int dest, int tag,
-                   MPI_Comm comm, MPI_Request *req, int *err);
+                   MPI_Comm comm, int mode, MPI_Request *req, int *err);
 int mpiw_irecv_try(void *buf, int64_t count, MPI_Datatype dt, int source, int tag,
                    MPI_Comm comm, MPI_Request *req, int *err);
+/* Persistent requests (MPI_Send_init, MPI_Ssend_init, MPI_Rsend_init, MPI_Recv_init):
+ * the method is chosen once, here; each MPI_Start packs (a send) or unpacks at
+ * completion (a receive). */
+int mpiw_send_init_try(const void *buf, int64_t count, MPI_Datatype dt, int dest, int tag,
+                       MPI_Comm comm, int mode, MPI_Request *req, int *err);
+int mpiw_recv_init_try(void *buf, int64_t count, MPI_Datatype dt, int source, int tag,
+                       MPI_Comm comm, MPI_Request *req, int *err);
 int mpiw_sendrecv_try(const void *sbuf, int64_t scount, MPI_Datatype stype, int dest, int stag,
                       void *rbuf, int64_t rcount, MPI_Datatype rtype, int source, int rtag,
                       MPI_Comm comm, MPI_Status *status, int *err);

@@ -76,9 +76,17 @@ static void settle(batch *b, int i, const MPI_Status *st, int done, int ok)
     if (!p)
         return;
     if (done)
-        mpiw_requests_release(p, st, ok);
+        mpiw_requests_settle(&b->reqs[i], p, st, ok);
     else
         mpiw_requests_unclaim(&b->reqs[i], p);
+}
+
+/* A batch of one request that is under way: Wait and Test give its index (0) when it
+ * completes. An inactive persistent request goes through Waitany/Testany, which give
+ * MPI_UNDEFINED for it as for a null one. */
+static int one_active(const batch *b)
+{
+    return b->n == 1 && b->claimed[0] && b->claimed[0]->active;
 }
 
 /* After a call returned err, settle request i (status s). With MPI_ERR_IN_STATUS each
@@ -160,7 +168,8 @@ int mpiw_waitany(int n, MPI_Request reqs[], int *index, MPI_Status *status)
     if (batch_open(&b, reqs, n, MPI_STATUSES_IGNORE))
         return PMPI_Waitany(n, reqs, index, status);
     if (!drive(&b, n == 1))
-        err = n == 1 ? (*index = 0, PMPI_Wait(reqs, &st)) : PMPI_Waitany(n, reqs, index, &st);
+        err = one_active(&b) ? (*index = 0, PMPI_Wait(reqs, &st))
+                             : PMPI_Waitany(n, reqs, index, &st);
     else
         for (int flag = 0; (err = PMPI_Testany(n, reqs, index, &flag, &st)) == MPI_SUCCESS &&
                            !flag;)
@@ -181,7 +190,7 @@ int mpiw_testany(int n, MPI_Request reqs[], int *index, int *flag, MPI_Status *s
     if (batch_open(&b, reqs, n, MPI_STATUSES_IGNORE))
         return PMPI_Testany(n, reqs, index, flag, status);
     drive(&b, 0);
-    if (n == 1) {                  /* one request, tracked (so not null): index 0 or none */
+    if (one_active(&b)) {          /* one request under way: index 0 or none */
         err = PMPI_Test(reqs, flag, &st);
         *index = *flag ? 0 : MPI_UNDEFINED;
     } else {

@@ -12,6 +12,9 @@
  * the other side (MPI 4.1, 3.3.1) and our packed bytes are the MPI's own
  * (tests/mpi), so a sender and a receiver may choose differently and need not
  * agree. MPICOMM_METHOD forces a method; auto asks the model (mpiw_model.c).
+ * Standard, synchronous and ready sends keep their mode on the packed bytes, and so do
+ * their nonblocking and persistent forms; buffered sends stay the MPI's (the program
+ * sized its attached buffer for them).
  */
 #include <limits.h>
 #include <stdlib.h>
@@ -41,43 +44,49 @@ static int out_of_memory(int fallback, int n)
     return 0;
 }
 
-/* 2. The bytes on the wire. */
-static int send_bytes(const void *tmp, int64_t n, int dest, int tag, MPI_Comm comm)
-{
+/* 2. The bytes on the wire, as MPI_PACKED (the large-count calls where the MPI has them). */
 #if MPIW_HAVE_LARGE_COUNT
-    return PMPI_Send_c(tmp, n, MPI_PACKED, dest, tag, comm);
+#define PACKED(fn, tmp, n, ...) PMPI_##fn##_c(tmp, (MPI_Count) (n), MPI_PACKED, __VA_ARGS__)
 #else
-    return PMPI_Send(tmp, (int) n, MPI_PACKED, dest, tag, comm);
+#define PACKED(fn, tmp, n, ...) PMPI_##fn(tmp, (int) (n), MPI_PACKED, __VA_ARGS__)
 #endif
+
+static int send_bytes(const void *tmp, int64_t n, int dest, int tag, MPI_Comm comm, int mode)
+{
+    switch (mode) {
+    case MPIW_MODE_SYNC:
+        return PACKED(Ssend, tmp, n, dest, tag, comm);
+    case MPIW_MODE_READY:
+        return PACKED(Rsend, tmp, n, dest, tag, comm);
+    default:
+        return PACKED(Send, tmp, n, dest, tag, comm);
+    }
 }
 
-static int recv_bytes(void *tmp, int64_t n, int source, int tag, MPI_Comm comm, MPI_Status *st)
-{
-#if MPIW_HAVE_LARGE_COUNT
-    return PMPI_Recv_c(tmp, n, MPI_PACKED, source, tag, comm, st);
-#else
-    return PMPI_Recv(tmp, (int) n, MPI_PACKED, source, tag, comm, st);
-#endif
-}
-
-static int isend_bytes(const void *tmp, int64_t n, int dest, int tag, MPI_Comm comm,
+static int isend_bytes(const void *tmp, int64_t n, int dest, int tag, MPI_Comm comm, int mode,
                        MPI_Request *req)
 {
-#if MPIW_HAVE_LARGE_COUNT
-    return PMPI_Isend_c(tmp, n, MPI_PACKED, dest, tag, comm, req);
-#else
-    return PMPI_Isend(tmp, (int) n, MPI_PACKED, dest, tag, comm, req);
-#endif
+    switch (mode) {
+    case MPIW_MODE_SYNC:
+        return PACKED(Issend, tmp, n, dest, tag, comm, req);
+    case MPIW_MODE_READY:
+        return PACKED(Irsend, tmp, n, dest, tag, comm, req);
+    default:
+        return PACKED(Isend, tmp, n, dest, tag, comm, req);
+    }
 }
 
-static int irecv_bytes(void *tmp, int64_t n, int source, int tag, MPI_Comm comm,
-                       MPI_Request *req)
+static int send_init_bytes(const void *tmp, int64_t n, int dest, int tag, MPI_Comm comm,
+                           int mode, MPI_Request *req)
 {
-#if MPIW_HAVE_LARGE_COUNT
-    return PMPI_Irecv_c(tmp, n, MPI_PACKED, source, tag, comm, req);
-#else
-    return PMPI_Irecv(tmp, (int) n, MPI_PACKED, source, tag, comm, req);
-#endif
+    switch (mode) {
+    case MPIW_MODE_SYNC:
+        return PACKED(Ssend_init, tmp, n, dest, tag, comm, req);
+    case MPIW_MODE_READY:
+        return PACKED(Rsend_init, tmp, n, dest, tag, comm, req);
+    default:
+        return PACKED(Send_init, tmp, n, dest, tag, comm, req);
+    }
 }
 
 /* A packed copy of count elements, or NULL. */
@@ -94,21 +103,21 @@ static void *packed(const void *buf, int64_t count, const mpic_desc *d)
 
 /* 3. The calls. */
 int mpiw_send_try(const void *buf, int64_t count, MPI_Datatype dt, int dest, int tag,
-                  MPI_Comm comm, int *err)
+                  MPI_Comm comm, int mode, int *err)
 {
     mpic_desc d;
     void *tmp;
     int64_t bytes = mpiw_pipe_bytes(count, dt, dest, comm);
 
     if (bytes) {
-        *err = mpiw_pipe_send(buf, count, dt, dest, tag, comm, bytes, 0);
+        *err = mpiw_pipe_send(buf, count, dt, dest, tag, comm, bytes, mode == MPIW_MODE_SYNC);
         return 1;
     }
     if (!use_pack(count, dt, dest, &d, MPIW_STAT_send_fallback))
         return 0;
     if (!(tmp = packed(buf, count, &d)))
         return out_of_memory(MPIW_STAT_send_fallback, 1);
-    *err = send_bytes(tmp, count * d.info.size, dest, tag, comm);
+    *err = send_bytes(tmp, count * d.info.size, dest, tag, comm, mode);
     free(tmp);
     mpiw_count(MPIW_STAT_send_fast, 1);
     mpiw_count(MPIW_STAT_method_pack, 1);
@@ -130,7 +139,7 @@ int mpiw_recv_try(void *buf, int64_t count, MPI_Datatype dt, int source, int tag
         return 0;
     if (!(p.tmp = malloc((size_t) (count * p.desc.info.size))))
         return out_of_memory(MPIW_STAT_recv_fallback, 1);
-    *err = recv_bytes(p.tmp, count * p.desc.info.size, source, tag, comm, &st);
+    *err = PACKED(Recv, p.tmp, count * p.desc.info.size, source, tag, comm, &st);
     if (*err == MPI_SUCCESS)
         mpiw_recv_complete(&p, &st);
     if (status != MPI_STATUS_IGNORE)
@@ -142,17 +151,23 @@ int mpiw_recv_try(void *buf, int64_t count, MPI_Datatype dt, int source, int tag
 }
 
 /* The record of a nonblocking packed request, with its bytes: packed from buf to send,
- * or room for count elements to receive into buf. NULL when out of memory. */
-static mpiw_pending *pending(int recv, void *buf, int64_t count, const mpic_desc *d)
+ * or room for count elements to receive into buf (a persistent send packs at each
+ * start instead). NULL when out of memory. */
+static mpiw_pending *pending(int recv, int persistent, void *buf, int64_t count,
+                             const mpic_desc *d)
 {
     mpiw_pending *p = calloc(1, sizeof *p);
 
     if (!p)
         return NULL;
     p->recv = recv;
+    p->persistent = persistent;
+    p->active = !persistent;
+    p->count = count;
     p->buf = buf;
     p->desc = *d;
-    p->tmp = recv ? malloc((size_t) (count * d->info.size)) : packed(buf, count, d);
+    p->tmp = recv || persistent ? malloc((size_t) (count * d->info.size))
+                                : packed(buf, count, d);
     if (!p->tmp) {
         free(p);
         return NULL;
@@ -171,22 +186,23 @@ static int started(int err, MPI_Request *req, mpiw_pending *p)
 }
 
 int mpiw_isend_try(const void *buf, int64_t count, MPI_Datatype dt, int dest, int tag,
-                   MPI_Comm comm, MPI_Request *req, int *err)
+                   MPI_Comm comm, int mode, MPI_Request *req, int *err)
 {
     mpic_desc d;
     mpiw_pending *p;
     int64_t bytes = mpiw_pipe_bytes(count, dt, dest, comm);
 
     if (bytes) {
-        *err = mpiw_pipe_isend(buf, count, dt, dest, tag, comm, bytes, 0, req);
+        *err = mpiw_pipe_isend(buf, count, dt, dest, tag, comm, bytes, mode == MPIW_MODE_SYNC,
+                               req);
         return 1;
     }
     if (!use_pack(count, dt, dest, &d, MPIW_STAT_send_fallback))
         return 0;
-    if (!(p = pending(0, (void *) buf, count, &d)))
+    if (!(p = pending(0, 0, (void *) buf, count, &d)))
         return out_of_memory(MPIW_STAT_send_fallback, 1);
     mpiw_requests_poll();
-    *err = started(isend_bytes(p->tmp, count * d.info.size, dest, tag, comm, req), req, p);
+    *err = started(isend_bytes(p->tmp, count * d.info.size, dest, tag, comm, mode, req), req, p);
     mpiw_count(MPIW_STAT_send_fast, 1);
     mpiw_count(MPIW_STAT_method_pack, 1);
     return 1;
@@ -205,10 +221,77 @@ int mpiw_irecv_try(void *buf, int64_t count, MPI_Datatype dt, int source, int ta
     }
     if (!use_pack(count, dt, source, &d, MPIW_STAT_recv_fallback))
         return 0;
-    if (!(p = pending(1, buf, count, &d)))
+    if (!(p = pending(1, 0, buf, count, &d)))
         return out_of_memory(MPIW_STAT_recv_fallback, 1);
     mpiw_requests_poll();
-    *err = started(irecv_bytes(p->tmp, count * d.info.size, source, tag, comm, req), req, p);
+    *err = started(PACKED(Irecv, p->tmp, count * d.info.size, source, tag, comm, req), req, p);
+    mpiw_count(MPIW_STAT_recv_fast, 1);
+    mpiw_count(MPIW_STAT_method_pack, 1);
+    return 1;
+}
+
+/* A persistent request of a message the pipelined method would carry: the MPI's (the
+ * contract pipelines only the calls listed in mpiw_pipeline.c). */
+static int pipelined_elsewhere(int64_t count, MPI_Datatype dt, int peer, MPI_Comm comm,
+                               int fallback)
+{
+    if (!mpiw_pipe_bytes(count, dt, peer, comm))
+        return 0;
+    mpiw_count(fallback, 1);
+    return 1;
+}
+
+/* A persistent request on the packed bytes, kept in the table until MPI_Request_free.
+ * The MPI's own persistent request is made only once ours can be kept, and both are
+ * dropped when it cannot: then the MPI makes the program's request after all. */
+static int persist(int err, MPI_Request *req, mpiw_pending *p)
+{
+    if (err == MPI_SUCCESS && mpiw_requests_hold(req, p)) {
+        PMPI_Request_free(req);
+        err = -1;
+    }
+    if (err != MPI_SUCCESS) {
+        free(p->tmp);
+        free(p);
+    }
+    return err;
+}
+
+int mpiw_send_init_try(const void *buf, int64_t count, MPI_Datatype dt, int dest, int tag,
+                       MPI_Comm comm, int mode, MPI_Request *req, int *err)
+{
+    mpic_desc d;
+    mpiw_pending *p;
+
+    if (pipelined_elsewhere(count, dt, dest, comm, MPIW_STAT_send_fallback) ||
+        !use_pack(count, dt, dest, &d, MPIW_STAT_send_fallback))
+        return 0;
+    if (!(p = pending(0, 1, (void *) buf, count, &d)))
+        return out_of_memory(MPIW_STAT_send_fallback, 1);
+    *err = persist(send_init_bytes(p->tmp, count * d.info.size, dest, tag, comm, mode, req),
+                   req, p);
+    if (*err == -1)
+        return out_of_memory(MPIW_STAT_send_fallback, 1);
+    mpiw_count(MPIW_STAT_send_fast, 1);
+    mpiw_count(MPIW_STAT_method_pack, 1);
+    return 1;
+}
+
+int mpiw_recv_init_try(void *buf, int64_t count, MPI_Datatype dt, int source, int tag,
+                       MPI_Comm comm, MPI_Request *req, int *err)
+{
+    mpic_desc d;
+    mpiw_pending *p;
+
+    if (pipelined_elsewhere(count, dt, source, comm, MPIW_STAT_recv_fallback) ||
+        !use_pack(count, dt, source, &d, MPIW_STAT_recv_fallback))
+        return 0;
+    if (!(p = pending(1, 1, buf, count, &d)))
+        return out_of_memory(MPIW_STAT_recv_fallback, 1);
+    *err = persist(PACKED(Recv_init, p->tmp, count * d.info.size, source, tag, comm, req), req,
+                   p);
+    if (*err == -1)
+        return out_of_memory(MPIW_STAT_recv_fallback, 1);
     mpiw_count(MPIW_STAT_recv_fast, 1);
     mpiw_count(MPIW_STAT_method_pack, 1);
     return 1;

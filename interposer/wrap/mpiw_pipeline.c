@@ -501,6 +501,7 @@ static int handle(mpiw_pipe *pp, int err, MPI_Request *req)
         return MPI_SUCCESS;
     }
     p->pipe = pp;
+    p->active = 1;
     mpiw_requests_poll();
     return mpiw_requests_track(req, p);
 }

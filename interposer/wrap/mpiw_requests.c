@@ -3,8 +3,11 @@
  * send completes, and a packed receive must be unpacked when it completes,
  * whichever completion call the program uses (Wait*, Test*, Request_get_status,
  * or none after MPI_Request_free); a pipelined message's chunks must be driven
- * (mpiw_pipeline.c). Requests are looked up by handle; programs
- * that never use a packed method pay one load of mpiw_requests_live per call.
+ * (mpiw_pipeline.c). A persistent request stays in the table from its MPI_*_init to
+ * its MPI_Request_free: each MPI_Start packs a send's bytes afresh, each completion
+ * unpacks a receive's and leaves the request inactive. Requests are looked up by
+ * handle; programs that never use a packed method pay one load of mpiw_requests_live
+ * per call.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -25,6 +28,17 @@ static detached *orphans;
 
 #define LOCKED(...) MPIW_LOCKED(&lock, __VA_ARGS__)
 
+/* A request the program let go of has completed (ok: without error): finish it and
+ * free it, a persistent one in the MPI too. */
+static void release_freed(MPI_Request *req, mpiw_pending *p, const MPI_Status *st, int ok)
+{
+    int persistent = p->persistent;
+
+    mpiw_requests_release(p, st, ok);
+    if (persistent)
+        PMPI_Request_free(req);
+}
+
 /* A request the interposer cannot keep (no memory): complete it here, now. */
 static int complete_here(MPI_Request *req, mpiw_pending *p)
 {
@@ -34,7 +48,7 @@ static int complete_here(MPI_Request *req, mpiw_pending *p)
     if (p->pipe)
         mpiw_pipe_progress(p->pipe, 1);
     err = PMPI_Wait(req, &st);
-    mpiw_requests_release(p, &st, err == MPI_SUCCESS);
+    release_freed(req, p, &st, err == MPI_SUCCESS);
     return err;
 }
 
@@ -53,6 +67,44 @@ int mpiw_requests_track(MPI_Request *req, mpiw_pending *p)
 {
     __atomic_fetch_add(&mpiw_requests_live, 1, __ATOMIC_RELAXED);
     return keep(req, p);
+}
+
+/* A persistent request the interposer just created: 0 when kept, 1 when there is no
+ * room (the caller undoes it). */
+int mpiw_requests_hold(MPI_Request *req, mpiw_pending *p)
+{
+    int err;
+
+    LOCKED(err = mpiw_map_put(&tracked, MPIW_KEY(*req), p));
+    if (!err)
+        __atomic_fetch_add(&mpiw_requests_live, 1, __ATOMIC_RELAXED);
+    return err;
+}
+
+/* MPI_Start and MPI_Startall: pack each inactive persistent send of ours, then start
+ * them all in the MPI; those it started are active until a completion call. */
+int mpiw_requests_start(int n, MPI_Request reqs[])
+{
+    mpiw_pending *p;
+    int err;
+
+    for (int i = 0; i < n; i++) {
+        LOCKED(p = mpiw_map_get(&tracked, MPIW_KEY(reqs[i])));
+        if (!p || !p->persistent || p->active)
+            continue;
+        p->unpacked = 0;
+        if (!p->recv) {
+            mpic_pack(&p->desc, p->count, p->buf, p->tmp);
+            mpiw_count(MPIW_STAT_bytes_packed, p->count * p->desc.info.size);
+        }
+    }
+    err = n == 1 ? PMPI_Start(reqs) : PMPI_Startall(n, reqs);
+    for (int i = 0; i < n && err == MPI_SUCCESS; i++) {
+        LOCKED(p = mpiw_map_get(&tracked, MPIW_KEY(reqs[i])));
+        if (p && p->persistent)
+            p->active = 1;
+    }
+    return err;
 }
 
 /* Bytes a completed receive delivered (or a probe found), from its status. */
@@ -76,30 +128,54 @@ void mpiw_recv_complete(const mpiw_pending *p, const MPI_Status *st)
         mpic_unpack_bytes(&p->desc, mpiw_status_bytes(st), p->tmp, p->buf);
 }
 
+/* A completed request: unpack what a receive brought, once (an inactive persistent
+ * request "completes" at once with an empty status and brings nothing). */
+static void finish(mpiw_pending *p, const MPI_Status *st, int ok)
+{
+    if (p->recv && p->active && !p->unpacked && ok && st)
+        mpiw_recv_complete(p, st);
+    p->active = 0;
+}
+
 void mpiw_requests_release(mpiw_pending *p, const MPI_Status *st, int ok)
 {
-    if (p->recv && !p->unpacked && ok && st)
-        mpiw_recv_complete(p, st);
+    finish(p, st, ok);
     free(p->tmp);
     free(p);
     __atomic_fetch_sub(&mpiw_requests_live, 1, __ATOMIC_RELAXED);
 }
 
+/* A completion call saw the request complete: a persistent one stays ours, inactive. */
+void mpiw_requests_settle(MPI_Request *req, mpiw_pending *p, const MPI_Status *st, int ok)
+{
+    if (p->persistent) {
+        finish(p, st, ok);
+        mpiw_requests_unclaim(req, p);
+    } else {
+        mpiw_requests_release(p, st, ok);
+    }
+}
+
 /* Completion calls take a request's entry out of the table before calling the MPI:
  * once the MPI frees a handle, another thread may get the same one for a new request
  * and register it, which must not meet the old entry. A request that did not complete
- * is put back. */
+ * is put back. A persistent request keeps its handle and its entry throughout. */
 mpiw_pending *mpiw_requests_claim(MPI_Request key)
 {
     mpiw_pending *p;
 
-    LOCKED(p = mpiw_map_remove(&tracked, MPIW_KEY(key)));
+    LOCKED({
+        p = mpiw_map_get(&tracked, MPIW_KEY(key));
+        if (p && !p->persistent)
+            mpiw_map_remove(&tracked, MPIW_KEY(key));
+    });
     return p;
 }
 
 void mpiw_requests_unclaim(MPI_Request *req, mpiw_pending *p)
 {
-    keep(req, p);
+    if (!p->persistent)
+        keep(req, p);
 }
 
 /* MPI_Request_get_status reported completion without freeing: unpack now, once. */
@@ -108,13 +184,14 @@ void mpiw_requests_peek(MPI_Request key, const MPI_Status *st)
     mpiw_pending *p;
 
     LOCKED(p = mpiw_map_get(&tracked, MPIW_KEY(key)));
-    if (p && p->recv && !p->unpacked) {
+    if (p && p->recv && p->active && !p->unpacked) {
         mpiw_recv_complete(p, st);
         p->unpacked = 1;
     }
 }
 
-/* MPI_Request_free of a tracked request: the program lets go, we keep it until done. */
+/* MPI_Request_free of a tracked request: the program lets go, we keep it until done
+ * (an inactive persistent request is freed at once). */
 int mpiw_requests_detach(MPI_Request *req)
 {
     mpiw_pending *p;
@@ -123,6 +200,10 @@ int mpiw_requests_detach(MPI_Request *req)
     LOCKED(p = mpiw_map_remove(&tracked, MPIW_KEY(*req)));
     if (!p)
         return 0;
+    if (p->persistent && !p->active) {
+        release_freed(req, p, NULL, 0);
+        return 1;
+    }
     d = malloc(sizeof *d);
     if (!d) {                       /* cannot keep it: wait for it here instead */
         complete_here(req, p);
@@ -171,7 +252,7 @@ void mpiw_requests_poll(void)
             ok = PMPI_Test(&d->req, &flag, &st) == MPI_SUCCESS;
             if (flag || !ok) {
                 *at = d->next;
-                mpiw_requests_release(d->p, &st, ok);
+                release_freed(&d->req, d->p, &st, ok);
                 d->next = done;
                 done = d;
             } else {
@@ -201,6 +282,15 @@ void mpiw_requests_advance(MPI_Request key, int cancel)
     mpiw_requests_unclaim(&key, p);
 }
 
+/* Persistent requests the program did not free before MPI_Finalize: our records go. */
+static void forget_inactive(void *value)
+{
+    mpiw_pending *p = value;
+
+    if (p->persistent && !p->active)
+        mpiw_requests_release(p, NULL, 0);
+}
+
 /* At MPI_Finalize: complete what has finished; what has not is the program's error
  * (a freed receive never matched), and its buffers are left to the process's end. */
 void mpiw_requests_clear(void)
@@ -208,5 +298,5 @@ void mpiw_requests_clear(void)
     mpiw_requests_poll();
     if (orphans)
         mpiw_log(MPIW_LOG_WARN, "MPI_Finalize with freed requests still active");
-    LOCKED(mpiw_map_clear(&tracked, NULL));
+    LOCKED(mpiw_map_clear(&tracked, forget_inactive));
 }
