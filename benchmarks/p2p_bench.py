@@ -9,9 +9,10 @@ pipelined method.
 
 Ping-pong of one element of each type of the pack suite (benchmarks/pack_bench.py)
 between ranks 0 and 1, and the 3D halo exchange of examples/halo3d.py at 256^3 per
-rank (6 neighbours, ghost widths 1 and 2, Isend/Irecv and MPI_Neighbor_alltoallw, and
-Isend/Irecv on a communicator asserting exact lengths and no wildcards, where auto
-may pipeline).
+rank (6 neighbours, ghost widths 1 and 2, Isend/Irecv, MPI_Neighbor_alltoallw,
+persistent requests started each exchange, and Isend/Irecv on a communicator
+asserting exact lengths and no wildcards, where auto may pipeline). A persistent
+request keeps the method it was made under, so each mode has requests of its own.
 "MPI" is the interposer switched to pass-through, "pack" is MPICOMM_METHOD=pack,
 "auto" the model's choice (the model the interposer loaded at MPI_Init; "packed"
 is the share of auto's calls the model sent packed, "piped" pipelined), "pipe"
@@ -46,7 +47,7 @@ def use(ip, mode):
 
 
 def best_of(comm, ip, reps, fn):
-    """{mode: best seconds}, the modes in rotating order, both ranks in step; also
+    """{mode: best seconds} of fn(mode), the modes in rotating order, both ranks in step; also
     "auto_packed" and "auto_piped": the shares of auto's calls (both ranks) that the
     model packed and pipelined."""
     best = dict.fromkeys(MODES, math.inf)
@@ -59,7 +60,7 @@ def best_of(comm, ip, reps, fn):
                       ip.stat("method_pipeline"))
             comm.Barrier()
             t = time.perf_counter()
-            fn()
+            fn(mode)
             best[mode] = min(best[mode], comm.allreduce(time.perf_counter() - t, op=MPI.MAX))
             if mode == "auto":
                 packed += ip.stat("method_pack") - before[0]
@@ -131,7 +132,7 @@ def main(argv=None):
         a = np.random.default_rng(comm.Get_rank()).random(int(np.prod(shape)))
         block = pack_bench.describe(dt).counts[0]
         trips = max(1, int(2e6 // max(dt.Get_size(), 1)))
-        t = best_of(comm, ip, args.reps, lambda: pingpong(comm, dt, a, trips))
+        t = best_of(comm, ip, args.reps, lambda mode: pingpong(comm, dt, a, trips))
         rows.append(row(rank0, f"ping-pong {name}", block, dt.Get_size(), t, 1 / trips))
         dt.Free()
     n = 64 if args.quick else 256
@@ -139,12 +140,30 @@ def main(argv=None):
         for g in (1, 2):
             halo = halo3d.Halo(comm, n, g, 6, collective, asserted)
             halo.exchange()
-            t = best_of(comm, ip, args.reps, halo.exchange)
+            t = best_of(comm, ip, args.reps, lambda mode: halo.exchange())
             if not halo.check():
                 sys.exit("p2p_bench: halo exchange produced wrong ghost cells")
             kind = "alltoallw" if collective else "isend asserted" if asserted else "isend"
             rows.append(row(rank0, f"halo3d {n}^3 g{g} {kind}", g * 8, 0, t, 1))
             halo.free()
+    for g in (1, 2):
+        halos = {}
+        for mode in MODES:
+            use(ip, mode)
+            before = ip.stat("method_pack"), ip.stat("method_passthrough")
+            halos[mode] = halo3d.Halo(comm, n, g, 6, persistent=True)
+            if mode == "auto":     # a persistent request's method is chosen at its init
+                packed = comm.allreduce(ip.stat("method_pack") - before[0])
+                passed = comm.allreduce(ip.stat("method_passthrough") - before[1])
+            halos[mode].exchange()
+        use(ip, "auto")
+        t = best_of(comm, ip, args.reps, lambda mode: halos[mode].exchange())
+        t["auto_packed"], t["auto_piped"] = packed / max(packed + passed, 1), 0.0
+        if not all(h.check() for h in halos.values()):
+            sys.exit("p2p_bench: persistent halo exchange produced wrong ghost cells")
+        rows.append(row(rank0, f"halo3d {n}^3 g{g} persistent", g * 8, 0, t, 1))
+        for h in halos.values():
+            h.free()
     small = [r for r in rows if r["case"].startswith("ping") and r["block"] <= 64]
     halos = [r for r in rows if r["case"].startswith("halo") and "asserted" not in r["case"]]
     summary = {

@@ -91,7 +91,9 @@ class Interposer:
         return int(self.lib.mpicomm_interposer_pipeline_chunk())
 
     def stat(self, name):
-        """A MPICOMM_STATS counter of this rank (KeyError for an unknown name)."""
+        """A MPICOMM_STATS counter of this rank, or "requests_live" (requests the
+        interposer created that are not yet completed and freed); KeyError for an
+        unknown name."""
         value = self.lib.mpicomm_interposer_stat(name.encode())
         if value < 0:
             raise KeyError(f"the interposer has no counter {name!r}")

@@ -26,7 +26,7 @@ def test_pack_faces_rejects_a_ghost_too_wide():
 
 
 HALO_LINE = re.compile(r"halo3d: (\d+) ranks .*, (\d+)\^3 per rank, ghost (\d+), (\d+) neighbours"
-                       r"(?: \(collective\))?: "
+                       r"(?: \((?:collective|persistent)\))?: "
                        r"([\d.]+) ms per exchange; check (\w+)")
 
 
@@ -101,10 +101,30 @@ def test_halo3d_collective_exchange(nprocs):
     assert [s["neighbor_fast"] for s in stats] == [3] * nprocs, stats
 
 
+@pytest.mark.parametrize("nprocs", [1, 3])
+def test_halo3d_persistent_exchange(nprocs):
+    """Persistent requests made once and started at each exchange, packed by the
+    interposer: one MPI_Recv_init and one MPI_Send_init per neighbour."""
+    argv = [sys.executable, str(ROOT / "examples" / "halo3d.py"), "--persistent", "--n", "12",
+            "--ghost", "2", "--neighbors", "26", "--iters", "3", "--warmup", "1"]
+    packed = helpers.mpicomm_run(nprocs, argv, env={"MPICOMM_METHOD": "pack",
+                                                    "MPICOMM_STATS": "1"})
+    plain = helpers.mpicomm_run(nprocs, argv, env={"MPICOMM_DISABLE": "1"})
+    for res in (packed, plain):
+        assert res.returncode == 0, res.stdout + res.stderr
+        assert halo_result(res)[-1] == "OK" and "(persistent)" in res.stdout
+    stats = helpers.stats_lines(packed.stderr)
+    assert [(s["send_fast"], s["recv_fast"]) for s in stats] == [(26, 26)] * nprocs, stats
+    assert all(s["bytes_packed"] > 0 for s in stats), stats
+
+
 def test_halo3d_rejects_bad_options(halo3d_c):
     res = helpers.mpicomm_run(1, [sys.executable, str(ROOT / "examples" / "halo3d.py"),
                                   "--n", "2", "--ghost", "3"])
     assert res.returncode != 0 and "need 1 <= --ghost <= --n" in res.stderr
+    res = helpers.mpicomm_run(1, [sys.executable, str(ROOT / "examples" / "halo3d.py"),
+                                  "--collective", "--persistent"])
+    assert res.returncode != 0 and "--collective and --persistent" in res.stderr
     res = helpers.mpicomm_run(1, [str(halo3d_c), "--neighbors", "7"])
     assert res.returncode != 0 and "--neighbors 6 or 26" in res.stderr
 

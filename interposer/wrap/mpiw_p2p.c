@@ -230,20 +230,12 @@ int mpiw_irecv_try(void *buf, int64_t count, MPI_Datatype dt, int source, int ta
     return 1;
 }
 
-/* A persistent request of a message the pipelined method would carry: the MPI's (the
- * contract pipelines only the calls listed in mpiw_pipeline.c). */
-static int pipelined_elsewhere(int64_t count, MPI_Datatype dt, int peer, MPI_Comm comm,
-                               int fallback)
-{
-    if (!mpiw_pipe_bytes(count, dt, peer, comm))
-        return 0;
-    mpiw_count(fallback, 1);
-    return 1;
-}
-
 /* A persistent request on the packed bytes, kept in the table until MPI_Request_free.
  * The MPI's own persistent request is made only once ours can be kept, and both are
- * dropped when it cannot: then the MPI makes the program's request after all. */
+ * dropped when it cannot: then the MPI makes the program's request after all.
+ * Persistent requests are never pipelined (one message per start, whatever its size),
+ * so a program whose pipelined-size messages are persistent at both ends keeps the
+ * pipelined method's contract. */
 static int persist(int err, MPI_Request *req, mpiw_pending *p)
 {
     if (err == MPI_SUCCESS && mpiw_requests_hold(req, p)) {
@@ -263,8 +255,7 @@ int mpiw_send_init_try(const void *buf, int64_t count, MPI_Datatype dt, int dest
     mpic_desc d;
     mpiw_pending *p;
 
-    if (pipelined_elsewhere(count, dt, dest, comm, MPIW_STAT_send_fallback) ||
-        !use_pack(count, dt, dest, &d, MPIW_STAT_send_fallback))
+    if (!use_pack(count, dt, dest, &d, MPIW_STAT_send_fallback))
         return 0;
     if (!(p = pending(0, 1, (void *) buf, count, &d)))
         return out_of_memory(MPIW_STAT_send_fallback, 1);
@@ -283,8 +274,7 @@ int mpiw_recv_init_try(void *buf, int64_t count, MPI_Datatype dt, int source, in
     mpic_desc d;
     mpiw_pending *p;
 
-    if (pipelined_elsewhere(count, dt, source, comm, MPIW_STAT_recv_fallback) ||
-        !use_pack(count, dt, source, &d, MPIW_STAT_recv_fallback))
+    if (!use_pack(count, dt, source, &d, MPIW_STAT_recv_fallback))
         return 0;
     if (!(p = pending(1, 1, buf, count, &d)))
         return out_of_memory(MPIW_STAT_recv_fallback, 1);
