@@ -131,7 +131,7 @@ def main(argv=None):
         dt.Commit()
         a = np.random.default_rng(comm.Get_rank()).random(int(np.prod(shape)))
         block = pack_bench.describe(dt).counts[0]
-        trips = max(1, int(2e6 // max(dt.Get_size(), 1)))
+        trips = max(4, int(2e6 // max(dt.Get_size(), 1)))   # 4 round trips at least
         t = best_of(comm, ip, args.reps, lambda mode: pingpong(comm, dt, a, trips))
         rows.append(row(rank0, f"ping-pong {name}", block, dt.Get_size(), t, 1 / trips))
         dt.Free()

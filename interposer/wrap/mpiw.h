@@ -164,7 +164,7 @@ int mpiw_requests_start(int n, MPI_Request reqs[]);
 mpiw_pending *mpiw_requests_claim(MPI_Request key);
 void mpiw_requests_unclaim(MPI_Request *req, mpiw_pending *p);
 void mpiw_requests_release(mpiw_pending *p, const MPI_Status *st, int ok);
-void mpiw_requests_settle(MPI_Request *req, mpiw_pending *p, const MPI_Status *st, int ok);
+void mpiw_requests_settle(mpiw_pending *p, const MPI_Status *st, int ok);
 void mpiw_requests_peek(MPI_Request key, const MPI_Status *st);
 int mpiw_requests_detach(MPI_Request *req);
 int mpiw_requests_any(const MPI_Request *reqs, int n);

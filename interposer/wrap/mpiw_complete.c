@@ -76,7 +76,7 @@ static void settle(batch *b, int i, const MPI_Status *st, int done, int ok)
     if (!p)
         return;
     if (done)
-        mpiw_requests_settle(&b->reqs[i], p, st, ok);
+        mpiw_requests_settle(p, st, ok);
     else
         mpiw_requests_unclaim(&b->reqs[i], p);
 }

@@ -230,23 +230,22 @@ int mpiw_irecv_try(void *buf, int64_t count, MPI_Datatype dt, int source, int ta
     return 1;
 }
 
-/* A persistent request on the packed bytes, kept in the table until MPI_Request_free.
- * The MPI's own persistent request is made only once ours can be kept, and both are
- * dropped when it cannot: then the MPI makes the program's request after all.
- * Persistent requests are never pipelined (one message per start, whatever its size),
- * so a program whose pipelined-size messages are persistent at both ends keeps the
- * pipelined method's contract. */
-static int persist(int err, MPI_Request *req, mpiw_pending *p)
+/* A persistent request on the packed bytes (made by the MPI with result err), kept in
+ * the table until MPI_Request_free: 1 when kept, or when the MPI refused it (*out is its
+ * result either way); 0 when there was no room to keep it, so both are dropped and the
+ * MPI makes the program's request. Persistent requests are never pipelined (one message
+ * per start, whatever its size), so a program whose pipelined-size messages are
+ * persistent at both ends keeps the pipelined method's contract. */
+static int persist(int err, MPI_Request *req, mpiw_pending *p, int *out)
 {
-    if (err == MPI_SUCCESS && mpiw_requests_hold(req, p)) {
+    *out = err;
+    if (err == MPI_SUCCESS && !mpiw_requests_hold(req, p))
+        return 1;
+    if (err == MPI_SUCCESS)
         PMPI_Request_free(req);
-        err = -1;
-    }
-    if (err != MPI_SUCCESS) {
-        free(p->tmp);
-        free(p);
-    }
-    return err;
+    free(p->tmp);
+    free(p);
+    return err != MPI_SUCCESS;
 }
 
 int mpiw_send_init_try(const void *buf, int64_t count, MPI_Datatype dt, int dest, int tag,
@@ -257,11 +256,9 @@ int mpiw_send_init_try(const void *buf, int64_t count, MPI_Datatype dt, int dest
 
     if (!use_pack(count, dt, dest, &d, MPIW_STAT_send_fallback))
         return 0;
-    if (!(p = pending(0, 1, (void *) buf, count, &d)))
-        return out_of_memory(MPIW_STAT_send_fallback, 1);
-    *err = persist(send_init_bytes(p->tmp, count * d.info.size, dest, tag, comm, mode, req),
-                   req, p);
-    if (*err == -1)
+    if (!(p = pending(0, 1, (void *) buf, count, &d)) ||
+        !persist(send_init_bytes(p->tmp, count * d.info.size, dest, tag, comm, mode, req), req,
+                 p, err))
         return out_of_memory(MPIW_STAT_send_fallback, 1);
     mpiw_count(MPIW_STAT_send_fast, 1);
     mpiw_count(MPIW_STAT_method_pack, 1);
@@ -276,11 +273,9 @@ int mpiw_recv_init_try(void *buf, int64_t count, MPI_Datatype dt, int source, in
 
     if (!use_pack(count, dt, source, &d, MPIW_STAT_recv_fallback))
         return 0;
-    if (!(p = pending(1, 1, buf, count, &d)))
-        return out_of_memory(MPIW_STAT_recv_fallback, 1);
-    *err = persist(PACKED(Recv_init, p->tmp, count * d.info.size, source, tag, comm, req), req,
-                   p);
-    if (*err == -1)
+    if (!(p = pending(1, 1, buf, count, &d)) ||
+        !persist(PACKED(Recv_init, p->tmp, count * d.info.size, source, tag, comm, req), req,
+                 p, err))
         return out_of_memory(MPIW_STAT_recv_fallback, 1);
     mpiw_count(MPIW_STAT_recv_fast, 1);
     mpiw_count(MPIW_STAT_method_pack, 1);

@@ -145,15 +145,14 @@ void mpiw_requests_release(mpiw_pending *p, const MPI_Status *st, int ok)
     __atomic_fetch_sub(&mpiw_requests_live, 1, __ATOMIC_RELAXED);
 }
 
-/* A completion call saw the request complete: a persistent one stays ours, inactive. */
-void mpiw_requests_settle(MPI_Request *req, mpiw_pending *p, const MPI_Status *st, int ok)
+/* A completion call saw the request complete: a persistent one stays ours (in the
+ * table all along, see mpiw_requests_claim), inactive. */
+void mpiw_requests_settle(mpiw_pending *p, const MPI_Status *st, int ok)
 {
-    if (p->persistent) {
+    if (p->persistent)
         finish(p, st, ok);
-        mpiw_requests_unclaim(req, p);
-    } else {
+    else
         mpiw_requests_release(p, st, ok);
-    }
 }
 
 /* Completion calls take a request's entry out of the table before calling the MPI:
