@@ -1,5 +1,5 @@
 /* Point-to-point calls from Fortran: MPI_SEND, MPI_SSEND, MPI_RSEND, MPI_RECV, their
- * nonblocking and persistent forms, and MPI_SENDRECV. */
+ * nonblocking and persistent forms, MPI_SENDRECV and MPI_SENDRECV_REPLACE. */
 #include "mpiwf.h"
 
 #if MPIWF_MPIF_ENABLED
@@ -85,5 +85,24 @@ void mpi_sendrecv_(void *sendbuf, MPI_Fint *sendcount, MPI_Fint *sendtype, MPI_F
     mpiwf_ierr(ierr, err);
 }
 MPIWF_ALIAS(mpi_sendrecv_, ompi_sendrecv_f)
+
+void mpi_sendrecv_replace_(void *buf, MPI_Fint *count, MPI_Fint *type, MPI_Fint *dest,
+                           MPI_Fint *sendtag, MPI_Fint *source, MPI_Fint *recvtag,
+                           MPI_Fint *comm, MPI_Fint *status, MPI_Fint *ierr)
+{
+    MPI_Status c_status;
+    int err;
+
+    MPIWF_PASS(mpi_sendrecv_replace_, buf, count, type, dest, sendtag, source, recvtag, comm,
+               status, ierr);
+    err = MPI_Sendrecv_replace(mpiwf_buf(buf), (int) *count, PMPI_Type_f2c(*type), (int) *dest,
+                               (int) *sendtag, (int) *source, (int) *recvtag,
+                               PMPI_Comm_f2c(*comm),
+                               mpiwf_status_in(MPIWF_MPIF, status, &c_status));
+    if (err == MPI_SUCCESS)
+        mpiwf_status_out(MPIWF_MPIF, status, &c_status);
+    mpiwf_ierr(ierr, err);
+}
+MPIWF_ALIAS(mpi_sendrecv_replace_, ompi_sendrecv_replace_f)
 
 #endif

@@ -197,6 +197,9 @@ int mpiw_isend_try(const void *buf, int64_t count, MPI_Datatype dt, int dest, in
                    MPI_Comm comm, int mode, MPI_Request *req, int *err);
 int mpiw_irecv_try(void *buf, int64_t count, MPI_Datatype dt, int source, int tag,
                    MPI_Comm comm, MPI_Request *req, int *err);
+int mpiw_sendrecv_replace_try(void *buf, int64_t count, MPI_Datatype dt, int dest, int stag,
+                              int source, int rtag, MPI_Comm comm, MPI_Status *status,
+                              int *err);
 /* Persistent requests (MPI_Send_init, MPI_Ssend_init, MPI_Rsend_init, MPI_Recv_init):
  * the method is chosen once, here; each MPI_Start packs (a send) or unpacks at
  * completion (a receive). */

@@ -334,3 +334,37 @@ int mpiw_sendrecv_try(const void *sbuf, int64_t scount, MPI_Datatype stype, int 
     mpiw_count(MPIW_STAT_method_pack, spack + rpack);
     return 1;
 }
+
+/* Sendrecv_replace: the packed bytes go out of one buffer and come back into another,
+ * unpacked into the program's buffer once the call returns (a shorter message unpacks
+ * only its bytes). Chosen once for the type (the source's side, or the destination's
+ * when the source is MPI_PROC_NULL). */
+int mpiw_sendrecv_replace_try(void *buf, int64_t count, MPI_Datatype dt, int dest, int stag,
+                              int source, int rtag, MPI_Comm comm, MPI_Status *status,
+                              int *err)
+{
+    mpiw_pending p = { .recv = 1, .active = 1, .buf = buf };
+    void *stmp = NULL;
+    int64_t n;
+    MPI_Status st;
+
+    if (!use_pack(count, dt, source != MPI_PROC_NULL ? source : dest, &p.desc,
+                  MPIW_STAT_recv_fallback))
+        return 0;
+    n = count * p.desc.info.size;
+    if (!(stmp = packed(buf, count, &p.desc)) || !(p.tmp = malloc((size_t) n))) {
+        free(stmp);
+        return out_of_memory(MPIW_STAT_recv_fallback, 1);
+    }
+    *err = PACKED(Sendrecv, stmp, n, dest, stag, p.tmp, n, MPI_PACKED, source, rtag, comm, &st);
+    if (*err == MPI_SUCCESS)
+        mpiw_recv_complete(&p, &st);
+    if (status != MPI_STATUS_IGNORE)
+        *status = st;
+    free(stmp);
+    free(p.tmp);
+    mpiw_count(MPIW_STAT_send_fast, 1);
+    mpiw_count(MPIW_STAT_recv_fast, 1);
+    mpiw_count(MPIW_STAT_method_pack, 2);
+    return 1;
+}

@@ -1,8 +1,8 @@
 ! A Fortran MPI program that knows nothing of mpicomm: derived datatypes for the faces
 ! of a 3-D array (subarray and vector types), MPI_Pack/MPI_Unpack of them, and a
-! ring exchange of faces with MPI_Sendrecv, MPI_Send/MPI_Recv, MPI_Isend/
-! MPI_Irecv + MPI_Waitall, and MPI_Sendrecv from and to MPI_BOTTOM. Every rank checks what it received against the values its
-! neighbour holds and prints one line: "RESULT <rank> <errors> <checksum>".
+! ring exchange of faces with MPI_Sendrecv, MPI_Sendrecv_replace, MPI_Send/MPI_Recv,
+! MPI_Isend/MPI_Irecv + MPI_Waitall, and MPI_Sendrecv from and to MPI_BOTTOM. Every
+! rank checks what it received against the values its neighbour holds and prints one line: "RESULT <rank> <errors> <checksum>".
 ! Built with -DF08 it uses the mpi_f08 module, else the mpi module.
 #include "binding.h"
 program halo_types
@@ -19,6 +19,7 @@ program halo_types
   HANDLE(MPI_Request) :: reqs(4)
   STATUS_T :: status
   real(8) :: checksum
+  logical :: mask(n, n, n)
 
   call MPI_Init(ierr)
   call MPI_Comm_rank(MPI_COMM_WORLD, rank, ierr)
@@ -61,6 +62,15 @@ program halo_types
   do i = 1, ntypes
      b = -1
      call MPI_Sendrecv(a, 1, types(i), right, i, b, 1, types(i), left, i, &
+          MPI_COMM_WORLD, status, ierr)
+     errors = errors + count_bad_from(b, left, face_of(i), face_of(i))
+  end do
+  do i = 1, ntypes                    ! my face goes out of b, my neighbour's comes in
+     b = -1
+     mask = .false.
+     call mark(mask, face_of(i))
+     where (mask) b = a
+     call MPI_Sendrecv_replace(b, 1, types(i), right, 40 + i, left, 40 + i, &
           MPI_COMM_WORLD, status, ierr)
      errors = errors + count_bad_from(b, left, face_of(i), face_of(i))
   end do

@@ -328,6 +328,50 @@ def test_blocking_send_recv_and_sendrecv(interposer, method):
 
 
 @pytest.mark.mpi
+@pytest.mark.parametrize("method", ["pack", "mpi"])
+def test_sendrecv_replace(interposer, method):
+    """MPI_Sendrecv_replace of a vector around the ring: the 16 doubles it covers go out
+    and the neighbour's come back into the same places; the rest stays. Also a message
+    shorter than the type (5 doubles into a vector of 8)."""
+    v = vector()
+    five = MPI.DOUBLE.Create_contiguous(5).Commit()
+
+    def run():
+        buf = np.arange(22, dtype="f8") + 10 * RANK
+        st = MPI.Status()
+        COMM.Sendrecv_replace([buf, 2, v], DEST, 60, SRC, 60, st)
+        short = np.arange(11, dtype="f8") + 10 * RANK
+        req = COMM.Isend([np.full(5, -7.0), 1, five], DEST, 61)
+        st2 = MPI.Status()
+        COMM.Sendrecv_replace([short, 1, v], MPI.PROC_NULL, 0, SRC, 61, st2)
+        req.Wait()
+        return buf, (st.Get_source(), st.Get_tag(), st.Get_count(v)), \
+            (short, st2.Get_count(MPI.DOUBLE))
+
+    if method == "mpi":
+        got = interposer.real(run)
+    else:
+        with interposer.method("pack"):
+            before = interposer.stat("recv_fast")
+            got = run()
+            assert interposer.stat("recv_fast") - before == 2
+    assert got[1] == (SRC, 60, 2)
+    mine, theirs = np.arange(22, dtype="f8") + 10 * RANK, np.arange(22, dtype="f8") + 10 * SRC
+    spread = [0, 1, 3, 4, 6, 7, 9, 10]
+    cover = spread + [11 + k for k in spread]
+    expect = mine.copy()
+    expect[cover] = theirs[cover]
+    assert np.array_equal(got[0], expect)
+    short, count = got[2]
+    expect = np.arange(11, dtype="f8") + 10 * RANK
+    expect[spread[:5]] = -7.0
+    assert count == 5 and np.array_equal(short, expect)
+    five.Free()
+    v.Free()
+    COMM.Barrier()
+
+
+@pytest.mark.mpi
 def test_freed_receive_is_still_unpacked(interposer):
     """MPI_Request_free on an active packed receive: the data still arrives, on a later
     MPI call once the receive has completed."""
