@@ -343,7 +343,7 @@ int mpiw_sendrecv_replace_try(void *buf, int64_t count, MPI_Datatype dt, int des
                               int source, int rtag, MPI_Comm comm, MPI_Status *status,
                               int *err)
 {
-    mpiw_pending p = { .recv = 1, .active = 1, .buf = buf };
+    mpiw_pending p = { .recv = 1, .buf = buf };
     void *stmp = NULL;
     int64_t n;
     MPI_Status st;
