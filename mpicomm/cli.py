@@ -98,6 +98,17 @@ def _launcher_row(inst):
     return f"mpiexec ({where})"
 
 
+def _cuda_row():
+    try:
+        aware = installation.cuda_aware()
+    except installation.MPINotFound as exc:
+        return f"unknown (the query failed: {str(exc).splitlines()[-1]})"
+    if aware is None:
+        return "unknown (the MPI has no MPIX_Query_cuda_support)"
+    return (f"{'yes' if aware else 'no'} (MPIX_Query_cuda_support; mpicomm.collectives "
+            "stages device arrays through host either way)")
+
+
 def _cmd_info(args):
     inst = installation.probe()
     rows = [
@@ -107,6 +118,7 @@ def _cmd_info(args):
         ("MPI", f"{inst.vendor} {inst.version} (MPI standard {inst.std_version[0]}."
                 f"{inst.std_version[1]})"),
         ("libmpi", inst.libmpi),
+        ("CUDA-aware", _cuda_row()),
     ]
     for tool in ("mpicc", "mpiexec"):
         try:

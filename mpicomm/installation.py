@@ -30,6 +30,25 @@ print(json.dumps({"library_version": MPI.Get_library_version(),
 """
 
 
+# MPIX_Query_cuda_support: Open MPI answers before MPI_Init, MPICH only after it.
+_CUDA_PROBE = r"""
+import ctypes, json, mpi4py
+mpi4py.rc.initialize = False
+from mpi4py import MPI
+lib = None
+with open("/proc/self/maps") as f:
+    for line in f:
+        path = line.split()[-1] if len(line.split()) >= 6 else ""
+        if path.rsplit("/", 1)[-1].startswith(("libmpi.so", "libmpi_abi.so")):
+            lib = ctypes.CDLL(path)
+            break
+query = getattr(lib, "MPIX_Query_cuda_support", None)
+if query and MPI.Get_library_version().startswith("MPICH"):
+    MPI.Init()
+print(json.dumps(bool(query()) if query else None))
+"""
+
+
 class MPINotFound(RuntimeError):
     """No usable MPI (or no mpi4py) was found."""
 
@@ -87,18 +106,30 @@ def parse_vendor(library_version):
     return (" ".join(words[:2]) if words else "unknown"), "unknown"
 
 
+def _run_child(python, code, what):
+    env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+    try:
+        out = subprocess.run([python or sys.executable, "-c", code], env=env,
+                             capture_output=True, text=True, timeout=120)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise MPINotFound(f"could not run the {what}: {exc}") from exc
+    if out.returncode != 0:
+        raise MPINotFound("mpi4py could not load an MPI library:\n" + out.stderr.strip()[-2000:])
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+@functools.lru_cache(maxsize=None)
+def cuda_aware(python=None):
+    """The MPI's own answer to MPIX_Query_cuda_support (True/False), or None where the
+    MPI has no such function. MPICH answers only once initialised, so this starts a
+    singleton MPI in a child interpreter: call it when the answer is wanted."""
+    return _run_child(python, _CUDA_PROBE, "CUDA-awareness probe")
+
+
 @functools.lru_cache(maxsize=None)
 def probe(python=None):
     """Describe the MPI that mpi4py loads in `python` (default: this interpreter)."""
-    env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
-    try:
-        out = subprocess.run([python or sys.executable, "-c", _PROBE], env=env,
-                             capture_output=True, text=True, timeout=120)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise MPINotFound(f"could not run the MPI probe: {exc}") from exc
-    if out.returncode != 0:
-        raise MPINotFound("mpi4py could not load an MPI library:\n" + out.stderr.strip()[-2000:])
-    info = json.loads(out.stdout.strip().splitlines()[-1])
+    info = _run_child(python, _PROBE, "MPI probe")
     vendor, version = parse_vendor(info["library_version"])
     libmpi = os.path.realpath(info["libmpi"]) if info["libmpi"] else ""
     prefix = os.path.dirname(os.path.dirname(libmpi)) if libmpi else sys.prefix

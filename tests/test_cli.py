@@ -36,6 +36,10 @@ def test_info_names_the_mpi_and_the_build():
     assert f"{inst.vendor} {inst.version}" in res.stdout
     assert "CPU kernels" in res.stdout and "yes (" in res.stdout
     assert "CUDA kernels" in res.stdout
+    if inst.vendor in ("MPICH", "Open MPI"):          # both answer MPIX_Query_cuda_support
+        aware = installation.cuda_aware()
+        assert isinstance(aware, bool)
+        assert f"CUDA-aware     {'yes' if aware else 'no'} (MPIX" in res.stdout
     assert cli("preload-path").stdout.strip() in res.stdout
     assert "mpiexec (outside a Slurm allocation)" in res.stdout
 
