@@ -36,7 +36,7 @@ enum { MPIW_MODE_STANDARD = 0, MPIW_MODE_SYNC, MPIW_MODE_READY };
     X(types_committed) X(types_canonical) X(pack_fast) X(pack_fallback) X(unpack_fast)    \
     X(unpack_fallback) X(bytes_packed) X(bytes_unpacked) X(send_fast) X(send_fallback)    \
     X(recv_fast) X(recv_fallback) X(method_pack) X(method_passthrough) X(neighbor_fast)       \
-    X(neighbor_fallback) X(method_pipeline)
+    X(neighbor_fallback) X(method_pipeline) X(alltoall_fast) X(alltoall_fallback)
 
 enum {
 #define MPIW_STAT_ENUM(name) MPIW_STAT_##name,
@@ -230,8 +230,12 @@ int mpiw_h5_attr(int64_t file, const char *name, char *out, size_t size);
 /* One side (send or receive) of a neighbourhood all-to-all, as the program gave it:
  * int or MPI_Count counts; alltoallw: byte displacements (MPI_Aint) and a type per
  * block; alltoallv: displacements in extents (int, or MPI_Aint for _c) and one type. */
+/* One side (send or receive) of an all-to-all: per block a count and a displacement
+ * in one of their forms, or one count for every block (MPI_Alltoall: block i starts
+ * i * count extents in); a type per block (the w forms) or one for all. */
 typedef struct mpiw_side {
     char *buf;
+    int64_t count;
     const int *counts;
     const MPI_Count *counts_c;
     const int *displs;
@@ -239,6 +243,31 @@ typedef struct mpiw_side {
     const MPI_Datatype *types;
     MPI_Datatype type;
 } mpiw_side;
+
+int64_t mpiw_side_count(const mpiw_side *s, int i);
+MPI_Datatype mpiw_side_type(const mpiw_side *s, int i);
+char *mpiw_side_block(const mpiw_side *s, int i, MPI_Aint extent);
+/* A side packed whole (1: byte counts and offsets per block in c and o, the bytes in a
+ * scratch buffer *tmp (mpiw_scratch_get), filled when send) or left as the program gave it (0). One type for
+ * every block (d[0]), or a type per block (the w forms, d[i]). */
+int mpiw_side_pack(const mpiw_side *s, int n, int large, int send, mpic_desc *d, int64_t *c,
+                   int64_t *o, char **tmp);
+int mpiw_side_pack_w(const mpiw_side *s, int n, int large, int send, mpic_desc *d, int64_t *c,
+                     int64_t *o, char **tmp);
+/* The received bytes of a packed side into the program's blocks, less those skip marks. */
+void mpiw_side_unpack(const mpiw_side *r, int n, const mpic_desc *d, int one, const char *tmp,
+                      const char *skip);
+
+/* Scratch buffers for packed collectives: large ones are kept for reuse (mpiw_scratch.c);
+ * every buffer from get goes back through put; release frees the kept ones. */
+void *mpiw_scratch_get(size_t size);
+void mpiw_scratch_put(void *buf);
+void mpiw_scratch_release(void);
+
+/* All-to-all over a whole communicator: which call the program made. */
+enum { MPIW_ALLTOALL, MPIW_ALLTOALLV, MPIW_ALLTOALLW };
+int mpiw_alltoall_try(const mpiw_side *s, const mpiw_side *r, MPI_Comm comm, int form,
+                      int large, int *err);
 
 int mpiw_neighbor_degrees(MPI_Comm comm, int *in, int *out);
 int mpiw_neighbor_alltoallw_try(const mpiw_side *s, const mpiw_side *r, MPI_Comm comm,

@@ -52,24 +52,6 @@ static char *null_sources(MPI_Comm comm, int nin)
     return null;
 }
 
-static int64_t count_at(const mpiw_side *s, int i)
-{
-    return s->counts ? s->counts[i] : (int64_t) s->counts_c[i];
-}
-
-static MPI_Datatype type_at(const mpiw_side *s, int i)
-{
-    return s->types ? s->types[i] : s->type;
-}
-
-/* The first byte of block i: displacements are bytes for alltoallw, extents for v. */
-static char *block_at(const mpiw_side *s, int i, MPI_Aint extent)
-{
-    int64_t d = s->displs ? s->displs[i] : (int64_t) s->displs_a[i];
-
-    return s->buf + (s->types ? d : d * extent);
-}
-
 /* Which blocks of a side to pack (how[i] = 1, desc in d[i]) and their packed offsets;
  * the number packed. Bytes of a block must fit an int unless the call is a _c one. */
 static int choose_blocks(const mpiw_side *s, int n, int large, mpic_desc *d, int *how,
@@ -79,8 +61,8 @@ static int choose_blocks(const mpiw_side *s, int n, int large, mpic_desc *d, int
 
     *total = 0;
     for (int i = 0; i < n; i++) {
-        int64_t c = count_at(s, i);
-        int choice = mpiw_choose(c, type_at(s, i), &d[i]);
+        int64_t c = mpiw_side_count(s, i);
+        int choice = mpiw_choose(c, mpiw_side_type(s, i), &d[i]);
         how[i] = choice > 0 && (large || c * d[i].info.size <= INT_MAX);
         if (choice < 0)
             mpiw_count(MPIW_STAT_method_passthrough, 1);
@@ -177,8 +159,9 @@ int mpiw_neighbor_alltoallw_try(const mpiw_side *s, const mpiw_side *r, MPI_Comm
     ns = choose_blocks(s, nout, large, p.d, p.how, p.off, &stotal);
     nr = choose_blocks(r, nin, large, p.d + nout, p.how + nout, p.off + nout, &rtotal);
     if ((!ns && !nr) || (nr && !(null = null_sources(comm, nin))) ||
-        !(stmp = malloc((size_t) stotal + 1)) || !(rtmp = malloc((size_t) rtotal + 1))) {
-        free(stmp);
+        !(stmp = mpiw_scratch_get((size_t) stotal)) ||
+        !(rtmp = mpiw_scratch_get((size_t) rtotal))) {
+        mpiw_scratch_put(stmp);
         free(null);
         plan_free(&p);
         mpiw_count(MPIW_STAT_neighbor_fallback, 1);
@@ -190,12 +173,12 @@ int mpiw_neighbor_alltoallw_try(const mpiw_side *s, const mpiw_side *r, MPI_Comm
         const mpiw_side *side = i < nout ? s : r;
         int j = i < nout ? i : i - nout;
         char *tmp = (i < nout ? stmp : rtmp) + p.off[i];
-        p.counts[i] = count_at(side, j);
-        p.types[i] = type_at(side, j);
-        p.displs[i] = address(block_at(side, j, 0));
+        p.counts[i] = mpiw_side_count(side, j);
+        p.types[i] = mpiw_side_type(side, j);
+        p.displs[i] = address(mpiw_side_block(side, j, 0));
         if (p.how[i]) {
             if (i < nout)
-                mpic_pack(&p.d[i], p.counts[i], block_at(side, j, 0), tmp);
+                mpic_pack(&p.d[i], p.counts[i], mpiw_side_block(side, j, 0), tmp);
             p.counts[i] *= p.d[i].info.size;
             p.types[i] = MPI_PACKED;
             p.displs[i] = address(tmp);
@@ -207,47 +190,14 @@ int mpiw_neighbor_alltoallw_try(const mpiw_side *s, const mpiw_side *r, MPI_Comm
     *err = alltoallw(&p, nout, n, large, comm);
     for (int i = nout; i < n && *err == MPI_SUCCESS; i++)
         if (p.how[i] && !null[i - nout])
-            mpic_unpack(&p.d[i], count_at(r, i - nout), rtmp + p.off[i], block_at(r, i - nout, 0));
+            mpic_unpack(&p.d[i], mpiw_side_count(r, i - nout), rtmp + p.off[i], mpiw_side_block(r, i - nout, 0));
     mpiw_count(MPIW_STAT_bytes_unpacked, *err == MPI_SUCCESS ? rtotal : 0);
-    free(stmp);
-    free(rtmp);
+    mpiw_scratch_put(stmp);
+    mpiw_scratch_put(rtmp);
     free(null);
     plan_free(&p);
     mpiw_count(MPIW_STAT_neighbor_fast, 1);
     mpiw_count(MPIW_STAT_method_pack, ns + nr);
-    return 1;
-}
-
-/* One side of an alltoallv: packed whole (1, with byte counts and offsets in *c, *o and
- * the bytes in *tmp) or left as the program gave it (0). */
-static int pack_side(const mpiw_side *s, int n, int large, int send, mpic_desc *d,
-                     int64_t *c, int64_t *o, char **tmp)
-{
-    int64_t most = 0, total = 0;
-    MPI_Aint lb, extent;
-    int choice;
-
-    for (int i = 0; i < n; i++) {
-        if (count_at(s, i) < 0)
-            return 0;
-        most = count_at(s, i) > most ? count_at(s, i) : most;
-    }
-    choice = mpiw_choose(most, s->type, d);
-    if (choice < 0)
-        mpiw_count(MPIW_STAT_method_passthrough, 1);
-    if (choice <= 0 || PMPI_Type_get_extent(s->type, &lb, &extent))
-        return 0;
-    for (int i = 0; i < n; i++) {
-        c[i] = count_at(s, i) * d->info.size;
-        o[i] = total;
-        total += c[i];
-    }
-    if ((!large && total > INT_MAX) || !(*tmp = malloc((size_t) total + 1)))
-        return 0;
-    for (int i = 0; i < n && send; i++)
-        mpic_pack(d, count_at(s, i), block_at(s, i, extent), *tmp + o[i]);
-    if (send)
-        mpiw_count(MPIW_STAT_bytes_packed, total);
     return 1;
 }
 
@@ -258,17 +208,16 @@ int mpiw_neighbor_alltoallv_try(const mpiw_side *s, const mpiw_side *r, MPI_Comm
     mpic_desc sd, rd;
     int64_t *c;
     char *stmp = NULL, *rtmp = NULL, *null = NULL;
-    MPI_Aint lb, extent;
 
     /* 1. Which sides to pack (a packed receive side must know its MPI_PROC_NULL blocks). */
     if (!mpiw_neighbor_degrees(comm, &nin, &nout) ||
         !(c = malloc(2 * (size_t) (nin + nout + 1) * sizeof *c)))
         return 0;
-    sp = pack_side(s, nout, large, 1, &sd, c, c + nout, &stmp);
-    rp = pack_side(r, nin, large, 0, &rd, c + 2 * nout, c + 2 * nout + nin, &rtmp);
+    sp = mpiw_side_pack(s, nout, large, 1, &sd, c, c + nout, &stmp);
+    rp = mpiw_side_pack(r, nin, large, 0, &rd, c + 2 * nout, c + 2 * nout + nin, &rtmp);
     if ((!sp && !rp) || (rp && !(null = null_sources(comm, nin)))) {
-        free(stmp);
-        free(rtmp);
+        mpiw_scratch_put(stmp);
+        mpiw_scratch_put(rtmp);
         free(c);
         mpiw_count(MPIW_STAT_neighbor_fallback, 1);
         return 0;
@@ -304,17 +253,10 @@ int mpiw_neighbor_alltoallv_try(const mpiw_side *s, const mpiw_side *r, MPI_Comm
             sp ? MPI_PACKED : s->type, rp ? rtmp : r->buf, rp ? ic + 2 * nout : r->counts,
             rp ? ic + 2 * nout + nin : r->displs, rp ? MPI_PACKED : r->type, comm);
     }
-    if (rp > 0 && *err == MPI_SUCCESS && !PMPI_Type_get_extent(r->type, &lb, &extent)) {
-        int64_t at = 0;
-        for (int i = 0; i < nin; i++) {
-            if (!null[i])
-                mpic_unpack(&rd, count_at(r, i), rtmp + at, block_at(r, i, extent));
-            at += count_at(r, i) * rd.info.size;
-        }
-        mpiw_count(MPIW_STAT_bytes_unpacked, at);
-    }
-    free(stmp);
-    free(rtmp);
+    if (rp > 0 && *err == MPI_SUCCESS)
+        mpiw_side_unpack(r, nin, &rd, 1, rtmp, null);
+    mpiw_scratch_put(stmp);
+    mpiw_scratch_put(rtmp);
     free(c);
     free(null);
     if (sp < 0) {

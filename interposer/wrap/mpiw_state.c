@@ -196,6 +196,7 @@ void mpiw_state_finalize(void)
     mpiw_requests_clear();
     mpiw_types_clear();
     mpiw_comms_finalize();
+    mpiw_scratch_release();
     mpiw_g.initialized = 0;
 }
 
