@@ -15,14 +15,15 @@ rank's time, the device synchronised before the clock stops.
 """
 import argparse
 import json
-import math
+import os
 import sys
-import time
 
 import numpy as np
 from mpi4py import MPI
 
-from mpicomm.collectives import allreduce_fused
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import allreduce_bench  # noqa: E402
+from mpicomm.collectives import allreduce_fused  # noqa: E402
 
 try:
     import cupy
@@ -32,15 +33,10 @@ except Exception as exc:                             # ImportError, CUDARuntimeE
 
 
 def best(comm, reps, fns):
-    out = {name: math.inf for name in fns}
-    for rep in range(reps):
-        for name in (list(fns) if rep % 2 == 0 else list(fns)[::-1]):
-            comm.Barrier()
-            t = time.perf_counter()
-            fns[name]()
-            cupy.cuda.runtime.deviceSynchronize()
-            out[name] = min(out[name], comm.allreduce(time.perf_counter() - t, op=MPI.MAX))
-    return out
+    """allreduce_bench's best of reps, each call ending when the device is done."""
+    def synced(fn):
+        return lambda: (fn(), cupy.cuda.runtime.deviceSynchronize())
+    return allreduce_bench.best(comm, reps, {name: synced(fn) for name, fn in fns.items()})
 
 
 def staged_loop(comm, arrays):
