@@ -190,7 +190,8 @@ int mpiw_neighbor_alltoallw_try(const mpiw_side *s, const mpiw_side *r, MPI_Comm
     *err = alltoallw(&p, nout, n, large, comm);
     for (int i = nout; i < n && *err == MPI_SUCCESS; i++)
         if (p.how[i] && !null[i - nout])
-            mpic_unpack(&p.d[i], mpiw_side_count(r, i - nout), rtmp + p.off[i], mpiw_side_block(r, i - nout, 0));
+            mpic_unpack(&p.d[i], mpiw_side_count(r, i - nout), rtmp + p.off[i],
+                        mpiw_side_block(r, i - nout, 0));
     mpiw_count(MPIW_STAT_bytes_unpacked, *err == MPI_SUCCESS ? rtotal : 0);
     mpiw_scratch_put(stmp);
     mpiw_scratch_put(rtmp);
