@@ -1,8 +1,9 @@
 /*
  * Scratch buffers for packed collectives. A large malloc is a fresh mapping whose
  * pages fault in on first touch and go back to the system on free: for the tens of
- * MiB of an all-to-all that costs more than packing them (0.39x against 0.83x the
- * MPI's time in benchmarks/alltoall_bench.py). Buffers of MPIW_SCRATCH_MIN bytes or
+ * MiB of an all-to-all that costs more than packing them (the packed 256^3 transpose
+ * of benchmarks/alltoall_bench.py: 0.39x the MPI's speed with new buffers, 0.80x
+ * reusing them). Buffers of MPIW_SCRATCH_MIN bytes or
  * more are kept when returned (the MPIW_SCRATCH_SLOTS largest) and handed out again;
  * all are freed at MPI_Finalize.
  */
