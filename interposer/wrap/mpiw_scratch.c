@@ -3,9 +3,8 @@
  * pages fault in on first touch and go back to the system on free: for the tens of
  * MiB of an all-to-all that costs more than packing them (the packed 256^3 transpose
  * of benchmarks/alltoall_bench.py: 0.39x the MPI's speed with new buffers, 0.80x
- * reusing them). Buffers of MPIW_SCRATCH_MIN bytes or
- * more are kept when returned (the MPIW_SCRATCH_SLOTS largest) and handed out again;
- * all are freed at MPI_Finalize.
+ * reusing them). Buffers of MPIW_SCRATCH_MIN bytes or more are kept when returned
+ * (the MPIW_SCRATCH_SLOTS largest) and handed out again; all are freed at MPI_Finalize.
  */
 #include <pthread.h>
 #include <stdlib.h>
