@@ -11,7 +11,8 @@ import subprocess
 import sys
 from dataclasses import dataclass
 
-_PROBE = r"""
+# Loads the MPI mpi4py would use (not initialised) and finds its libmpi in the maps.
+_LOAD = r"""
 import json, mpi4py
 mpi4py.rc.initialize = False
 mpi4py.rc.finalize = False
@@ -20,32 +21,27 @@ lib = ""
 with open("/proc/self/maps") as f:
     for line in f:
         path = line.split()[-1] if len(line.split()) >= 6 else ""
-        name = path.rsplit("/", 1)[-1]
-        if name.startswith("libmpi.so") or name.startswith("libmpi_abi.so"):
+        if path.rsplit("/", 1)[-1].startswith(("libmpi.so", "libmpi_abi.so")):
             lib = path
             break
+"""
+
+_PROBE = _LOAD + r"""
 print(json.dumps({"library_version": MPI.Get_library_version(),
                   "std_version": list(MPI.Get_version()),
                   "libmpi": lib, "mpi4py": mpi4py.__version__}))
 """
 
-
 # MPIX_Query_cuda_support: Open MPI answers before MPI_Init, MPICH only after it.
-_CUDA_PROBE = r"""
-import ctypes, json, mpi4py
-mpi4py.rc.initialize = False
-from mpi4py import MPI
-lib = None
-with open("/proc/self/maps") as f:
-    for line in f:
-        path = line.split()[-1] if len(line.split()) >= 6 else ""
-        if path.rsplit("/", 1)[-1].startswith(("libmpi.so", "libmpi_abi.so")):
-            lib = ctypes.CDLL(path)
-            break
-query = getattr(lib, "MPIX_Query_cuda_support", None)
+_CUDA_PROBE = _LOAD + r"""
+import ctypes
+query = getattr(ctypes.CDLL(lib), "MPIX_Query_cuda_support", None) if lib else None
 if query and MPI.Get_library_version().startswith("MPICH"):
     MPI.Init()
-print(json.dumps(bool(query()) if query else None))
+aware = bool(query()) if query else None
+if MPI.Is_initialized():
+    MPI.Finalize()
+print(json.dumps(aware))
 """
 
 

@@ -254,9 +254,10 @@ int mpiw_side_pack(const mpiw_side *s, int n, int large, int send, mpic_desc *d,
                    int64_t *o, char **tmp);
 int mpiw_side_pack_w(const mpiw_side *s, int n, int large, int send, mpic_desc *d, int64_t *c,
                      int64_t *o, char **tmp);
-/* The received bytes of a packed side into the program's blocks, less those skip marks. */
+/* The received bytes of a packed side (laid out as c and o say) into the program's
+ * blocks, less those skip marks. */
 void mpiw_side_unpack(const mpiw_side *r, int n, const mpic_desc *d, int one, const char *tmp,
-                      const char *skip);
+                      const int64_t *c, const int64_t *o, const char *skip);
 
 /* Scratch buffers for packed collectives: large ones are kept for reuse (mpiw_scratch.c);
  * every buffer from get goes back through put; release frees the kept ones. */
@@ -264,8 +265,13 @@ void *mpiw_scratch_get(size_t size);
 void mpiw_scratch_put(void *buf);
 void mpiw_scratch_release(void);
 
-/* All-to-all over a whole communicator: which call the program made. */
-enum { MPIW_ALLTOALL, MPIW_ALLTOALLV, MPIW_ALLTOALLW };
+/* All-to-all: which call the program made. */
+enum { MPIW_ALLTOALL, MPIW_ALLTOALLV, MPIW_ALLTOALLW, MPIW_NEIGHBOR_ALLTOALLV };
+/* The call with each side packed whole where the method packs it (1: done, *err the
+ * MPI's answer) or 0 when neither side is packed; nout blocks sent, nin received, the
+ * received blocks marked in skip left as they are. */
+int mpiw_alltoall_packed(const mpiw_side *s, int nout, const mpiw_side *r, int nin,
+                         const char *skip, MPI_Comm comm, int form, int large, int *err);
 int mpiw_alltoall_try(const mpiw_side *s, const mpiw_side *r, MPI_Comm comm, int form,
                       int large, int *err);
 

@@ -205,66 +205,17 @@ int mpiw_neighbor_alltoallw_try(const mpiw_side *s, const mpiw_side *r, MPI_Comm
 int mpiw_neighbor_alltoallv_try(const mpiw_side *s, const mpiw_side *r, MPI_Comm comm,
                                 int large, int *err)
 {
-    int nin, nout, sp, rp;
-    mpic_desc sd, rd;
-    int64_t *c;
-    char *stmp = NULL, *rtmp = NULL, *null = NULL;
+    int nin, nout, done;
+    char *null;
 
-    /* 1. Which sides to pack (a packed receive side must know its MPI_PROC_NULL blocks). */
-    if (!mpiw_neighbor_degrees(comm, &nin, &nout) ||
-        !(c = malloc(2 * (size_t) (nin + nout + 1) * sizeof *c)))
+    /* One type per side: a side is packed whole or not at all (mpiw_alltoall.c); a packed
+     * receive side leaves its MPI_PROC_NULL blocks as they are. */
+    if (!mpiw_neighbor_degrees(comm, &nin, &nout))
         return 0;
-    sp = mpiw_side_pack(s, nout, large, 1, &sd, c, c + nout, &stmp);
-    rp = mpiw_side_pack(r, nin, large, 0, &rd, c + 2 * nout, c + 2 * nout + nin, &rtmp);
-    if ((!sp && !rp) || (rp && !(null = null_sources(comm, nin)))) {
-        mpiw_scratch_put(stmp);
-        mpiw_scratch_put(rtmp);
-        free(c);
-        mpiw_count(MPIW_STAT_neighbor_fallback, 1);
-        return 0;
-    }
-
-    /* 2. The program's collective with the packed sides in bytes, 3. unpack. */
-#if MPIW_HAVE_LARGE_COUNT
-    if (large) {
-        MPI_Count *cc = malloc(2 * (size_t) (nin + nout + 1) * sizeof *cc);
-        MPI_Aint *ca = malloc(2 * (size_t) (nin + nout + 1) * sizeof *ca);
-        if (cc && ca) {
-            for (int i = 0; i < 2 * (nin + nout); i++) {
-                cc[i] = c[i];
-                ca[i] = (MPI_Aint) c[i];
-            }
-            *err = PMPI_Neighbor_alltoallv_c(
-                sp ? stmp : s->buf, sp ? cc : s->counts_c, sp ? ca + nout : s->displs_a,
-                sp ? MPI_PACKED : s->type, rp ? rtmp : r->buf, rp ? cc + 2 * nout : r->counts_c,
-                rp ? ca + 2 * nout + nin : r->displs_a, rp ? MPI_PACKED : r->type, comm);
-        }
-        if (!cc || !ca)
-            sp = rp = -1;
-        free(cc);
-        free(ca);
-    } else
-#endif
-    {
-        int *ic = (int *) c;   /* narrowed in place, as in alltoallw() */
-        for (int i = 0; i < 2 * (nin + nout); i++)
-            ic[i] = (int) c[i];
-        *err = PMPI_Neighbor_alltoallv(
-            sp ? stmp : s->buf, sp ? ic : s->counts, sp ? ic + nout : s->displs,
-            sp ? MPI_PACKED : s->type, rp ? rtmp : r->buf, rp ? ic + 2 * nout : r->counts,
-            rp ? ic + 2 * nout + nin : r->displs, rp ? MPI_PACKED : r->type, comm);
-    }
-    if (rp > 0 && *err == MPI_SUCCESS)
-        mpiw_side_unpack(r, nin, &rd, 1, rtmp, null);
-    mpiw_scratch_put(stmp);
-    mpiw_scratch_put(rtmp);
-    free(c);
+    null = null_sources(comm, nin);
+    done = null && mpiw_alltoall_packed(s, nout, r, nin, null, comm, MPIW_NEIGHBOR_ALLTOALLV,
+                                        large, err);
     free(null);
-    if (sp < 0) {
-        mpiw_count(MPIW_STAT_neighbor_fallback, 1);
-        return 0;
-    }
-    mpiw_count(MPIW_STAT_neighbor_fast, 1);
-    mpiw_count(MPIW_STAT_method_pack, sp + rp);
-    return 1;
+    mpiw_count(done ? MPIW_STAT_neighbor_fast : MPIW_STAT_neighbor_fallback, 1);
+    return done;
 }

@@ -107,20 +107,18 @@ int mpiw_side_pack_w(const mpiw_side *s, int n, int large, int send, mpic_desc *
 }
 
 void mpiw_side_unpack(const mpiw_side *r, int n, const mpic_desc *d, int one, const char *tmp,
-                      const char *skip)
+                      const int64_t *c, const int64_t *o, const char *skip)
 {
     MPI_Aint lb, extent = 0;
-    int64_t at = 0, done = 0;
+    int64_t done = 0;
 
     if (!r->types && PMPI_Type_get_extent(r->type, &lb, &extent))
         return;
-    for (int i = 0; i < n; i++) {
-        int64_t k = mpiw_side_count(r, i), bytes = k ? k * d[one ? 0 : i].info.size : 0;
-        if (bytes && !(skip && skip[i])) {
-            mpic_unpack(&d[one ? 0 : i], k, tmp + at, mpiw_side_block(r, i, extent));
-            done += bytes;
+    for (int i = 0; i < n; i++)
+        if (c[i] && !(skip && skip[i])) {
+            mpic_unpack(&d[one ? 0 : i], mpiw_side_count(r, i), tmp + o[i],
+                        mpiw_side_block(r, i, extent));
+            done += c[i];
         }
-        at += bytes;
-    }
     mpiw_count(MPIW_STAT_bytes_unpacked, done);
 }
