@@ -46,7 +46,7 @@ static void started(MPI_Fint *ierr, MPI_Fint err)
 
     if (err == MPI_SUCCESS) {
         PMPI_Query_thread(&provided);
-        mpiw_state_init(provided);
+        mpiw_init(provided);
         mpiwf_init();
     }
     mpiwf_ierr(ierr, err);

@@ -1,5 +1,67 @@
-/* MPI_Init, MPI_Init_thread: start the MPI, then read our settings. */
+/*
+ * MPI_Init, MPI_Init_thread: start the MPI, then the interposer (mpiw_init, which the
+ * Fortran start-up entry points call too).
+ */
+#include <stdlib.h>
+#include <string.h>
 #include "mpiw.h"
+
+/* The library must run under the MPI it was compiled for. */
+static int same_mpi(void)
+{
+    char version[MPI_MAX_LIBRARY_VERSION_STRING];
+    int len = 0;
+#if defined(MPICH_VERSION)
+    const char *expect = "MPICH";
+#elif defined(OPEN_MPI)
+    const char *expect = "Open MPI";
+#else
+    const char *expect = "";
+#endif
+    PMPI_Get_library_version(version, &len);
+    if (strstr(version, expect))
+        return 1;
+    mpiw_log(MPIW_LOG_ERROR, "built for %s but running under \"%.40s\"; passing every call through",
+             expect, version);
+    return 0;
+}
+
+/* srun without the MPI's PMI plugin starts every task as an MPI job of its own: each is
+ * rank 0 of 1 and the job silently runs N copies. Tasks 1.. of such a step say so (task 0
+ * stays quiet, so mpiexec -n 1 in an allocation whose daemons srun started is not named). */
+static void check_launch(void)
+{
+    const char *tasks = getenv("SLURM_STEP_NUM_TASKS"), *task = getenv("SLURM_PROCID");
+    int size = 0;
+
+    if (!tasks || !task || atoi(tasks) < 2 || atoi(task) == 0)
+        return;
+    PMPI_Comm_size(MPI_COMM_WORLD, &size);
+    if (size == 1)
+        mpiw_log(MPIW_LOG_WARN, "MPI_COMM_WORLD has 1 rank, but this is task %s of a Slurm step "
+                 "of %s: srun started each task as an MPI job of its own (start MPICH with "
+                 "srun --mpi=pmi2, Open MPI with srun --mpi=pmix; `mpicomm run` does)",
+                 task, tasks);
+}
+
+/* 1. Settings, 2. the MPI it runs under, 3. the model (collective over MPI_COMM_WORLD),
+ * 4. communicator hints, 5. the launch. */
+void mpiw_init(int thread_level)
+{
+    if (mpiw_g.initialized)
+        return;
+    mpiw_state_init(thread_level);
+    mpiw_g.disabled = mpiw_g.disabled || !same_mpi();
+    mpiw_g.initialized = 1;
+    if (!mpiw_g.disabled &&
+        (mpiw_g.method == MPIW_METHOD_AUTO || mpiw_g.method == MPIW_METHOD_PIPELINE))
+        mpiw_model_load();
+    mpiw_comms_init();
+    if (!mpiw_g.disabled)
+        check_launch();
+    mpiw_log(MPIW_LOG_INFO, "interposer %s (%d generated kernels, thread level %d)",
+             mpiw_g.disabled ? "disabled" : "enabled", mpic_kernel_count(), thread_level);
+}
 
 int MPI_Init(int *argc, char ***argv)
 {
@@ -7,7 +69,7 @@ int MPI_Init(int *argc, char ***argv)
 
     if (err == MPI_SUCCESS) {
         PMPI_Query_thread(&provided);
-        mpiw_state_init(provided);
+        mpiw_init(provided);
     }
     return err;
 }
@@ -17,6 +79,6 @@ int MPI_Init_thread(int *argc, char ***argv, int required, int *provided)
     int err = PMPI_Init_thread(argc, argv, required, provided);
 
     if (err == MPI_SUCCESS)
-        mpiw_state_init(*provided);
+        mpiw_init(*provided);
     return err;
 }

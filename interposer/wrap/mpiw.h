@@ -1,7 +1,11 @@
 /*
  * mpiw: the layer that sees MPI. Wrappers (one file per MPI function family)
- * check "active?" and dispatch; the work lives in mpiw_state.c (settings, logs,
- * counters), mpiw_types.c (decoding and the type cache) and mpiw_pack.c.
+ * check "active?" and dispatch; the work lives in a few internal modules:
+ * mpiw_state.c (settings, logs, counters), mpiw_types.c (decoding and the type
+ * cache), mpiw_choose.c (the chooser: how each call travels), mpiw_model.c (the
+ * measured times the chooser asks), the senders (mpiw_p2p.c, mpiw_pipeline.c,
+ * mpiw_alltoall.c, mpiw_neighbor.c), mpiw_requests.c and mpiw_complete.c
+ * (requests of ours through every completion call) and mpiw_pack.c.
  */
 #ifndef MPIW_H
 #define MPIW_H
@@ -59,8 +63,15 @@ typedef struct mpiw_state {
 
 extern mpiw_state mpiw_g;
 
+/* Settings from the environment (mpiw_state.c); the counters as one line for MPICOMM_STATS. */
 void mpiw_state_init(int thread_level);
-void mpiw_state_finalize(void);
+void mpiw_state_report(void);
+long long mpiw_stat(const char *name);          /* a counter by name, -1 if none */
+const char *mpiw_method_name(int method);
+int mpiw_method_of(const char *name);           /* MPIW_METHOD_*, -1 if none */
+/* Start-up after the MPI's own (init.c), shut-down before it (finalize.c). */
+void mpiw_init(int thread_level);
+void mpiw_finalize(void);
 void mpiw_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static inline int mpiw_disabled(void) { return mpiw_g.disabled; }
@@ -116,12 +127,36 @@ int mpiw_types_lookup(MPI_Datatype dt, mpic_desc *out);
 void mpiw_types_clear(void);
 int mpiw_types_decode(MPI_Datatype dt, mpic_desc *out);
 
-/* The pipelined method (mpiw_pipeline.c). mpiw_pipe_bytes: the message's size when
- * the pipelined method carries it, else 0. sync: a synchronous send (MPI_Ssend,
- * MPI_Issend). Blocking calls return the MPI's error;
- * nonblocking ones give the program a generalized request the completion calls drive. */
-typedef struct mpiw_pipe mpiw_pipe;
-int64_t mpiw_pipe_bytes(int64_t count, MPI_Datatype dt, int peer, MPI_Comm comm);
+/* The chooser (mpiw_choose.c): how one buffer of a call travels. Every sender asks it
+ * and dispatches on the answer. */
+typedef struct mpiw_call {
+    int64_t count;
+    MPI_Datatype dt;
+    int peer;              /* MPI_PROC_NULL: nothing moves, the MPI's to do (a side of a
+                            * collective: any other value) */
+    MPI_Comm pipe_comm;    /* a point-to-point message that may be pipelined on this
+                            * communicator; MPI_COMM_NULL: never pipelined */
+} mpiw_call;
+
+typedef struct mpiw_choice {
+    int method;            /* MPIW_METHOD_PASSTHROUGH, _PACK or _PIPELINE */
+    int declined;          /* passthrough of a canonical non-contiguous type: the method or
+                            * the model left it to the MPI (counted as method_passthrough) */
+    int64_t bytes;         /* the message's bytes (pack, pipeline) */
+    mpic_desc desc;        /* the type (pack) */
+} mpiw_choice;
+
+int mpiw_choose(const mpiw_call *call, mpiw_choice *out);
+
+/* The pipelined method (mpiw_pipeline.c), for a message of bytes the chooser gave it.
+ * sync: a synchronous send (MPI_Ssend, MPI_Issend). Blocking calls return the MPI's
+ * error; nonblocking ones give the program a generalized request the completion calls
+ * drive. mpiw_pipe_fits: whether a message of this many bytes is one the method can
+ * cut into chunks. */
+int mpiw_pipe_fits(int64_t bytes);
+/* Does this communicator keep the method's contract: everywhere under
+ * MPICOMM_METHOD=pipeline, under auto where the program asserted it (mpiw_comms.c)? */
+int mpiw_pipe_contract(MPI_Comm comm);
 int mpiw_pipe_send(const void *buf, int64_t count, MPI_Datatype dt, int dest, int tag,
                    MPI_Comm comm, int64_t bytes, int sync);
 int mpiw_pipe_recv(void *buf, int64_t count, MPI_Datatype dt, int source, int tag,
@@ -133,7 +168,6 @@ int mpiw_pipe_irecv(void *buf, int64_t count, MPI_Datatype dt, int source, int t
 int mpiw_pipe_sendrecv(const void *sbuf, int64_t scount, MPI_Datatype stype, int dest, int stag,
                        int64_t sbytes, void *rbuf, int64_t rcount, MPI_Datatype rtype,
                        int source, int rtag, int64_t rbytes, MPI_Comm comm, MPI_Status *status);
-void mpiw_pipe_cancel(mpiw_pipe *pp);
 void mpiw_pipe_probed(const MPI_Status *st, MPI_Comm comm, const char *call);
 
 /* Communicators with the MPI-4 assertions the pipelined method needs (mpiw_comms.c). */
@@ -141,12 +175,19 @@ void mpiw_comms_init(void);
 void mpiw_comms_finalize(void);
 void mpiw_comms_hints(MPI_Comm comm, MPI_Info info);
 int mpiw_comms_pipelined(MPI_Comm comm);
-/* Move it on without blocking (or, block = 1, to its end); 1 when it has completed. */
-int mpiw_pipe_progress(mpiw_pipe *pp, int block);
+
+/* Work a request of ours must have driven before it completes (a pipelined message's
+ * chunks): progress moves it on without blocking (or, block = 1, to its end) and says
+ * 1 once it has completed; cancel withdraws what is not yet under way. */
+typedef struct mpiw_driver {
+    int (*progress)(void *work, int block);
+    void (*cancel)(void *work);
+} mpiw_driver;
 
 /* Requests the interposer created (mpiw_requests.c). */
 typedef struct mpiw_pending {
-    mpiw_pipe *pipe;       /* a pipelined message (tmp is NULL, nothing to unpack) */
+    const mpiw_driver *driver;   /* work to drive (tmp is NULL, nothing to unpack), or NULL */
+    void *work;
     int recv;              /* unpack tmp into buf at completion */
     int unpacked;          /* already unpacked (MPI_Request_get_status saw it complete) */
     int persistent;        /* MPI_Send_init & co.: kept, inactive, between starts until freed */
@@ -212,13 +253,10 @@ int mpiw_sendrecv_try(const void *sbuf, int64_t scount, MPI_Datatype stype, int 
                       MPI_Comm comm, MPI_Status *status, int *err);
 
 /* The model behind MPICOMM_METHOD=auto (mpiw_model.c): loaded at MPI_Init (collective
- * over MPI_COMM_WORLD), then asked per call whether packing beats the MPI. */
+ * over MPI_COMM_WORLD); the chooser asks it whether packing, or pipelining, beats the MPI. */
 void mpiw_model_load(void);
 int mpiw_model_pack(const mpic_desc *d, int64_t count);
 int mpiw_model_pipeline(int64_t bytes);
-/* count elements of dt: 1 pack them (d filled), -1 ours but the method or model chose
- * the MPI, 0 not ours (not canonical, contiguous, empty, too large). */
-int mpiw_choose(int64_t count, MPI_Datatype dt, mpic_desc *d);
 const char *mpiw_model_source(void);
 
 /* The HDF5 calls the model needs, loaded with dlopen (mpiw_h5.c). */
@@ -245,6 +283,8 @@ typedef struct mpiw_side {
 } mpiw_side;
 
 int64_t mpiw_side_count(const mpiw_side *s, int i);
+/* Does the chooser pack count elements of dt (d filled)? */
+int mpiw_side_packs(int64_t count, MPI_Datatype dt, mpic_desc *d);
 MPI_Datatype mpiw_side_type(const mpiw_side *s, int i);
 char *mpiw_side_block(const mpiw_side *s, int i, MPI_Aint extent);
 /* A side packed whole (1: byte counts and offsets per block in c and o, the bytes in a

@@ -47,9 +47,9 @@ static int batch_open(batch *b, MPI_Request *reqs, int n, MPI_Status *user)
     return 0;
 }
 
-/* Move the pipelined messages of the batch on; how many are still under way. With
- * block, to their end: several are polled in turn, so that each chunk is unpacked
- * as it arrives whichever message it belongs to. */
+/* Move the driven requests (pipelined messages) of the batch on; how many are still
+ * under way. With block, to their end: several are polled in turn, so that each chunk
+ * is unpacked as it arrives whichever message it belongs to. */
 static int drive(batch *b, int block)
 {
     int busy;
@@ -57,13 +57,13 @@ static int drive(batch *b, int block)
     do {
         busy = 0;
         for (int i = 0; i < b->n; i++)
-            if (b->claimed[i] && b->claimed[i]->pipe)
-                busy += !mpiw_pipe_progress(b->claimed[i]->pipe, 0);
+            if (b->claimed[i] && b->claimed[i]->driver)
+                busy += !b->claimed[i]->driver->progress(b->claimed[i]->work, 0);
     } while (block && busy > 1);
     if (block && busy)
         for (int i = 0; i < b->n; i++)
-            if (b->claimed[i] && b->claimed[i]->pipe)
-                mpiw_pipe_progress(b->claimed[i]->pipe, 1);
+            if (b->claimed[i] && b->claimed[i]->driver)
+                b->claimed[i]->driver->progress(b->claimed[i]->work, 1);
     return block ? 0 : busy;
 }
 

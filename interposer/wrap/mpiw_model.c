@@ -11,7 +11,6 @@
  * is known to be weak (MPICH, blocks of at most 64 bytes), pass through elsewhere.
  */
 #include <errno.h>
-#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -259,18 +258,6 @@ int mpiw_model_pipeline(int64_t bytes)
     if (m.np == 1)
         return m.pipe_gain[0] > MARGIN;
     return (1 - w) * m.pipe_gain[j] + w * m.pipe_gain[j + 1] > MARGIN;
-}
-
-int mpiw_choose(int64_t count, MPI_Datatype dt, mpic_desc *d)
-{
-    if (count <= 0 || mpiw_g.method == MPIW_METHOD_PASSTHROUGH || !mpiw_types_lookup(dt, d) ||
-        mpic_contiguous(d, count) || count > INT64_MAX / d->info.size)
-        return 0;
-#if !MPIW_HAVE_LARGE_COUNT
-    if (count * d->info.size > INT_MAX)
-        return 0;
-#endif
-    return mpiw_g.method == MPIW_METHOD_PACK || mpiw_model_pack(d, count) ? 1 : -1;
 }
 
 const char *mpiw_model_source(void)

@@ -62,10 +62,8 @@ static int choose_blocks(const mpiw_side *s, int n, int large, mpic_desc *d, int
     *total = 0;
     for (int i = 0; i < n; i++) {
         int64_t c = mpiw_side_count(s, i);
-        int choice = mpiw_choose(c, mpiw_side_type(s, i), &d[i]);
-        how[i] = choice > 0 && (large || c * d[i].info.size <= INT_MAX);
-        if (choice < 0)
-            mpiw_count(MPIW_STAT_method_passthrough, 1);
+        how[i] = mpiw_side_packs(c, mpiw_side_type(s, i), &d[i]) &&
+                 (large || c * d[i].info.size <= INT_MAX);
         off[i] = *total;
         if (how[i]) {
             *total += c * d[i].info.size;

@@ -20,21 +20,27 @@
 #include <stdlib.h>
 #include "mpiw.h"
 
-/* 1. Choose: fill d and return 1 when this call should be packed. Calls the interposer
- * leaves to the MPI count as fallbacks; those where a canonical non-contiguous type was
- * left to the MPI by the method also count as method_passthrough. */
-static int use_pack(int64_t count, MPI_Datatype dt, int peer, mpic_desc *d, int fallback)
+/* 1. Ask the chooser (mpiw_choose.c) about count elements of dt to or from peer; a
+ * message that may be pipelined names its communicator. Calls the interposer leaves to
+ * the MPI count as fallbacks, and those where the method or the model declined a type
+ * of ours also as method_passthrough. */
+static int counted(const mpiw_choice *c, int fallback)
 {
-    int how = peer == MPI_PROC_NULL ? 0 : mpiw_choose(count, dt, d);
-
-    if (how <= 0) {
+    if (c->method == MPIW_METHOD_PASSTHROUGH) {
         mpiw_count(fallback, 1);
-        if (how < 0 || (mpiw_g.stats && mpiw_g.method == MPIW_METHOD_PASSTHROUGH && count > 0 &&
-                        peer != MPI_PROC_NULL && mpiw_types_lookup(dt, d) &&
-                        !mpic_contiguous(d, count)))
-            mpiw_count(MPIW_STAT_method_passthrough, 1);
+        mpiw_count(MPIW_STAT_method_passthrough, c->declined);
     }
-    return how > 0;
+    return c->method == MPIW_METHOD_PACK;
+}
+
+static int choose(int64_t count, MPI_Datatype dt, int peer, MPI_Comm pipe_comm,
+                  mpiw_choice *c, int fallback)
+{
+    mpiw_call call = { count, dt, peer, pipe_comm };
+
+    mpiw_choose(&call, c);
+    counted(c, fallback);
+    return c->method;
 }
 
 static int out_of_memory(int fallback, int n)
@@ -105,19 +111,19 @@ static void *packed(const void *buf, int64_t count, const mpic_desc *d)
 int mpiw_send_try(const void *buf, int64_t count, MPI_Datatype dt, int dest, int tag,
                   MPI_Comm comm, int mode, int *err)
 {
-    mpic_desc d;
+    mpiw_choice c;
     void *tmp;
-    int64_t bytes = mpiw_pipe_bytes(count, dt, dest, comm);
 
-    if (bytes) {
-        *err = mpiw_pipe_send(buf, count, dt, dest, tag, comm, bytes, mode == MPIW_MODE_SYNC);
+    switch (choose(count, dt, dest, comm, &c, MPIW_STAT_send_fallback)) {
+    case MPIW_METHOD_PIPELINE:
+        *err = mpiw_pipe_send(buf, count, dt, dest, tag, comm, c.bytes, mode == MPIW_MODE_SYNC);
         return 1;
-    }
-    if (!use_pack(count, dt, dest, &d, MPIW_STAT_send_fallback))
+    case MPIW_METHOD_PASSTHROUGH:
         return 0;
-    if (!(tmp = packed(buf, count, &d)))
+    }
+    if (!(tmp = packed(buf, count, &c.desc)))
         return out_of_memory(MPIW_STAT_send_fallback, 1);
-    *err = send_bytes(tmp, count * d.info.size, dest, tag, comm, mode);
+    *err = send_bytes(tmp, c.bytes, dest, tag, comm, mode);
     free(tmp);
     mpiw_count(MPIW_STAT_send_fast, 1);
     mpiw_count(MPIW_STAT_method_pack, 1);
@@ -129,14 +135,16 @@ int mpiw_recv_try(void *buf, int64_t count, MPI_Datatype dt, int source, int tag
 {
     mpiw_pending p = { .recv = 1, .buf = buf };
     MPI_Status st;
-    int64_t bytes = mpiw_pipe_bytes(count, dt, source, comm);
+    mpiw_choice c;
 
-    if (bytes) {
-        *err = mpiw_pipe_recv(buf, count, dt, source, tag, comm, bytes, status);
+    switch (choose(count, dt, source, comm, &c, MPIW_STAT_recv_fallback)) {
+    case MPIW_METHOD_PIPELINE:
+        *err = mpiw_pipe_recv(buf, count, dt, source, tag, comm, c.bytes, status);
         return 1;
-    }
-    if (!use_pack(count, dt, source, &p.desc, MPIW_STAT_recv_fallback))
+    case MPIW_METHOD_PASSTHROUGH:
         return 0;
+    }
+    p.desc = c.desc;
     if (!(p.tmp = malloc((size_t) (count * p.desc.info.size))))
         return out_of_memory(MPIW_STAT_recv_fallback, 1);
     *err = PACKED(Recv, p.tmp, count * p.desc.info.size, source, tag, comm, &st);
@@ -188,21 +196,21 @@ static int started(int err, MPI_Request *req, mpiw_pending *p)
 int mpiw_isend_try(const void *buf, int64_t count, MPI_Datatype dt, int dest, int tag,
                    MPI_Comm comm, int mode, MPI_Request *req, int *err)
 {
-    mpic_desc d;
+    mpiw_choice c;
     mpiw_pending *p;
-    int64_t bytes = mpiw_pipe_bytes(count, dt, dest, comm);
 
-    if (bytes) {
-        *err = mpiw_pipe_isend(buf, count, dt, dest, tag, comm, bytes, mode == MPIW_MODE_SYNC,
+    switch (choose(count, dt, dest, comm, &c, MPIW_STAT_send_fallback)) {
+    case MPIW_METHOD_PIPELINE:
+        *err = mpiw_pipe_isend(buf, count, dt, dest, tag, comm, c.bytes, mode == MPIW_MODE_SYNC,
                                req);
         return 1;
-    }
-    if (!use_pack(count, dt, dest, &d, MPIW_STAT_send_fallback))
+    case MPIW_METHOD_PASSTHROUGH:
         return 0;
-    if (!(p = pending(0, 0, (void *) buf, count, &d)))
+    }
+    if (!(p = pending(0, 0, (void *) buf, count, &c.desc)))
         return out_of_memory(MPIW_STAT_send_fallback, 1);
     mpiw_requests_poll();
-    *err = started(isend_bytes(p->tmp, count * d.info.size, dest, tag, comm, mode, req), req, p);
+    *err = started(isend_bytes(p->tmp, c.bytes, dest, tag, comm, mode, req), req, p);
     mpiw_count(MPIW_STAT_send_fast, 1);
     mpiw_count(MPIW_STAT_method_pack, 1);
     return 1;
@@ -211,20 +219,20 @@ int mpiw_isend_try(const void *buf, int64_t count, MPI_Datatype dt, int dest, in
 int mpiw_irecv_try(void *buf, int64_t count, MPI_Datatype dt, int source, int tag,
                    MPI_Comm comm, MPI_Request *req, int *err)
 {
-    mpic_desc d;
+    mpiw_choice c;
     mpiw_pending *p;
-    int64_t bytes = mpiw_pipe_bytes(count, dt, source, comm);
 
-    if (bytes) {
-        *err = mpiw_pipe_irecv(buf, count, dt, source, tag, comm, bytes, req);
+    switch (choose(count, dt, source, comm, &c, MPIW_STAT_recv_fallback)) {
+    case MPIW_METHOD_PIPELINE:
+        *err = mpiw_pipe_irecv(buf, count, dt, source, tag, comm, c.bytes, req);
         return 1;
-    }
-    if (!use_pack(count, dt, source, &d, MPIW_STAT_recv_fallback))
+    case MPIW_METHOD_PASSTHROUGH:
         return 0;
-    if (!(p = pending(1, 0, buf, count, &d)))
+    }
+    if (!(p = pending(1, 0, buf, count, &c.desc)))
         return out_of_memory(MPIW_STAT_recv_fallback, 1);
     mpiw_requests_poll();
-    *err = started(PACKED(Irecv, p->tmp, count * d.info.size, source, tag, comm, req), req, p);
+    *err = started(PACKED(Irecv, p->tmp, c.bytes, source, tag, comm, req), req, p);
     mpiw_count(MPIW_STAT_recv_fast, 1);
     mpiw_count(MPIW_STAT_method_pack, 1);
     return 1;
@@ -251,13 +259,13 @@ static int persist(int err, MPI_Request *req, mpiw_pending *p, int *out)
 int mpiw_send_init_try(const void *buf, int64_t count, MPI_Datatype dt, int dest, int tag,
                        MPI_Comm comm, int mode, MPI_Request *req, int *err)
 {
-    mpic_desc d;
+    mpiw_choice c;
     mpiw_pending *p;
 
-    if (!use_pack(count, dt, dest, &d, MPIW_STAT_send_fallback))
+    if (choose(count, dt, dest, MPI_COMM_NULL, &c, MPIW_STAT_send_fallback) != MPIW_METHOD_PACK)
         return 0;
-    if (!(p = pending(0, 1, (void *) buf, count, &d)) ||
-        !persist(send_init_bytes(p->tmp, count * d.info.size, dest, tag, comm, mode, req), req,
+    if (!(p = pending(0, 1, (void *) buf, count, &c.desc)) ||
+        !persist(send_init_bytes(p->tmp, c.bytes, dest, tag, comm, mode, req), req,
                  p, err))
         return out_of_memory(MPIW_STAT_send_fallback, 1);
     mpiw_count(MPIW_STAT_send_fast, 1);
@@ -268,13 +276,13 @@ int mpiw_send_init_try(const void *buf, int64_t count, MPI_Datatype dt, int dest
 int mpiw_recv_init_try(void *buf, int64_t count, MPI_Datatype dt, int source, int tag,
                        MPI_Comm comm, MPI_Request *req, int *err)
 {
-    mpic_desc d;
+    mpiw_choice c;
     mpiw_pending *p;
 
-    if (!use_pack(count, dt, source, &d, MPIW_STAT_recv_fallback))
+    if (choose(count, dt, source, MPI_COMM_NULL, &c, MPIW_STAT_recv_fallback) != MPIW_METHOD_PACK)
         return 0;
-    if (!(p = pending(1, 1, buf, count, &d)) ||
-        !persist(PACKED(Recv_init, p->tmp, count * d.info.size, source, tag, comm, req), req,
+    if (!(p = pending(1, 1, buf, count, &c.desc)) ||
+        !persist(PACKED(Recv_init, p->tmp, c.bytes, source, tag, comm, req), req,
                  p, err))
         return out_of_memory(MPIW_STAT_recv_fallback, 1);
     mpiw_count(MPIW_STAT_recv_fast, 1);
@@ -288,39 +296,44 @@ int mpiw_sendrecv_try(const void *sbuf, int64_t scount, MPI_Datatype stype, int 
                       void *rbuf, int64_t rcount, MPI_Datatype rtype, int source, int rtag,
                       MPI_Comm comm, MPI_Status *status, int *err)
 {
-    mpic_desc sd, rd;
-    int64_t sbytes = mpiw_pipe_bytes(scount, stype, dest, comm);
-    int64_t rbytes = mpiw_pipe_bytes(rcount, rtype, source, comm);
+    mpiw_call scall = { scount, stype, dest, comm }, rcall = { rcount, rtype, source, comm };
+    mpiw_choice sc, rc;
     int spack, rpack;
     mpiw_pending p = { .recv = 1, .buf = rbuf };
     void *stmp = NULL;
     MPI_Status st;
 
-    if (sbytes || rbytes) {
-        *err = mpiw_pipe_sendrecv(sbuf, scount, stype, dest, stag, sbytes, rbuf, rcount, rtype,
-                                  source, rtag, rbytes, comm, status);
+    /* Either side pipelined: the pipelined method carries the call (0 bytes: a side it
+     * leaves to the MPI). */
+    mpiw_choose(&scall, &sc);
+    mpiw_choose(&rcall, &rc);
+    if (sc.method == MPIW_METHOD_PIPELINE || rc.method == MPIW_METHOD_PIPELINE) {
+        *err = mpiw_pipe_sendrecv(sbuf, scount, stype, dest, stag,
+                                  sc.method == MPIW_METHOD_PIPELINE ? sc.bytes : 0, rbuf, rcount,
+                                  rtype, source, rtag,
+                                  rc.method == MPIW_METHOD_PIPELINE ? rc.bytes : 0, comm, status);
         return 1;
     }
-    spack = use_pack(scount, stype, dest, &sd, MPIW_STAT_send_fallback);
-    rpack = use_pack(rcount, rtype, source, &rd, MPIW_STAT_recv_fallback);
-    p.desc = rd;
+    spack = counted(&sc, MPIW_STAT_send_fallback);
+    rpack = counted(&rc, MPIW_STAT_recv_fallback);
+    p.desc = rc.desc;
     if (!spack && !rpack)
         return 0;
-    if ((spack && !(stmp = packed(sbuf, scount, &sd))) ||
-        (rpack && !(p.tmp = malloc((size_t) (rcount * rd.info.size))))) {
+    if ((spack && !(stmp = packed(sbuf, scount, &sc.desc))) ||
+        (rpack && !(p.tmp = malloc((size_t) rc.bytes)))) {
         free(stmp);
         mpiw_count(MPIW_STAT_send_fallback, spack);
         return out_of_memory(MPIW_STAT_recv_fallback, rpack);
     }
 #if MPIW_HAVE_LARGE_COUNT
-    *err = PMPI_Sendrecv_c(spack ? stmp : sbuf, spack ? scount * sd.info.size : scount,
+    *err = PMPI_Sendrecv_c(spack ? stmp : sbuf, spack ? sc.bytes : scount,
                            spack ? MPI_PACKED : stype, dest, stag,
-                           rpack ? p.tmp : rbuf, rpack ? rcount * rd.info.size : rcount,
+                           rpack ? p.tmp : rbuf, rpack ? rc.bytes : rcount,
                            rpack ? MPI_PACKED : rtype, source, rtag, comm, &st);
 #else
-    *err = PMPI_Sendrecv(spack ? stmp : sbuf, (int) (spack ? scount * sd.info.size : scount),
+    *err = PMPI_Sendrecv(spack ? stmp : sbuf, (int) (spack ? sc.bytes : scount),
                          spack ? MPI_PACKED : stype, dest, stag,
-                         rpack ? p.tmp : rbuf, (int) (rpack ? rcount * rd.info.size : rcount),
+                         rpack ? p.tmp : rbuf, (int) (rpack ? rc.bytes : rcount),
                          rpack ? MPI_PACKED : rtype, source, rtag, comm, &st);
 #endif
     if (rpack && *err == MPI_SUCCESS)
@@ -347,10 +360,12 @@ int mpiw_sendrecv_replace_try(void *buf, int64_t count, MPI_Datatype dt, int des
     void *stmp = NULL;
     int64_t n;
     MPI_Status st;
+    mpiw_choice c;
 
-    if (!use_pack(count, dt, source != MPI_PROC_NULL ? source : dest, &p.desc,
-                  MPIW_STAT_recv_fallback))
+    if (choose(count, dt, source != MPI_PROC_NULL ? source : dest, MPI_COMM_NULL, &c,
+               MPIW_STAT_recv_fallback) != MPIW_METHOD_PACK)
         return 0;
+    p.desc = c.desc;
     n = count * p.desc.info.size;
     if (!(stmp = packed(buf, count, &p.desc)) || !(p.tmp = malloc((size_t) n))) {
         free(stmp);

@@ -31,7 +31,7 @@
 
 enum { CONTIG, CANON, OTHER };           /* bytes in place, our kernels, MPI_Pack */
 
-struct mpiw_pipe {
+typedef struct mpiw_pipe {
     int recv, sync, kind, n, posted, left, cancelled, err, completed;
     int64_t total, chunk, count;
     MPI_Request *reqs;                   /* one per chunk */
@@ -46,7 +46,7 @@ struct mpiw_pipe {
     MPI_Comm comm;
     int peer, tag, source, got_tag;      /* got_*: the envelope chunk 0 came with */
     MPI_Request greq;                    /* the program's handle, or MPI_REQUEST_NULL */
-};
+} mpiw_pipe;
 
 static pthread_mutex_t order = PTHREAD_MUTEX_INITIALIZER;
 
@@ -118,25 +118,17 @@ static void broken(const mpiw_pipe *pp, const char *what, long long a, long long
 
 /* Does this communicator keep the contract: everywhere under MPICOMM_METHOD=pipeline,
  * under auto where the program asserted it (mpiw_comms.c)? */
-static int contract(MPI_Comm comm)
+int mpiw_pipe_contract(MPI_Comm comm)
 {
     return mpiw_g.method == MPIW_METHOD_PIPELINE ||
            (mpiw_g.method == MPIW_METHOD_AUTO && mpiw_comms_pipelined(comm));
 }
 
-int64_t mpiw_pipe_bytes(int64_t count, MPI_Datatype dt, int peer, MPI_Comm comm)
+/* Chunk offsets and lengths are ints: a message of more than 16 chunks grows its
+ * chunks (chunk_for), which must stay well inside an int. */
+int mpiw_pipe_fits(int64_t bytes)
 {
-    MPI_Count size = 0;
-    int64_t bytes;
-
-    if (count <= 0 || peer == MPI_PROC_NULL || dt == MPI_DATATYPE_NULL || !contract(comm) ||
-        PMPI_Type_size_x(dt, &size) != MPI_SUCCESS || size <= 0 || count > INT64_MAX / size ||
-        count * size / MPIW_PIPE_CHUNKS > INT_MAX / 4)
-        return 0;
-    bytes = count * size;
-    if (bytes < 2 * mpiw_g.pipe_chunk)
-        return 0;
-    return mpiw_g.method == MPIW_METHOD_PIPELINE || mpiw_model_pipeline(bytes) ? bytes : 0;
+    return bytes / MPIW_PIPE_CHUNKS <= INT_MAX / 4;
 }
 
 /* How count elements of dt are moved: in place, by our kernels, or by the MPI. */
@@ -370,7 +362,8 @@ static void finish(mpiw_pipe *pp)
         PMPI_Grequest_complete(pp->greq);
 }
 
-int mpiw_pipe_progress(mpiw_pipe *pp, int block)
+/* Move it on without blocking (or, block = 1, to its end); 1 when it has completed. */
+static int progress(mpiw_pipe *pp, int block)
 {
     int err, flag = 1, out;
 
@@ -434,7 +427,7 @@ int mpiw_pipe_send(const void *buf, int64_t count, MPI_Datatype dt, int dest, in
     pp->sync = sync;
     counted(0);
     if ((err = send_start(pp)) == MPI_SUCCESS || pp->posted) {
-        mpiw_pipe_progress(pp, 1);
+        progress(pp, 1);
         err = err ? err : pp->err;
     }
     release(pp);
@@ -451,7 +444,7 @@ int mpiw_pipe_recv(void *buf, int64_t count, MPI_Datatype dt, int source, int ta
         return no_memory(comm);
     counted(1);
     if ((err = recv_start(pp)) == MPI_SUCCESS) {
-        mpiw_pipe_progress(pp, 1);
+        progress(pp, 1);
         err = pp->err;
     }
     if (status != MPI_STATUS_IGNORE)
@@ -474,13 +467,28 @@ static int free_fn(void *extra)
     return MPI_SUCCESS;
 }
 
-/* MPI_Cancel on the generalized request: see mpiw_pipe_cancel. */
+/* MPI_Cancel on the generalized request: see cancel. */
 static int cancel_fn(void *extra, int complete)
 {
     (void) extra;
     (void) complete;
     return MPI_SUCCESS;
 }
+
+/* The completion calls drive the chunks of a nonblocking message (mpiw_complete.c). */
+static void cancel(mpiw_pipe *pp);
+
+static int drive(void *work, int block)
+{
+    return progress(work, block);
+}
+
+static void withdraw(void *work)
+{
+    cancel(work);
+}
+
+static const mpiw_driver driver = { drive, withdraw };
 
 /* The program's handle for a started message; the completion calls find it tracked. */
 static int handle(mpiw_pipe *pp, int err, MPI_Request *req)
@@ -491,16 +499,17 @@ static int handle(mpiw_pipe *pp, int err, MPI_Request *req)
         err = PMPI_Grequest_start(query_fn, free_fn, cancel_fn, pp, req);
     if (err != MPI_SUCCESS) {
         if (pp->posted)
-            mpiw_pipe_progress(pp, 1);
+            progress(pp, 1);
         release(pp);
         return err;
     }
     pp->greq = *req;
     if (!(p = calloc(1, sizeof *p))) {
-        mpiw_pipe_progress(pp, 1);
+        progress(pp, 1);
         return MPI_SUCCESS;
     }
-    p->pipe = pp;
+    p->driver = &driver;
+    p->work = pp;
     p->active = 1;
     mpiw_requests_poll();
     return mpiw_requests_track(req, p);
@@ -534,7 +543,7 @@ int mpiw_pipe_irecv(void *buf, int64_t count, MPI_Datatype dt, int source, int t
 
 /* MPI_Cancel of a pipelined receive nothing has arrived for: cancel chunk 0; if that
  * worked, the others (posted after it, same envelope) cannot have matched either. */
-void mpiw_pipe_cancel(mpiw_pipe *pp)
+static void cancel(mpiw_pipe *pp)
 {
     MPI_Status st;
     int yes = 0;
@@ -568,7 +577,7 @@ void mpiw_pipe_probed(const MPI_Status *st, MPI_Comm comm, const char *call)
     int64_t n;
     char what[160];
 
-    if (st->MPI_SOURCE == MPI_PROC_NULL || !contract(comm) ||
+    if (st->MPI_SOURCE == MPI_PROC_NULL || !mpiw_pipe_contract(comm) ||
         (n = mpiw_status_bytes(st)) < 2 * mpiw_g.pipe_chunk)
         return;
     snprintf(what, sizeof what, "%s found the first chunk (%%lld bytes) of a pipelined "
@@ -610,10 +619,10 @@ int mpiw_pipe_sendrecv(const void *sbuf, int64_t scount, MPI_Datatype stype, int
                  : PMPI_Isend(sbuf, (int) scount, stype, dest, stag, comm, &plain[1]);
 #endif
     if (rp && rp->posted)
-        mpiw_pipe_progress(rp, 1);
+        progress(rp, 1);
     err2 = PMPI_Waitall(2, plain, st);
     if (sp && sp->posted)
-        mpiw_pipe_progress(sp, 1);
+        progress(sp, 1);
     if (err == MPI_SUCCESS)
         err = err2 == MPI_ERR_IN_STATUS ? (st[0].MPI_ERROR ? st[0].MPI_ERROR : st[1].MPI_ERROR)
                                         : err2;

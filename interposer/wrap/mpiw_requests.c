@@ -2,12 +2,12 @@
  * Requests the interposer created: a packed send's buffer must live until the
  * send completes, and a packed receive must be unpacked when it completes,
  * whichever completion call the program uses (Wait*, Test*, Request_get_status,
- * or none after MPI_Request_free); a pipelined message's chunks must be driven
- * (mpiw_pipeline.c). A persistent request stays in the table from its MPI_*_init to
- * its MPI_Request_free: each MPI_Start packs a send's bytes afresh, each completion
- * unpacks a receive's and leaves the request inactive. Requests are looked up by
- * handle; programs that never use a packed method pay one load of mpiw_requests_live
- * per call.
+ * or none after MPI_Request_free); work behind a request (a pipelined message's
+ * chunks, mpiw_pipeline.c) is driven through the request's mpiw_driver. A
+ * persistent request stays in the table from its MPI_*_init to its MPI_Request_free:
+ * each MPI_Start packs a send's bytes afresh, each completion unpacks a receive's and
+ * leaves the request inactive. Requests are looked up by handle; programs that never
+ * use a packed method pay one load of mpiw_requests_live per call.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -45,8 +45,8 @@ static int complete_here(MPI_Request *req, mpiw_pending *p)
     MPI_Status st;
     int err;
 
-    if (p->pipe)
-        mpiw_pipe_progress(p->pipe, 1);
+    if (p->driver)
+        p->driver->progress(p->work, 1);
     err = PMPI_Wait(req, &st);
     release_freed(req, p, &st, err == MPI_SUCCESS);
     return err;
@@ -246,8 +246,8 @@ void mpiw_requests_poll(void)
             detached *d = *at;
             MPI_Status st;
             int flag = 0, ok;
-            if (d->p->pipe)
-                mpiw_pipe_progress(d->p->pipe, 0);
+            if (d->p->driver)
+                d->p->driver->progress(d->p->work, 0);
             ok = PMPI_Test(&d->req, &flag, &st) == MPI_SUCCESS;
             if (flag || !ok) {
                 *at = d->next;
@@ -266,18 +266,18 @@ void mpiw_requests_poll(void)
     }
 }
 
-/* A pipelined request's chunks moved on (MPI_Request_get_status), or the receive
- * cancelled (MPI_Cancel), before the MPI looks at its generalized request. */
+/* A driven request (a pipelined message's chunks) moved on (MPI_Request_get_status), or
+ * the receive cancelled (MPI_Cancel), before the MPI looks at its generalized request. */
 void mpiw_requests_advance(MPI_Request key, int cancel)
 {
     mpiw_pending *p = mpiw_requests_claim(key);
 
     if (!p)
         return;
-    if (p->pipe && cancel)
-        mpiw_pipe_cancel(p->pipe);
-    else if (p->pipe)
-        mpiw_pipe_progress(p->pipe, 0);
+    if (p->driver && cancel)
+        p->driver->cancel(p->work);
+    else if (p->driver)
+        p->driver->progress(p->work, 0);
     mpiw_requests_unclaim(&key, p);
 }
 

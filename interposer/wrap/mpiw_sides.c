@@ -63,11 +63,25 @@ static int fill(const mpiw_side *s, int n, int large, int send, const mpic_desc 
     return 1;
 }
 
+/* Does the chooser pack count elements of dt (d filled)? A type of ours it declines
+ * counts as method_passthrough. */
+int mpiw_side_packs(int64_t count, MPI_Datatype dt, mpic_desc *d)
+{
+    mpiw_call call = { count, dt, 0, MPI_COMM_NULL };
+    mpiw_choice c;
+
+    mpiw_choose(&call, &c);
+    mpiw_count(MPIW_STAT_method_passthrough, c.declined);
+    if (c.method != MPIW_METHOD_PACK)
+        return 0;
+    *d = c.desc;
+    return 1;
+}
+
 int mpiw_side_pack(const mpiw_side *s, int n, int large, int send, mpic_desc *d, int64_t *c,
                    int64_t *o, char **tmp)
 {
     int64_t most = 0;
-    int choice;
 
     /* 1. One type for every block: packed whole or not at all, as the largest decides. */
     for (int i = 0; i < n; i++) {
@@ -75,17 +89,14 @@ int mpiw_side_pack(const mpiw_side *s, int n, int large, int send, mpic_desc *d,
             return 0;
         most = mpiw_side_count(s, i) > most ? mpiw_side_count(s, i) : most;
     }
-    choice = mpiw_choose(most, s->type, d);
-    if (choice < 0)
-        mpiw_count(MPIW_STAT_method_passthrough, 1);
-    return choice > 0 && fill(s, n, large, send, d, 1, c, o, tmp);
+    return mpiw_side_packs(most, s->type, d) && fill(s, n, large, send, d, 1, c, o, tmp);
 }
 
 int mpiw_side_pack_w(const mpiw_side *s, int n, int large, int send, mpic_desc *d, int64_t *c,
                      int64_t *o, char **tmp)
 {
     int64_t most = -1;
-    int choice, at = 0;
+    int at = 0;
 
     /* 1. A type per block: every block with data must be one of ours; the largest (in
      * bytes) decides for the side. */
@@ -100,10 +111,8 @@ int mpiw_side_pack_w(const mpiw_side *s, int n, int large, int send, mpic_desc *
     }
     if (most < 0)
         return 0;
-    choice = mpiw_choose(mpiw_side_count(s, at), mpiw_side_type(s, at), &d[at]);
-    if (choice < 0)
-        mpiw_count(MPIW_STAT_method_passthrough, 1);
-    return choice > 0 && fill(s, n, large, send, d, 0, c, o, tmp);
+    return mpiw_side_packs(mpiw_side_count(s, at), mpiw_side_type(s, at), &d[at]) &&
+           fill(s, n, large, send, d, 0, c, o, tmp);
 }
 
 void mpiw_side_unpack(const mpiw_side *r, int n, const mpic_desc *d, int one, const char *tmp,

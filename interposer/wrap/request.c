@@ -1,7 +1,7 @@
 /* MPI_Request_free, MPI_Request_get_status and MPI_Cancel on requests the interposer
  * created. A cancelled packed request completes through the completion calls, which
  * see the cancellation in its status and unpack nothing; a pipelined receive cancels
- * its chunks first (mpiw_pipe_cancel). */
+ * its chunks first (its mpiw_driver's cancel). */
 #include "mpiw.h"
 
 int MPI_Request_free(MPI_Request *request)
