@@ -4,6 +4,7 @@
 PYTHON ?= python3
 MPIS ?= mpich openmpi
 RANKS ?= 1 2
+DEVICE_RANKS ?= 1 2 3
 CACHE := $(CURDIR)/.cache
 
 export MPICOMM_CACHE_DIR := $(CACHE)/build
@@ -34,13 +35,19 @@ $(MPIS:%=setup-%): setup-%: prereqs
 
 test: setup $(MPIS:%=test-%)
 
-# Tests that launch their own jobs, then the suite under mpiexec at each rank count.
+# Tests that launch their own jobs, then the suite under mpiexec at each rank count, then
+# the device tests on the simulated device (MPICOMM_DEVICE=sim; on a GPU machine,
+# scripts/gpu_run.sh runs them on the GPU).
 $(MPIS:%=test-%): test-%: setup-%
 	PATH=$(call venv,$*)/bin:$$PATH MPICOMM_TEST_OTHER_MPICC=$(call venv,$(call other,$*))/bin/mpicc \
-	    $(call venv,$*)/bin/pytest -q --color=no tests --ignore=tests/mpi
+	    $(call venv,$*)/bin/pytest -q --color=no tests --ignore=tests/mpi --ignore=tests/device
 	for n in $(RANKS); do \
 	    PATH=$(call venv,$*)/bin:$$PATH $(call venv,$*)/bin/mpicomm run -n $$n -- \
 	        $(call venv,$*)/bin/pytest -q --color=no --with-mpi tests/mpi || exit 1; \
+	done
+	for n in $(DEVICE_RANKS); do \
+	    PATH=$(call venv,$*)/bin:$$PATH MPICOMM_DEVICE=sim $(call venv,$*)/bin/mpicomm run -n $$n -- \
+	        $(call venv,$*)/bin/pytest -q --color=no --with-mpi tests/device || exit 1; \
 	done
 
 demo: setup

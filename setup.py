@@ -15,19 +15,21 @@ from setuptools import setup
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
-subprocess.check_call([sys.executable, os.path.join(HERE, "codegen", "genpup.py"),
-                       os.path.join(HERE, "interposer", "gen")])
+for generator in ("genpup.py", "gendevice.py"):
+    subprocess.check_call([sys.executable, os.path.join(HERE, "codegen", generator),
+                           os.path.join(HERE, "interposer", "gen")])
 
-# The C sources travel inside the package as mpicomm/_interposer/{include,core,wrap,fortran,gen};
+# The C sources travel inside the package as
+# mpicomm/_interposer/{include,core,device,wrap,fortran,gen};
 # the emitters of user code (codegen/gen*.py) as mpicomm._codegen.
-SOURCE_DIRS = ["include", "core", "wrap", "fortran", "gen"]
+SOURCE_DIRS = ["include", "core", "device", "wrap", "fortran", "gen"]
 
 setup(
     packages=["mpicomm", "mpicomm.collectives", "mpicomm.coding", "mpicomm._interposer",
               "mpicomm._codegen"]
     + [f"mpicomm._interposer.{d}" for d in SOURCE_DIRS],
     package_dir={"mpicomm._interposer": "interposer", "mpicomm._codegen": "codegen"},
-    package_data={f"mpicomm._interposer.{d}": ["*.c", "*.h"] for d in SOURCE_DIRS},
+    package_data={f"mpicomm._interposer.{d}": ["*.c", "*.h", "*.cu"] for d in SOURCE_DIRS},
     cffi_modules=["codegen/build_core.py:ffibuilder"],
     zip_safe=False,
 )

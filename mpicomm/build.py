@@ -22,7 +22,13 @@ from pathlib import Path
 from mpicomm import installation
 
 LIBNAME = "libmpicomm.so"
+CUDA_LIBNAME = "libmpicomm_cuda.so"
 CFLAGS = ["-O3", "-std=gnu11", "-fPIC", "-shared", "-Wall", "-Wno-unused-parameter"]
+C_DIRS = ["core", "device", "gen", "wrap", "fortran"]
+GENERATED = ["mpic_kernels.c", "mpik_kernels.h", "mpik_cuda.cu"]
+# Compute capabilities the CUDA kernels are built for where nvcc knows them (V100 to
+# H100/H200), and PTX of the newest for what comes after.
+CUDA_ARCHS = [70, 75, 80, 86, 89, 90]
 
 
 class BuildError(RuntimeError):
@@ -34,22 +40,23 @@ def source_dir():
     here = Path(__file__).resolve().parent
     for candidate in (here / "_interposer", here.parent / "interposer"):
         if (candidate / "include" / "mpic.h").exists():
-            if not list((candidate / "gen").glob("*.c")):
+            if not all((candidate / "gen" / f).exists() for f in GENERATED):
                 _generate(candidate)
             return candidate
     raise BuildError(f"interposer sources not found under {here}")
 
 
 def _generate(src):
-    genpup = src.parent / "codegen" / "genpup.py"
-    if not genpup.exists():
-        raise BuildError(f"generated kernels missing in {src / 'gen'} and no codegen to make them")
-    subprocess.check_call([sys.executable, str(genpup), str(src / "gen")])
+    for generator in ("genpup.py", "gendevice.py"):
+        path = src.parent / "codegen" / generator
+        if not path.exists():
+            raise BuildError(f"generated kernels missing in {src / 'gen'} and no {generator} "
+                             "to make them")
+        subprocess.check_call([sys.executable, str(path), str(src / "gen")])
 
 
 def sources(src):
-    return sorted(glob.glob(str(src / "core" / "*.c")) + glob.glob(str(src / "gen" / "*.c")) +
-                  glob.glob(str(src / "wrap" / "*.c")) + glob.glob(str(src / "fortran" / "*.c")))
+    return sorted(sum((glob.glob(str(src / d / "*.c")) for d in C_DIRS), []))
 
 
 def cache_dir():
@@ -139,10 +146,12 @@ def find_hdf5():
     return path if out.returncode == 0 and path else None
 
 
-def _fingerprint(src, mpicc, hdf5):
+def _fingerprint(src, mpicc, hdf5, nvcc):
     h = hashlib.sha256()
     h.update(str(hdf5).encode())
-    for path in sources(src) + sorted(glob.glob(str(src / "*" / "*.h"))):
+    h.update(str(nvcc).encode())
+    for path in sources(src) + sorted(glob.glob(str(src / "*" / "*.h")) +
+                                      glob.glob(str(src / "gen" / "*.cu"))):
         h.update(path.rsplit("/", 2)[-2:][-1].encode())
         h.update(Path(path).read_bytes())
     h.update(os.path.realpath(mpicc).encode())
@@ -152,16 +161,33 @@ def _fingerprint(src, mpicc, hdf5):
     return h.hexdigest()[:12]
 
 
-def build(mpicc=None, force=False, inst=None, quiet=False):
+def choose_nvcc(nvcc=None):
+    """Explicit path, else MPICOMM_NVCC (off: no CUDA kernels), else nvcc on PATH or in
+    /usr/local/cuda; None when there is none (the interposer then stages device buffers
+    through host memory without kernels)."""
+    chosen = nvcc or os.environ.get("MPICOMM_NVCC")
+    if chosen == "off":
+        return None
+    if chosen:
+        path = shutil.which(chosen) or chosen
+        if not os.access(path, os.X_OK):
+            raise BuildError(f"CUDA compiler {chosen!r} is not an executable")
+        return path
+    return shutil.which("nvcc") or next(
+        (p for p in ("/usr/local/cuda/bin/nvcc",) if os.access(p, os.X_OK)), None)
+
+
+def build(mpicc=None, force=False, inst=None, quiet=False, nvcc=None):
     """Build (or find the cached build of) the interposer; return its build.json as a dict."""
     inst = inst or installation.probe()
     mpicc = choose_mpicc(inst, mpicc)
+    nvcc = choose_nvcc(nvcc)
     src = source_dir()
     vendor, version = header_vendor(mpicc)
     hdf5 = find_hdf5()
     # Named for the MPI whose mpi.h it is built against (a site MPI may not be mpi4py's).
     key = f"{vendor.lower().replace(' ', '')}-{version}"
-    outdir = cache_dir() / f"{key}-{_fingerprint(src, mpicc, hdf5)}"
+    outdir = cache_dir() / f"{key}-{_fingerprint(src, mpicc, hdf5, nvcc)}"
     lib, meta_path = outdir / LIBNAME, outdir / "build.json"
     if lib.exists() and meta_path.exists() and not force:
         return json.loads(meta_path.read_text())
@@ -173,10 +199,10 @@ def build(mpicc=None, force=False, inst=None, quiet=False):
         fcntl.flock(lock, fcntl.LOCK_EX)
         if lib.exists() and meta_path.exists() and not force:
             return json.loads(meta_path.read_text())
-        return _compile(inst, mpicc, src, vendor, version, hdf5, lib, meta_path, quiet)
+        return _compile(inst, mpicc, src, vendor, version, hdf5, lib, meta_path, quiet, nvcc)
 
 
-def _compile(inst, mpicc, src, vendor, version, hdf5, lib, meta_path, quiet):
+def _compile(inst, mpicc, src, vendor, version, hdf5, lib, meta_path, quiet, nvcc):
     # 2. Compile into a temporary file beside the target, 3. move it in place atomically.
     outdir = lib.parent
     if not quiet:
@@ -184,7 +210,7 @@ def _compile(inst, mpicc, src, vendor, version, hdf5, lib, meta_path, quiet):
               file=sys.stderr)
     fd, tmp = tempfile.mkstemp(dir=outdir, suffix=".so")
     os.close(fd)
-    cmd = [mpicc, *CFLAGS, f"-I{src / 'include'}", f"-I{src / 'core'}", f"-I{src / 'wrap'}",
+    cmd = [mpicc, *CFLAGS, *(f"-I{src / d}" for d in ("include", "core", "device", "gen", "wrap")),
            *([f'-DMPIW_HDF5_LIB="{hdf5}"'] if hdf5 else []), *sources(src),
            "-o", tmp, "-lpthread", "-ldl", "-lm"]
     out = subprocess.run(cmd, capture_output=True, text=True, env=_compiler_env())
@@ -194,6 +220,7 @@ def _compile(inst, mpicc, src, vendor, version, hdf5, lib, meta_path, quiet):
                          out.stderr[-4000:])
     os.chmod(tmp, 0o755)
     os.replace(tmp, lib)
+    cuda = _compile_cuda(nvcc, src, outdir / CUDA_LIBNAME, quiet) if nvcc else False
     meta = {
         "library": str(lib),
         "mpi_vendor": vendor,
@@ -202,7 +229,7 @@ def _compile(inst, mpicc, src, vendor, version, hdf5, lib, meta_path, quiet):
         "libmpi": inst.libmpi,
         "mpicc": mpicc,
         "cpu_kernels": _kernel_count(src),
-        "cuda_kernels": False,
+        "cuda_kernels": cuda,
         "fortran_entry_points": _fortran_entry_points(lib),
         "hdf5": hdf5,
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -212,6 +239,44 @@ def _compile(inst, mpicc, src, vendor, version, hdf5, lib, meta_path, quiet):
         json.dump(meta, f, indent=1)
     os.replace(tmp, meta_path)
     return meta
+
+
+def nvcc_archs(nvcc):
+    """The compute capabilities of CUDA_ARCHS this nvcc can build for."""
+    out = subprocess.run([nvcc, "--list-gpu-arch"], capture_output=True, text=True,
+                         env=_compiler_env())
+    known = {int(w.split("_")[1]) for w in out.stdout.split() if w.startswith("compute_")}
+    return [a for a in CUDA_ARCHS if a in known]
+
+
+def _compile_cuda(nvcc, src, target, quiet):
+    """The generated CUDA kernels (gen/mpik_cuda.cu) into a library of their own, with the
+    CUDA runtime linked in statically: the interposer loads it with dlopen on the first
+    device launch, so it needs nothing of CUDA's at load time. Warnings are errors."""
+    archs = nvcc_archs(nvcc)
+    if not archs:
+        raise BuildError(f"{nvcc} builds for none of the compute capabilities {CUDA_ARCHS}")
+    if not quiet:
+        print(f"mpicomm: building the CUDA kernels with {nvcc} for sm_"
+              + ", sm_".join(map(str, archs)), file=sys.stderr)
+    gencode = [f"-gencode=arch=compute_{a},code=sm_{a}" for a in archs]
+    gencode.append(f"-gencode=arch=compute_{archs[-1]},code=compute_{archs[-1]}")
+    fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".so")
+    os.close(fd)
+    cmd = [nvcc, "-O3", "-shared", "-Xcompiler", "-fPIC,-Wall,-Wextra", "-Werror", "all-warnings",
+           "-cudart", "static", *gencode, f"-I{src / 'gen'}", str(src / "gen" / "mpik_cuda.cu"),
+           "-o", tmp]
+    out = subprocess.run(cmd, capture_output=True, text=True, env=_compiler_env())
+    if out.returncode != 0:
+        os.unlink(tmp)
+        raise BuildError("compiling the CUDA kernels failed:\n" + " ".join(cmd) + "\n" +
+                         out.stderr[-4000:])
+    os.replace(tmp, target)
+    version = subprocess.run([nvcc, "--version"], capture_output=True, text=True).stdout
+    return {"library": str(target), "nvcc": nvcc, "archs": archs,
+            "nvcc_version": next((ln.split(", ", 1)[1] for ln in version.splitlines()
+                                  if "release" in ln and ", " in ln), "unknown"),
+            "kernels": _device_kernel_count(src)}
 
 
 def _fortran_entry_points(lib):
@@ -229,6 +294,13 @@ def _kernel_count(src):
     for line in text.splitlines():
         if line.startswith("const int mpic_kernels_generated"):
             return int(line.split("=")[1].strip(" ;"))
+    return 0
+
+
+def _device_kernel_count(src):
+    for line in (src / "gen" / "mpik_kernels.h").read_text().splitlines():
+        if line.startswith("#define MPIK_KERNELS "):
+            return int(line.split()[2])
     return 0
 
 

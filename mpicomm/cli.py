@@ -14,7 +14,7 @@ from mpicomm import build, installation, launch
 
 
 def _cmd_build(args):
-    meta = build.build(mpicc=args.mpicc, force=args.force)
+    meta = build.build(mpicc=args.mpicc, force=args.force, nvcc=args.nvcc)
     print(meta["library"])
     return 0
 
@@ -109,6 +109,33 @@ def _cuda_row():
             "stages device arrays through host either way)")
 
 
+def _cuda_kernels_row(cuda):
+    if not cuda:
+        return ("no (no nvcc found at build: device buffers are packed through host "
+                "memory)")
+    return (f"yes ({cuda['kernels']} generated, {cuda['nvcc_version']}, "
+            f"sm_{', sm_'.join(map(str, cuda['archs']))})")
+
+
+def _gpu_row():
+    """The GPUs the CUDA driver sees, asked through the driver itself (no toolkit needed)."""
+    import ctypes
+    try:
+        cuda = ctypes.CDLL("libcuda.so.1")
+    except OSError:
+        return "none (no CUDA driver)"
+    count = ctypes.c_int(0)
+    if cuda.cuInit(0) != 0 or cuda.cuDeviceGetCount(ctypes.byref(count)) != 0:
+        return "none (the CUDA driver sees no device)"
+    names = []
+    for i in range(count.value):
+        dev, name = ctypes.c_int(0), ctypes.create_string_buffer(256)
+        if cuda.cuDeviceGet(ctypes.byref(dev), i) == 0 and \
+                cuda.cuDeviceGetName(name, 256, dev) == 0:
+            names.append(name.value.decode(errors="replace"))
+    return f"{count.value} ({', '.join(names)})" if names else "none"
+
+
 def _cmd_info(args):
     inst = installation.probe()
     rows = [
@@ -119,6 +146,8 @@ def _cmd_info(args):
                 f"{inst.std_version[1]})"),
         ("libmpi", inst.libmpi),
         ("CUDA-aware", _cuda_row()),
+        ("GPU", _gpu_row()),
+        ("device", os.environ.get("MPICOMM_DEVICE") or "cuda (MPICOMM_DEVICE unset)"),
     ]
     for tool in ("mpicc", "mpiexec"):
         try:
@@ -136,7 +165,7 @@ def _cmd_info(args):
             ("interposer", meta["library"]),
             ("built against", f"{meta['mpi_vendor']} {meta['mpi_version']} ({meta['mpicc']})"),
             ("CPU kernels", f"yes ({meta['cpu_kernels']} generated)"),
-            ("CUDA kernels", "yes" if meta["cuda_kernels"] else "no"),
+            ("CUDA kernels", _cuda_kernels_row(meta["cuda_kernels"])),
             ("Fortran", f"{meta['fortran_entry_points']} entry points of its own, for the "
                         "MPI binding's calls that skip the C functions; the rest go "
                         "through the C wrappers" if meta.get("fortran_entry_points")
@@ -158,6 +187,8 @@ def parser():
     b = sub.add_parser("build", help="build the interposer for the installed MPI")
     b.add_argument("--mpicc", help="MPI C compiler to build with (default: the installed MPI's)")
     b.add_argument("--force", action="store_true", help="rebuild even if a build is cached")
+    b.add_argument("--nvcc", help="CUDA compiler for the device kernels (default: MPICOMM_NVCC, "
+                                  "else nvcc on PATH or in /usr/local/cuda; off: none)")
     b.set_defaults(func=_cmd_build)
 
     pp = sub.add_parser("preload-path", help="print the interposer built for the installed MPI")

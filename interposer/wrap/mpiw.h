@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <mpi.h>
 #include "mpic.h"
+#include "mpid.h"
 
 #if MPI_VERSION >= 4
 #define MPIW_HAVE_LARGE_COUNT 1
@@ -321,10 +322,36 @@ int mpiw_neighbor_alltoallw_try(const mpiw_side *s, const mpiw_side *r, MPI_Comm
 int mpiw_neighbor_alltoallv_try(const mpiw_side *s, const mpiw_side *r, MPI_Comm comm,
                                 int large, int *err);
 
-/* Packers: 1 when done here (position advanced), 0 when the MPI must do it. */
+/* Packers: 1 when done here (*err the result, position advanced), 0 when the MPI must do
+ * it. */
 int mpiw_pack_try(const void *inbuf, int64_t incount, MPI_Datatype dt, void *outbuf,
-                  int64_t outsize, int64_t *position, MPI_Comm comm);
+                  int64_t outsize, int64_t *position, MPI_Comm comm, int *err);
 int mpiw_unpack_try(const void *inbuf, int64_t insize, int64_t *position, void *outbuf,
-                    int64_t outcount, MPI_Datatype dt, MPI_Comm comm);
+                    int64_t outcount, MPI_Datatype dt, MPI_Comm comm, int *err);
+
+/* Device buffers the MPI must see as host memory (mpiw_device.c). A mirror: the bytes
+ * count elements of dt span, in pinned host memory (copied from the device when in);
+ * open returns 1 when it could not be made, and leaves no mirror (host == NULL) for a
+ * buffer that is not on the device. mpiw_mirror_at is the buffer to give the MPI;
+ * close copies bytes [first, first + bytes) of the buffer back to the device. */
+typedef struct mpiw_mirror {
+    char *dev;
+    char *host;
+    int64_t lo, hi;
+} mpiw_mirror;
+int mpiw_mirror_open(mpiw_mirror *m, const void *buf, int64_t count, MPI_Datatype dt, int in);
+void *mpiw_mirror_at(const mpiw_mirror *m);
+int64_t mpiw_mirror_len(const mpiw_mirror *m);
+int mpiw_mirror_close(mpiw_mirror *m, int64_t first, int64_t bytes);
+/* A device-layer failure: logged with its cause, then the communicator's error handler
+ * with code; returns code. */
+int mpiw_device_failed(MPI_Comm comm, int code);
+/* MPI_Pack / MPI_Unpack by the MPI with a device buffer on either side. */
+int mpiw_device_mpi_pack(const void *inbuf, int64_t incount, MPI_Datatype dt, void *outbuf,
+                         int64_t outsize, int64_t *position, MPI_Comm comm);
+int mpiw_device_mpi_unpack(const void *inbuf, int64_t insize, int64_t *position, void *outbuf,
+                           int64_t outcount, MPI_Datatype dt, MPI_Comm comm);
+/* The first nbytes of a packed stream into elements of d on the device (0 on success). */
+int mpiw_device_unpack_bytes(const mpic_desc *d, int64_t nbytes, const void *packed, void *out);
 
 #endif

@@ -1,7 +1,9 @@
 /*
- * The host packer behind MPI_Pack and MPI_Unpack. A call is done here only
- * when every argument is valid and the type is canonical; anything else is
- * the MPI's to do, so that errors (and their messages) stay the MPI's own.
+ * The packer behind MPI_Pack and MPI_Unpack. A call is done here only when every
+ * argument is valid and the type is canonical; anything else is the MPI's to do, so
+ * that errors (and their messages) stay the MPI's own. A device buffer on either side
+ * is packed by the device layer, or, where the MPI must do it, handed to the MPI as a
+ * host mirror (mpiw_device.c).
  */
 #include "mpiw.h"
 
@@ -25,20 +27,27 @@ static int fits(int64_t count, int64_t size, int64_t position, int64_t total)
 }
 
 int mpiw_pack_try(const void *inbuf, int64_t incount, MPI_Datatype dt, void *outbuf,
-                  int64_t outsize, int64_t *position, MPI_Comm comm)
+                  int64_t outsize, int64_t *position, MPI_Comm comm, int *err)
 {
     mpic_desc d;
     int64_t n;
-
-    int found = 0;
+    int found = 0, device = mpid_on_device(inbuf) || mpid_on_device(outbuf);
 
     if (comm == MPI_COMM_NULL || incount <= 0 || !outbuf || !(found = mpiw_types_lookup(dt, &d)) ||
         !fits(incount, d.info.size, *position, outsize)) {
         mpiw_count(MPIW_STAT_pack_fallback, 1);
         mpiw_log(MPIW_LOG_DEBUG, "MPI_Pack to the MPI: %s", refusal(comm, incount, outbuf, found));
-        return 0;
+        if (!device)
+            return 0;
+        *err = mpiw_device_mpi_pack(inbuf, incount, dt, outbuf, outsize, position, comm);
+        return 1;
     }
-    n = mpic_pack(&d, incount, inbuf, (char *) outbuf + *position);
+    n = incount * d.info.size;
+    *err = MPI_SUCCESS;
+    if (!device)
+        mpic_pack(&d, incount, inbuf, (char *) outbuf + *position);
+    else if (mpid_pack(&d, incount, inbuf, (char *) outbuf + *position))
+        return *err = mpiw_device_failed(comm, MPI_ERR_OTHER), 1;
     *position += n;
     mpiw_count(MPIW_STAT_pack_fast, 1);
     mpiw_count(MPIW_STAT_bytes_packed, n);
@@ -46,20 +55,27 @@ int mpiw_pack_try(const void *inbuf, int64_t incount, MPI_Datatype dt, void *out
 }
 
 int mpiw_unpack_try(const void *inbuf, int64_t insize, int64_t *position, void *outbuf,
-                    int64_t outcount, MPI_Datatype dt, MPI_Comm comm)
+                    int64_t outcount, MPI_Datatype dt, MPI_Comm comm, int *err)
 {
     mpic_desc d;
     int64_t n;
-
-    int found = 0;
+    int found = 0, device = mpid_on_device(inbuf) || mpid_on_device(outbuf);
 
     if (comm == MPI_COMM_NULL || outcount <= 0 || !inbuf || !(found = mpiw_types_lookup(dt, &d)) ||
         !fits(outcount, d.info.size, *position, insize)) {
         mpiw_count(MPIW_STAT_unpack_fallback, 1);
         mpiw_log(MPIW_LOG_DEBUG, "MPI_Unpack to the MPI: %s", refusal(comm, outcount, inbuf, found));
-        return 0;
+        if (!device)
+            return 0;
+        *err = mpiw_device_mpi_unpack(inbuf, insize, position, outbuf, outcount, dt, comm);
+        return 1;
     }
-    n = mpic_unpack(&d, outcount, (const char *) inbuf + *position, outbuf);
+    n = outcount * d.info.size;
+    *err = MPI_SUCCESS;
+    if (!device)
+        mpic_unpack(&d, outcount, (const char *) inbuf + *position, outbuf);
+    else if (mpid_unpack(&d, outcount, (const char *) inbuf + *position, outbuf))
+        return *err = mpiw_device_failed(comm, MPI_ERR_OTHER), 1;
     *position += n;
     mpiw_count(MPIW_STAT_unpack_fast, 1);
     mpiw_count(MPIW_STAT_bytes_unpacked, n);

@@ -1,16 +1,18 @@
-/* MPI_Pack and MPI_Pack_c: generated kernels for canonical types, the MPI for the rest. */
+/* MPI_Pack and MPI_Pack_c: generated kernels for canonical types, the MPI for the rest
+ * (device buffers through host mirrors). */
 #include "mpiw.h"
 
 int MPI_Pack(const void *inbuf, int incount, MPI_Datatype datatype, void *outbuf, int outsize,
              int *position, MPI_Comm comm)
 {
     int64_t pos;
+    int err;
 
     if (mpiw_active() && position) {
         pos = *position;
-        if (mpiw_pack_try(inbuf, incount, datatype, outbuf, outsize, &pos, comm)) {
+        if (mpiw_pack_try(inbuf, incount, datatype, outbuf, outsize, &pos, comm, &err)) {
             *position = (int) pos;
-            return MPI_SUCCESS;
+            return err;
         }
     }
     return PMPI_Pack(inbuf, incount, datatype, outbuf, outsize, position, comm);
@@ -21,12 +23,13 @@ int MPI_Pack_c(const void *inbuf, MPI_Count incount, MPI_Datatype datatype, void
                MPI_Count outsize, MPI_Count *position, MPI_Comm comm)
 {
     int64_t pos;
+    int err;
 
     if (mpiw_active() && position) {
         pos = *position;
-        if (mpiw_pack_try(inbuf, incount, datatype, outbuf, outsize, &pos, comm)) {
+        if (mpiw_pack_try(inbuf, incount, datatype, outbuf, outsize, &pos, comm, &err)) {
             *position = pos;
-            return MPI_SUCCESS;
+            return err;
         }
     }
     return PMPI_Pack_c(inbuf, incount, datatype, outbuf, outsize, position, comm);

@@ -1,0 +1,213 @@
+/*
+ * Device buffers where the MPI must see host memory.
+ *
+ * An MPI that is not CUDA-aware cannot be handed a device pointer (the PyPI wheels
+ * segfault on one). What the generated kernels pack goes through the device layer
+ * (interposer/device); everything else a call carries from or to device memory (a
+ * contiguous buffer, a type that is not canonical) travels through a mirror: the bytes
+ * the elements span, copied to pinned host memory, given to the MPI with the program's
+ * own count and type, and copied back after a receive. Errors of the device layer are
+ * reported through the communicator's error handler, as the MPI reports its own.
+ */
+#include <limits.h>
+#include <stdlib.h>
+#include "mpiw.h"
+
+/* The MPI's own view of a type: size, bounds, extent. 0 when it does not know it. */
+static int info_of(MPI_Datatype dt, mpic_typeinfo *t)
+{
+    MPI_Count size, lb, extent, tlb, textent;
+
+    if (dt == MPI_DATATYPE_NULL || PMPI_Type_size_x(dt, &size) != MPI_SUCCESS ||
+        PMPI_Type_get_extent_x(dt, &lb, &extent) != MPI_SUCCESS ||
+        PMPI_Type_get_true_extent_x(dt, &tlb, &textent) != MPI_SUCCESS)
+        return 0;
+    *t = (mpic_typeinfo) { size, lb, extent, tlb, textent };
+    return 1;
+}
+
+/* MPI_Pack_size in whichever form the MPI has. */
+static int pack_bound(int64_t count, MPI_Datatype dt, MPI_Comm comm, int64_t *bound)
+{
+#if MPIW_HAVE_LARGE_COUNT
+    MPI_Count n = 0;
+    int err = PMPI_Pack_size_c(count, dt, comm, &n);
+#else
+    int n = 0, err = count > INT_MAX ? MPI_ERR_COUNT : PMPI_Pack_size((int) count, dt, comm, &n);
+#endif
+    *bound = n;
+    return err == MPI_SUCCESS && n > 0;
+}
+
+int mpiw_device_failed(MPI_Comm comm, int code)
+{
+    mpiw_log(MPIW_LOG_ERROR, "device buffer: %s", mpid_error());
+    if (comm != MPI_COMM_NULL)
+        PMPI_Comm_call_errhandler(comm, code);
+    return code;
+}
+
+int mpiw_mirror_open(mpiw_mirror *m, const void *buf, int64_t count, MPI_Datatype dt, int in)
+{
+    mpic_typeinfo t;
+
+    m->dev = (char *) buf;
+    m->host = NULL;
+    m->lo = m->hi = 0;
+    if (count <= 0 || !mpid_on_device(buf) || !info_of(dt, &t) || t.size == 0)
+        return 0;
+    mpid_span(&t, count, &m->lo, &m->hi);
+    if (!(m->host = mpid_pinned_get((size_t) (m->hi - m->lo))))
+        return 1;
+    if (in && mpid_copy(m->host, m->dev + m->lo, (size_t) (m->hi - m->lo))) {
+        mpid_pinned_put(m->host);
+        m->host = NULL;
+        return 1;
+    }
+    return 0;
+}
+
+void *mpiw_mirror_at(const mpiw_mirror *m)
+{
+    return m->host ? m->host - m->lo : m->dev;
+}
+
+int mpiw_mirror_close(mpiw_mirror *m, int64_t first, int64_t bytes)
+{
+    int err = 0;
+
+    if (!m->host)
+        return 0;
+    if (bytes > 0)
+        err = mpid_copy(m->dev + first, m->host + (first - m->lo), (size_t) bytes);
+    mpid_pinned_put(m->host);
+    m->host = NULL;
+    return err;
+}
+
+/* The span of a mirror, for a close that copies all of it back. */
+int64_t mpiw_mirror_len(const mpiw_mirror *m)
+{
+    return m->hi - m->lo;
+}
+
+#if MPIW_HAVE_LARGE_COUNT
+#define POSITION MPI_Count
+#else
+#define POSITION int
+#endif
+
+/* MPI_Pack where either side is on the device and the MPI packs: between mirrors. */
+int mpiw_device_mpi_pack(const void *inbuf, int64_t incount, MPI_Datatype dt, void *outbuf,
+                         int64_t outsize, int64_t *position, MPI_Comm comm)
+{
+    mpiw_mirror in;
+    POSITION pos = (POSITION) *position, start = pos;
+    int64_t bound = 0;
+    char *tmp = NULL;
+    int err;
+
+    /* 1. The elements' bytes to host, 2. room on the host for what is packed (written at
+     * tmp + position: the MPI is handed tmp - position), 3. the MPI packs, 4. its bytes
+     * to the device. */
+    if (mpiw_mirror_open(&in, inbuf, incount, dt, 1))
+        return mpiw_device_failed(comm, MPI_ERR_NO_MEM);
+    if (mpid_on_device(outbuf) && incount > 0 && dt != MPI_DATATYPE_NULL &&
+        comm != MPI_COMM_NULL && pack_bound(incount, dt, comm, &bound) &&
+        !(tmp = mpid_pinned_get((size_t) bound))) {
+        mpiw_mirror_close(&in, 0, 0);
+        return mpiw_device_failed(comm, MPI_ERR_NO_MEM);
+    }
+#if MPIW_HAVE_LARGE_COUNT
+    err = PMPI_Pack_c(mpiw_mirror_at(&in), incount, dt, tmp ? tmp - pos : outbuf, outsize, &pos,
+                      comm);
+#else
+    err = PMPI_Pack(mpiw_mirror_at(&in), (int) incount, dt, tmp ? tmp - pos : outbuf,
+                    (int) outsize, &pos, comm);
+#endif
+    mpiw_mirror_close(&in, 0, 0);
+    if (tmp) {
+        if (err == MPI_SUCCESS && mpid_copy((char *) outbuf + start, tmp, (size_t) (pos - start)))
+            err = mpiw_device_failed(comm, MPI_ERR_OTHER);
+        mpid_pinned_put(tmp);
+    }
+    *position = pos;
+    return err;
+}
+
+/* MPI_Unpack where either side is on the device and the MPI unpacks: between mirrors. */
+int mpiw_device_mpi_unpack(const void *inbuf, int64_t insize, int64_t *position, void *outbuf,
+                           int64_t outcount, MPI_Datatype dt, MPI_Comm comm)
+{
+    mpiw_mirror out;
+    POSITION pos = (POSITION) *position, start = pos;
+    int64_t bound = 0;
+    char *tmp = NULL;
+    int err;
+
+    /* 1. The packed bytes to host (those the elements may take, up to insize), 2. the
+     * elements' span to host (gaps and all), 3. the MPI unpacks, 4. the span back. */
+    if (mpid_on_device(inbuf) && outcount > 0 && dt != MPI_DATATYPE_NULL &&
+        comm != MPI_COMM_NULL && pack_bound(outcount, dt, comm, &bound) && start >= 0 &&
+        start < insize) {
+        int64_t n = insize - start < bound ? insize - start : bound;
+        if (!(tmp = mpid_pinned_get((size_t) n)) || mpid_copy(tmp, (const char *) inbuf + start,
+                                                              (size_t) n)) {
+            mpid_pinned_put(tmp);
+            return mpiw_device_failed(comm, MPI_ERR_NO_MEM);
+        }
+    }
+    if (mpiw_mirror_open(&out, outbuf, outcount, dt, 1)) {
+        mpid_pinned_put(tmp);
+        return mpiw_device_failed(comm, MPI_ERR_NO_MEM);
+    }
+#if MPIW_HAVE_LARGE_COUNT
+    err = PMPI_Unpack_c(tmp ? tmp - pos : inbuf, insize, &pos, mpiw_mirror_at(&out), outcount,
+                        dt, comm);
+#else
+    err = PMPI_Unpack(tmp ? tmp - pos : inbuf, (int) insize, &pos, mpiw_mirror_at(&out),
+                      (int) outcount, dt, comm);
+#endif
+    if (mpiw_mirror_close(&out, out.lo, err == MPI_SUCCESS ? mpiw_mirror_len(&out) : 0))
+        err = mpiw_device_failed(comm, MPI_ERR_OTHER);
+    mpid_pinned_put(tmp);
+    *position = pos;
+    return err;
+}
+
+/* The first nbytes of a packed stream into count's worth of elements of d on the device:
+ * whole elements by the kernels, a partial last one through its span on the host. */
+int mpiw_device_unpack_bytes(const mpic_desc *d, int64_t nbytes, const void *packed, void *out)
+{
+    int64_t whole = nbytes / d->info.size, left = nbytes - whole * d->info.size;
+    mpic_desc one = *d;
+    mpiw_mirror m = { 0 };
+    char *host;
+
+    if (whole && mpid_unpack(d, whole, packed, out))
+        return 1;
+    if (!left)
+        return 0;
+    mpid_span(&d->info, 1, &m.lo, &m.hi);
+    m.dev = (char *) out + whole * d->info.extent;
+    if (!(host = m.host = mpid_pinned_get((size_t) (m.hi - m.lo))) ||
+        mpid_copy(host, m.dev + m.lo, (size_t) (m.hi - m.lo))) {
+        mpid_pinned_put(host);
+        return 1;
+    }
+    if (mpid_on_device(packed)) {
+        char *tail = mpid_pinned_get((size_t) left);
+        int err = !tail || mpid_copy(tail, (const char *) packed + whole * d->info.size,
+                                     (size_t) left);
+        if (!err)
+            mpic_unpack_bytes(&one, left, tail, host - m.lo);
+        mpid_pinned_put(tail);
+        if (err) {
+            mpid_pinned_put(host);
+            return 1;
+        }
+    } else {
+        mpic_unpack_bytes(&one, left, (const char *) packed + whole * d->info.size, host - m.lo);
+    }
+    return mpiw_mirror_close(&m, m.lo, m.hi - m.lo);
+}

@@ -1,0 +1,127 @@
+"""The device layer without MPI ranks of our own: the generated kernels under the
+simulated device's grid-emulation harness (AddressSanitizer), the harness's own checks,
+the CUDA build, and the simulated device's honesty (its memory faults in the MPI)."""
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from helpers import mpicomm_run
+from mpicomm import build
+
+HERE = Path(__file__).resolve().parent
+SIM = {"MPICOMM_DEVICE": "sim"}
+
+
+@pytest.fixture(scope="module")
+def harness(tmp_path_factory):
+    """tests/c/device_harness.c with the core, the generated kernels and the device layer,
+    under AddressSanitizer and UBSan."""
+    src = build.source_dir()
+    exe = tmp_path_factory.mktemp("harness") / "device_harness"
+    cmd = ["cc", "-std=gnu11", "-g", "-O1", "-Wall", "-Wextra", "-Werror",
+           "-Wno-unused-parameter", "-fsanitize=address,undefined",
+           "-fno-sanitize-recover=undefined", "-fno-omit-frame-pointer",
+           *(f"-I{src / d}" for d in ("include", "core", "gen", "device")),
+           str(HERE / "c" / "device_harness.c"), *map(str, sorted((src / "core").glob("*.c"))),
+           str(src / "gen" / "mpic_kernels.c"), *map(str, sorted((src / "device").glob("*.c"))),
+           "-ldl", "-lpthread", "-o", str(exe)]
+    subprocess.run(cmd, check=True)
+    return exe
+
+
+def run_harness(exe, *args):
+    import os
+    env = dict(os.environ, MPICOMM_DEVICE="sim", ASAN_OPTIONS="detect_leaks=0")
+    return subprocess.run([str(exe), *args], capture_output=True, text=True, env=env,
+                          timeout=300)
+
+
+@pytest.mark.parametrize("seed", ["1", "2", "3"])
+def test_device_kernels_match_the_host_kernels_under_asan(harness, seed):
+    """Random plans of 1 to 9 levels at any alignment, every mix of host and device sides;
+    each launch within CUDA's limits, each access aligned to its width, each packed byte
+    written once (the harness aborts otherwise)."""
+    out = run_harness(harness, "random", "1500", seed)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.strip() == "ok 1500"
+
+
+@pytest.mark.parametrize("case, says", [
+    ("misaligned", "misaligned 16-byte access"),
+    ("limits", "exceeds CUDA's limits"),
+    ("twice", "written twice"),
+])
+def test_the_harness_refuses_what_a_gpu_would_not_forgive(harness, case, says):
+    out = run_harness(harness, case)
+    assert out.returncode != 0, out.stdout
+    assert says in out.stderr
+    assert "let a bad launch" not in out.stdout
+
+
+def test_nvcc_builds_the_cuda_kernels_with_warnings_as_errors():
+    nvcc = build.choose_nvcc()
+    if not nvcc:
+        pytest.skip("no nvcc on this machine (MPICOMM_NVCC, PATH, /usr/local/cuda)")
+    meta = build.build(quiet=True)
+    cuda = meta["cuda_kernels"]
+    assert cuda and Path(cuda["library"]).exists(), meta
+    assert cuda["archs"] and set(cuda["archs"]) <= set(build.CUDA_ARCHS)
+    syms = subprocess.run(["nm", "-D", "--defined-only", cuda["library"]], capture_output=True,
+                          text=True, check=True).stdout
+    assert "mpik_cuda_launch" in syms
+    assert cuda["kernels"] == 90          # 9 levels x 5 widths x pack, unpack
+
+
+def needed(lib):
+    out = subprocess.run(["readelf", "-d", lib], capture_output=True, text=True, check=True)
+    return [ln.split("[")[1].rstrip("]") for ln in out.stdout.splitlines() if "(NEEDED)" in ln]
+
+
+def test_the_interposer_links_no_cuda():
+    """The same build loads on a machine without a CUDA driver: CUDA is reached with dlopen
+    only, and the kernels' library carries the CUDA runtime inside it."""
+    meta = build.build(quiet=True)
+    assert not [n for n in needed(meta["library"]) if "cuda" in n.lower()]
+    if meta["cuda_kernels"]:
+        assert not [n for n in needed(meta["cuda_kernels"]["library"]) if "cudart" in n]
+
+
+SEND_DEVICE_TO_MPI = """
+import numpy as np
+from mpi4py import MPI
+from mpicomm import device
+from mpicomm.interposer import Interposer
+t = MPI.DOUBLE.Create_vector(4, 1, 2).Commit()
+d = device.asarray(np.arange(8.0))
+out = bytearray(32)
+if {bypass}:
+    Interposer().set_enabled(False)
+t.Pack(d, out, 0, MPI.COMM_SELF)
+print("packed", np.frombuffer(out).tolist())
+"""
+
+
+def test_simulated_device_memory_faults_in_the_mpi():
+    """Device memory of the simulated device is no host memory in disguise: with the
+    interposer switched off the MPI reads the pointer itself and the process dies, as it
+    would on a GPU pointer; with it, the bytes come out right."""
+    ok = mpicomm_run(1, [sys.executable, "-c", SEND_DEVICE_TO_MPI.format(bypass=False)],
+                     env=SIM, timeout=120)
+    assert ok.returncode == 0, ok.stderr[-2000:]
+    assert "packed [0.0, 2.0, 4.0, 6.0]" in ok.stdout
+    bad = mpicomm_run(1, [sys.executable, "-c", SEND_DEVICE_TO_MPI.format(bypass=True)],
+                      env=SIM, timeout=120)
+    assert bad.returncode != 0
+    assert "packed" not in bad.stdout
+
+
+def test_simulated_device_without_the_interposer_says_how_to_get_it():
+    import os
+    env = dict(os.environ, MPICOMM_DEVICE="sim")
+    env.pop("LD_PRELOAD", None)
+    out = subprocess.run([sys.executable, "-c", "from mpicomm import device; device.empty(4)"],
+                         capture_output=True, text=True, env=env, timeout=60)
+    assert out.returncode != 0
+    assert "mpicomm run" in out.stderr and "mpicomm.interposer.load()" in out.stderr
