@@ -352,6 +352,39 @@ int mpid_pack(const mpic_desc *d, int64_t count, const void *in, void *packed)
     return err ? fail("device pack to host memory failed") : 0;
 }
 
+/* The kernel reads or writes the packed bytes in mapped pinned host memory itself. */
+static int mapped(const mpic_desc *d, int64_t count, char *strided, char *pinned, int unpack)
+{
+    const mpid_backend *b = mpid_backend_active();
+    int64_t start;
+    mpik_plan p;
+
+    if (!b || !mpid_plan(&p, &start, d, count))
+        return fail(b ? "datatype has more levels than the device kernels" : "no device backend");
+    if (unpack)
+        return launch(b, 1, &p, pinned, strided + start) || (b->sync() && fail("device unpack "
+                                                                               "failed"));
+    return launch(b, 0, &p, strided + start, pinned) || (b->sync() && fail("device pack failed"));
+}
+
+int mpid_pack_mapped(const mpic_desc *d, int64_t count, const void *in, void *pinned)
+{
+    const mpid_backend *b = mpid_backend_active();
+
+    if (!b || !b->kernels() || !mpid_on_device(in))
+        return mpid_pack(d, count, in, pinned);
+    return mapped(d, count, (char *) in, pinned, 0);
+}
+
+int mpid_unpack_mapped(const mpic_desc *d, int64_t count, const void *pinned, void *out)
+{
+    const mpid_backend *b = mpid_backend_active();
+
+    if (!b || !b->kernels() || !mpid_on_device(out) || !mpid_disjoint(d, count))
+        return mpid_unpack(d, count, pinned, out);
+    return mapped(d, count, out, (char *) pinned, 1);
+}
+
 int mpid_unpack(const mpic_desc *d, int64_t count, const void *packed, void *out)
 {
     const mpid_backend *b = mpid_backend_active();

@@ -88,6 +88,10 @@ void mpid_span(const mpic_typeinfo *t, int64_t count, int64_t *lo, int64_t *hi);
 int mpid_pack(const mpic_desc *d, int64_t count, const void *in, void *packed);
 int mpid_unpack(const mpic_desc *d, int64_t count, const void *packed, void *out);
 int mpid_copy(void *dst, const void *src, size_t n);
+/* The one-shot forms: the kernel writes (reads) the packed bytes in mapped pinned host
+ * memory (mpid_pinned_get) directly, with no copy between. */
+int mpid_pack_mapped(const mpic_desc *d, int64_t count, const void *in, void *pinned);
+int mpid_unpack_mapped(const mpic_desc *d, int64_t count, const void *pinned, void *out);
 const char *mpid_error(void);
 
 #endif

@@ -2,6 +2,8 @@
  * MPI_Init, MPI_Init_thread: start the MPI, then the interposer (mpiw_init, which the
  * Fortran start-up entry points call too).
  */
+#define _GNU_SOURCE
+#include <dlfcn.h>
 #include <stdlib.h>
 #include <string.h>
 #include "mpiw.h"
@@ -44,17 +46,31 @@ static void check_launch(void)
                  task, tasks);
 }
 
-/* 1. Settings, 2. the MPI it runs under, 3. the model (collective over MPI_COMM_WORLD),
- * 4. communicator hints, 5. the launch. */
+/* Does the MPI take CUDA device pointers? Its own answer (MPICH answers only after
+ * MPI_Init), looked up by name: not every MPI has the call. */
+static int cuda_aware(void)
+{
+    int (*query)(void) = (int (*)(void)) dlsym(RTLD_DEFAULT, "MPIX_Query_cuda_support");
+    int aware = query && query();
+
+    if (mpiw_g.method == MPIW_METHOD_DEVICE && !aware)
+        mpiw_log(MPIW_LOG_WARN, "MPICOMM_METHOD=device needs a CUDA-aware MPI, and this one "
+                 "says it is not (MPIX_Query_cuda_support); device buffers go staged");
+    return aware;
+}
+
+/* 1. Settings, 2. the MPI it runs under and whether it takes device pointers, 3. the
+ * model (collective over MPI_COMM_WORLD), 4. communicator hints, 5. the launch. */
 void mpiw_init(int thread_level)
 {
     if (mpiw_g.initialized)
         return;
     mpiw_state_init(thread_level);
     mpiw_g.disabled = mpiw_g.disabled || !same_mpi();
+    mpiw_g.cuda_aware = cuda_aware();
     mpiw_g.initialized = 1;
-    if (!mpiw_g.disabled &&
-        (mpiw_g.method == MPIW_METHOD_AUTO || mpiw_g.method == MPIW_METHOD_PIPELINE))
+    if (!mpiw_g.disabled && mpiw_g.method != MPIW_METHOD_PASSTHROUGH &&
+        mpiw_g.method != MPIW_METHOD_PACK)
         mpiw_model_load();
     mpiw_comms_init();
     if (!mpiw_g.disabled)

@@ -25,8 +25,13 @@
 
 enum { MPIW_LOG_ERROR = 0, MPIW_LOG_WARN, MPIW_LOG_INFO, MPIW_LOG_DEBUG };
 
-/* How a point-to-point call with a canonical, non-contiguous type is carried out. */
-enum { MPIW_METHOD_AUTO = 0, MPIW_METHOD_PASSTHROUGH, MPIW_METHOD_PACK, MPIW_METHOD_PIPELINE };
+/* How a buffer of a call travels (mpiw_choose.c). The first seven are MPICOMM_METHOD's
+ * values: pack and pipeline for host buffers, device, staged and oneshot for device
+ * buffers; mirror is what the chooser does with a device buffer it does not pack. */
+enum {
+    MPIW_METHOD_AUTO = 0, MPIW_METHOD_PASSTHROUGH, MPIW_METHOD_PACK, MPIW_METHOD_PIPELINE,
+    MPIW_METHOD_DEVICE, MPIW_METHOD_STAGED, MPIW_METHOD_ONESHOT, MPIW_METHOD_MIRROR
+};
 
 /* A send's mode: MPI_Send, MPI_Ssend, MPI_Rsend (and their nonblocking and persistent forms). */
 enum { MPIW_MODE_STANDARD = 0, MPIW_MODE_SYNC, MPIW_MODE_READY };
@@ -41,7 +46,8 @@ enum { MPIW_MODE_STANDARD = 0, MPIW_MODE_SYNC, MPIW_MODE_READY };
     X(types_committed) X(types_canonical) X(pack_fast) X(pack_fallback) X(unpack_fast)    \
     X(unpack_fallback) X(bytes_packed) X(bytes_unpacked) X(send_fast) X(send_fallback)    \
     X(recv_fast) X(recv_fallback) X(method_pack) X(method_passthrough) X(neighbor_fast)       \
-    X(neighbor_fallback) X(method_pipeline) X(alltoall_fast) X(alltoall_fallback)
+    X(neighbor_fallback) X(method_pipeline) X(alltoall_fast) X(alltoall_fallback)          \
+    X(method_device) X(method_staged) X(method_oneshot) X(method_mirror)
 
 enum {
 #define MPIW_STAT_ENUM(name) MPIW_STAT_##name,
@@ -58,6 +64,7 @@ typedef struct mpiw_state {
     int stats;             /* MPICOMM_STATS */
     int threaded;          /* MPI_THREAD_MULTIPLE: lock the type cache */
     int method;            /* MPICOMM_METHOD */
+    int cuda_aware;        /* the MPI takes CUDA device pointers (MPIX_Query_cuda_support) */
     int64_t pipe_chunk;    /* MPICOMM_PIPELINE_CHUNK */
     int64_t counters[MPIW_NSTATS];
 } mpiw_state;
@@ -131,6 +138,7 @@ int mpiw_types_decode(MPI_Datatype dt, mpic_desc *out);
 /* The chooser (mpiw_choose.c): how one buffer of a call travels. Every sender asks it
  * and dispatches on the answer. */
 typedef struct mpiw_call {
+    const void *buf;       /* where the elements are: host or device memory */
     int64_t count;
     MPI_Datatype dt;
     int peer;              /* MPI_PROC_NULL: nothing moves, the MPI's to do (a side of a
@@ -140,12 +148,30 @@ typedef struct mpiw_call {
 } mpiw_call;
 
 typedef struct mpiw_choice {
-    int method;            /* MPIW_METHOD_PASSTHROUGH, _PACK or _PIPELINE */
+    int method;            /* MPIW_METHOD_*, never AUTO */
     int declined;          /* passthrough of a canonical non-contiguous type: the method or
                             * the model left it to the MPI (counted as method_passthrough) */
-    int64_t bytes;         /* the message's bytes (pack, pipeline) */
-    mpic_desc desc;        /* the type (pack) */
+    int64_t bytes;         /* the message's bytes (packed methods, pipeline) */
+    mpic_desc desc;        /* the type (packed methods) */
 } mpiw_choice;
+
+/* Does the method pack the elements into bytes of its own (pack, device, staged, oneshot)? */
+static inline int mpiw_packs(int method)
+{
+    return method == MPIW_METHOD_PACK || method == MPIW_METHOD_DEVICE ||
+           method == MPIW_METHOD_STAGED || method == MPIW_METHOD_ONESHOT;
+}
+
+/* The packed bytes of a message, wherever its method keeps them (mpiw_bytes.c): host
+ * memory (pack), device memory (device), pinned host memory (staged, oneshot). get
+ * returns NULL when out of memory; pack and unpack return 0 on success (unpack: the first
+ * nbytes of the stream, a short message's). */
+void *mpiw_bytes_get(int method, int64_t n);
+void mpiw_bytes_put(int method, void *bytes);
+int mpiw_bytes_pack(int method, const mpic_desc *d, int64_t count, const void *buf,
+                    void *bytes);
+int mpiw_bytes_unpack(int method, const mpic_desc *d, int64_t nbytes, const void *bytes,
+                      void *buf);
 
 int mpiw_choose(const mpiw_call *call, mpiw_choice *out);
 
@@ -189,6 +215,7 @@ typedef struct mpiw_driver {
 typedef struct mpiw_pending {
     const mpiw_driver *driver;   /* work to drive (tmp is NULL, nothing to unpack), or NULL */
     void *work;
+    int method;            /* where tmp lives and how it is packed (mpiw_bytes.c) */
     int recv;              /* unpack tmp into buf at completion */
     int unpacked;          /* already unpacked (MPI_Request_get_status saw it complete) */
     int persistent;        /* MPI_Send_init & co.: kept, inactive, between starts until freed */
@@ -197,6 +224,8 @@ typedef struct mpiw_pending {
     void *tmp;
     void *buf;
     mpic_desc desc;
+    MPI_Datatype dt;       /* mirror: the program's type (a receive copies back what came) */
+    struct mpiw_mirror *mirror;  /* method mirror: the host copy the MPI moves, else NULL */
 } mpiw_pending;
 
 extern int64_t mpiw_requests_live;
@@ -213,7 +242,16 @@ int mpiw_requests_any(const MPI_Request *reqs, int n);
 void mpiw_requests_poll(void);
 void mpiw_requests_clear(void);
 void mpiw_requests_advance(MPI_Request key, int cancel);
+/* The bytes behind a record (mpiw_pending.c): filled for the choice (a send's packed or
+ * copied in unless persistent; 0 on success), the wire the MPI is handed (buffer, count,
+ * type), refreshed at each start of a persistent send, delivered when a receive
+ * completes, let go. */
+int mpiw_pending_fill(mpiw_pending *p, const mpiw_choice *c, int recv, int persistent,
+                      void *buf, int64_t count, MPI_Datatype dt);
+void *mpiw_pending_wire(const mpiw_pending *p, int64_t *count, MPI_Datatype *dt);
+int mpiw_pending_refresh(mpiw_pending *p);
 void mpiw_recv_complete(const mpiw_pending *p, const MPI_Status *st);
+void mpiw_pending_clear(mpiw_pending *p);
 int64_t mpiw_status_bytes(const MPI_Status *st);
 
 /* Completion calls on batches holding tracked requests (mpiw_complete.c). */
@@ -284,8 +322,8 @@ typedef struct mpiw_side {
 } mpiw_side;
 
 int64_t mpiw_side_count(const mpiw_side *s, int i);
-/* Does the chooser pack count elements of dt (d filled)? */
-int mpiw_side_packs(int64_t count, MPI_Datatype dt, mpic_desc *d);
+/* Does the chooser pack count elements of dt at buf on the host (d filled)? */
+int mpiw_side_packs(const void *buf, int64_t count, MPI_Datatype dt, mpic_desc *d);
 MPI_Datatype mpiw_side_type(const mpiw_side *s, int i);
 char *mpiw_side_block(const mpiw_side *s, int i, MPI_Aint extent);
 /* A side packed whole (1: byte counts and offsets per block in c and o, the bytes in a

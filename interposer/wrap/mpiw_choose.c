@@ -12,6 +12,21 @@
  *   pack         a canonical non-contiguous type packed by the generated kernels, where
  *                MPICOMM_METHOD=pack forces it or the model measured it faster
  *
+ * A buffer in device memory never reaches those three, which would hand the MPI a
+ * pointer it may not take. Its methods:
+ *   device       packed on the device, the packed device buffer given to the MPI: only
+ *                where the MPI says it is CUDA-aware (MPIX_Query_cuda_support)
+ *   staged       packed on the device, copied to pinned host memory, sent as MPI_PACKED;
+ *                a receive mirrors it
+ *   oneshot      the kernel writes the packed bytes straight into mapped pinned host
+ *                memory (and a receive's kernel reads them from there)
+ *   mirror       a type the kernels do not pack, or a contiguous one, over an MPI that is
+ *                not CUDA-aware: the bytes it spans through pinned host memory, with the
+ *                program's own count and type
+ * Over a CUDA-aware MPI what the kernels do not pack goes to the MPI as it is. Without a
+ * model: device over a CUDA-aware MPI, staged otherwise; MPICOMM_METHOD=device, staged or
+ * oneshot forces one (device only where the MPI can take it).
+ *
  * The model (mpiw_model.c) only answers "is this faster here"; the order of the
  * questions and what each method may carry are decided in this file.
  */
@@ -49,15 +64,31 @@ static int packable(const mpiw_call *c, mpic_desc *d)
     return 1;
 }
 
+/* A device buffer (1. of mpiw_choose passed). */
+static int on_device(const mpiw_call *c, mpiw_choice *out)
+{
+    int aware = mpiw_g.cuda_aware && mpid_backend_active() == &mpid_cuda_backend;
+    int forced = mpiw_g.method;
+
+    if (!packable(c, &out->desc))
+        return out->method = aware ? MPIW_METHOD_PASSTHROUGH : MPIW_METHOD_MIRROR;
+    out->bytes = c->count * out->desc.info.size;
+    if (forced == MPIW_METHOD_STAGED || forced == MPIW_METHOD_ONESHOT)
+        return out->method = forced;
+    return out->method = aware ? MPIW_METHOD_DEVICE : MPIW_METHOD_STAGED;
+}
+
 int mpiw_choose(const mpiw_call *c, mpiw_choice *out)
 {
     out->method = MPIW_METHOD_PASSTHROUGH;
     out->declined = 0;
     out->bytes = 0;
 
-    /* 1. Nothing to move. */
+    /* 1. Nothing to move, or a buffer in device memory. */
     if (c->count <= 0 || c->peer == MPI_PROC_NULL)
         return out->method;
+    if (mpid_on_device(c->buf))
+        return on_device(c, out);
 
     /* 2. Pipelined, whatever the type: the contract covers every message of its sizes. */
     if (pipelined(c, &out->bytes))
@@ -70,7 +101,8 @@ int mpiw_choose(const mpiw_call *c, mpiw_choice *out)
         return out->method;
     }
 
-    /* 4. Ours to pack, where the method forces it or the model measured it faster. */
+    /* 4. Ours to pack, where the method forces it or the model measured it faster (a
+     * device method leaves host buffers to the model, as auto does). */
     if (!packable(c, &out->desc))
         return out->method;
     out->bytes = c->count * out->desc.info.size;

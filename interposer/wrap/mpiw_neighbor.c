@@ -62,7 +62,7 @@ static int choose_blocks(const mpiw_side *s, int n, int large, mpic_desc *d, int
     *total = 0;
     for (int i = 0; i < n; i++) {
         int64_t c = mpiw_side_count(s, i);
-        how[i] = mpiw_side_packs(c, mpiw_side_type(s, i), &d[i]) &&
+        how[i] = mpiw_side_packs(s->buf, c, mpiw_side_type(s, i), &d[i]) &&
                  (large || c * d[i].info.size <= INT_MAX);
         off[i] = *total;
         if (how[i]) {

@@ -1,110 +1,177 @@
 /*
- * The senders: how a point-to-point call with a derived datatype is carried out.
+ * The senders: how a point-to-point call is carried out, as the chooser (mpiw_choose.c)
+ * decides for each of its buffers.
  *
- * Methods for a canonical, non-contiguous type:
- *   passthrough  the MPI sends the derived type itself
- *   pack         pack with the generated kernels and send the bytes as MPI_PACKED;
- *                receive MPI_PACKED into a buffer and unpack
- *   pipeline     MPICOMM_METHOD=pipeline only: a message of at least two chunks goes
- *                as one message per chunk, packed and unpacked as they travel
- *                (mpiw_pipeline.c; a contract every rank keeps, see there)
- * Passthrough and pack put the same bytes on the wire: MPI_PACKED matches any type signature on
- * the other side (MPI 4.1, 3.3.1) and our packed bytes are the MPI's own
- * (tests/mpi), so a sender and a receiver may choose differently and need not
- * agree. MPICOMM_METHOD forces a method; auto asks the model (mpiw_model.c).
- * Standard, synchronous and ready sends keep their mode on the packed bytes, and so do
- * their nonblocking and persistent forms; buffered sends stay the MPI's (the program
- * sized its attached buffer for them).
+ *   passthrough  the MPI moves the program's buffer and type itself
+ *   pipeline     a message of at least two chunks goes as one message per chunk, packed
+ *                and unpacked as they travel (mpiw_pipeline.c; a contract every rank
+ *                keeps, see there)
+ *   packed       pack (host), device, staged and oneshot: the elements packed into bytes
+ *                of the method's memory (mpiw_bytes.c) and sent as MPI_PACKED; a receive
+ *                takes MPI_PACKED and unpacks
+ *   mirror       a device buffer the MPI cannot take: its bytes through host memory,
+ *                with the program's own count and type (mpiw_device.c)
+ * Every method puts the same bytes on the wire: MPI_PACKED matches any type signature on
+ * the other side (MPI 4.1, 3.3.1) and our packed bytes are the MPI's own (tests/mpi,
+ * tests/device), so a sender and a receiver may choose differently and need not agree.
+ * Standard, synchronous and ready sends keep their mode, and so do their nonblocking and
+ * persistent forms; buffered sends stay the MPI's (the program sized its attached buffer
+ * for them).
  */
 #include <limits.h>
 #include <stdlib.h>
 #include "mpiw.h"
 
-/* 1. Ask the chooser (mpiw_choose.c) about count elements of dt to or from peer; a
- * message that may be pipelined names its communicator. Calls the interposer leaves to
- * the MPI count as fallbacks, and those where the method or the model declined a type
- * of ours also as method_passthrough. */
-static int counted(const mpiw_choice *c, int fallback)
+/* 1. Ask the chooser about count elements of dt at buf, to or from peer; a message that
+ * may be pipelined names its communicator. Calls left to the MPI count as fallbacks, and
+ * those where the method or the model declined a type of ours also as method_passthrough;
+ * calls of ours count under their method. */
+static void counted(const mpiw_choice *c, int fallback, int fast)
 {
+    static const int stat[] = {
+        [MPIW_METHOD_PACK] = MPIW_STAT_method_pack,
+        [MPIW_METHOD_DEVICE] = MPIW_STAT_method_device,
+        [MPIW_METHOD_STAGED] = MPIW_STAT_method_staged,
+        [MPIW_METHOD_ONESHOT] = MPIW_STAT_method_oneshot,
+        [MPIW_METHOD_MIRROR] = MPIW_STAT_method_mirror,
+    };
+
     if (c->method == MPIW_METHOD_PASSTHROUGH) {
         mpiw_count(fallback, 1);
         mpiw_count(MPIW_STAT_method_passthrough, c->declined);
+    } else if (c->method != MPIW_METHOD_PIPELINE) {
+        mpiw_count(fast, 1);
+        mpiw_count(stat[c->method], 1);
     }
-    return c->method == MPIW_METHOD_PACK;
 }
 
-static int choose(int64_t count, MPI_Datatype dt, int peer, MPI_Comm pipe_comm,
-                  mpiw_choice *c, int fallback)
+static int choose(const void *buf, int64_t count, MPI_Datatype dt, int peer,
+                  MPI_Comm pipe_comm, mpiw_choice *c, int recv)
 {
-    mpiw_call call = { count, dt, peer, pipe_comm };
+    mpiw_call call = { buf, count, dt, peer, pipe_comm };
 
     mpiw_choose(&call, c);
-    counted(c, fallback);
+    counted(c, recv ? MPIW_STAT_recv_fallback : MPIW_STAT_send_fallback,
+            recv ? MPIW_STAT_recv_fast : MPIW_STAT_send_fast);
     return c->method;
 }
 
-static int out_of_memory(int fallback, int n)
+/* No room for a message's bytes: the MPI carries a host buffer itself (0); a device
+ * buffer, which it cannot take, gets the MPI's error for it (1, *err set). */
+static int no_room(const mpiw_choice *c, MPI_Comm comm, int *err)
 {
-    mpiw_count(fallback, n);
-    mpiw_log(MPIW_LOG_WARN, "no memory for a packed message; the MPI carries it");
-    return 0;
+    if (c->method == MPIW_METHOD_PACK) {
+        mpiw_log(MPIW_LOG_WARN, "no memory for a packed message; the MPI carries it");
+        return 0;
+    }
+    *err = mpiw_device_failed(comm, MPI_ERR_NO_MEM);
+    return 1;
 }
 
-/* 2. The bytes on the wire, as MPI_PACKED (the large-count calls where the MPI has them). */
+/* 2. The calls the MPI is handed: the wire of a record (mpiw_pending.c), in the
+ * large-count form where the MPI has it. */
 #if MPIW_HAVE_LARGE_COUNT
-#define PACKED(fn, tmp, n, ...) PMPI_##fn##_c(tmp, (MPI_Count) (n), MPI_PACKED, __VA_ARGS__)
+#define CALL(fn, buf, n, dt, ...) PMPI_##fn##_c(buf, (MPI_Count) (n), dt, __VA_ARGS__)
 #else
-#define PACKED(fn, tmp, n, ...) PMPI_##fn(tmp, (int) (n), MPI_PACKED, __VA_ARGS__)
+#define CALL(fn, buf, n, dt, ...) PMPI_##fn(buf, (int) (n), dt, __VA_ARGS__)
 #endif
 
-static int send_bytes(const void *tmp, int64_t n, int dest, int tag, MPI_Comm comm, int mode)
+static int send_wire(const mpiw_pending *p, int dest, int tag, MPI_Comm comm, int mode)
 {
+    int64_t n;
+    MPI_Datatype dt;
+    void *buf = mpiw_pending_wire(p, &n, &dt);
+
     switch (mode) {
     case MPIW_MODE_SYNC:
-        return PACKED(Ssend, tmp, n, dest, tag, comm);
+        return CALL(Ssend, buf, n, dt, dest, tag, comm);
     case MPIW_MODE_READY:
-        return PACKED(Rsend, tmp, n, dest, tag, comm);
+        return CALL(Rsend, buf, n, dt, dest, tag, comm);
     default:
-        return PACKED(Send, tmp, n, dest, tag, comm);
+        return CALL(Send, buf, n, dt, dest, tag, comm);
     }
 }
 
-static int isend_bytes(const void *tmp, int64_t n, int dest, int tag, MPI_Comm comm, int mode,
-                       MPI_Request *req)
+static int isend_wire(const mpiw_pending *p, int dest, int tag, MPI_Comm comm, int mode,
+                      MPI_Request *req)
 {
+    int64_t n;
+    MPI_Datatype dt;
+    void *buf = mpiw_pending_wire(p, &n, &dt);
+
     switch (mode) {
     case MPIW_MODE_SYNC:
-        return PACKED(Issend, tmp, n, dest, tag, comm, req);
+        return CALL(Issend, buf, n, dt, dest, tag, comm, req);
     case MPIW_MODE_READY:
-        return PACKED(Irsend, tmp, n, dest, tag, comm, req);
+        return CALL(Irsend, buf, n, dt, dest, tag, comm, req);
     default:
-        return PACKED(Isend, tmp, n, dest, tag, comm, req);
+        return CALL(Isend, buf, n, dt, dest, tag, comm, req);
     }
 }
 
-static int send_init_bytes(const void *tmp, int64_t n, int dest, int tag, MPI_Comm comm,
-                           int mode, MPI_Request *req)
+static int send_init_wire(const mpiw_pending *p, int dest, int tag, MPI_Comm comm, int mode,
+                          MPI_Request *req)
 {
+    int64_t n;
+    MPI_Datatype dt;
+    void *buf = mpiw_pending_wire(p, &n, &dt);
+
     switch (mode) {
     case MPIW_MODE_SYNC:
-        return PACKED(Ssend_init, tmp, n, dest, tag, comm, req);
+        return CALL(Ssend_init, buf, n, dt, dest, tag, comm, req);
     case MPIW_MODE_READY:
-        return PACKED(Rsend_init, tmp, n, dest, tag, comm, req);
+        return CALL(Rsend_init, buf, n, dt, dest, tag, comm, req);
     default:
-        return PACKED(Send_init, tmp, n, dest, tag, comm, req);
+        return CALL(Send_init, buf, n, dt, dest, tag, comm, req);
     }
 }
 
-/* A packed copy of count elements, or NULL. */
-static void *packed(const void *buf, int64_t count, const mpic_desc *d)
+static int recv_wire(const mpiw_pending *p, int source, int tag, MPI_Comm comm, MPI_Status *st)
 {
-    void *tmp = malloc((size_t) (count * d->info.size));
+    int64_t n;
+    MPI_Datatype dt;
+    void *buf = mpiw_pending_wire(p, &n, &dt);
 
-    if (tmp) {
-        mpic_pack(d, count, buf, tmp);
-        mpiw_count(MPIW_STAT_bytes_packed, count * d->info.size);
+    return CALL(Recv, buf, n, dt, source, tag, comm, st);
+}
+
+static int irecv_wire(const mpiw_pending *p, int source, int tag, MPI_Comm comm,
+                      MPI_Request *req)
+{
+    int64_t n;
+    MPI_Datatype dt;
+    void *buf = mpiw_pending_wire(p, &n, &dt);
+
+    return CALL(Irecv, buf, n, dt, source, tag, comm, req);
+}
+
+static int recv_init_wire(const mpiw_pending *p, int source, int tag, MPI_Comm comm,
+                          MPI_Request *req)
+{
+    int64_t n;
+    MPI_Datatype dt;
+    void *buf = mpiw_pending_wire(p, &n, &dt);
+
+    return CALL(Recv_init, buf, n, dt, source, tag, comm, req);
+}
+
+/* A record of a nonblocking or persistent call, filled (NULL when out of memory). */
+static mpiw_pending *pending(const mpiw_choice *c, int recv, int persistent, void *buf,
+                             int64_t count, MPI_Datatype dt)
+{
+    mpiw_pending *p = calloc(1, sizeof *p);
+
+    if (p && mpiw_pending_fill(p, c, recv, persistent, buf, count, dt)) {
+        free(p);
+        return NULL;
     }
-    return tmp;
+    return p;
+}
+
+static void drop(mpiw_pending *p)
+{
+    mpiw_pending_clear(p);
+    free(p);
 }
 
 /* 3. The calls. */
@@ -112,75 +179,45 @@ int mpiw_send_try(const void *buf, int64_t count, MPI_Datatype dt, int dest, int
                   MPI_Comm comm, int mode, int *err)
 {
     mpiw_choice c;
-    void *tmp;
+    mpiw_pending p = { 0 };
 
-    switch (choose(count, dt, dest, comm, &c, MPIW_STAT_send_fallback)) {
+    switch (choose(buf, count, dt, dest, comm, &c, 0)) {
     case MPIW_METHOD_PIPELINE:
         *err = mpiw_pipe_send(buf, count, dt, dest, tag, comm, c.bytes, mode == MPIW_MODE_SYNC);
         return 1;
     case MPIW_METHOD_PASSTHROUGH:
         return 0;
     }
-    if (!(tmp = packed(buf, count, &c.desc)))
-        return out_of_memory(MPIW_STAT_send_fallback, 1);
-    *err = send_bytes(tmp, c.bytes, dest, tag, comm, mode);
-    free(tmp);
-    mpiw_count(MPIW_STAT_send_fast, 1);
-    mpiw_count(MPIW_STAT_method_pack, 1);
+    if (mpiw_pending_fill(&p, &c, 0, 0, (void *) buf, count, dt))
+        return no_room(&c, comm, err);
+    *err = send_wire(&p, dest, tag, comm, mode);
+    mpiw_pending_clear(&p);
     return 1;
 }
 
 int mpiw_recv_try(void *buf, int64_t count, MPI_Datatype dt, int source, int tag,
                   MPI_Comm comm, MPI_Status *status, int *err)
 {
-    mpiw_pending p = { .recv = 1, .buf = buf };
+    mpiw_pending p = { 0 };
     MPI_Status st;
     mpiw_choice c;
 
-    switch (choose(count, dt, source, comm, &c, MPIW_STAT_recv_fallback)) {
+    switch (choose(buf, count, dt, source, comm, &c, 1)) {
     case MPIW_METHOD_PIPELINE:
         *err = mpiw_pipe_recv(buf, count, dt, source, tag, comm, c.bytes, status);
         return 1;
     case MPIW_METHOD_PASSTHROUGH:
         return 0;
     }
-    p.desc = c.desc;
-    if (!(p.tmp = malloc((size_t) (count * p.desc.info.size))))
-        return out_of_memory(MPIW_STAT_recv_fallback, 1);
-    *err = PACKED(Recv, p.tmp, count * p.desc.info.size, source, tag, comm, &st);
+    if (mpiw_pending_fill(&p, &c, 1, 0, buf, count, dt))
+        return no_room(&c, comm, err);
+    *err = recv_wire(&p, source, tag, comm, &st);
     if (*err == MPI_SUCCESS)
         mpiw_recv_complete(&p, &st);
     if (status != MPI_STATUS_IGNORE)
         *status = st;
-    free(p.tmp);
-    mpiw_count(MPIW_STAT_recv_fast, 1);
-    mpiw_count(MPIW_STAT_method_pack, 1);
+    mpiw_pending_clear(&p);
     return 1;
-}
-
-/* The record of a nonblocking packed request, with its bytes: packed from buf to send,
- * or room for count elements to receive into buf (a persistent send packs at each
- * start instead). NULL when out of memory. */
-static mpiw_pending *pending(int recv, int persistent, void *buf, int64_t count,
-                             const mpic_desc *d)
-{
-    mpiw_pending *p = calloc(1, sizeof *p);
-
-    if (!p)
-        return NULL;
-    p->recv = recv;
-    p->persistent = persistent;
-    p->active = !persistent;
-    p->count = count;
-    p->buf = buf;
-    p->desc = *d;
-    p->tmp = recv || persistent ? malloc((size_t) (count * d->info.size))
-                                : packed(buf, count, d);
-    if (!p->tmp) {
-        free(p);
-        return NULL;
-    }
-    return p;
 }
 
 /* After the MPI was asked to start it: track the request, or drop the record. */
@@ -188,8 +225,7 @@ static int started(int err, MPI_Request *req, mpiw_pending *p)
 {
     if (err == MPI_SUCCESS)
         return mpiw_requests_track(req, p);
-    free(p->tmp);
-    free(p);
+    drop(p);
     return err;
 }
 
@@ -199,7 +235,7 @@ int mpiw_isend_try(const void *buf, int64_t count, MPI_Datatype dt, int dest, in
     mpiw_choice c;
     mpiw_pending *p;
 
-    switch (choose(count, dt, dest, comm, &c, MPIW_STAT_send_fallback)) {
+    switch (choose(buf, count, dt, dest, comm, &c, 0)) {
     case MPIW_METHOD_PIPELINE:
         *err = mpiw_pipe_isend(buf, count, dt, dest, tag, comm, c.bytes, mode == MPIW_MODE_SYNC,
                                req);
@@ -207,12 +243,10 @@ int mpiw_isend_try(const void *buf, int64_t count, MPI_Datatype dt, int dest, in
     case MPIW_METHOD_PASSTHROUGH:
         return 0;
     }
-    if (!(p = pending(0, 0, (void *) buf, count, &c.desc)))
-        return out_of_memory(MPIW_STAT_send_fallback, 1);
+    if (!(p = pending(&c, 0, 0, (void *) buf, count, dt)))
+        return no_room(&c, comm, err);
     mpiw_requests_poll();
-    *err = started(isend_bytes(p->tmp, c.bytes, dest, tag, comm, mode, req), req, p);
-    mpiw_count(MPIW_STAT_send_fast, 1);
-    mpiw_count(MPIW_STAT_method_pack, 1);
+    *err = started(isend_wire(p, dest, tag, comm, mode, req), req, p);
     return 1;
 }
 
@@ -222,28 +256,26 @@ int mpiw_irecv_try(void *buf, int64_t count, MPI_Datatype dt, int source, int ta
     mpiw_choice c;
     mpiw_pending *p;
 
-    switch (choose(count, dt, source, comm, &c, MPIW_STAT_recv_fallback)) {
+    switch (choose(buf, count, dt, source, comm, &c, 1)) {
     case MPIW_METHOD_PIPELINE:
         *err = mpiw_pipe_irecv(buf, count, dt, source, tag, comm, c.bytes, req);
         return 1;
     case MPIW_METHOD_PASSTHROUGH:
         return 0;
     }
-    if (!(p = pending(1, 0, buf, count, &c.desc)))
-        return out_of_memory(MPIW_STAT_recv_fallback, 1);
+    if (!(p = pending(&c, 1, 0, buf, count, dt)))
+        return no_room(&c, comm, err);
     mpiw_requests_poll();
-    *err = started(PACKED(Irecv, p->tmp, c.bytes, source, tag, comm, req), req, p);
-    mpiw_count(MPIW_STAT_recv_fast, 1);
-    mpiw_count(MPIW_STAT_method_pack, 1);
+    *err = started(irecv_wire(p, source, tag, comm, req), req, p);
     return 1;
 }
 
-/* A persistent request on the packed bytes (made by the MPI with result err), kept in
+/* A persistent request on the record's wire (made by the MPI with result err), kept in
  * the table until MPI_Request_free: 1 when kept, or when the MPI refused it (*out is its
- * result either way); 0 when there was no room to keep it, so both are dropped and the
- * MPI makes the program's request. Persistent requests are never pipelined (one message
- * per start, whatever its size), so a program whose pipelined-size messages are
- * persistent at both ends keeps the pipelined method's contract. */
+ * result either way); 0 when there was no room to keep it, so both are dropped. Persistent
+ * requests are never pipelined (one message per start, whatever its size), so a program
+ * whose pipelined-size messages are persistent at both ends keeps the pipelined method's
+ * contract. */
 static int persist(int err, MPI_Request *req, mpiw_pending *p, int *out)
 {
     *out = err;
@@ -251,8 +283,7 @@ static int persist(int err, MPI_Request *req, mpiw_pending *p, int *out)
         return 1;
     if (err == MPI_SUCCESS)
         PMPI_Request_free(req);
-    free(p->tmp);
-    free(p);
+    drop(p);
     return err != MPI_SUCCESS;
 }
 
@@ -262,14 +293,11 @@ int mpiw_send_init_try(const void *buf, int64_t count, MPI_Datatype dt, int dest
     mpiw_choice c;
     mpiw_pending *p;
 
-    if (choose(count, dt, dest, MPI_COMM_NULL, &c, MPIW_STAT_send_fallback) != MPIW_METHOD_PACK)
+    if (choose(buf, count, dt, dest, MPI_COMM_NULL, &c, 0) == MPIW_METHOD_PASSTHROUGH)
         return 0;
-    if (!(p = pending(0, 1, (void *) buf, count, &c.desc)) ||
-        !persist(send_init_bytes(p->tmp, c.bytes, dest, tag, comm, mode, req), req,
-                 p, err))
-        return out_of_memory(MPIW_STAT_send_fallback, 1);
-    mpiw_count(MPIW_STAT_send_fast, 1);
-    mpiw_count(MPIW_STAT_method_pack, 1);
+    if (!(p = pending(&c, 0, 1, (void *) buf, count, dt)) ||
+        !persist(send_init_wire(p, dest, tag, comm, mode, req), req, p, err))
+        return no_room(&c, comm, err);
     return 1;
 }
 
@@ -279,31 +307,31 @@ int mpiw_recv_init_try(void *buf, int64_t count, MPI_Datatype dt, int source, in
     mpiw_choice c;
     mpiw_pending *p;
 
-    if (choose(count, dt, source, MPI_COMM_NULL, &c, MPIW_STAT_recv_fallback) != MPIW_METHOD_PACK)
+    if (choose(buf, count, dt, source, MPI_COMM_NULL, &c, 1) == MPIW_METHOD_PASSTHROUGH)
         return 0;
-    if (!(p = pending(1, 1, buf, count, &c.desc)) ||
-        !persist(PACKED(Recv_init, p->tmp, c.bytes, source, tag, comm, req), req,
-                 p, err))
-        return out_of_memory(MPIW_STAT_recv_fallback, 1);
-    mpiw_count(MPIW_STAT_recv_fast, 1);
-    mpiw_count(MPIW_STAT_method_pack, 1);
+    if (!(p = pending(&c, 1, 1, buf, count, dt)) ||
+        !persist(recv_init_wire(p, source, tag, comm, req), req, p, err))
+        return no_room(&c, comm, err);
     return 1;
 }
 
-/* Sendrecv: whichever side packs goes through the packed path; both ends in one call
- * to PMPI_Sendrecv so that a rank exchanging with itself cannot deadlock. */
+/* Sendrecv: each side travels as its method says; both in one call to PMPI_Sendrecv so
+ * that a rank exchanging with itself cannot deadlock. */
 int mpiw_sendrecv_try(const void *sbuf, int64_t scount, MPI_Datatype stype, int dest, int stag,
                       void *rbuf, int64_t rcount, MPI_Datatype rtype, int source, int rtag,
                       MPI_Comm comm, MPI_Status *status, int *err)
 {
-    mpiw_call scall = { scount, stype, dest, comm }, rcall = { rcount, rtype, source, comm };
+    mpiw_call scall = { sbuf, scount, stype, dest, comm };
+    mpiw_call rcall = { rbuf, rcount, rtype, source, comm };
     mpiw_choice sc, rc;
-    int spack, rpack;
-    mpiw_pending p = { .recv = 1, .buf = rbuf };
-    void *stmp = NULL;
+    mpiw_pending s = { 0 }, r = { 0 };
+    int sours, rours;
+    int64_t sn = scount, rn = rcount;
+    MPI_Datatype sdt = stype, rdt = rtype;
+    void *sb = (void *) sbuf, *rb = rbuf;
     MPI_Status st;
 
-    /* Either side pipelined: the pipelined method carries the call (0 bytes: a side it
+    /* 1. Either side pipelined: the pipelined method carries the call (0 bytes: a side it
      * leaves to the MPI). */
     mpiw_choose(&scall, &sc);
     mpiw_choose(&rcall, &rc);
@@ -314,72 +342,79 @@ int mpiw_sendrecv_try(const void *sbuf, int64_t scount, MPI_Datatype stype, int 
                                   rc.method == MPIW_METHOD_PIPELINE ? rc.bytes : 0, comm, status);
         return 1;
     }
-    spack = counted(&sc, MPIW_STAT_send_fallback);
-    rpack = counted(&rc, MPIW_STAT_recv_fallback);
-    p.desc = rc.desc;
-    if (!spack && !rpack)
+
+    /* 2. Each side of ours gets its wire. */
+    counted(&sc, MPIW_STAT_send_fallback, MPIW_STAT_send_fast);
+    counted(&rc, MPIW_STAT_recv_fallback, MPIW_STAT_recv_fast);
+    sours = sc.method != MPIW_METHOD_PASSTHROUGH;
+    rours = rc.method != MPIW_METHOD_PASSTHROUGH;
+    if (!sours && !rours)
         return 0;
-    if ((spack && !(stmp = packed(sbuf, scount, &sc.desc))) ||
-        (rpack && !(p.tmp = malloc((size_t) rc.bytes)))) {
-        free(stmp);
-        mpiw_count(MPIW_STAT_send_fallback, spack);
-        return out_of_memory(MPIW_STAT_recv_fallback, rpack);
+    if (sours && mpiw_pending_fill(&s, &sc, 0, 0, sb, scount, stype))
+        return no_room(&sc, comm, err);
+    if (rours && mpiw_pending_fill(&r, &rc, 1, 0, rb, rcount, rtype)) {
+        mpiw_pending_clear(&s);
+        return no_room(&rc, comm, err);
     }
+    if (sours)
+        sb = mpiw_pending_wire(&s, &sn, &sdt);
+    if (rours)
+        rb = mpiw_pending_wire(&r, &rn, &rdt);
+
+    /* 3. The call, 4. the received side delivered. */
 #if MPIW_HAVE_LARGE_COUNT
-    *err = PMPI_Sendrecv_c(spack ? stmp : sbuf, spack ? sc.bytes : scount,
-                           spack ? MPI_PACKED : stype, dest, stag,
-                           rpack ? p.tmp : rbuf, rpack ? rc.bytes : rcount,
-                           rpack ? MPI_PACKED : rtype, source, rtag, comm, &st);
+    *err = PMPI_Sendrecv_c(sb, sn, sdt, dest, stag, rb, rn, rdt, source, rtag, comm, &st);
 #else
-    *err = PMPI_Sendrecv(spack ? stmp : sbuf, (int) (spack ? sc.bytes : scount),
-                         spack ? MPI_PACKED : stype, dest, stag,
-                         rpack ? p.tmp : rbuf, (int) (rpack ? rc.bytes : rcount),
-                         rpack ? MPI_PACKED : rtype, source, rtag, comm, &st);
+    *err = PMPI_Sendrecv(sb, (int) sn, sdt, dest, stag, rb, (int) rn, rdt, source, rtag, comm,
+                         &st);
 #endif
-    if (rpack && *err == MPI_SUCCESS)
-        mpiw_recv_complete(&p, &st);
+    if (rours && *err == MPI_SUCCESS)
+        mpiw_recv_complete(&r, &st);
     if (status != MPI_STATUS_IGNORE)
         *status = st;
-    free(stmp);
-    free(p.tmp);
-    mpiw_count(MPIW_STAT_send_fast, spack);
-    mpiw_count(MPIW_STAT_recv_fast, rpack);
-    mpiw_count(MPIW_STAT_method_pack, spack + rpack);
+    mpiw_pending_clear(&s);
+    mpiw_pending_clear(&r);
     return 1;
 }
 
-/* Sendrecv_replace: the packed bytes go out of one buffer and come back into another,
- * unpacked into the program's buffer once the call returns (a shorter message unpacks
- * only its bytes). Chosen once for the type (the source's side, or the destination's
- * when the source is MPI_PROC_NULL). */
+/* Sendrecv_replace: the bytes go out of one wire and come back into another, delivered
+ * into the program's buffer once the call returns (a shorter message delivers only its
+ * bytes). Chosen once for the type (the source's side, or the destination's when the
+ * source is MPI_PROC_NULL). */
 int mpiw_sendrecv_replace_try(void *buf, int64_t count, MPI_Datatype dt, int dest, int stag,
                               int source, int rtag, MPI_Comm comm, MPI_Status *status,
                               int *err)
 {
-    mpiw_pending p = { .recv = 1, .buf = buf };
-    void *stmp = NULL;
-    int64_t n;
-    MPI_Status st;
+    mpiw_pending s = { 0 }, r = { 0 };
     mpiw_choice c;
+    int64_t sn, rn;
+    MPI_Datatype sdt, rdt;
+    void *sb, *rb;
+    MPI_Status st;
 
-    if (choose(count, dt, source != MPI_PROC_NULL ? source : dest, MPI_COMM_NULL, &c,
-               MPIW_STAT_recv_fallback) != MPIW_METHOD_PACK)
+    if (choose(buf, count, dt, source != MPI_PROC_NULL ? source : dest, MPI_COMM_NULL, &c, 1) ==
+        MPIW_METHOD_PASSTHROUGH)
         return 0;
-    p.desc = c.desc;
-    n = count * p.desc.info.size;
-    if (!(stmp = packed(buf, count, &p.desc)) || !(p.tmp = malloc((size_t) n))) {
-        free(stmp);
-        return out_of_memory(MPIW_STAT_recv_fallback, 1);
+    counted(&c, MPIW_STAT_send_fallback, MPIW_STAT_send_fast);
+    if (mpiw_pending_fill(&s, &c, 0, 0, buf, count, dt))
+        return no_room(&c, comm, err);
+    if (mpiw_pending_fill(&r, &c, 1, 0, buf, count, dt)) {
+        mpiw_pending_clear(&s);
+        return no_room(&c, comm, err);
     }
-    *err = PACKED(Sendrecv, stmp, n, dest, stag, p.tmp, n, MPI_PACKED, source, rtag, comm, &st);
+    sb = mpiw_pending_wire(&s, &sn, &sdt);
+    rb = mpiw_pending_wire(&r, &rn, &rdt);
+#if MPIW_HAVE_LARGE_COUNT
+    *err = PMPI_Sendrecv_c(sb, sn, sdt, dest, stag, rb, rn, rdt, source, rtag, comm, &st);
+#else
+    *err = PMPI_Sendrecv(sb, (int) sn, sdt, dest, stag, rb, (int) rn, rdt, source, rtag, comm,
+                         &st);
+#endif
     if (*err == MPI_SUCCESS)
-        mpiw_recv_complete(&p, &st);
+        mpiw_recv_complete(&r, &st);
     if (status != MPI_STATUS_IGNORE)
         *status = st;
-    free(stmp);
-    free(p.tmp);
-    mpiw_count(MPIW_STAT_send_fast, 1);
-    mpiw_count(MPIW_STAT_recv_fast, 1);
-    mpiw_count(MPIW_STAT_method_pack, 2);
+    mpiw_pending_clear(&s);
+    mpiw_pending_clear(&r);
     return 1;
 }

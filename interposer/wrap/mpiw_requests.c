@@ -81,8 +81,8 @@ int mpiw_requests_hold(MPI_Request *req, mpiw_pending *p)
     return err;
 }
 
-/* MPI_Start and MPI_Startall: pack each inactive persistent send of ours, then start
- * them all in the MPI; those it started are active until a completion call. */
+/* MPI_Start and MPI_Startall: pack (or copy in) each inactive persistent send of ours,
+ * then start them all in the MPI; those it started are active until a completion call. */
 int mpiw_requests_start(int n, MPI_Request reqs[])
 {
     mpiw_pending *p;
@@ -93,10 +93,9 @@ int mpiw_requests_start(int n, MPI_Request reqs[])
         if (!p || !p->persistent || p->active)
             continue;
         p->unpacked = 0;
-        if (!p->recv) {
-            mpic_pack(&p->desc, p->count, p->buf, p->tmp);
-            mpiw_count(MPIW_STAT_bytes_packed, p->count * p->desc.info.size);
-        }
+        if (!p->recv && mpiw_pending_refresh(p))
+            mpiw_log(MPIW_LOG_ERROR, "a persistent send could not take its device buffer's "
+                     "bytes: %s", mpid_error());
     }
     err = n == 1 ? PMPI_Start(reqs) : PMPI_Startall(n, reqs);
     for (int i = 0; i < n && err == MPI_SUCCESS; i++) {
@@ -119,15 +118,6 @@ int64_t mpiw_status_bytes(const MPI_Status *st)
     return n;
 }
 
-void mpiw_recv_complete(const mpiw_pending *p, const MPI_Status *st)
-{
-    int cancelled = 0;
-
-    PMPI_Test_cancelled(st, &cancelled);
-    if (!cancelled)
-        mpic_unpack_bytes(&p->desc, mpiw_status_bytes(st), p->tmp, p->buf);
-}
-
 /* A completed request: unpack what a receive brought, once (an inactive persistent
  * request "completes" at once with an empty status and brings nothing). */
 static void finish(mpiw_pending *p, const MPI_Status *st, int ok)
@@ -140,7 +130,7 @@ static void finish(mpiw_pending *p, const MPI_Status *st, int ok)
 void mpiw_requests_release(mpiw_pending *p, const MPI_Status *st, int ok)
 {
     finish(p, st, ok);
-    free(p->tmp);
+    mpiw_pending_clear(p);
     free(p);
     __atomic_fetch_sub(&mpiw_requests_live, 1, __ATOMIC_RELAXED);
 }

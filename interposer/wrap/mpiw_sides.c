@@ -65,9 +65,9 @@ static int fill(const mpiw_side *s, int n, int large, int send, const mpic_desc 
 
 /* Does the chooser pack count elements of dt (d filled)? A type of ours it declines
  * counts as method_passthrough. */
-int mpiw_side_packs(int64_t count, MPI_Datatype dt, mpic_desc *d)
+int mpiw_side_packs(const void *buf, int64_t count, MPI_Datatype dt, mpic_desc *d)
 {
-    mpiw_call call = { count, dt, 0, MPI_COMM_NULL };
+    mpiw_call call = { buf, count, dt, 0, MPI_COMM_NULL };
     mpiw_choice c;
 
     mpiw_choose(&call, &c);
@@ -89,7 +89,7 @@ int mpiw_side_pack(const mpiw_side *s, int n, int large, int send, mpic_desc *d,
             return 0;
         most = mpiw_side_count(s, i) > most ? mpiw_side_count(s, i) : most;
     }
-    return mpiw_side_packs(most, s->type, d) && fill(s, n, large, send, d, 1, c, o, tmp);
+    return mpiw_side_packs(s->buf, most, s->type, d) && fill(s, n, large, send, d, 1, c, o, tmp);
 }
 
 int mpiw_side_pack_w(const mpiw_side *s, int n, int large, int send, mpic_desc *d, int64_t *c,
@@ -111,7 +111,7 @@ int mpiw_side_pack_w(const mpiw_side *s, int n, int large, int send, mpic_desc *
     }
     if (most < 0)
         return 0;
-    return mpiw_side_packs(mpiw_side_count(s, at), mpiw_side_type(s, at), &d[at]) &&
+    return mpiw_side_packs(s->buf, mpiw_side_count(s, at), mpiw_side_type(s, at), &d[at]) &&
            fill(s, n, large, send, d, 0, c, o, tmp);
 }
 

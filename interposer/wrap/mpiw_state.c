@@ -70,13 +70,15 @@ static int env_log_level(void)
     return MPIW_LOG_WARN;
 }
 
-static const char *method_names[] = { "auto", "passthrough", "pack", "pipeline" };
+static const char *method_names[] = { "auto", "passthrough", "pack", "pipeline",
+                                       "device", "staged", "oneshot", "mirror" };
+#define SETTABLE 7             /* the names MPICOMM_METHOD takes (not mirror) */
 
 int mpiw_method_of(const char *v)
 {
     if (!v)
         return -1;
-    for (int i = 0; i < (int) (sizeof method_names / sizeof *method_names); i++)
+    for (int i = 0; i < SETTABLE; i++)
         if (!strcasecmp(v, method_names[i]))
             return i;
     return -1;
@@ -91,7 +93,8 @@ static int env_method(void)
     if (mpiw_method_of(v) >= 0)
         return mpiw_method_of(v);
     mpiw_log(MPIW_LOG_WARN,
-             "MPICOMM_METHOD=%s is not one of auto, passthrough, pack, pipeline; using auto", v);
+             "MPICOMM_METHOD=%s is not one of auto, passthrough, pack, pipeline, device, "
+             "staged, oneshot; using auto", v);
     return MPIW_METHOD_AUTO;
 }
 

@@ -1,0 +1,107 @@
+/*
+ * The bytes behind one side of a point-to-point call of ours, as its method keeps them:
+ * packed bytes (pack, device, staged, oneshot; mpiw_bytes.c) or a host mirror of a device
+ * buffer (mirror; mpiw_device.c). A record is filled once (a send's bytes packed or
+ * copied in, unless persistent), refreshed at each MPI_Start of a persistent send,
+ * delivered into the program's buffer when a receive completes, and let go of at the end.
+ */
+#include <stdlib.h>
+#include "mpiw.h"
+
+/* A mirror receive of a type without gaps copies back only the bytes that came, and so
+ * needs nothing copied in first. */
+static int dense(const mpiw_mirror *m, int64_t count, MPI_Datatype dt)
+{
+    MPI_Count size = 0;
+    return PMPI_Type_size_x(dt, &size) == MPI_SUCCESS && m->hi - m->lo == count * size;
+}
+
+int mpiw_pending_fill(mpiw_pending *p, const mpiw_choice *c, int recv, int persistent,
+                      void *buf, int64_t count, MPI_Datatype dt)
+{
+    p->method = c->method;
+    p->recv = recv;
+    p->persistent = persistent;
+    p->active = !persistent;
+    p->count = count;
+    p->buf = buf;
+    p->dt = dt;
+    p->desc = c->desc;
+    p->tmp = NULL;
+    p->mirror = NULL;
+    if (c->method == MPIW_METHOD_MIRROR) {
+        if (!(p->mirror = malloc(sizeof *p->mirror)))
+            return 1;
+        if (mpiw_mirror_open(p->mirror, buf, count, dt, 0)) {
+            free(p->mirror);
+            p->mirror = NULL;
+            return 1;
+        }
+        if (recv ? !dense(p->mirror, count, dt) : !persistent) {
+            if (mpiw_pending_refresh(p)) {
+                mpiw_pending_clear(p);
+                return 1;
+            }
+        }
+        return 0;
+    }
+    if (!(p->tmp = mpiw_bytes_get(c->method, c->bytes)))
+        return 1;
+    if (!recv && !persistent && mpiw_bytes_pack(c->method, &c->desc, count, buf, p->tmp)) {
+        mpiw_pending_clear(p);
+        return 1;
+    }
+    return 0;
+}
+
+void *mpiw_pending_wire(const mpiw_pending *p, int64_t *count, MPI_Datatype *dt)
+{
+    if (p->mirror) {
+        *count = p->count;
+        *dt = p->dt;
+        return mpiw_mirror_at(p->mirror);
+    }
+    *count = p->count * p->desc.info.size;
+    *dt = MPI_PACKED;
+    return p->tmp;
+}
+
+int mpiw_pending_refresh(mpiw_pending *p)
+{
+    mpiw_mirror *m = p->mirror;
+
+    if (m)
+        return mpid_copy(m->host, m->dev + m->lo, (size_t) (m->hi - m->lo));
+    return mpiw_bytes_pack(p->method, &p->desc, p->count, p->buf, p->tmp);
+}
+
+void mpiw_recv_complete(const mpiw_pending *p, const MPI_Status *st)
+{
+    int cancelled = 0, err;
+    mpiw_mirror *m = p->mirror;
+
+    PMPI_Test_cancelled(st, &cancelled);
+    if (cancelled)
+        return;
+    if (!m)
+        err = mpiw_bytes_unpack(p->method, &p->desc, mpiw_status_bytes(st), p->tmp, p->buf);
+    else if (dense(m, p->count, p->dt))
+        err = mpid_copy(m->dev + m->lo, m->host, (size_t) mpiw_status_bytes(st));
+    else
+        err = mpid_copy(m->dev + m->lo, m->host, (size_t) (m->hi - m->lo));
+    if (err)
+        mpiw_log(MPIW_LOG_ERROR, "a received message could not be delivered to the device "
+                 "buffer: %s", mpid_error());
+}
+
+void mpiw_pending_clear(mpiw_pending *p)
+{
+    if (p->mirror) {
+        mpiw_mirror_close(p->mirror, 0, 0);
+        free(p->mirror);
+        p->mirror = NULL;
+    } else if (p->tmp) {
+        mpiw_bytes_put(p->method, p->tmp);
+    }
+    p->tmp = NULL;
+}
