@@ -8,12 +8,24 @@
 #include <stdlib.h>
 #include "mpiw.h"
 
-/* A mirror receive of a type without gaps copies back only the bytes that came, and so
- * needs nothing copied in first. */
-static int dense(const mpiw_mirror *m, int64_t count, MPI_Datatype dt)
+/* A mirror receive of count elements that are one run of bytes in typemap order copies
+ * back only the bytes that came, and so needs nothing copied in first: a predefined type
+ * without padding, or a canonical one the core finds contiguous. Anything else (gaps,
+ * overlaps) is copied in whole and back whole. */
+static int dense(int64_t count, MPI_Datatype dt)
 {
-    MPI_Count size = 0;
-    return PMPI_Type_size_x(dt, &size) == MPI_SUCCESS && m->hi - m->lo == count * size;
+    int ni, na, nd, combiner;
+    MPI_Count size = 0, lb, extent, tlb, textent;
+    mpic_desc d;
+
+    if (PMPI_Type_get_envelope(dt, &ni, &na, &nd, &combiner) != MPI_SUCCESS)
+        return 0;
+    if (combiner != MPI_COMBINER_NAMED)
+        return mpiw_types_lookup(dt, &d) && mpic_contiguous(&d, count);
+    return PMPI_Type_size_x(dt, &size) == MPI_SUCCESS &&
+           PMPI_Type_get_extent_x(dt, &lb, &extent) == MPI_SUCCESS &&
+           PMPI_Type_get_true_extent_x(dt, &tlb, &textent) == MPI_SUCCESS && size == extent &&
+           size == textent;
 }
 
 int mpiw_pending_fill(mpiw_pending *p, const mpiw_choice *c, int recv, int persistent,
@@ -37,7 +49,7 @@ int mpiw_pending_fill(mpiw_pending *p, const mpiw_choice *c, int recv, int persi
             p->mirror = NULL;
             return 1;
         }
-        if (recv ? !dense(p->mirror, count, dt) : !persistent) {
+        if (recv ? !dense(count, dt) : !persistent) {
             if (mpiw_pending_refresh(p)) {
                 mpiw_pending_clear(p);
                 return 1;
@@ -85,7 +97,7 @@ void mpiw_recv_complete(const mpiw_pending *p, const MPI_Status *st)
         return;
     if (!m)
         err = mpiw_bytes_unpack(p->method, &p->desc, mpiw_status_bytes(st), p->tmp, p->buf);
-    else if (dense(m, p->count, p->dt))
+    else if (dense(p->count, p->dt))
         err = mpid_copy(m->dev + m->lo, m->host, (size_t) mpiw_status_bytes(st));
     else
         err = mpid_copy(m->dev + m->lo, m->host, (size_t) (m->hi - m->lo));

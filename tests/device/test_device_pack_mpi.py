@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from mpi4py import MPI
 
 import mpitypes
+import typespec
 from conftest import outcome
 from mpicomm.datatypes import describe
 
@@ -48,14 +49,14 @@ SIDES = ["device-host", "device-device", "host-device"]
 @settings(max_examples=300, deadline=None, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                  HealthCheck.function_scoped_fixture])
-@given(spec=mpitypes.datatypes, count=st.integers(1, 3), start=st.integers(0, 9),
+@given(spec=typespec.specs(holes=True), count=st.integers(1, 3), start=st.integers(0, 9),
        sides=st.sampled_from(SIDES), split=st.booleans(), seed=st.integers(0, 2**31))
 @seed(SEED)
 @pytest.mark.mpi
 def test_device_pack_and_unpack_match_the_mpi(interposer, device, spec, count, start, sides,
                                               split, seed):
-    dt = spec.Dup().Commit()
-    note(f"{mpitypes.show(spec)} x{count} {sides}")
+    dt = mpitypes.from_spec(spec).Dup().Commit()
+    note(f"{spec} x{count} {sides}")
     try:
         lb, ext = dt.Get_extent()
         size = dt.Get_size()
@@ -66,6 +67,8 @@ def test_device_pack_and_unpack_match_the_mpi(interposer, device, spec, count, s
         src = rng.integers(0, 256, nbytes, dtype=np.uint8).tobytes()
         outsize = start + count * size + 7
         strided_dev, packed_dev = sides.split("-")[0] == "device", sides.split("-")[1] == "device"
+        if mpitypes.mpi_misreads(dt, count, interposer.real):
+            return
         ours = describe(dt).canonical
         counter = "pack_fast" if ours else "pack_fallback"
 
