@@ -1,6 +1,18 @@
 /* MPI_Alltoall, MPI_Alltoallv, MPI_Alltoallw and their _c forms: packed sides where
- * the method packs, else the MPI. */
-#include "mpiw.h"
+ * the method packs, else the MPI; MPI_Alltoall with device buffers over an MPI that is not
+ * CUDA-aware through host mirrors (mpiw_coll.c). */
+#include "mpiw_collcall.h"
+
+static int mirrored(const void *s, int64_t sn, MPI_Datatype st, void *r, int64_t rn,
+                    MPI_Datatype rt, MPI_Comm comm, int large)
+{
+    int64_t peers = mpiw_coll_peers(comm);
+    mpiw_coll c;
+
+    MPIW_MIRRORS(&c, comm, s, sn * peers, st, r, rn * peers, rt);
+    return mpiw_coll_close(&c, MPIW_COLL(large, Alltoall, mpiw_coll_sbuf(&c), sn, st,
+                                         mpiw_coll_rbuf(&c), rn, rt, comm), comm);
+}
 
 int MPI_Alltoall(const void *sendbuf, int sendcount, MPI_Datatype sendtype, void *recvbuf,
                  int recvcount, MPI_Datatype recvtype, MPI_Comm comm)
@@ -9,6 +21,8 @@ int MPI_Alltoall(const void *sendbuf, int sendcount, MPI_Datatype sendtype, void
     mpiw_side r = { .buf = recvbuf, .count = recvcount, .type = recvtype };
     int err;
 
+    if (mpiw_coll_device(sendbuf, recvbuf))
+        return mirrored(sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, comm, 0);
     if (mpiw_active() && mpiw_alltoall_try(&s, &r, comm, MPIW_ALLTOALL, 0, &err))
         return err;
     return PMPI_Alltoall(sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, comm);
@@ -52,6 +66,8 @@ int MPI_Alltoall_c(const void *sendbuf, MPI_Count sendcount, MPI_Datatype sendty
     mpiw_side r = { .buf = recvbuf, .count = recvcount, .type = recvtype };
     int err;
 
+    if (mpiw_coll_device(sendbuf, recvbuf))
+        return mirrored(sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, comm, 1);
     if (mpiw_active() && mpiw_alltoall_try(&s, &r, comm, MPIW_ALLTOALL, 1, &err))
         return err;
     return PMPI_Alltoall_c(sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, comm);

@@ -389,6 +389,23 @@ int mpiw_device_mpi_pack(const void *inbuf, int64_t incount, MPI_Datatype dt, vo
                          int64_t outsize, int64_t *position, MPI_Comm comm);
 int mpiw_device_mpi_unpack(const void *inbuf, int64_t insize, int64_t *position, void *outbuf,
                            int64_t outcount, MPI_Datatype dt, MPI_Comm comm);
+/* Collectives with device buffers over an MPI that is not CUDA-aware (mpiw_coll.c):
+ * device says whether a call needs mirrors; open mirrors count elements of each buffer
+ * (a count of 0, or MPI_IN_PLACE, for one the call does not touch on this rank; 1 when
+ * out of memory); close copies the receive buffer back after a successful call and
+ * returns err, or the error of a failed copy. peers: the processes a rank exchanges
+ * with (the remote group's size on an intercommunicator). */
+typedef struct mpiw_coll {
+    mpiw_mirror s, r;
+} mpiw_coll;
+int mpiw_coll_device(const void *sbuf, const void *rbuf);
+int mpiw_coll_peers(MPI_Comm comm);
+int mpiw_coll_open(mpiw_coll *c, const void *sbuf, int64_t scount, MPI_Datatype stype,
+                   void *rbuf, int64_t rcount, MPI_Datatype rtype);
+void *mpiw_coll_sbuf(const mpiw_coll *c);
+void *mpiw_coll_rbuf(const mpiw_coll *c);
+int mpiw_coll_close(mpiw_coll *c, int err, MPI_Comm comm);
+
 /* The first nbytes of a packed stream into elements of d on the device (0 on success). */
 int mpiw_device_unpack_bytes(const mpic_desc *d, int64_t nbytes, const void *packed, void *out);
 

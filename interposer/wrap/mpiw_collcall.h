@@ -1,0 +1,20 @@
+/* For the collective wrappers: the MPI's call in the form the program made, int or
+ * MPI_Count (large = 1 only where the MPI has the _c forms). */
+#ifndef MPIW_COLLCALL_H
+#define MPIW_COLLCALL_H
+#include "mpiw.h"
+
+#if MPIW_HAVE_LARGE_COUNT
+#define MPIW_COLL(large, fn, ...) ((large) ? PMPI_##fn##_c(__VA_ARGS__) : PMPI_##fn(__VA_ARGS__))
+#else
+#define MPIW_COLL(large, fn, ...) PMPI_##fn(__VA_ARGS__)
+#endif
+
+/* Open the mirrors or return the MPI's out-of-memory error. */
+#define MPIW_MIRRORS(c, comm, ...)                                                       \
+    do {                                                                                 \
+        if (mpiw_coll_open(c, __VA_ARGS__))                                              \
+            return mpiw_device_failed(comm, MPI_ERR_NO_MEM);                             \
+    } while (0)
+
+#endif
