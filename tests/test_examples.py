@@ -26,7 +26,7 @@ def test_pack_faces_rejects_a_ghost_too_wide():
 
 
 HALO_LINE = re.compile(r"halo3d: (\d+) ranks .*, (\d+)\^3 per rank, ghost (\d+), (\d+) neighbours"
-                       r"(?: \((?:collective|persistent)\))?: "
+                       r"(?: \((?:collective|persistent)\))?(?: on the \w+ device)?: "
                        r"([\d.]+) ms per exchange; check (\w+)")
 
 
@@ -116,6 +116,27 @@ def test_halo3d_persistent_exchange(nprocs):
     stats = helpers.stats_lines(packed.stderr)
     assert [(s["send_fast"], s["recv_fast"]) for s in stats] == [(26, 26)] * nprocs, stats
     assert all(s["bytes_packed"] > 0 for s in stats), stats
+
+
+@pytest.mark.parametrize("nprocs", [1, 2, 3])
+@pytest.mark.parametrize("kind", [[], ["--persistent"]])
+def test_halo3d_on_the_simulated_device(nprocs, kind):
+    """The halo in device memory: every face packed on the device and staged through host
+    memory (26 sends and receives per rank and exchange), ghosts right."""
+    argv = [sys.executable, str(ROOT / "examples" / "halo3d.py"), "--device", "sim", "--n",
+            "10", "--ghost", "2", "--neighbors", "26", "--iters", "2", "--warmup", "1", *kind]
+    res = helpers.mpicomm_run(nprocs, argv, env={"MPICOMM_DEVICE": "sim", "MPICOMM_STATS": "1"})
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert halo_result(res)[-1] == "OK" and "on the sim device" in res.stdout
+    stats = helpers.stats_lines(res.stderr)
+    exchanges = 1 if kind else 3                  # persistent: chosen once, at init
+    assert [s["method_staged"] for s in stats] == [2 * 26 * exchanges] * nprocs, stats
+
+
+def test_halo3d_device_needs_its_backend():
+    res = helpers.mpicomm_run(1, [sys.executable, str(ROOT / "examples" / "halo3d.py"),
+                                  "--device", "sim", "--n", "4"], env={"MPICOMM_DEVICE": ""})
+    assert res.returncode != 0 and "--device sim but the device backend is cuda" in res.stderr
 
 
 def test_halo3d_rejects_bad_options(halo3d_c):
