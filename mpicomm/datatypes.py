@@ -166,17 +166,57 @@ def _cdesc(desc):
     return d
 
 
+def _on_device(buf):
+    return hasattr(buf, "__cuda_array_interface__")
+
+
+def _device_call(name, desc, count, src, dst):
+    """The interposer's device pack or unpack (the process must have loaded it, as
+    mpicomm.device needs), on device pointers."""
+    import ctypes
+    from mpicomm import device
+    fn = getattr(ctypes.CDLL(None), f"mpicomm_device_{name}", None)
+    if fn is None:
+        device._sim()                    # raises, saying how to load the interposer
+        raise device.DeviceError("the interposer in this process has no device calls")
+    fn.argtypes = [ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p]
+    d = _cdesc(desc)
+    if fn(int(ffi.cast("uintptr_t", d)), count, src, dst) != 0:
+        raise device.DeviceError(f"device {name} of {count} elements failed")
+
+
+def _address(buf, writable=False):
+    if _on_device(buf):
+        return buf.__cuda_array_interface__["data"][0], None
+    keep = ffi.from_buffer(buf, require_writable=writable)
+    return int(ffi.cast("uintptr_t", keep)), keep
+
+
 def pack(desc, buf, count=1, offset=0):
-    """Pack count elements of desc from buf (bytes from buf[offset]) with the core's kernels."""
-    src = ffi.from_buffer(buf)
-    out = bytearray(count * desc.size)
-    lib.mpic_pack(_cdesc(desc), count, src + offset, ffi.from_buffer(out))
-    return bytes(out)
+    """Pack count elements of desc from buf (bytes from buf[offset]) with the core's kernels.
+    A device array (one with __cuda_array_interface__: mpicomm.device, CuPy) is packed on
+    the device, into a device array of bytes."""
+    if not _on_device(buf):
+        src = ffi.from_buffer(buf)
+        out = bytearray(count * desc.size)
+        lib.mpic_pack(_cdesc(desc), count, src + offset, ffi.from_buffer(out))
+        return bytes(out)
+    import numpy
+    from mpicomm import device
+    out = device.empty(count * desc.size, numpy.uint8)
+    _device_call("pack", desc, count, _address(buf)[0] + offset, _address(out)[0])
+    return out
 
 
 def unpack(desc, packed, buf, count=1, offset=0):
-    """Unpack count elements of desc from packed into the writable buffer buf."""
-    if len(packed) < count * desc.size:
-        raise ValueError(f"packed holds {len(packed)} bytes, {count * desc.size} needed")
-    lib.mpic_unpack(_cdesc(desc), count, ffi.from_buffer(packed),
-                    ffi.from_buffer(buf, require_writable=True) + offset)
+    """Unpack count elements of desc from packed into the writable buffer buf; either may be
+    a device array (unpacked on the device)."""
+    n = packed.nbytes if _on_device(packed) else len(packed)
+    if n < count * desc.size:
+        raise ValueError(f"packed holds {n} bytes, {count * desc.size} needed")
+    if not (_on_device(buf) or _on_device(packed)):
+        lib.mpic_unpack(_cdesc(desc), count, ffi.from_buffer(packed),
+                        ffi.from_buffer(buf, require_writable=True) + offset)
+        return
+    (src, keep_src), (dst, keep_dst) = _address(packed), _address(buf, writable=True)
+    _device_call("unpack", desc, count, src, dst + offset)

@@ -430,3 +430,15 @@ int mpicomm_device_copy(void *dst, const void *src, size_t n)
 {
     return mpid_copy(dst, src, n);
 }
+
+/* Pack or unpack count elements of a description on either side of host and device
+ * memory (mpicomm.datatypes.pack and unpack with device arrays); 0 on success. */
+int mpicomm_device_pack(const mpic_desc *d, int64_t count, const void *in, void *packed)
+{
+    return d->canonical && count >= 0 ? mpid_pack(d, count, in, packed) : 1;
+}
+
+int mpicomm_device_unpack(const mpic_desc *d, int64_t count, const void *packed, void *out)
+{
+    return d->canonical && count >= 0 ? mpid_unpack(d, count, packed, out) : 1;
+}

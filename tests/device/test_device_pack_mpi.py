@@ -162,3 +162,26 @@ def test_bad_arguments_with_device_buffers_get_the_mpis_own_errors(interposer, d
     finally:
         comm.Free()
         dt.Free()
+
+
+@pytest.mark.mpi
+def test_mpicomm_datatypes_pack_and_unpack_take_device_arrays(interposer, device):
+    from mpicomm import datatypes
+    dt = MPI.DOUBLE.Create_subarray([12, 10, 8], [12, 10, 2], [0, 0, 3]).Commit()
+    try:
+        desc = describe(dt)
+        host = np.random.default_rng(3).random(12 * 10 * 8)
+        want = datatypes.pack(desc, host)
+        packed = datatypes.pack(desc, device.asarray(host))
+        assert hasattr(packed, "__cuda_array_interface__")
+        assert device.asnumpy(packed).tobytes() == want
+        into = device.asarray(np.zeros_like(host))
+        datatypes.unpack(desc, packed, into)
+        back = np.zeros_like(host)
+        datatypes.unpack(desc, want, back)
+        assert np.array_equal(device.asnumpy(into), back)
+        into = device.asarray(np.zeros_like(host))
+        datatypes.unpack(desc, want, into)                  # host bytes into device memory
+        assert np.array_equal(device.asnumpy(into), back)
+    finally:
+        dt.Free()
