@@ -125,3 +125,16 @@ def test_simulated_device_without_the_interposer_says_how_to_get_it():
                          capture_output=True, text=True, env=env, timeout=60)
     assert out.returncode != 0
     assert "mpicomm run" in out.stderr and "mpicomm.interposer.load()" in out.stderr
+
+
+def test_gpu_bench_checks_bytes_on_the_simulated_device():
+    """benchmarks/gpu_bench.py on the simulated device: every device MPI_Pack of the pack
+    suite equals the MPI's bytes, every halo method leaves the ghosts right."""
+    bench = str(HERE.parent / "benchmarks" / "gpu_bench.py")
+    res = mpicomm_run(2, [sys.executable, bench, "--quick", "--halo", "12", "--reps", "1"],
+                      env=SIM, timeout=600)
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
+    assert "simulated device" in res.stdout and "DIFFER" not in res.stdout
+    assert [m for m in ("staged", "oneshot", "auto")
+            if f"halo 12^3 {m}" in res.stdout and "ghosts OK" in res.stdout] == \
+        ["staged", "oneshot", "auto"]
