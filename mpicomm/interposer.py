@@ -104,11 +104,13 @@ class Interposer:
         return bool(self.lib.mpicomm_interposer_set_enabled(1 if on else 0))
 
     def set_method(self, name):
-        """Set the point-to-point method (auto, passthrough, pack, pipeline); returns the
-        previous one. Every rank must switch to and from pipeline at the same point."""
+        """Set the point-to-point method (auto, passthrough, pack, pipeline; for device
+        buffers device, staged, oneshot); returns the previous one. Every rank must switch
+        to and from pipeline at the same point."""
         was = self.lib.mpicomm_interposer_set_method(name.encode())
         if was is None:
-            raise ValueError(f"unknown method {name!r}: use auto, passthrough, pack or pipeline")
+            raise ValueError(f"unknown method {name!r}: use auto, passthrough, pack, pipeline, "
+                             "device, staged or oneshot")
         return was.decode()
 
     @contextlib.contextmanager

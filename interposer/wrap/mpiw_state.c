@@ -121,8 +121,19 @@ static int64_t env_chunk(void)
     return n;
 }
 
+/* MPICOMM_DEVICE is read by the device layer (interposer/device/mpid.c); here only
+ * checked, so that a value it would not understand is reported. */
+static void check_device(void)
+{
+    const char *v = getenv("MPICOMM_DEVICE");
+
+    if (v && *v && strcasecmp(v, "cuda") && strcasecmp(v, "sim") && strcasecmp(v, "off"))
+        mpiw_log(MPIW_LOG_WARN, "MPICOMM_DEVICE=%s is not one of cuda, sim, off; using cuda", v);
+}
+
 void mpiw_state_init(int thread_level)
 {
+    check_device();
     mpiw_g.log_level = env_log_level();
     mpiw_g.disabled = env_flag("MPICOMM_DISABLE", 0);
     mpiw_g.stats = env_flag("MPICOMM_STATS", 0);
