@@ -11,7 +11,8 @@
 #   WHEELS=.whl GPU_CMD=device OUT=logs scripts/gpu_run.sh
 #
 # GPU_CMD=device runs the device checks: tests/device at 1 and 2 ranks, tests/test_device.py,
-# and benchmarks/gpu_bench.py on 2 ranks (its JSON into $OUT); rehearse it without a GPU
+# benchmarks/kind_cost.py and benchmarks/gpu_bench.py on 2 ranks (its JSON into $OUT);
+# rehearse it without a GPU
 # under MPICOMM_DEVICE=sim. Any other GPU_CMD runs in a subshell per MPI with PATH
 # starting at that environment's bin and V naming the environment. Fetch the wheels where
 # pip can reach PyPI with `pip download --no-deps --only-binary=:all: --python-version 3.12
@@ -28,6 +29,7 @@ if [ "$GPU_CMD" = device ]; then
   GPU_CMD='for n in 1 2; do mpicomm run -n $n -- $V/bin/python -m pytest -q --with-mpi \
       -p no:cacheprovider tests/device || exit 1; done
     $V/bin/python -m pytest -q -p no:cacheprovider tests/test_device.py || exit 1
+    $V/bin/python benchmarks/kind_cost.py
     mpicomm run -n 2 -- $V/bin/python benchmarks/gpu_bench.py --json $OUT/gpu-bench-$mpi.json'
 fi
 nvidia-smi -L || echo "gpu_run.sh: no nvidia-smi (MPICOMM_DEVICE=${MPICOMM_DEVICE:-unset})"
