@@ -61,6 +61,21 @@ static void die(const char *fmt, ...)
     abort();
 }
 
+/* Room for one more of n items in *array (capacity *cap, doubled when full); 0 on success. */
+static int grow(void **array, size_t *cap, size_t n, size_t item)
+{
+    size_t more = *cap ? 2 * *cap : 16;
+    void *p;
+
+    if (n < *cap)
+        return 0;
+    if (!(p = realloc(*array, more * item)))
+        return 1;
+    *array = p;
+    *cap = more;
+    return 0;
+}
+
 /* 1. Memory. */
 static size_t page(void)
 {
@@ -109,16 +124,10 @@ static void *sim_device_alloc(size_t n)
     memset(p, PATTERN, len);
     mprotect(p, len + page(), PROT_NONE);
     pthread_mutex_lock(&lock);
-    if (nregions == cap_regions) {
-        size_t cap = cap_regions ? 2 * cap_regions : 64;
-        region *r = realloc(regions, cap * sizeof *r);
-        if (!r) {
-            pthread_mutex_unlock(&lock);
-            munmap(p, len + page());
-            return NULL;
-        }
-        regions = r;
-        cap_regions = cap;
+    if (grow((void **) &regions, &cap_regions, nregions, sizeof *regions)) {
+        pthread_mutex_unlock(&lock);
+        munmap(p, len + page());
+        return NULL;
     }
     regions[nregions++] = (region) { p, len };
     pthread_mutex_unlock(&lock);
@@ -148,15 +157,9 @@ static void *sim_pinned_alloc(size_t n)
 static int enqueue(const op *o)
 {
     pthread_mutex_lock(&lock);
-    if (nqueue == cap_queue) {
-        size_t cap = cap_queue ? 2 * cap_queue : 16;
-        op *q = realloc(queue, cap * sizeof *q);
-        if (!q) {
-            pthread_mutex_unlock(&lock);
-            return 1;
-        }
-        queue = q;
-        cap_queue = cap;
+    if (grow((void **) &queue, &cap_queue, nqueue, sizeof *queue)) {
+        pthread_mutex_unlock(&lock);
+        return 1;
     }
     queue[nqueue++] = *o;
     pthread_mutex_unlock(&lock);

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from mpi4py import MPI
 
 import mpitypes
+import test_pack_mpi as host_tests
 import typespec
 from conftest import outcome
 from mpicomm.datatypes import describe
@@ -101,15 +102,8 @@ def test_device_pack_and_unpack_match_the_mpi(interposer, device, spec, count, s
         dt.Free()
 
 
-FACES = [
-    ("xface", lambda: MPI.DOUBLE.Create_subarray([32] * 3, [32, 32, 1], [0, 0, 5])),
-    ("yface", lambda: MPI.DOUBLE.Create_subarray([32] * 3, [32, 1, 32], [0, 7, 0])),
-    ("xface2", lambda: MPI.DOUBLE.Create_subarray([32] * 3, [32, 32, 2], [0, 0, 30])),
-    ("interior", lambda: MPI.DOUBLE.Create_subarray([32] * 3, [30] * 3, [1] * 3,
-                                                    order=MPI.ORDER_FORTRAN)),
-    ("bytes", lambda: MPI.BYTE.Create_vector(100, 3, 512)),
+FACES = host_tests.FACE + [
     ("odd-stride", lambda: MPI.LONG_LONG.Create_hvector(50, 1, 12)),
-    ("nested", lambda: MPI.DOUBLE.Create_vector(8, 2, 4).Create_hvector(5, 1, 1000)),
     ("seven-levels", lambda: MPI.INT.Create_vector(2, 1, 2).Create_hvector(2, 1, 20)
      .Create_hvector(2, 1, 100).Create_hvector(2, 1, 300).Create_hvector(2, 1, 1000)
      .Create_hvector(2, 1, 3000).Create_hvector(3, 1, 7000)),
