@@ -97,6 +97,24 @@ int64_t mpiw_mirror_len(const mpiw_mirror *m)
 #define POSITION int
 #endif
 
+/* A position outside a packed device buffer: an MPI may write or read before or past a
+ * host buffer there (MPICH 5 packs at position -1), never outside device memory. */
+static int outside(const void *packed, int64_t size, int64_t position)
+{
+    if (!mpid_on_device(packed) || (position >= 0 && position <= size))
+        return 0;
+    mpiw_log(MPIW_LOG_ERROR, "position %lld is outside the packed device buffer of %lld bytes",
+             (long long) position, (long long) size);
+    return 1;
+}
+
+static int arg_error(MPI_Comm comm)
+{
+    if (comm != MPI_COMM_NULL)
+        PMPI_Comm_call_errhandler(comm, MPI_ERR_ARG);
+    return MPI_ERR_ARG;
+}
+
 /* MPI_Pack where either side is on the device and the MPI packs: between mirrors. */
 int mpiw_device_mpi_pack(const void *inbuf, int64_t incount, MPI_Datatype dt, void *outbuf,
                          int64_t outsize, int64_t *position, MPI_Comm comm)
@@ -110,6 +128,8 @@ int mpiw_device_mpi_pack(const void *inbuf, int64_t incount, MPI_Datatype dt, vo
     /* 1. The elements' bytes to host, 2. room on the host for what is packed (written at
      * tmp + position: the MPI is handed tmp - position), 3. the MPI packs, 4. its bytes
      * to the device. */
+    if (outside(outbuf, outsize, *position))
+        return arg_error(comm);
     if (mpiw_mirror_open(&in, inbuf, incount, dt, 1))
         return mpiw_device_failed(comm, MPI_ERR_NO_MEM);
     if (mpid_on_device(outbuf) && incount > 0 && dt != MPI_DATATYPE_NULL &&
@@ -127,7 +147,10 @@ int mpiw_device_mpi_pack(const void *inbuf, int64_t incount, MPI_Datatype dt, vo
 #endif
     mpiw_mirror_close(&in, 0, 0);
     if (tmp) {
-        if (err == MPI_SUCCESS && mpid_copy((char *) outbuf + start, tmp, (size_t) (pos - start)))
+        /* MPICH may pack past outsize when position == outsize: never past the buffer. */
+        POSITION end = pos < outsize ? pos : (POSITION) outsize;
+        if (err == MPI_SUCCESS && end > start &&
+            mpid_copy((char *) outbuf + start, tmp, (size_t) (end - start)))
             err = mpiw_device_failed(comm, MPI_ERR_OTHER);
         mpid_pinned_put(tmp);
     }
@@ -147,6 +170,8 @@ int mpiw_device_mpi_unpack(const void *inbuf, int64_t insize, int64_t *position,
 
     /* 1. The packed bytes to host (those the elements may take, up to insize), 2. the
      * elements' span to host (gaps and all), 3. the MPI unpacks, 4. the span back. */
+    if (outside(inbuf, insize, *position))
+        return arg_error(comm);
     if (mpid_on_device(inbuf) && outcount > 0 && dt != MPI_DATATYPE_NULL &&
         comm != MPI_COMM_NULL && pack_bound(outcount, dt, comm, &bound) && start >= 0 &&
         start < insize) {
