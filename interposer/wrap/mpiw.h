@@ -379,6 +379,10 @@ typedef struct mpiw_mirror {
 } mpiw_mirror;
 int mpiw_mirror_open(mpiw_mirror *m, const void *buf, int64_t count, MPI_Datatype dt, int in);
 void *mpiw_mirror_at(const mpiw_mirror *m);
+/* A mirror of bytes [lo, hi) of buf, copied in. */
+int mpiw_mirror_open_span(mpiw_mirror *m, const void *buf, int64_t lo, int64_t hi);
+/* The MPI's size, bounds and extent of a type (0 when it does not know the type). */
+int mpiw_type_info(MPI_Datatype dt, mpic_typeinfo *t);
 int64_t mpiw_mirror_len(const mpiw_mirror *m);
 int mpiw_mirror_close(mpiw_mirror *m, int64_t first, int64_t bytes);
 /* A device-layer failure: logged with its cause, then the communicator's error handler
@@ -405,6 +409,9 @@ int mpiw_coll_open(mpiw_coll *c, const void *sbuf, int64_t scount, MPI_Datatype 
 void *mpiw_coll_sbuf(const mpiw_coll *c);
 void *mpiw_coll_rbuf(const mpiw_coll *c);
 int mpiw_coll_close(mpiw_coll *c, int err, MPI_Comm comm);
+/* Mirrors of the span of all blocks of each side of an all-to-all (ns, nr blocks); the
+ * sides' buf point into the mirrors afterwards. 1 when out of memory. */
+int mpiw_coll_open_sides(mpiw_coll *c, mpiw_side *s, int ns, mpiw_side *r, int nr);
 
 /* The first nbytes of a packed stream into elements of d on the device (0 on success). */
 int mpiw_device_unpack_bytes(const mpic_desc *d, int64_t nbytes, const void *packed, void *out);

@@ -5,6 +5,7 @@
  * copied back once the call returns. A receive buffer is copied in first too: MPI_IN_PLACE
  * reads it, and a type with gaps must keep them.
  */
+#include <stdint.h>
 #include "mpiw.h"
 
 int mpiw_coll_device(const void *sbuf, const void *rbuf)
@@ -58,4 +59,43 @@ int mpiw_coll_close(mpiw_coll *c, int err, MPI_Comm comm)
     mpiw_mirror_close(&c->s, 0, 0);
     mpiw_count(MPIW_STAT_method_mirror, 1);
     return bad ? mpiw_device_failed(comm, MPI_ERR_OTHER) : err;
+}
+
+/* The bytes the blocks of a side span from its buffer: [lo, hi), lo >= hi when none. */
+static void side_span(const mpiw_side *s, int n, int64_t *lo, int64_t *hi)
+{
+    mpic_typeinfo one = { 0 }, t;
+
+    *lo = INT64_MAX;
+    *hi = INT64_MIN;
+    if (!s->types && !mpiw_type_info(s->type, &one))
+        return;
+    for (int i = 0; i < n; i++) {
+        int64_t k = mpiw_side_count(s, i), a, b, at;
+        if (k <= 0 || !mpiw_type_info(mpiw_side_type(s, i), &t))
+            continue;
+        at = mpiw_side_block(s, i, (MPI_Aint) one.extent) - s->buf;
+        mpid_span(&t, k, &a, &b);
+        *lo = at + a < *lo ? at + a : *lo;
+        *hi = at + b > *hi ? at + b : *hi;
+    }
+}
+
+int mpiw_coll_open_sides(mpiw_coll *c, mpiw_side *s, int ns, mpiw_side *r, int nr)
+{
+    int64_t lo, hi;
+
+    side_span(s, ns, &lo, &hi);
+    if (mpiw_mirror_open_span(&c->s, (void *) s->buf == MPI_IN_PLACE ? NULL : s->buf, lo, hi))
+        return 1;
+    side_span(r, nr, &lo, &hi);
+    if (mpiw_mirror_open_span(&c->r, r->buf, lo, hi)) {
+        mpiw_mirror_close(&c->s, 0, 0);
+        return 1;
+    }
+    if (c->s.host)
+        s->buf = mpiw_mirror_at(&c->s);
+    if (c->r.host)
+        r->buf = mpiw_mirror_at(&c->r);
+    return 0;
 }

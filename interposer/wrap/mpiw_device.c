@@ -14,7 +14,7 @@
 #include "mpiw.h"
 
 /* The MPI's own view of a type: size, bounds, extent. 0 when it does not know it. */
-static int info_of(MPI_Datatype dt, mpic_typeinfo *t)
+int mpiw_type_info(MPI_Datatype dt, mpic_typeinfo *t)
 {
     MPI_Count size, lb, extent, tlb, textent;
 
@@ -54,12 +54,30 @@ int mpiw_mirror_open(mpiw_mirror *m, const void *buf, int64_t count, MPI_Datatyp
     m->dev = (char *) buf;
     m->host = NULL;
     m->lo = m->hi = 0;
-    if (count <= 0 || !mpid_on_device(buf) || !info_of(dt, &t) || t.size == 0)
+    if (count <= 0 || !mpid_on_device(buf) || !mpiw_type_info(dt, &t) || t.size == 0)
         return 0;
     mpid_span(&t, count, &m->lo, &m->hi);
     if (!(m->host = mpid_pinned_get((size_t) (m->hi - m->lo))))
         return 1;
     if (in && mpid_copy(m->host, m->dev + m->lo, (size_t) (m->hi - m->lo))) {
+        mpid_pinned_put(m->host);
+        m->host = NULL;
+        return 1;
+    }
+    return 0;
+}
+
+int mpiw_mirror_open_span(mpiw_mirror *m, const void *buf, int64_t lo, int64_t hi)
+{
+    m->dev = (char *) buf;
+    m->host = NULL;
+    m->lo = lo;
+    m->hi = hi;
+    if (hi <= lo || !mpid_on_device(buf))
+        return 0;
+    if (!(m->host = mpid_pinned_get((size_t) (hi - lo))))
+        return 1;
+    if (mpid_copy(m->host, m->dev + lo, (size_t) (hi - lo))) {
         mpid_pinned_put(m->host);
         m->host = NULL;
         return 1;
