@@ -3,16 +3,6 @@
  * through host mirrors of each side's span (mpiw_coll.c). */
 #include "mpiw_collcall.h"
 
-/* The v and w forms with device buffers: each side's blocks mirrored as one span. */
-#define MIRRORED_V(call, s, r, comm)                                                     \
-    do {                                                                                 \
-        mpiw_coll c_;                                                                    \
-        int n_ = mpiw_coll_peers(comm);                                                  \
-        if (mpiw_coll_open_sides(&c_, &(s), n_, &(r), n_))                               \
-            return mpiw_device_failed(comm, MPI_ERR_NO_MEM);                             \
-        return mpiw_coll_close(&c_, call, comm);                                         \
-    } while (0)
-
 static int mirrored(const void *s, int64_t sn, MPI_Datatype st, void *r, int64_t rn,
                     MPI_Datatype rt, MPI_Comm comm, int large)
 {
@@ -47,9 +37,12 @@ int MPI_Alltoallv(const void *sendbuf, const int sendcounts[], const int sdispls
     mpiw_side r = { .buf = recvbuf, .counts = recvcounts, .displs = rdispls, .type = recvtype };
     int err;
 
-    if (mpiw_coll_device(sendbuf, recvbuf))
-        MIRRORED_V(PMPI_Alltoallv(s.buf, sendcounts, sdispls, sendtype, r.buf, recvcounts,
-                                  rdispls, recvtype, comm), s, r, comm);
+    if (mpiw_coll_device(sendbuf, recvbuf)) {
+        int n = mpiw_coll_peers(comm);
+        MPIW_SIDES_MIRRORED(PMPI_Alltoallv(s.buf, sendcounts, sdispls, sendtype, r.buf,
+                                           recvcounts, rdispls, recvtype, comm),
+                            s, n, r, n, comm);
+    }
     if (mpiw_active() && mpiw_alltoall_try(&s, &r, comm, MPIW_ALLTOALLV, 0, &err))
         return err;
     return PMPI_Alltoallv(sendbuf, sendcounts, sdispls, sendtype, recvbuf, recvcounts, rdispls,
@@ -65,9 +58,12 @@ int MPI_Alltoallw(const void *sendbuf, const int sendcounts[], const int sdispls
     mpiw_side r = { .buf = recvbuf, .counts = recvcounts, .displs = rdispls, .types = recvtypes };
     int err;
 
-    if (mpiw_coll_device(sendbuf, recvbuf))
-        MIRRORED_V(PMPI_Alltoallw(s.buf, sendcounts, sdispls, sendtypes, r.buf, recvcounts,
-                                  rdispls, recvtypes, comm), s, r, comm);
+    if (mpiw_coll_device(sendbuf, recvbuf)) {
+        int n = mpiw_coll_peers(comm);
+        MPIW_SIDES_MIRRORED(PMPI_Alltoallw(s.buf, sendcounts, sdispls, sendtypes, r.buf,
+                                           recvcounts, rdispls, recvtypes, comm),
+                            s, n, r, n, comm);
+    }
     if (mpiw_active() && mpiw_alltoall_try(&s, &r, comm, MPIW_ALLTOALLW, 0, &err))
         return err;
     return PMPI_Alltoallw(sendbuf, sendcounts, sdispls, sendtypes, recvbuf, recvcounts, rdispls,
@@ -99,9 +95,12 @@ int MPI_Alltoallv_c(const void *sendbuf, const MPI_Count sendcounts[], const MPI
                     .type = recvtype };
     int err;
 
-    if (mpiw_coll_device(sendbuf, recvbuf))
-        MIRRORED_V(PMPI_Alltoallv_c(s.buf, sendcounts, sdispls, sendtype, r.buf, recvcounts,
-                                    rdispls, recvtype, comm), s, r, comm);
+    if (mpiw_coll_device(sendbuf, recvbuf)) {
+        int n = mpiw_coll_peers(comm);
+        MPIW_SIDES_MIRRORED(PMPI_Alltoallv_c(s.buf, sendcounts, sdispls, sendtype, r.buf,
+                                             recvcounts, rdispls, recvtype, comm),
+                            s, n, r, n, comm);
+    }
     if (mpiw_active() && mpiw_alltoall_try(&s, &r, comm, MPIW_ALLTOALLV, 1, &err))
         return err;
     return PMPI_Alltoallv_c(sendbuf, sendcounts, sdispls, sendtype, recvbuf, recvcounts,
@@ -118,9 +117,12 @@ int MPI_Alltoallw_c(const void *sendbuf, const MPI_Count sendcounts[], const MPI
                     .types = recvtypes };
     int err;
 
-    if (mpiw_coll_device(sendbuf, recvbuf))
-        MIRRORED_V(PMPI_Alltoallw_c(s.buf, sendcounts, sdispls, sendtypes, r.buf, recvcounts,
-                                    rdispls, recvtypes, comm), s, r, comm);
+    if (mpiw_coll_device(sendbuf, recvbuf)) {
+        int n = mpiw_coll_peers(comm);
+        MPIW_SIDES_MIRRORED(PMPI_Alltoallw_c(s.buf, sendcounts, sdispls, sendtypes, r.buf,
+                                             recvcounts, rdispls, recvtypes, comm),
+                            s, n, r, n, comm);
+    }
     if (mpiw_active() && mpiw_alltoall_try(&s, &r, comm, MPIW_ALLTOALLW, 1, &err))
         return err;
     return PMPI_Alltoallw_c(sendbuf, sendcounts, sdispls, sendtypes, recvbuf, recvcounts,

@@ -147,3 +147,35 @@ def test_alltoallv_and_alltoallw_mirror_each_sides_span(interposer, device, mirr
         assert np.array_equal(device.asnumpy(dw), hw)
     finally:
         vec.Free()
+
+
+@pytest.mark.mpi
+@pytest.mark.parametrize("periodic", [True, False])
+def test_neighbor_alltoallw_and_v_on_a_line(interposer, device, mirrored, periodic):
+    """A 1-D Cartesian line: blocks to and from both neighbours (MPI_PROC_NULL past the
+    ends of a non-periodic one, whose receive blocks stay as they were), a strided type
+    per block (w) and doubles at displacements (v), against the same calls on host."""
+    cart = COMM.Create_cart([SIZE], periods=[periodic])
+    vec = MPI.DOUBLE.Create_vector(3, 1, 2).Commit()
+    try:
+        src = np.arange(24, dtype="f8") + 100 * RANK
+        init = np.full(24, -4.0)
+
+        def w(s, r):
+            cart.Neighbor_alltoallw([s, ([1, 1], [0, 48]), [vec, vec]],
+                                    [r, ([1, 1], [8, 104]), [vec, vec]])
+
+        def v(s, r):
+            # What goes left (3) arrives at the left neighbour's right-hand block.
+            cart.Neighbor_alltoallv([s, ([3, 2], [1, 9]), MPI.DOUBLE],
+                                    [r, ([2, 3], [4, 15]), MPI.DOUBLE])
+
+        for call in (w, v):
+            host = init.copy()
+            call(src, host)
+            dev = device.asarray(init)
+            call(device.asarray(src), dev)
+            assert np.array_equal(device.asnumpy(dev), host), call.__name__
+    finally:
+        vec.Free()
+        cart.Free()
