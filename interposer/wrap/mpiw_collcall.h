@@ -8,16 +8,6 @@
 #define MPIW_COLL(large, fn, ...) ((large) ? PMPI_##fn##_c(__VA_ARGS__) : PMPI_##fn(__VA_ARGS__))
 #else
 #define MPIW_COLL(large, fn, ...) PMPI_##fn(__VA_ARGS__)
-/* The v and w all-to-alls with device buffers: each side's blocks (ns sent, nr received)
- * mirrored as one span, then call (on s.buf and r.buf) and its result. */
-#define MPIW_SIDES_MIRRORED(call, s, ns, r, nr, comm)                                    \
-    do {                                                                                 \
-        mpiw_coll c_;                                                                    \
-        if (mpiw_coll_open_sides(&c_, &(s), ns, &(r), nr))                               \
-            return mpiw_device_failed(comm, MPI_ERR_NO_MEM);                             \
-        return mpiw_coll_close(&c_, call, comm);                                         \
-    } while (0)
-
 #endif
 
 /* Open the mirrors or return the MPI's out-of-memory error. */
