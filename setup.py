@@ -15,7 +15,7 @@ from setuptools import setup
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
-for generator in ("genpup.py", "gendevice.py"):
+for generator in ("genpup.py", "gendevice.py", "genwrap.py"):
     subprocess.check_call([sys.executable, os.path.join(HERE, "codegen", generator),
                            os.path.join(HERE, "interposer", "gen")])
 

@@ -13,8 +13,9 @@ INTERPOSER = os.path.join(os.path.dirname(HERE), "interposer")
 
 
 def core_sources():
+    """The MPI-free core and its generated kernels (mpic_*), not the generated wrappers."""
     return sorted(glob.glob(os.path.join(INTERPOSER, "core", "*.c")) +
-                  glob.glob(os.path.join(INTERPOSER, "gen", "*.c")))
+                  glob.glob(os.path.join(INTERPOSER, "gen", "mpic_*.c")))
 
 
 def cdef_text():

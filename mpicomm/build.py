@@ -25,7 +25,8 @@ LIBNAME = "libmpicomm.so"
 CUDA_LIBNAME = "libmpicomm_cuda.so"
 CFLAGS = ["-O3", "-std=gnu11", "-fPIC", "-shared", "-Wall", "-Wno-unused-parameter"]
 C_DIRS = ["core", "device", "gen", "wrap", "fortran"]
-GENERATED = ["mpic_kernels.c", "mpik_kernels.h", "mpik_cuda.cu"]
+GENERATED = ["mpic_kernels.c", "mpik_kernels.h", "mpik_cuda.cu", "mpiw_coll_entry.c",
+             "mpiw_coll_entry.h"]
 # Compute capabilities the CUDA kernels are built for where nvcc knows them (V100 to
 # H100/H200), and PTX of the newest for what comes after.
 CUDA_ARCHS = [70, 75, 80, 86, 89, 90]
@@ -47,7 +48,7 @@ def source_dir():
 
 
 def _generate(src):
-    for generator in ("genpup.py", "gendevice.py"):
+    for generator in ("genpup.py", "gendevice.py", "genwrap.py"):
         path = src.parent / "codegen" / generator
         if not path.exists():
             raise BuildError(f"generated kernels missing in {src / 'gen'} and no {generator} "

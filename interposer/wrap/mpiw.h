@@ -226,6 +226,7 @@ typedef struct mpiw_pending {
     mpic_desc desc;
     MPI_Datatype dt;       /* mirror: the program's type (a receive copies back what came) */
     struct mpiw_mirror *mirror;  /* method mirror: the host copy the MPI moves, else NULL */
+    struct mpiw_coll *coll;      /* a nonblocking collective's mirrors (mpiw_coll.c), or NULL */
 } mpiw_pending;
 
 extern int64_t mpiw_requests_live;
@@ -394,24 +395,25 @@ int mpiw_device_mpi_pack(const void *inbuf, int64_t incount, MPI_Datatype dt, vo
 int mpiw_device_mpi_unpack(const void *inbuf, int64_t insize, int64_t *position, void *outbuf,
                            int64_t outcount, MPI_Datatype dt, MPI_Comm comm);
 /* Collectives with device buffers over an MPI that is not CUDA-aware (mpiw_coll.c):
- * device says whether a call needs mirrors; open mirrors count elements of each buffer
- * (a count of 0, or MPI_IN_PLACE, for one the call does not touch on this rank; 1 when
- * out of memory); close copies the receive buffer back after a successful call and
- * returns err, or the error of a failed copy. peers: the processes a rank exchanges
- * with (the remote group's size on an intercommunicator). */
+ * device says whether a call needs mirrors. A call's sides are mirrored as the span of
+ * their blocks (ns sent, nr received; 1 when out of memory), the sides' buf then point
+ * into the mirrors; the MPI runs on them, and end copies the receive side back after a
+ * successful blocking call and returns err (or the error of a failed copy), or, for a
+ * nonblocking call (req not NULL), keeps the mirrors with the request until it completes.
+ * peers: the processes a rank exchanges with (the remote group's size on an
+ * intercommunicator); root: is this rank the root of a rooted call. */
 typedef struct mpiw_coll {
     mpiw_mirror s, r;
 } mpiw_coll;
 int mpiw_coll_device(const void *sbuf, const void *rbuf);
 int mpiw_coll_peers(MPI_Comm comm);
-int mpiw_coll_open(mpiw_coll *c, const void *sbuf, int64_t scount, MPI_Datatype stype,
-                   void *rbuf, int64_t rcount, MPI_Datatype rtype);
-void *mpiw_coll_sbuf(const mpiw_coll *c);
-void *mpiw_coll_rbuf(const mpiw_coll *c);
-int mpiw_coll_close(mpiw_coll *c, int err, MPI_Comm comm);
-/* Mirrors of the span of all blocks of each side of an all-to-all (ns, nr blocks); the
- * sides' buf point into the mirrors afterwards. 1 when out of memory. */
+int mpiw_coll_root(MPI_Comm comm, int root);
 int mpiw_coll_open_sides(mpiw_coll *c, mpiw_side *s, int ns, mpiw_side *r, int nr);
+int mpiw_coll_end(mpiw_coll *c, int err, MPI_Comm comm, MPI_Request *req);
+/* A side of a v or w call: counts and displacements read as int, or (large) as MPI_Count
+ * and MPI_Aint; aint: displacements that are MPI_Aint in both forms. */
+mpiw_side mpiw_coll_side(const void *buf, const void *counts, const void *displs, int aint,
+                         MPI_Datatype type, const MPI_Datatype *types, int large);
 
 /* The first nbytes of a packed stream into elements of d on the device (0 on success). */
 int mpiw_device_unpack_bytes(const mpic_desc *d, int64_t nbytes, const void *packed, void *out);

@@ -2,10 +2,12 @@
  * Collectives with device buffers over an MPI that is not CUDA-aware: each buffer the
  * call reads or writes is mirrored in pinned host memory (mpiw_device.c), the MPI runs on
  * the mirrors with the program's own counts and types, and the receive buffer's span is
- * copied back once the call returns. A receive buffer is copied in first too: MPI_IN_PLACE
- * reads it, and a type with gaps must keep them.
+ * copied back once the call returns (a nonblocking call: once its request completes,
+ * through whichever completion call, mpiw_requests.c). A receive buffer is copied in first
+ * too: MPI_IN_PLACE reads it, and a type with gaps must keep them.
  */
 #include <stdint.h>
+#include <stdlib.h>
 #include "mpiw.h"
 
 int mpiw_coll_device(const void *sbuf, const void *rbuf)
@@ -28,37 +30,65 @@ int mpiw_coll_peers(MPI_Comm comm)
     return n;
 }
 
-int mpiw_coll_open(mpiw_coll *c, const void *sbuf, int64_t scount, MPI_Datatype stype,
-                   void *rbuf, int64_t rcount, MPI_Datatype rtype)
+int mpiw_coll_root(MPI_Comm comm, int root)
 {
-    if (sbuf == MPI_IN_PLACE)
-        scount = 0;
-    if (mpiw_mirror_open(&c->s, sbuf, scount, stype, 1))
-        return 1;
-    if (mpiw_mirror_open(&c->r, rbuf, rcount, rtype, 1)) {
-        mpiw_mirror_close(&c->s, 0, 0);
-        return 1;
-    }
-    return 0;
+    int rank = -1, inter = 0;
+
+    PMPI_Comm_test_inter(comm, &inter);
+    if (inter)
+        return root == MPI_ROOT;
+    PMPI_Comm_rank(comm, &rank);
+    return rank == root;
 }
 
-void *mpiw_coll_sbuf(const mpiw_coll *c)
+mpiw_side mpiw_coll_side(const void *buf, const void *counts, const void *displs, int aint,
+                         MPI_Datatype type, const MPI_Datatype *types, int large)
 {
-    return mpiw_mirror_at(&c->s);
+    mpiw_side s = { .buf = (char *) buf, .type = type, .types = types };
+
+    if (large)
+        s.counts_c = counts;
+    else
+        s.counts = counts;
+    if (large || aint)
+        s.displs_a = displs;
+    else
+        s.displs = displs;
+    return s;
 }
 
-void *mpiw_coll_rbuf(const mpiw_coll *c)
-{
-    return mpiw_mirror_at(&c->r);
-}
-
-int mpiw_coll_close(mpiw_coll *c, int err, MPI_Comm comm)
+/* A blocking call's end: the receive side back to the device after success. */
+static int close_now(mpiw_coll *c, int err, MPI_Comm comm)
 {
     int bad = mpiw_mirror_close(&c->r, c->r.lo, err == MPI_SUCCESS ? mpiw_mirror_len(&c->r) : 0);
 
     mpiw_mirror_close(&c->s, 0, 0);
-    mpiw_count(MPIW_STAT_method_mirror, 1);
     return bad ? mpiw_device_failed(comm, MPI_ERR_OTHER) : err;
+}
+
+int mpiw_coll_end(mpiw_coll *c, int err, MPI_Comm comm, MPI_Request *req)
+{
+    mpiw_pending *p;
+    int done = 0;
+
+    mpiw_count(MPIW_STAT_method_mirror, 1);
+    /* A call the MPI completed at once may share its request handle with others (MPICH
+     * hands out one built-in completed request): finish it now, leave the request to the
+     * MPI. */
+    if (req && err == MPI_SUCCESS)
+        PMPI_Request_get_status(*req, &done, MPI_STATUS_IGNORE);
+    if (!req || done || err != MPI_SUCCESS || (!c->s.host && !c->r.host))
+        return close_now(c, err, comm);
+    if (!(p = calloc(1, sizeof *p)) || !(p->coll = malloc(sizeof *p->coll))) {
+        free(p);
+        mpiw_log(MPIW_LOG_WARN, "no memory to keep a nonblocking collective's mirrors; "
+                 "it completes here");
+        return close_now(c, PMPI_Wait(req, MPI_STATUS_IGNORE), comm);
+    }
+    *p->coll = *c;
+    p->recv = 1;
+    p->active = 1;
+    return mpiw_requests_track(req, p);
 }
 
 /* The bytes the blocks of a side span from its buffer: [lo, hi), lo >= hi when none. */
@@ -68,7 +98,7 @@ static void side_span(const mpiw_side *s, int n, int64_t *lo, int64_t *hi)
 
     *lo = INT64_MAX;
     *hi = INT64_MIN;
-    if (!s->types && !mpiw_type_info(s->type, &one))
+    if (n <= 0 || (!s->types && !mpiw_type_info(s->type, &one)))
         return;
     for (int i = 0; i < n; i++) {
         int64_t k = mpiw_side_count(s, i), a, b, at;

@@ -41,6 +41,7 @@ int mpiw_pending_fill(mpiw_pending *p, const mpiw_choice *c, int recv, int persi
     p->desc = c->desc;
     p->tmp = NULL;
     p->mirror = NULL;
+    p->coll = NULL;
     if (c->method == MPIW_METHOD_MIRROR) {
         if (!(p->mirror = malloc(sizeof *p->mirror)))
             return 1;
@@ -92,6 +93,13 @@ void mpiw_recv_complete(const mpiw_pending *p, const MPI_Status *st)
     int cancelled = 0, err;
     mpiw_mirror *m = p->mirror;
 
+    if (p->coll) {
+        mpiw_mirror *r = &p->coll->r;
+        if (mpiw_mirror_close(r, r->lo, mpiw_mirror_len(r)))
+            mpiw_log(MPIW_LOG_ERROR, "a collective's result could not be delivered to the "
+                     "device buffer: %s", mpid_error());
+        return;
+    }
     PMPI_Test_cancelled(st, &cancelled);
     if (cancelled)
         return;
@@ -108,7 +116,12 @@ void mpiw_recv_complete(const mpiw_pending *p, const MPI_Status *st)
 
 void mpiw_pending_clear(mpiw_pending *p)
 {
-    if (p->mirror) {
+    if (p->coll) {
+        mpiw_mirror_close(&p->coll->s, 0, 0);
+        mpiw_mirror_close(&p->coll->r, 0, 0);
+        free(p->coll);
+        p->coll = NULL;
+    } else if (p->mirror) {
         mpiw_mirror_close(p->mirror, 0, 0);
         free(p->mirror);
         p->mirror = NULL;
