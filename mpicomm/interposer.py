@@ -76,6 +76,11 @@ class Interposer:
         self.lib.mpicomm_interposer_pipeline_chunk.restype = ctypes.c_longlong
 
     @property
+    def cuda_aware(self):
+        """Whether the MPI takes CUDA device pointers (MPIX_Query_cuda_support)."""
+        return bool(self.lib.mpicomm_interposer_cuda_aware())
+
+    @property
     def active(self):
         """Initialized, not disabled and not switched off."""
         return bool(self.lib.mpicomm_interposer_active())

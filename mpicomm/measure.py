@@ -7,8 +7,11 @@ pack/unpack kernels alone; both ranks then time a ping-pong of contiguous bytes 
 size, and of a vector type (block b, stride max(2b, 128 B), elements of b bytes up to a
 double) over the block x size grid with
 the MPI's own derived-type path and with the pack method, alternating the two, and,
-at sizes of two chunks or more, with the pipelined method; best of --reps. See
-mpicomm.model for the layout.
+at sizes of two chunks or more, with the pipelined method; best of --reps. Where a
+device is usable (a GPU with CuPy, or the simulated device under MPICOMM_DEVICE=sim),
+it also times, on a smaller grid, the device kernels alone, device-to-host copies, and
+a ping-pong of a device buffer of the same vector types with each device method
+(staged, oneshot; device where the MPI is CUDA-aware). See mpicomm.model for the layout.
 """
 import argparse
 import datetime
@@ -31,6 +34,11 @@ GAP = 128           # least stride: blocks under 64 B each touch their own cache
 QUICK_BLOCKS = (8, 1024)
 QUICK_TOTALS = (1 << 14, 1 << 18)
 PINGPONG = (8, 1 << 10, 1 << 14, 1 << 18, 1 << 22)
+DEVICE_BLOCKS = (8, 64, 512, 4096)
+DEVICE_TOTALS = (1 << 16, 1 << 20, 1 << 24)
+# The simulated device runs kernels thread by thread: the quick grid, always.
+DEVICE_QUICK_BLOCKS = (8, 1024)
+DEVICE_QUICK_TOTALS = (1 << 14, 1 << 18)
 
 
 # The launcher (the `mpicomm measure` command) ------------------------------------------
@@ -133,15 +141,8 @@ def _kernels(blocks, totals, reps):
             dst = np.empty(s, np.uint8)
             ps, pd = ffi.from_buffer(src), ffi.from_buffer(dst)
             n = _trips(s)
-            for k, fn in enumerate((lib.mpic_pack, lib.mpic_unpack)):
-                a, z = (ps, pd) if k == 0 else (pd, ps)
-                best = float("inf")
-                for _ in range(reps):
-                    t = time.perf_counter()
-                    for _ in range(n):
-                        fn(d, 1, a, z)
-                    best = min(best, (time.perf_counter() - t) / n)
-                (pack_s if k == 0 else unpack_s)[i, j] = best
+            pack_s[i, j] = _seconds(lambda: lib.mpic_pack(d, 1, ps, pd), n, reps)
+            unpack_s[i, j] = _seconds(lambda: lib.mpic_unpack(d, 1, pd, ps), n, reps)
     return pack_s, unpack_s
 
 
@@ -200,16 +201,93 @@ def worker(argv=None):
             print(f"mpicomm measure: blocks of {b} B done ({time.time() - started:.0f} s)",
                   file=sys.stderr, flush=True)
 
-    # 4. Rank 0 writes the file.
+    # 4. Device buffers, where both ranks have a device.
+    dev = _device_grid(comm, ip, args) if _device_backend(comm) else None
+
+    # 5. Rank 0 writes the file.
     if rank0:
         _write(args.out, blocks, totals, times, pack_s, unpack_s, sizes, contiguous, args,
-               piped, chunk)
+               piped, chunk, dev)
     comm.Barrier()
     return 0
 
 
+def _device_backend(comm):
+    """The device backend both ranks can allocate on ("cuda", "sim"), or None."""
+    from mpi4py import MPI
+    from mpicomm import device
+    try:
+        device.empty(1, np.uint8)
+        ok = 1
+    except Exception:           # no CuPy, no GPU, no driver, no simulated device
+        ok = 0
+    return device.backend() if comm.allreduce(ok, op=MPI.MIN) else None
+
+
+def _device_grid(comm, ip, args):
+    """The device methods' ping-pong times, the device kernels and device-to-host copies
+    (rank 0), on the device grid."""
+    from mpicomm import datatypes, device
+    backend = device.backend()
+    quick = args.quick or backend == "sim"
+    blocks, totals = ((DEVICE_QUICK_BLOCKS, DEVICE_QUICK_TOTALS) if quick
+                      else (DEVICE_BLOCKS, DEVICE_TOTALS))
+    names = ("staged", "oneshot") + (("device",) if ip.cuda_aware else ())
+    out = {"backend": backend, "name": _device_name(backend), "blocks": blocks,
+           "totals": totals, "methods": {n: np.zeros((len(blocks), len(totals))) for n in names},
+           "pack": np.zeros((len(blocks), len(totals))), "copy": np.zeros(len(totals))}
+    started = time.time()
+    for i, b in enumerate(blocks):
+        for j, s in enumerate(totals):
+            dt = _vector(b, s).Commit()
+            buf = device.asarray(np.ones(_span(b, s), np.uint8))
+            n = max(2, _trips(s) // (10 if backend == "sim" else 1))
+            best = dict.fromkeys(names, float("inf"))
+            for rep in range(args.reps):
+                for name in names[rep % len(names):] + names[:rep % len(names)]:
+                    with ip.method(name):
+                        t = _best(comm, lambda: _pingpong(comm, buf, 1, dt, n), 1)
+                    best[name] = min(best[name], t / n / 2)
+            for name in names:
+                out["methods"][name][i, j] = best[name]
+            if comm.Get_rank() == 0:
+                desc = datatypes.describe(dt)
+                packed = device.empty(s, np.uint8)
+                src = buf.__cuda_array_interface__["data"][0]
+                dst = packed.__cuda_array_interface__["data"][0]
+                out["pack"][i, j] = _seconds(
+                    lambda: datatypes._device_call("pack", desc, 1, src, dst), n, args.reps)
+            dt.Free()
+        if comm.Get_rank() == 0:
+            print(f"mpicomm measure: device blocks of {b} B done ({time.time() - started:.0f} s)",
+                  file=sys.stderr, flush=True)
+    if comm.Get_rank() == 0:
+        for j, s in enumerate(totals):
+            src = device.empty(s, np.uint8)
+            out["copy"][j] = _seconds(lambda: device.asnumpy(src), _trips(s), args.reps)
+    return out
+
+
+def _seconds(fn, n, reps):
+    """Best over reps of the mean time of n calls of fn."""
+    best = float("inf")
+    for _ in range(reps):
+        t = time.perf_counter()
+        for _ in range(n):
+            fn()
+        best = min(best, (time.perf_counter() - t) / n)
+    return best
+
+
+def _device_name(backend):
+    if backend == "sim":
+        return "simulated device"
+    import cupy
+    return cupy.cuda.runtime.getDeviceProperties(cupy.cuda.Device().id)["name"].decode()
+
+
 def _write(out, blocks, totals, times, pack_s, unpack_s, sizes, contiguous, args, piped,
-           chunk):
+           chunk, dev):
     import h5py
     from mpi4py import MPI
     import mpicomm
@@ -240,6 +318,15 @@ def _write(out, blocks, totals, times, pack_s, unpack_s, sizes, contiguous, args
         f["unpack_seconds"] = unpack_s
         f["pingpong_bytes"] = np.array(sizes, np.int64)
         f["pingpong_seconds"] = np.array(contiguous)
+        if dev:
+            a["device_backend"] = np.bytes_(dev["backend"])
+            a["device_name"] = np.bytes_(dev["name"])
+            f["device_block_bytes"] = np.array(dev["blocks"], np.int64)
+            f["device_total_bytes"] = np.array(dev["totals"], np.int64)
+            for name, t in dev["methods"].items():
+                f[f"device/{name}"] = t
+            f["device/pack_seconds"] = dev["pack"]
+            f["device/copy_to_host_seconds"] = dev["copy"]
 
 
 def _worker_or_abort():

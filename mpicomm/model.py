@@ -15,6 +15,12 @@ Layout (times in seconds, one-way, best of the repetitions):
                                             method (attr pipeline_chunk: its chunk)
     pack_seconds, unpack_seconds [nb, ns]   the generated kernels alone, one process
     pingpong_bytes [np], pingpong_seconds [np]   contiguous MPI_BYTE messages
+  optional, where a device was usable (attrs device_backend: "cuda" or "sim", device_name):
+    device_block_bytes [nd], device_total_bytes [nt]   the device grid
+    device/staged, device/oneshot [nd, nt]  a device buffer of the vector type sent with
+    device/device [nd, nt]                  each device method (device: CUDA-aware MPIs)
+    device/pack_seconds [nd, nt]            the device pack kernel alone
+    device/copy_to_host_seconds [nt]        device-to-host copies of nt bytes
 """
 import os
 from pathlib import Path
@@ -53,10 +59,30 @@ def read(file):
             if name not in f:
                 raise ModelError(f"{file}: dataset {name} is missing")
             out[name] = f[name][()]
-        for name in ("pipeline_total_bytes", "method/pipeline"):
+        for name in ("pipeline_total_bytes", "method/pipeline", "device_block_bytes",
+                     "device_total_bytes", *(f"device/{m}" for m in DEVICE_METHODS),
+                     "device/pack_seconds", "device/copy_to_host_seconds"):
             if name in f:
                 out[name] = f[name][()]
     return out
+
+
+# The device methods a model may hold, in the order the interposer prefers them on a tie.
+DEVICE_METHODS = ("device", "staged", "oneshot")
+
+
+def device_choices(model):
+    """{total_bytes: {block bytes: method}} for device buffers on the model's device grid,
+    the method with the lowest time as the interposer chooses it (mpiw_model.c), or {}
+    when the model has no device tables."""
+    import numpy as np
+    names = [m for m in DEVICE_METHODS if f"device/{m}" in model]
+    if "device_block_bytes" not in model or not names:
+        return {}
+    t = np.stack([model[f"device/{m}"] for m in names])
+    best = np.argmin(t, axis=0)
+    return {int(s): {int(b): names[best[i, j]] for i, b in enumerate(model["device_block_bytes"])}
+            for j, s in enumerate(model["device_total_bytes"])}
 
 
 MARGIN = 1.05   # the interposer packs only where the model expects it 5% faster
@@ -110,6 +136,10 @@ def summary(file, vendor, library_version=None):
         piped = pipelined(m)
         lines.append("pipelined (on communicators asserting exact length and no wildcards) at "
                      + (", ".join(_size(s) for s in piped) if piped else "no size measured"))
+    for total, by_block in device_choices(m).items():
+        lines.append(f"{_size(total):>8}: device buffers on {a.get('device_name', '?')} "
+                     f"({a.get('device_backend', '?')}): " +
+                     ", ".join(f"{method} for blocks of {b} B" for b, method in by_block.items()))
     return lines
 
 

@@ -45,10 +45,12 @@ def cli(*args, env=None):
     return helpers.cli(*args, env=env, timeout=900)
 
 
-def synthetic(path, pack_faster, vendor=None, drop=None, pipeline=None, library=None):
+def synthetic(path, pack_faster, vendor=None, drop=None, pipeline=None, library=None,
+              device=None, backend="sim"):
     """A model file whose pack method is everywhere faster (or slower) than the MPI;
     pipeline: seconds of the pipelined method at 1 MiB (None: no pipelined table);
-    library: the MPI library version it claims (None: it records none)."""
+    library: the MPI library version it claims (None: it records none); device: seconds
+    of each device method everywhere ({"staged": 1e-3, ...}), measured on backend."""
     blocks, totals = np.array([1, 64, 4096]), np.array([1024, 1 << 20])
     slow, fast = np.full((3, 2), 2e-3), np.full((3, 2), 1e-3)
     with h5py.File(path, "w") as f:
@@ -64,6 +66,13 @@ def synthetic(path, pack_faster, vendor=None, drop=None, pipeline=None, library=
         if pipeline is not None:
             tables["pipeline_total_bytes"] = np.array([1 << 20])
             tables["method/pipeline"] = np.full((3, 1), pipeline)
+        if device:
+            f.attrs["device_backend"] = np.bytes_(backend)
+            f.attrs["device_name"] = np.bytes_("a device")
+            tables["device_block_bytes"] = np.array([8, 1024])
+            tables["device_total_bytes"] = np.array([1 << 14, 1 << 18])
+            for name, seconds in device.items():
+                tables[f"device/{name}"] = np.full((2, 2), seconds)
         for name, value in tables.items():
             if name != drop:
                 f[name] = value
@@ -77,6 +86,14 @@ def measured(tmp_path_factory):
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == str(out)
     return out
+
+
+def _gpu():
+    try:
+        import cupy
+        return cupy.cuda.runtime.getDeviceCount() > 0
+    except Exception:                   # no CuPy, no driver
+        return False
 
 
 def test_measure_writes_the_tables_and_their_provenance(measured):
@@ -98,6 +115,71 @@ def test_measure_writes_the_tables_and_their_provenance(measured):
     # (Ratios of 500000x and 16x in data, so a busy machine cannot turn them around.)
     assert m["pingpong_seconds"][-1] > m["pingpong_seconds"][0]
     assert m["pack_seconds"][:, -1].sum() > m["pack_seconds"][:, 0].sum()
+    # No device, no device tables.
+    assert _gpu() or "device_block_bytes" not in m
+
+
+def test_measure_times_the_device_methods_where_a_device_is_usable(tmp_path):
+    """On the simulated device: the device grid, each method's ping-pong, the device
+    kernel and device-to-host copies, and the backend they were measured on."""
+    out = tmp_path / "m.h5"
+    res = cli("measure", "--quick", "--reps", "2", "-o", str(out),
+              env={"MPICOMM_DEVICE": "sim"})
+    assert res.returncode == 0, res.stderr
+    m = model.read(out)
+    assert m["attrs"]["device_backend"] == "sim"
+    assert m["attrs"]["device_name"] == "simulated device"
+    shape = (len(m["device_block_bytes"]), len(m["device_total_bytes"]))
+    assert shape == (2, 2)
+    names = {"staged", "oneshot"}
+    assert {k[7:] for k in m if k.startswith("device/")} == names | {
+        "pack_seconds", "copy_to_host_seconds"}
+    for name in names | {"pack_seconds"}:
+        t = m[f"device/{name}"]
+        assert t.shape == shape and np.all(t > 0) and np.all(np.isfinite(t))
+    # 16x the bytes take longer: measured, not made up.
+    for name in names:
+        assert np.all(m[f"device/{name}"][:, 1] > m[f"device/{name}"][:, 0])
+    assert m["device/copy_to_host_seconds"].shape == (2,)
+    res = cli("info", "--no-build", env={"MPICOMM_MODEL": str(out)})
+    assert "device buffers on simulated device (sim)" in res.stdout, res.stdout
+
+
+# Rank 0 prints the device methods each rank took for a strided device buffer (sent
+# there and back), after checking the bytes that came back.
+DEVICE_PROBE = """
+import json
+import numpy as np
+from mpi4py import MPI
+from mpicomm import device
+from mpicomm.interposer import Interposer
+ip, comm = Interposer(), MPI.COMM_WORLD
+dt = MPI.BYTE.Create_vector(1024, 8, 16).Commit()
+host = (np.arange(1 << 14) % 251).astype(np.uint8)
+buf, peer = device.asarray(host), 1 - comm.rank
+if comm.rank == 0:
+    comm.Send([buf, 1, dt], peer); comm.Recv([buf, 1, dt], peer)
+else:
+    comm.Recv([buf, 1, dt], peer); comm.Send([buf, 1, dt], peer)
+assert (device.asnumpy(buf) == host).all()
+got = comm.gather({m: ip.stat("method_" + m) for m in ("staged", "oneshot")})
+if comm.rank == 0:
+    print("PROBE", json.dumps(got))
+"""
+
+
+@pytest.mark.parametrize("faster, backend, want", [
+    ("oneshot", "sim", "oneshot"), ("staged", "sim", "staged"),
+    ("oneshot", "cuda", "staged"),      # measured on another backend: the default
+])
+def test_auto_follows_the_device_tables(tmp_path, faster, backend, want):
+    times = {"staged": 2e-3, "oneshot": 2e-3, faster: 1e-3}
+    path = synthetic(tmp_path / "m.h5", False, device=times, backend=backend)
+    res = helpers.mpicomm_run(2, [sys.executable, "-c", DEVICE_PROBE],
+                              env={"MPICOMM_MODEL": str(path), "MPICOMM_DEVICE": "sim"})
+    assert res.returncode == 0, res.stdout + res.stderr
+    got = json.loads([ln for ln in res.stdout.splitlines() if ln.startswith("PROBE ")][0][6:])
+    assert got == [{"staged": 2 * (want == "staged"), "oneshot": 2 * (want == "oneshot")}] * 2
 
 
 def test_the_interposer_reads_the_measured_model(measured):

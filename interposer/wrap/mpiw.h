@@ -297,6 +297,10 @@ int mpiw_sendrecv_try(const void *sbuf, int64_t scount, MPI_Datatype stype, int 
 void mpiw_model_load(void);
 int mpiw_model_pack(const mpic_desc *d, int64_t count);
 int mpiw_model_pipeline(int64_t bytes);
+/* The device method (MPIW_METHOD_DEVICE only when aware) with the lowest measured time for
+ * count elements of d, or MPIW_METHOD_AUTO where the model has no device tables for the
+ * active backend. */
+int mpiw_model_device(const mpic_desc *d, int64_t count, int aware);
 const char *mpiw_model_source(void);
 
 /* The HDF5 calls the model needs, loaded with dlopen (mpiw_h5.c). */

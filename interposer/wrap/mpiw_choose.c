@@ -23,9 +23,10 @@
  *   mirror       a type the kernels do not pack, or a contiguous one, over an MPI that is
  *                not CUDA-aware: the bytes it spans through pinned host memory, with the
  *                program's own count and type
- * Over a CUDA-aware MPI what the kernels do not pack goes to the MPI as it is. Without a
- * model: device over a CUDA-aware MPI, staged otherwise; MPICOMM_METHOD=device, staged or
- * oneshot forces one (device only where the MPI can take it).
+ * Over a CUDA-aware MPI what the kernels do not pack goes to the MPI as it is. With a
+ * model measured on the active device backend: the method it measured fastest there.
+ * Without: device over a CUDA-aware MPI, staged otherwise. MPICOMM_METHOD=device, staged
+ * or oneshot forces one (device only where the MPI can take it).
  *
  * The model (mpiw_model.c) only answers "is this faster here"; the order of the
  * questions and what each method may carry are decided in this file.
@@ -68,13 +69,16 @@ static int packable(const mpiw_call *c, mpic_desc *d)
 static int on_device(const mpiw_call *c, mpiw_choice *out)
 {
     int aware = mpiw_g.cuda_aware && mpid_backend_active() == &mpid_cuda_backend;
-    int forced = mpiw_g.method;
+    int forced = mpiw_g.method, measured;
 
     if (!packable(c, &out->desc))
         return out->method = aware ? MPIW_METHOD_PASSTHROUGH : MPIW_METHOD_MIRROR;
     out->bytes = c->count * out->desc.info.size;
     if (forced == MPIW_METHOD_STAGED || forced == MPIW_METHOD_ONESHOT)
         return out->method = forced;
+    if (forced != MPIW_METHOD_DEVICE &&
+        (measured = mpiw_model_device(&out->desc, c->count, aware)) != MPIW_METHOD_AUTO)
+        return out->method = measured;
     return out->method = aware ? MPIW_METHOD_DEVICE : MPIW_METHOD_STAGED;
 }
 

@@ -48,3 +48,9 @@ int mpicomm_interposer_active(void)
 {
     return mpiw_active();
 }
+
+/* Does the MPI take CUDA device pointers (MPIX_Query_cuda_support at MPI_Init)? */
+int mpicomm_interposer_cuda_aware(void)
+{
+    return mpiw_g.cuda_aware;
+}

@@ -9,6 +9,12 @@
  * (innermost block bytes, total bytes), interpolated in log-log space. Without a model
  * the built-in defaults are conservative: pack only where the MPI's derived-type path
  * is known to be weak (MPICH, blocks of at most 64 bytes), pass through elsewhere.
+ *
+ * Where `mpicomm measure` ran with a device (a GPU, or the simulated device), the file
+ * also holds the device methods' times (staged, oneshot; device over a CUDA-aware MPI)
+ * for a device buffer of a strided type over a smaller grid, with the backend they were
+ * measured on; a device buffer then takes the method with the lowest time at its point,
+ * on that backend only.
  */
 #include <errno.h>
 #include <math.h>
@@ -19,6 +25,11 @@
 #include "mpiw.h"
 
 #define MAXGRID 32
+/* The device methods a model may hold, in the order of the defaults' preference. */
+#define DEVICE_METHODS 3
+static const int device_method[DEVICE_METHODS] = {
+    MPIW_METHOD_DEVICE, MPIW_METHOD_STAGED, MPIW_METHOD_ONESHOT
+};
 /* Pack only where the model expects it at least 5% faster: near a tie the MPI keeps it. */
 #define MARGIN 0.04879      /* log(1.05) */
 
@@ -30,6 +41,10 @@ typedef struct model {
     int np;                              /* sizes the pipelined method was measured at */
     double lpipe[MAXGRID];               /* their log2 */
     double pipe_gain[MAXGRID];           /* mean over blocks of log(best other / pipelined) */
+    int dnb, dns;                        /* the device grid; 0: no device tables */
+    double dlblock[MAXGRID], dltotal[MAXGRID];
+    double dtime[DEVICE_METHODS][MAXGRID * MAXGRID];   /* log seconds; +inf: not measured */
+    char dbackend[16];                   /* the backend they were measured on */
     char source[1024];
 } model;
 
@@ -80,6 +95,45 @@ static int64_t read_pipeline(int64_t f, int64_t nb, double *sizes, double *pipe)
         dp[0] != nb || !ascending_positive(sizes, np))
         return 0;
     return np;
+}
+
+/* The device methods' tables from the open file f, optional: their grid and log-times,
+ * kept only when the grid and every table present are well formed. */
+static void read_device(int64_t f, model *out)
+{
+    static double t[MAXGRID * MAXGRID];
+    double block[MAXGRID], total[MAXGRID];
+    int64_t db[2], dt[2], dm[2], nb, ns;
+    char path[64];
+    int any = 0;
+
+    if (!mpiw_h5_attr(f, "device_backend", out->dbackend, sizeof out->dbackend) ||
+        (nb = mpiw_h5_read(f, "device_block_bytes", block, MAXGRID, db)) < 1 ||
+        (ns = mpiw_h5_read(f, "device_total_bytes", total, MAXGRID, dt)) < 1 ||
+        !ascending_positive(block, nb) || !ascending_positive(total, ns))
+        return;
+    for (int k = 0; k < DEVICE_METHODS; k++) {
+        snprintf(path, sizeof path, "device/%s", mpiw_method_name(device_method[k]));
+        if (mpiw_h5_read(f, path, t, MAXGRID * MAXGRID, dm) != nb * ns || dm[0] != nb) {
+            for (int64_t i = 0; i < nb * ns; i++)
+                out->dtime[k][i] = INFINITY;
+            continue;
+        }
+        for (int64_t i = 0; i < nb * ns; i++) {
+            if (!(t[i] > 0) || !isfinite(t[i]))
+                return;
+            out->dtime[k][i] = log(t[i]);
+        }
+        any = 1;
+    }
+    if (!any)
+        return;
+    for (int64_t i = 0; i < nb; i++)
+        out->dlblock[i] = log2(block[i]);
+    for (int64_t i = 0; i < ns; i++)
+        out->dltotal[i] = log2(total[i]);
+    out->dnb = (int) nb;
+    out->dns = (int) ns;
 }
 
 /* One gain per size, the mean over block lengths, since both ends of a message must
@@ -166,6 +220,8 @@ static const char *read_model(const char *path, model *out)
         why = "its block_bytes or total_bytes are not positive and ascending";
     else
         np = read_pipeline(f, nb, piped, pipe);
+    if (!why)
+        read_device(f, out);
     mpiw_h5_close(f);
     if (why)
         return why;
@@ -206,8 +262,9 @@ void mpiw_model_load(void)
     }
     PMPI_Bcast(&m, (int) sizeof m, MPI_BYTE, 0, MPI_COMM_WORLD);
     if (m.loaded)
-        mpiw_log(MPIW_LOG_INFO, "model %s (%d block lengths x %d sizes, pipelined at %d)",
-                 m.source, m.nb, m.ns, m.np);
+        mpiw_log(MPIW_LOG_INFO, "model %s (%d block lengths x %d sizes, pipelined at %d; "
+                 "device methods at %d x %d, on %s)", m.source, m.nb, m.ns, m.np, m.dnb,
+                 m.dns, m.dnb ? m.dbackend : "none");
 }
 
 /* Where x falls on the grid g[0..n-1]: lower index and weight of the upper one. */
@@ -227,22 +284,49 @@ static void locate(const double *g, int n, double x, int *i, double *w)
     *w = (x - g[*i]) / (g[*i + 1] - g[*i]);
 }
 
-int mpiw_model_pack(const mpic_desc *d, int64_t count)
+/* A table v[nb][ns] on the grid (lb, lt) at (log2 block, log2 total), bilinear. */
+static double interpolate(const double *v, const double *lb, int nb, const double *lt, int ns,
+                          double x, double y)
 {
-    double x, y, wx, wy, g;
+    double wx, wy;
     int i, j, i1, j1;
 
+    locate(lb, nb, x, &i, &wx);
+    locate(lt, ns, y, &j, &wy);
+    i1 = nb > 1 ? i + 1 : i;
+    j1 = ns > 1 ? j + 1 : j;
+    return (1 - wx) * ((1 - wy) * v[i * ns + j] + wy * v[i * ns + j1]) +
+           wx * ((1 - wy) * v[i1 * ns + j] + wy * v[i1 * ns + j1]);
+}
+
+int mpiw_model_pack(const mpic_desc *d, int64_t count)
+{
     if (!m.loaded)
         return !strcmp(vendor, "MPICH") && d->counts[0] <= 64;
+    return interpolate(m.gain, m.lblock, m.nb, m.ltotal, m.ns, log2((double) d->counts[0]),
+                       log2((double) count * (double) d->info.size)) > MARGIN;
+}
+
+int mpiw_model_device(const mpic_desc *d, int64_t count, int aware)
+{
+    double x, y, best = INFINITY;
+    int method = MPIW_METHOD_AUTO;
+
+    if (!m.dnb || strcmp(m.dbackend, mpid_backend_name()))
+        return MPIW_METHOD_AUTO;
     x = log2((double) d->counts[0]);
     y = log2((double) count * (double) d->info.size);
-    locate(m.lblock, m.nb, x, &i, &wx);
-    locate(m.ltotal, m.ns, y, &j, &wy);
-    i1 = m.nb > 1 ? i + 1 : i;
-    j1 = m.ns > 1 ? j + 1 : j;
-    g = (1 - wx) * ((1 - wy) * m.gain[i * m.ns + j] + wy * m.gain[i * m.ns + j1]) +
-        wx * ((1 - wy) * m.gain[i1 * m.ns + j] + wy * m.gain[i1 * m.ns + j1]);
-    return g > MARGIN;
+    for (int k = 0; k < DEVICE_METHODS; k++) {
+        double t;
+        if (device_method[k] == MPIW_METHOD_DEVICE && !aware)
+            continue;
+        t = interpolate(m.dtime[k], m.dlblock, m.dnb, m.dltotal, m.dns, x, y);
+        if (t < best) {
+            best = t;
+            method = device_method[k];
+        }
+    }
+    return method;
 }
 
 /* Should a message of this many bytes on a communicator that allows it be pipelined?
