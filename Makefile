@@ -24,12 +24,13 @@ prereqs:
 
 setup: prereqs $(MPIS:%=setup-%)
 
-# One virtual environment per MPI: the wheel MPI, mpi4py on it, mpicomm, and the
-# interposer compiled with that MPI's mpicc.
+# One virtual environment per MPI: the wheel MPI, mpi4py on it, mpicomm, NVIDIA's nvcc
+# wheels (the CUDA kernels are compiled in the tests; no GPU needed), and the interposer
+# compiled with that MPI's mpicc.
 $(MPIS:%=setup-%): setup-%: prereqs
 	@test -x $(call venv,$*)/bin/python || $(PYTHON) -m venv $(call venv,$*)
 	$(call venv,$*)/bin/python -m pip install -q --upgrade pip
-	$(call venv,$*)/bin/python -m pip install -q ".[$*,test]"
+	$(call venv,$*)/bin/python -m pip install -q ".[$*,test,cuda]"
 	$(call venv,$*)/bin/mpicomm build
 	$(call venv,$*)/bin/python tests/fetch_mpi4py_suite.py $(CACHE) >/dev/null
 

@@ -12,6 +12,7 @@ import hashlib
 import importlib.util
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -163,9 +164,10 @@ def _fingerprint(src, mpicc, hdf5, nvcc):
 
 
 def choose_nvcc(nvcc=None):
-    """Explicit path, else MPICOMM_NVCC (off: no CUDA kernels), else nvcc on PATH or in
-    /usr/local/cuda; None when there is none (the interposer then stages device buffers
-    through host memory without kernels)."""
+    """Explicit path, else MPICOMM_NVCC (off: no CUDA kernels), else nvcc on PATH, in
+    /usr/local/cuda, or from the NVIDIA wheels in this Python (`pip install mpicomm[cuda]`:
+    nvidia-cuda-nvcc and nvidia-cuda-runtime); None when there is none (the interposer
+    then stages device buffers through host memory without kernels)."""
     chosen = nvcc or os.environ.get("MPICOMM_NVCC")
     if chosen == "off":
         return None
@@ -175,7 +177,26 @@ def choose_nvcc(nvcc=None):
             raise BuildError(f"CUDA compiler {chosen!r} is not an executable")
         return path
     return shutil.which("nvcc") or next(
-        (p for p in ("/usr/local/cuda/bin/nvcc",) if os.access(p, os.X_OK)), None)
+        (p for p in ("/usr/local/cuda/bin/nvcc", *_wheel_nvccs()) if os.access(p, os.X_OK)),
+        None)
+
+
+def _wheel_nvccs():
+    """nvcc of the NVIDIA toolchain wheels (nvidia/cu<N>/bin/nvcc), newest CUDA first,
+    where the runtime wheel beside it brings the headers and the static runtime."""
+    try:
+        import nvidia
+    except ImportError:
+        return []
+    found = []
+    for root in getattr(nvidia, "__path__", []):
+        for tool in glob.glob(os.path.join(root, "cu*", "bin", "nvcc")):
+            top = Path(tool).parent.parent
+            if (top / "include" / "cuda_runtime.h").exists() and \
+                    (top / "lib" / "libcudart_static.a").exists():
+                found.append(tool)
+    return sorted(found, key=lambda t: int(re.sub(r"\D", "", Path(t).parts[-3]) or 0),
+                  reverse=True)
 
 
 def build(mpicc=None, force=False, inst=None, quiet=False, nvcc=None):

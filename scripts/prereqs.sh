@@ -6,7 +6,9 @@
 # with apt-get; otherwise those tests skip, naming what is missing); and Slurm's
 # daemons, clients and headers (libslurm-dev, for the SPANK plugin) with munge, which
 # the Slurm tests start as a one-node cluster of their own (slurm/slurm_cluster.py;
-# they skip likewise). Does nothing when everything is there.
+# they skip likewise); and g++, the host compiler nvcc drives to build the CUDA kernels
+# (the nvcc of the mpicomm[cuda] wheels included; without it that test skips). Does
+# nothing when everything is there.
 set -e
 PYTHON=${PYTHON:-python3}
 need=""
@@ -17,6 +19,7 @@ inc=$($PYTHON -c "import sysconfig; print(sysconfig.get_paths()['include'])")
 [ -f "$inc/Python.h" ] || need="$need python3-dev"
 want=""
 command -v gfortran >/dev/null 2>&1 || want="$want gfortran"
+command -v g++ >/dev/null 2>&1 || want="$want g++"
 command -v mpif90.mpich >/dev/null 2>&1 || want="$want libmpich-dev"
 command -v mpif90.openmpi >/dev/null 2>&1 || want="$want libopenmpi-dev"
 [ -x /usr/sbin/slurmd ] || want="$want slurmd"

@@ -1,6 +1,7 @@
 """The device layer without MPI ranks of our own: the generated kernels under the
 simulated device's grid-emulation harness (AddressSanitizer), the harness's own checks,
 the CUDA build, and the simulated device's honesty (its memory faults in the MPI)."""
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -63,7 +64,8 @@ def test_the_harness_refuses_what_a_gpu_would_not_forgive(harness, case, says):
 def test_nvcc_builds_the_cuda_kernels_with_warnings_as_errors():
     nvcc = build.choose_nvcc()
     if not nvcc:
-        pytest.skip("no nvcc on this machine (MPICOMM_NVCC, PATH, /usr/local/cuda)")
+        pytest.skip("no nvcc on this machine (MPICOMM_NVCC, PATH, /usr/local/cuda, the "
+                    "mpicomm[cuda] wheels)")
     meta = build.build(quiet=True)
     cuda = meta["cuda_kernels"]
     assert cuda and Path(cuda["library"]).exists(), meta
@@ -72,6 +74,23 @@ def test_nvcc_builds_the_cuda_kernels_with_warnings_as_errors():
                           text=True, check=True).stdout
     assert "mpik_cuda_launch" in syms
     assert cuda["kernels"] == 90          # 9 levels x 5 widths x pack, unpack
+
+
+def test_the_cuda_wheels_nvcc_builds_the_kernels(tmp_path):
+    """pip install mpicomm[cuda] (make setup does) brings NVIDIA's nvcc and runtime as
+    wheels: found without a CUDA toolkit, and enough to build the kernels."""
+    wheels = build._wheel_nvccs()
+    if not wheels:
+        pytest.skip("the NVIDIA nvcc wheels are not installed (pip install mpicomm[cuda])")
+    env = {k: v for k, v in os.environ.items() if k != "MPICOMM_NVCC"}
+    env["PATH"] = "/usr/bin:/bin"
+    found = subprocess.run([sys.executable, "-c", "from mpicomm import build; "
+                            "print(build.choose_nvcc())"], env=env, capture_output=True,
+                           text=True, check=True).stdout.strip()
+    assert found in wheels or found == "/usr/local/cuda/bin/nvcc", found
+    cuda = build._compile_cuda(wheels[0], build.source_dir(), tmp_path / "k.so", True)
+    assert cuda["kernels"] == 90 and cuda["archs"] and (tmp_path / "k.so").exists()
+    assert not [n for n in needed(str(tmp_path / "k.so")) if "cudart" in n]
 
 
 def needed(lib):
