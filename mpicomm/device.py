@@ -153,14 +153,22 @@ class ndarray:
                                    strides=self.strides))
 
     def set(self, host):
-        """Copy a host array of the same shape in (this array must be contiguous)."""
-        host = np.ascontiguousarray(host, dtype=self.dtype)
+        """Copy a host array of the same shape in (a strided view too: its span is read,
+        its elements replaced, and the span written back)."""
+        host = np.asarray(host, dtype=self.dtype)
         if host.shape != self.shape:
             raise ValueError(f"shape {host.shape} does not match the device array's {self.shape}")
-        if not self._contiguous():
-            raise ValueError("set() needs a contiguous device array")
-        if host.nbytes:
+        if not host.size:
+            return
+        if self._contiguous():
+            host = np.ascontiguousarray(host)
             _copy(self.data_ptr, host.ctypes.data, host.nbytes)
+            return
+        lo, hi = self._span()
+        raw = np.empty(hi - lo, np.uint8)
+        _copy(raw.ctypes.data, self.data_ptr + lo, hi - lo)
+        np.ndarray(self.shape, self.dtype, buffer=raw, offset=-lo, strides=self.strides)[...] = host
+        _copy(self.data_ptr + lo, raw.ctypes.data, hi - lo)
 
     def __repr__(self):
         return f"mpicomm.device.ndarray(shape={self.shape}, dtype={self.dtype}, backend=sim)"

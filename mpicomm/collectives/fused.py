@@ -9,9 +9,14 @@ dtype, in order, into fusion buffers of at most MPICOMM_FUSION_BYTES (default
 64 MiB) each, as Horovod's tensor fusion does; an array larger than that is
 reduced in place on its own. Every rank must pass arrays of the same shapes and
 dtypes in the same order (checked: a mismatch raises ValueError on every rank
-instead of hanging or mixing data). CuPy arrays (anything with
-__cuda_array_interface__) are reduced through host mirrors: copied out before and
-back after, so any MPI serves them.
+instead of hanging or mixing data). Device arrays (CuPy, mpicomm.device: anything with
+__cuda_array_interface__): where the interposer is loaded into the process (`mpicomm
+run`) and every array is a contiguous device array, they are fused on the device (one
+device-to-device copy per array) and each fusion buffer goes to the MPI as a device
+buffer, which the interposer stages through its pinned host memory over an MPI that is
+not CUDA-aware and hands over as it is to one that is; an average needs CuPy arrays
+there (it divides on the device). Otherwise they are reduced through host mirrors made
+here: copied out before and back after, so any MPI serves them.
 """
 import operator
 import os
@@ -56,7 +61,8 @@ def op_name(op):
 
 
 class _Staging:
-    """Host mirrors of device arrays (CuPy, or anything with __cuda_array_interface__):
+    """Host mirrors of device arrays (CuPy, mpicomm.device: anything with
+    __cuda_array_interface__ and CuPy's get and set):
     the reduction runs on the mirrors, copied out before and back after, so an MPI
     that is not CUDA-aware serves them too. Mirrors are kept (with a reference to
     their device array, so ids are not reused) for the last MIRRORS arrays."""
@@ -85,17 +91,103 @@ class _Staging:
                 if len(self.mirrors) >= self.MIRRORS:
                     self.mirrors.pop(next(iter(self.mirrors)))
                 entry = self.mirrors[id(a)] = (a, np.empty(a.shape, a.dtype))
-            a.get(out=entry[1])
+            if _is_cupy(a):
+                a.get(out=entry[1])
+            else:
+                entry[1][...] = a.get()
             host[i] = entry[1]
 
         def back():
             for i in device:
                 a, h = arrays[i], host[i]
-                if a.flags.c_contiguous:
-                    a.set(h)
-                else:
+                if _is_cupy(a) and not a.flags.c_contiguous:
                     a[...] = _to_device(a, h)
+                else:
+                    a.set(h)
         return host, back
+
+
+def _is_cupy(a):
+    return type(a).__module__.startswith("cupy")
+
+
+class _DeviceFusion:
+    """Fusion buffers on the device for a list of contiguous device arrays of the
+    supported dtypes: grouped by dtype in order, at most `limit` bytes each, copied in and
+    out with the interposer's device copy; the MPI gets each buffer as a device buffer.
+    Kept while the same arrays come back, as a _Plan is."""
+
+    def __init__(self, arrays, limit):
+        from mpicomm import device
+        self.refs = list(arrays)
+        self.limit = limit
+        self.signature = _signature(arrays)
+        self.parts = []                      # (dtype, fused device buffer, [(array, offset)])
+        for key, members in _groups(arrays, limit):
+            dtype = np.dtype(key)
+            total = sum(n for _, _, n in members)
+            self.parts.append((dtype, device.empty(total, dtype),
+                               [(a, off) for a, off, _ in members]))
+        self._copy = _device_copy()
+
+    def matches(self, arrays, limit):
+        return (limit == self.limit and len(arrays) == len(self.refs) and
+                all(map(operator.is_, self.refs, arrays)) and
+                all(a.dtype == r.dtype and a.shape == r.shape
+                    for a, r in zip(arrays, self.refs)))
+
+    def gather(self):
+        for dtype, buf, members in self.parts:
+            base = _pointer(buf)
+            for a, off in members:
+                self._copy(base + off * dtype.itemsize, _pointer(a), a.nbytes)
+
+    def scatter(self, divisor=None):
+        for dtype, buf, members in self.parts:
+            if divisor is not None and dtype.kind == "f":
+                buf /= divisor
+            base = _pointer(buf)
+            for a, off in members:
+                self._copy(_pointer(a), base + off * dtype.itemsize, a.nbytes)
+
+
+def _pointer(a):
+    return a.__cuda_array_interface__["data"][0]
+
+
+def _device_copy():
+    """The interposer's device copy (dst, src, bytes), raising on failure."""
+    import ctypes
+    fn = ctypes.CDLL(None).mpicomm_device_copy
+    fn.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t]
+
+    def copy(dst, src, n):
+        if n and fn(dst, src, n) != 0:
+            raise RuntimeError(f"device copy of {n} bytes failed")
+    return copy
+
+
+def _interposed():
+    """Is the interposer loaded into this process and active?"""
+    from mpicomm import interposer
+    return interposer.preloaded() and interposer.Interposer().active
+
+
+def _device_fusable(arrays, name):
+    """Can the device arrays be fused on the device (see the module's docstring)?"""
+    if not arrays or not all(map(_Staging.is_device, arrays)) or not _interposed():
+        return False
+    for a in arrays:
+        strides = a.__cuda_array_interface__.get("strides")
+        itemsize = np.dtype(a.dtype).itemsize
+        if strides is not None and tuple(strides) != tuple(
+                np.cumprod((1,) + tuple(a.shape[:0:-1]))[::-1] * itemsize):
+            return False
+        if np.dtype(a.dtype).type not in DTYPES:
+            return False
+    if name == "average" and not all(map(_is_cupy, arrays)):
+        return False
+    return True
 
 
 def _to_device(like, host):
@@ -179,12 +271,13 @@ class _Bucket:
                 np.copyto(a, view)
 
 
-def _buckets(arrays, limit):
-    """Group by dtype (first-seen order), then fill buffers of at most limit bytes."""
+def _groups(arrays, limit):
+    """Group by dtype (first-seen order), then fill buffers of at most limit bytes:
+    [(dtype, [(array, offset, elements)])]; empty arrays are left out."""
     by_dtype = {}
     for a in arrays:
         if a.size:
-            by_dtype.setdefault(a.dtype.str, []).append(a)
+            by_dtype.setdefault(np.dtype(a.dtype).str, []).append(a)
     out = []
     for key, group in by_dtype.items():
         itemsize = np.dtype(key).itemsize
@@ -192,13 +285,23 @@ def _buckets(arrays, limit):
         for a in group:
             n = a.size
             if members and (used + n) * itemsize > limit:
-                out.append(_Bucket(key, members))
+                out.append((key, members))
                 members, used = [], 0
             members.append((a, used, n))
             used += n
         if members:
-            out.append(_Bucket(key, members))
+            out.append((key, members))
     return out
+
+
+def _buckets(arrays, limit):
+    return [_Bucket(key, members) for key, members in _groups(arrays, limit)]
+
+
+def _signature(arrays):
+    """What every rank must agree on: the number, dtypes and shapes of the arrays."""
+    sig = ";".join(f"{np.dtype(a.dtype).str}{tuple(a.shape)}" for a in arrays).encode()
+    return zlib.crc32(sig) | (len(arrays) << 32)
 
 
 class _Plan:
@@ -212,8 +315,7 @@ class _Plan:
         self.dtypes = [a.dtype for a in arrays]
         self.limit = limit
         self.buckets = _buckets(arrays, limit)
-        sig = ";".join(f"{a.dtype.str}{a.shape}" for a in arrays).encode()
-        self.signature = zlib.crc32(sig) | (len(arrays) << 32)
+        self.signature = _signature(arrays)
 
     def matches(self, arrays, limit):
         # The same array objects (their sizes cannot change while the plan holds them:
@@ -232,14 +334,16 @@ PLANS = 4
 _plans = {}
 
 
-def fusion_plan(arrays, limit):
-    """The cached _Plan for this list of arrays (built when it is new or changed)."""
-    key = (limit, *map(id, arrays))
+def fusion_plan(arrays, limit, kind=None):
+    """The cached _Plan (or kind, _DeviceFusion) for this list of arrays (built when it
+    is new or changed)."""
+    kind = kind or _Plan
+    key = (kind, limit, *map(id, arrays))
     plan = _plans.get(key)
     if plan is None or not plan.matches(arrays, limit):
         if len(_plans) >= PLANS:
             _plans.pop(next(iter(_plans)))
-        plan = _plans[key] = _Plan(arrays, limit)
+        plan = _plans[key] = kind(arrays, limit)
     return plan
 
 
@@ -271,19 +375,56 @@ class FusedRequest:
         self._done = True
 
 
+def _agree(comm, signature):
+    both = np.array([signature, -signature], dtype=np.int64)
+    comm.Allreduce(MPI.IN_PLACE, both, op=MPI.MAX)
+    if both[0] != -both[1]:
+        raise ValueError("ranks passed different arrays to a fused allreduce (their number, "
+                         "shapes or dtypes differ); every rank must pass the same layout")
+
+
+class _DeviceRequest(FusedRequest):
+    """A fused allreduce of device arrays in flight (_DeviceFusion)."""
+
+    def __init__(self, fusion, requests, divisor):
+        super().__init__([], requests, divisor)
+        self._fusion = fusion
+
+    def _finish(self):
+        self._fusion.scatter(self._divisor)
+        self._done = True
+
+
+def _start_device(arrays, name, comm, blocking):
+    if name == "average" and any(np.dtype(a.dtype).kind == "i" for a in arrays):
+        check_arrays([np.empty(0, a.dtype) for a in arrays], name)     # raises, naming it
+    fusion = fusion_plan(arrays, fusion_bytes(), _DeviceFusion)
+    _agree(comm, fusion.signature)
+    divisor = comm.Get_size() if name == "average" else None
+    mpi_op = OPS[name]
+    fusion.gather()
+    if blocking:
+        for _, buf, _ in fusion.parts:
+            comm.Allreduce(MPI.IN_PLACE, buf, op=mpi_op)
+        req = _DeviceRequest(fusion, [], divisor)
+        req._finish()
+        return req, len(fusion.parts)
+    reqs = [comm.Iallreduce(MPI.IN_PLACE, buf, op=mpi_op) for _, buf, _ in fusion.parts]
+    return _DeviceRequest(fusion, reqs, divisor), len(fusion.parts)
+
+
 def _start(arrays, op, comm, blocking):
     comm = comm or MPI.COMM_WORLD
     name = op_name(op)
+    arrays = list(arrays)
+    if _device_fusable(arrays, name):
+        return _start_device(arrays, name, comm, blocking)
     arrays, copy_back = STAGING.stage(arrays)
     arrays = check_arrays(arrays, name)
     if blocking:
         tuning.algorithm_setting()           # a bad MPICOMM_ALLREDUCE is named up front
     plan = fusion_plan(arrays, fusion_bytes())
-    both = np.array([plan.signature, -plan.signature], dtype=np.int64)
-    comm.Allreduce(MPI.IN_PLACE, both, op=MPI.MAX)
-    if both[0] != -both[1]:
-        raise ValueError("ranks passed different arrays to a fused allreduce (their number, "
-                         "shapes or dtypes differ); every rank must pass the same layout")
+    _agree(comm, plan.signature)
     divisor = comm.Get_size() if name == "average" else None
     mpi_op = OPS[name]
     parts = [(b, b.gather(fresh=not blocking)) for b in plan.buckets]
