@@ -112,7 +112,7 @@ typedef struct {{
 
 #define {P}_TRY(call) do {{ int {p}_err_ = (call); if ({p}_err_ != MPI_SUCCESS) return {p}_err_; }} while (0)
 
-static int {p}_create(MPI_Comm cart, const int n[{P}_NDIMS], {p}_plan *plan)
+static inline int {p}_create(MPI_Comm cart, const int n[{P}_NDIMS], {p}_plan *plan)
 {{
     int topo, ndims, dims[{P}_NDIMS], periods[{P}_NDIMS], coords[{P}_NDIMS];
     int shape[{P}_NDIMS], sub[{P}_NDIMS], start[{P}_NDIMS], there[{P}_NDIMS];
@@ -159,7 +159,7 @@ static int {p}_create(MPI_Comm cart, const int n[{P}_NDIMS], {p}_plan *plan)
 }}
 
 {exchange}
-static int {p}_free({p}_plan *plan)
+static inline int {p}_free({p}_plan *plan)
 {{
     for (int q = 0; q < {P}_NEIGHBORS; q++) {{
         {P}_TRY(MPI_Type_free(&plan->send[q]));
@@ -174,7 +174,7 @@ static int {p}_free({p}_plan *plan)
 
 
 def _c_isend(p, P):
-    return f"""static int {p}_exchange({p}_plan *plan, {p}_t *field)
+    return f"""static inline int {p}_exchange({p}_plan *plan, {p}_t *field)
 {{
     MPI_Request req[2 * {P}_NEIGHBORS];
 
@@ -194,7 +194,7 @@ def _c_alltoallw(p, P, cart):
  * into {p}_dirs. */
 static const int {p}_cart[{P}_NEIGHBORS] = {{ {", ".join(map(str, cart))} }};
 
-static int {p}_exchange({p}_plan *plan, {p}_t *field)
+static inline int {p}_exchange({p}_plan *plan, {p}_t *field)
 {{
     int counts[{P}_NEIGHBORS];
     MPI_Aint sdispls[{P}_NEIGHBORS], rdispls[{P}_NEIGHBORS];

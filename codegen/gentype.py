@@ -118,7 +118,7 @@ def _c(shape, parsed, order, elem, what, banner, name, mpitype):
 
 #define {name.upper()}_TRY(call) do {{ int {name}_err_ = (call); if ({name}_err_ != MPI_SUCCESS) return {name}_err_; }} while (0)
 
-static int {name}_create(MPI_Datatype *type)
+static inline int {name}_create(MPI_Datatype *type)
 {{
 """
     T = f"{name.upper()}_TRY"

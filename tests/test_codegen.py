@@ -31,8 +31,9 @@ HALO_CASES = [  # dims, ghost, neighbors, dtype, periods, n, ranks
 
 def _compile(source, target, *defines, include=None):
     env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
-    cmd = [helpers.mpicc(), "-O1", "-std=gnu11", "-Wall", "-Wextra", "-Werror",
-           "-Wno-unused-function", *defines, *([f"-I{include}"] if include else []),
+    # Warnings as errors, unused functions included: a header-only library must not make
+    # a program that calls only some of its functions fail to build.
+    cmd = [helpers.mpicc(), "-O1", "-std=gnu11", "-Wall", "-Wextra", "-Werror", *defines, *([f"-I{include}"] if include else []),
            "-o", str(target), str(source)]
     res = subprocess.run(cmd, capture_output=True, text=True, env=env)
     assert res.returncode == 0, res.stderr
@@ -216,6 +217,18 @@ def _expected(shape, section, order, dtype):
     sub = a[index]
     return np.ascontiguousarray(sub).ravel(order=order).tobytes() if order == "C" else \
         np.asfortranarray(sub).ravel(order="F").tobytes()
+
+
+def test_generated_c_headers_build_when_a_program_calls_only_some_functions(tmp_path):
+    """A header-only library: a file that includes the halo and datatype headers and
+    calls one function of each builds under -Wall -Wextra -Werror."""
+    (tmp_path / "halo.h").write_text(codegen.halo(2, 1, "faces", "float64", "c", "halo"))
+    (tmp_path / "t.h").write_text(codegen.datatype([4, 5], "1:3,:", "float64", "C", "c",
+                                                   name="t"))
+    (tmp_path / "use.c").write_text(
+        '#include "halo.h"\n#include "t.h"\n'
+        "int main(void) { MPI_Datatype d; return t_create(&d) != MPI_SUCCESS; }\n")
+    _compile(tmp_path / "use.c", tmp_path / "use", include=tmp_path)
 
 
 def test_generated_c_datatypes_pack_what_numpy_indexes(tmp_path):
