@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from mpicomm import installation
+from mpicomm import installation, memo
 
 LIBNAME = "libmpicomm.so"
 CUDA_LIBNAME = "libmpicomm_cuda.so"
@@ -62,11 +62,7 @@ def sources(src):
 
 
 def cache_dir():
-    base = os.environ.get("MPICOMM_CACHE_DIR")
-    if not base:
-        xdg = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-        base = os.path.join(xdg, "mpicomm")
-    return Path(base)
+    return memo.cache_dir()
 
 
 def choose_mpicc(inst, mpicc=None):
@@ -148,12 +144,17 @@ def find_hdf5():
     return path if out.returncode == 0 and path else None
 
 
+def _inputs(src):
+    """Every file of the sources a build compiles."""
+    return sources(src) + sorted(glob.glob(str(src / "*" / "*.h")) +
+                                 glob.glob(str(src / "gen" / "*.cu")))
+
+
 def _fingerprint(src, mpicc, hdf5, nvcc):
     h = hashlib.sha256()
     h.update(str(hdf5).encode())
     h.update(str(nvcc).encode())
-    for path in sources(src) + sorted(glob.glob(str(src / "*" / "*.h")) +
-                                      glob.glob(str(src / "gen" / "*.cu"))):
+    for path in _inputs(src):
         h.update(path.rsplit("/", 2)[-2:][-1].encode())
         h.update(Path(path).read_bytes())
     h.update(os.path.realpath(mpicc).encode())
@@ -200,11 +201,19 @@ def _wheel_nvccs():
 
 
 def build(mpicc=None, force=False, inst=None, quiet=False, nvcc=None):
-    """Build (or find the cached build of) the interposer; return its build.json as a dict."""
+    """Build (or find the cached build of) the interposer; return its build.json as a dict.
+    Which cached build serves these arguments is kept (mpicomm.memo) while the sources,
+    the compilers' environment and the installed packages are unchanged."""
     inst = inst or installation.probe()
+    src = source_dir()
+    remembered = memo.key(mpicc, nvcc, inst, str(src), memo.environment(),
+                          os.environ.get("MPICOMM_MPICC"), os.environ.get("MPICOMM_NVCC"),
+                          [memo.stat(p) for p in _inputs(src)])
+    known = None if force else memo.get("build", remembered)
+    if known and (Path(known) / LIBNAME).exists() and (Path(known) / "build.json").exists():
+        return json.loads((Path(known) / "build.json").read_text())
     mpicc = choose_mpicc(inst, mpicc)
     nvcc = choose_nvcc(nvcc)
-    src = source_dir()
     vendor, version = header_vendor(mpicc)
     hdf5 = find_hdf5()
     # Named for the MPI whose mpi.h it is built against (a site MPI may not be mpi4py's).
@@ -212,6 +221,7 @@ def build(mpicc=None, force=False, inst=None, quiet=False, nvcc=None):
     outdir = cache_dir() / f"{key}-{_fingerprint(src, mpicc, hdf5, nvcc)}"
     lib, meta_path = outdir / LIBNAME, outdir / "build.json"
     if lib.exists() and meta_path.exists() and not force:
+        memo.put("build", remembered, str(outdir), files=[mpicc, nvcc or "", hdf5 or ""])
         return json.loads(meta_path.read_text())
 
     # 1. One process builds (the ranks of a job may all ask at once); the others wait for
@@ -221,7 +231,9 @@ def build(mpicc=None, force=False, inst=None, quiet=False, nvcc=None):
         fcntl.flock(lock, fcntl.LOCK_EX)
         if lib.exists() and meta_path.exists() and not force:
             return json.loads(meta_path.read_text())
-        return _compile(inst, mpicc, src, vendor, version, hdf5, lib, meta_path, quiet, nvcc)
+        meta = _compile(inst, mpicc, src, vendor, version, hdf5, lib, meta_path, quiet, nvcc)
+    memo.put("build", remembered, str(outdir), files=[mpicc, nvcc or "", hdf5 or ""])
+    return meta
 
 
 def _compile(inst, mpicc, src, vendor, version, hdf5, lib, meta_path, quiet, nvcc):

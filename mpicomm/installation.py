@@ -124,8 +124,14 @@ def cuda_aware(python=None):
 
 @functools.lru_cache(maxsize=None)
 def probe(python=None):
-    """Describe the MPI that mpi4py loads in `python` (default: this interpreter)."""
-    info = _run_child(python, _PROBE, "MPI probe")
+    """Describe the MPI that mpi4py loads in `python` (default: this interpreter; its
+    answer is kept, mpicomm.memo, while the packages and libmpi are unchanged)."""
+    from mpicomm import memo
+    k = memo.key(python, memo.environment())
+    info = memo.get("probe", k)
+    if info is None:
+        info = _run_child(python, _PROBE, "MPI probe")
+        memo.put("probe", k, info, files=[info["libmpi"]] if info["libmpi"] else [])
     vendor, version = parse_vendor(info["library_version"])
     libmpi = os.path.realpath(info["libmpi"]) if info["libmpi"] else ""
     prefix = os.path.dirname(os.path.dirname(libmpi)) if libmpi else sys.prefix

@@ -108,3 +108,42 @@ def test_refuses_to_hand_out_a_build_for_another_mpi(tmp_path):
     res = cli("preload-path", "--mpicc", other, env=env)
     assert res.returncode == 2
     assert "refusing to preload" in res.stderr and installation.probe().vendor in res.stderr
+
+
+# Finds the interposer the way `mpicomm run` does, with every child process and compiler
+# forbidden: the kept answers (mpicomm.memo) must serve it.
+NO_CHILDREN = """
+import subprocess, sys
+from mpicomm import build
+def refuse(*args, **kwargs):
+    raise AssertionError(f"ran {args[0]!r}")
+subprocess.run = subprocess.Popen = refuse
+print(build.preload_path())
+"""
+
+
+def test_a_second_launch_finds_the_interposer_without_probing():
+    first = cli("preload-path")
+    assert first.returncode == 0, first.stderr
+    res = subprocess.run([sys.executable, "-c", NO_CHILDREN], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == first.stdout.strip()
+
+
+def test_kept_answers_go_stale_with_their_files(tmp_path, monkeypatch):
+    from mpicomm import memo
+    monkeypatch.setenv("MPICOMM_CACHE_DIR", str(tmp_path))
+    dep = tmp_path / "libmpi.so"
+    dep.write_bytes(b"1")
+    memo.put("probe", "k", {"libmpi": str(dep)}, files=[dep])
+    assert memo.get("probe", "k") == {"libmpi": str(dep)}
+    assert memo.get("probe", "other") is None
+    dep.write_bytes(b"22")                        # reinstalled: another size
+    assert memo.get("probe", "k") is None
+    monkeypatch.setenv("MPI4PY_LIBMPI", "/elsewhere/libmpi.so")
+    assert memo.key(memo.environment()) != memo.key(
+        [*memo.environment()[:2], {}])
+    (tmp_path / memo.MEMO).write_text("{not json")
+    assert memo.get("probe", "k") is None          # a damaged file: found again
+    memo.put("probe", "k", 1)
+    assert memo.get("probe", "k") == 1
