@@ -32,7 +32,7 @@ $(MPIS:%=setup-%): setup-%: prereqs
 	$(call venv,$*)/bin/python -m pip install -q --upgrade pip
 	$(call venv,$*)/bin/python -m pip install -q ".[$*,test,cuda]"
 	$(call venv,$*)/bin/mpicomm build
-	$(call venv,$*)/bin/python tests/fetch_mpi4py_suite.py $(CACHE) >/dev/null
+	$(call venv,$*)/bin/python tests/support/fetch_mpi4py_suite.py $(CACHE) >/dev/null
 
 test: setup $(MPIS:%=test-%)
 
@@ -79,7 +79,7 @@ $(MPIS:%=bench-%): bench-%: setup-%
 	    benchmarks/allreduce_bench.py --reps 7 --json benchmarks/results/allreduce-$*.json
 	PATH=$(call venv,$*)/bin:$$PATH $(call venv,$*)/bin/python benchmarks/codegen_bench.py \
 	    --rounds 9 --json benchmarks/results/codegen-$*.json
-	PATH=$(call venv,$*)/bin:$$PATH $(call venv,$*)/bin/python benchmarks/slurm_bench.py \
+	PATH=$(call venv,$*)/bin:$$PATH $(call venv,$*)/bin/python -m benchmarks.slurm_bench \
 	    --rounds 9 --json benchmarks/results/slurm-$*.json
 
 clean:

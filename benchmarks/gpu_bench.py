@@ -22,7 +22,6 @@ Every figure is the best of --reps (pack) or the median of --reps exchanges (hal
 import argparse
 import ctypes
 import json
-import math
 import os
 import sys
 import time

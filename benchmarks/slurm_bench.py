@@ -3,24 +3,22 @@
 a 2-rank job that starts MPI and ends, launched plainly (srun with the MPI's PMI
 plugin; the MPI's mpiexec) and through mpicomm (`mpicomm run` with srun and with
 mpiexec, with and without the interposer; `mpicomm.interposer.load()` under a plain
-srun). Starts its own one-node Slurm (slurm/slurm_cluster.py; root, Debian's slurmd).
+srun). Starts its own one-node Slurm (the tests' cluster, tests/support/slurm_cluster.py;
+root, Debian's slurmd). From the repository's root:
 
-    python benchmarks/slurm_bench.py [--rounds 7] [--ranks 2] [--json out.json]
+    python -m benchmarks.slurm_bench [--rounds 7] [--ranks 2] [--json out.json]
 
 Each round runs every variant once, in rotating order; figures are the median and the
 best of the rounds, in seconds, and each variant's median over its plain launcher's.
 """
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(os.path.dirname(HERE), "slurm"))
-import slurm_cluster  # noqa: E402
+from tests.support import slurm_cluster
 
 PROGRAM = "from mpi4py import MPI; MPI.COMM_WORLD.Barrier()"
 LOADED = ("import mpicomm.interposer as i; i.load(); from mpi4py import MPI; "

@@ -50,7 +50,7 @@ def source_dir():
 
 def _generate(src):
     for generator in ("genpup.py", "gendevice.py", "genwrap.py"):
-        path = src.parent / "codegen" / generator
+        path = src / "codegen" / generator
         if not path.exists():
             raise BuildError(f"generated kernels missing in {src / 'gen'} and no {generator} "
                              "to make them")

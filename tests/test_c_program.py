@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-import helpers
+from support import helpers
 
 HERE = Path(__file__).parent
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
-import helpers
+from support import helpers
 
-PROGRAM = str(Path(__file__).resolve().parent / "ckpt_train.py")
+PROGRAM = str(Path(__file__).resolve().parent / "support" / "ckpt_train.py")
 
 
 def train(tmp_path, name, *extra):

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-import helpers
+from support import helpers
 from mpicomm import installation
 
 

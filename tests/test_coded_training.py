@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-import helpers
+from support import helpers
 
 PROGRAM = str(Path(__file__).resolve().parent.parent / "examples" / "coded_training.py")
 OPENMPI = helpers.inst().is_openmpi

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import helpers
+from support import helpers
 from mpicomm import build, codegen
 
 HERE = Path(__file__).parent

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-import helpers
+from support import helpers
 
 MPI_TESTS = Path(__file__).resolve().parent / "mpi"
 SUITES = [str(MPI_TESTS / f"test_{name}_mpi.py")

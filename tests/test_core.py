@@ -6,8 +6,8 @@ import pytest
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
-import reference as R
-import typespec
+from support import reference as R
+from support import typespec
 from mpicomm import datatypes
 from mpicomm._core import ffi, lib
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import mpicomm_run
+from support.helpers import mpicomm_run
 from mpicomm import build
 
 HERE = Path(__file__).resolve().parent

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-import helpers
+from support import helpers
 
 ROOT = Path(__file__).resolve().parents[1]
 

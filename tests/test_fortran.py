@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-import helpers
+from support import helpers
 from mpicomm import build
 
 HERE = Path(__file__).resolve().parent

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-import helpers
+from support import helpers
 
-PROGRAM = str(Path(__file__).resolve().parent / "ft_kill.py")
+PROGRAM = str(Path(__file__).resolve().parent / "support" / "ft_kill.py")
 OPENMPI = helpers.inst().is_openmpi
 
 

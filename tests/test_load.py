@@ -3,9 +3,9 @@ import json
 import sys
 from pathlib import Path
 
-import helpers
+from support import helpers
 
-JOB = str(Path(__file__).parent / "slurm_job.py")
+JOB = str(Path(__file__).parent / "support" / "slurm_job.py")
 
 
 def job_result(res):

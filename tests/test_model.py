@@ -8,7 +8,7 @@ import h5py
 import numpy as np
 import pytest
 
-import helpers
+from support import helpers
 from mpicomm import installation, model
 
 # Rank 0 prints what every rank decided: the model in use and its method counters.

@@ -2,7 +2,7 @@
 interposer preloaded as without it, on 1 and 2 ranks.
 
 The suite ships only in mpi4py's sdist: `make test` fetches it with
-tests/fetch_mpi4py_suite.py into .cache/ (or set MPICOMM_MPI4PY_SUITE)."""
+tests/support/fetch_mpi4py_suite.py into .cache/ (or set MPICOMM_MPI4PY_SUITE)."""
 import os
 import re
 import sys
@@ -11,7 +11,7 @@ from pathlib import Path
 import mpi4py
 import pytest
 
-import helpers
+from support import helpers
 
 HERE = Path(__file__).resolve().parent
 
@@ -24,7 +24,7 @@ def suite_dir():
     main = Path(path) / "test" / "main.py"
     if not main.exists():
         pytest.fail(f"mpi4py's test suite is not at {path}: run "
-                    f"`python tests/fetch_mpi4py_suite.py .cache` (make test does)")
+                    f"`python tests/support/fetch_mpi4py_suite.py .cache` (make test does)")
     return Path(path)
 
 
@@ -42,7 +42,7 @@ def summary(outdir, nprocs):
 
 def run_suite(nprocs, interposer, outdir, env=None):
     root = suite_dir()
-    argv = [sys.executable, str(HERE / "rank_output.py"), str(outdir), "--",
+    argv = [sys.executable, str(HERE / "support" / "rank_output.py"), str(outdir), "--",
             sys.executable, "test/main.py", "-q", "-i", SELECT]
     res = helpers.mpicomm_run(nprocs, argv, interposer=interposer, cwd=root, env=env)
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:] + "".join(

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-import helpers
+from support import helpers
 
 ENV = {"MPICOMM_METHOD": "pipeline", "MPICOMM_PIPELINE_CHUNK": "4096"}
 PROLOGUE = """

@@ -1,5 +1,5 @@
 """Batch use under a real Slurm (munged, slurmctld, slurmd from Debian's packages, one
-node on loopback; see slurm/slurm_cluster.py): `mpicomm run` inside allocations, the sbatch
+node on loopback; see tests/support/slurm_cluster.py): `mpicomm run` inside allocations, the sbatch
 template, `mpicomm.interposer.load()` under a plain srun, and the warning for an srun
 that starts every task as an MPI job of its own."""
 import json
@@ -11,14 +11,12 @@ from pathlib import Path
 
 import pytest
 
-import helpers
+from support import helpers, slurm_cluster
 from mpicomm import build, codegen, launch
 
 HERE = Path(__file__).parent
-sys.path.insert(0, str(HERE.parent / "slurm"))
-import slurm_cluster  # noqa: E402
 
-JOB = str(HERE / "slurm_job.py")
+JOB = str(HERE / "support" / "slurm_job.py")
 MPICOMM = [sys.executable, "-m", "mpicomm"]
 
 pytestmark = pytest.mark.skipif(slurm_cluster.missing() is not None,

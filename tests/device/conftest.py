@@ -8,12 +8,10 @@ Without either, every test here skips and says why.
 """
 import importlib.util
 import os
-import sys
 
 import pytest
 
 MPI_TESTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "mpi")
-sys.path.insert(0, MPI_TESTS)                   # mpitypes: the random datatypes
 _spec = importlib.util.spec_from_file_location("mpi_conftest",
                                                os.path.join(MPI_TESTS, "conftest.py"))
 _mpi = importlib.util.module_from_spec(_spec)

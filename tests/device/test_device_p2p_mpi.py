@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from mpi4py import MPI
 
-import mpitypes
-import typespec
-import test_p2p_mpi as p2p
+from support import mpitypes
+from support import typespec
+from support import completion as p2p
 from conftest import outcome
 from mpicomm.datatypes import describe
 

@@ -10,9 +10,8 @@ from hypothesis import HealthCheck, given, note, seed, settings
 from hypothesis import strategies as st
 from mpi4py import MPI
 
-import mpitypes
-import test_pack_mpi as host_tests
-import typespec
+from support import mpitypes
+from support import typespec
 from conftest import outcome
 from mpicomm.datatypes import describe
 
@@ -102,7 +101,7 @@ def test_device_pack_and_unpack_match_the_mpi(interposer, device, spec, count, s
         dt.Free()
 
 
-FACES = host_tests.FACE + [
+FACES = mpitypes.FACES + [
     ("odd-stride", lambda: MPI.LONG_LONG.Create_hvector(50, 1, 12)),
     ("seven-levels", lambda: MPI.INT.Create_vector(2, 1, 2).Create_hvector(2, 1, 20)
      .Create_hvector(2, 1, 100).Create_hvector(2, 1, 300).Create_hvector(2, 1, 1000)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from mpi4py import MPI
 
-import mpitypes
+from support import mpitypes
 from conftest import outcome
 from test_neighbor_mpi import blocks, both, usable
 

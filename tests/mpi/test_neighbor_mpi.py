@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from mpi4py import MPI
 
-import mpitypes
+from support import mpitypes
 from conftest import outcome
 
 COMM = MPI.COMM_WORLD

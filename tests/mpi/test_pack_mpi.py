@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, note, seed, settings
 from hypothesis import strategies as st
 from mpi4py import MPI
 
-import mpitypes
+from support import mpitypes
 from conftest import outcome
 from mpicomm.datatypes import describe
 
@@ -85,15 +85,7 @@ def test_pack_and_unpack_match_the_mpi(interposer, spec, count, start, split, se
         dt.Free()
 
 
-FACE = [
-    ("xface", lambda: MPI.DOUBLE.Create_subarray([32] * 3, [32, 32, 1], [0, 0, 5])),
-    ("yface", lambda: MPI.DOUBLE.Create_subarray([32] * 3, [32, 1, 32], [0, 7, 0])),
-    ("xface2", lambda: MPI.DOUBLE.Create_subarray([32] * 3, [32, 32, 2], [0, 0, 30])),
-    ("interior", lambda: MPI.DOUBLE.Create_subarray([32] * 3, [30] * 3, [1] * 3,
-                                                    order=MPI.ORDER_FORTRAN)),
-    ("bytes", lambda: MPI.BYTE.Create_vector(100, 3, 512)),
-    ("nested", lambda: MPI.DOUBLE.Create_vector(8, 2, 4).Create_hvector(5, 1, 1000)),
-]
+FACE = mpitypes.FACES
 
 
 @pytest.mark.mpi

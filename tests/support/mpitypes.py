@@ -1,11 +1,7 @@
-"""tests/typespec.py shapes built as real mpi4py datatypes (by the MPI)."""
-import os
-import sys
-
+"""tests/support/typespec.py shapes built as real mpi4py datatypes (by the MPI)."""
 from mpi4py import MPI
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-import typespec  # noqa: E402
+from . import typespec
 
 
 def bounds(dt, count):
@@ -101,3 +97,15 @@ def show(dt):
                      for k, v in params.items() if k not in ("datatype",))
     inner = show(base) if isinstance(base, MPI.Datatype) else ""
     return f"{combiner}({inner}; {args})"
+
+
+# Halo faces and other canonical types of the pack tests: (name, make).
+FACES = [
+    ("xface", lambda: MPI.DOUBLE.Create_subarray([32] * 3, [32, 32, 1], [0, 0, 5])),
+    ("yface", lambda: MPI.DOUBLE.Create_subarray([32] * 3, [32, 1, 32], [0, 7, 0])),
+    ("xface2", lambda: MPI.DOUBLE.Create_subarray([32] * 3, [32, 32, 2], [0, 0, 30])),
+    ("interior", lambda: MPI.DOUBLE.Create_subarray([32] * 3, [30] * 3, [1] * 3,
+                                                    order=MPI.ORDER_FORTRAN)),
+    ("bytes", lambda: MPI.BYTE.Create_vector(100, 3, 512)),
+    ("nested", lambda: MPI.DOUBLE.Create_vector(8, 2, 4).Create_hvector(5, 1, 1000)),
+]

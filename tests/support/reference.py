@@ -141,10 +141,10 @@ def dup(c):
 
 
 def from_spec(spec):
-    """Build a tests/typespec.py shape as a reference type."""
+    """Build a tests/support/typespec.py shape as a reference type."""
     kind, args = spec[0], spec[1:]
     if kind == "named":
-        import typespec
+        from . import typespec
         return named(typespec.DENSE[args[0]])
     *params, child = args
     if kind == "struct2":

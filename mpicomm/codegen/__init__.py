@@ -9,29 +9,8 @@ on MPI alone, not on mpicomm.
 Bad arguments raise CodegenError (a ValueError) naming the problem. The command line is
 `mpicomm codegen halo|datatype ... [-o FILE]`.
 """
-import importlib
-import importlib.util
-import sys
-from pathlib import Path
-
-
-def _emitters():
-    """The emitters: installed as mpicomm._codegen, or a source checkout's codegen/."""
-    try:
-        return importlib.import_module("mpicomm._codegen")
-    except ModuleNotFoundError:
-        here = Path(__file__).resolve().parent.parent / "codegen"
-        spec = importlib.util.spec_from_file_location(
-            "mpicomm._codegen", here / "__init__.py", submodule_search_locations=[str(here)])
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["mpicomm._codegen"] = module
-        spec.loader.exec_module(module)
-        return module
-
-
-_emitters()
-from mpicomm._codegen import genhalo, gentype  # noqa: E402
-from mpicomm._codegen.gencode import DTYPES, FORTRAN, LANGS, CodegenError  # noqa: E402
+from mpicomm.codegen import genhalo, gentype
+from mpicomm.codegen.gencode import DTYPES, FORTRAN, LANGS, CodegenError
 
 __all__ = ["CodegenError", "DTYPES", "FORTRAN", "LANGS", "datatype", "halo"]
 

@@ -1,6 +1,6 @@
 """cffi builder for mpicomm._core: the interposer's MPI-free core (canonical form and kernels).
 
-Used by setup.py (cffi_modules) after codegen/genpup.py has written the kernels.
+Used by setup.py (cffi_modules) after genpup.py, beside it, has written the kernels.
 """
 import glob
 import os
@@ -9,7 +9,7 @@ import re
 from cffi import FFI
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-INTERPOSER = os.path.join(os.path.dirname(HERE), "interposer")
+INTERPOSER = os.path.dirname(HERE)
 
 
 def core_sources():
