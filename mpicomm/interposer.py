@@ -95,6 +95,19 @@ class Interposer:
         """The pipelined method's smallest chunk in bytes (MPICOMM_PIPELINE_CHUNK)."""
         return int(self.lib.mpicomm_interposer_pipeline_chunk())
 
+    def describe(self, datatype):
+        """The interposer's own decoding of an mpi4py datatype (what it records at
+        MPI_Type_commit), as a mpicomm.datatypes.Description: the same answer as
+        mpicomm.datatypes.describe, which decodes in Python."""
+        from mpi4py import MPI
+        from mpicomm import datatypes
+        from mpicomm._core import ffi
+        out = ffi.new("mpic_desc *")
+        fn = self.lib.mpicomm_interposer_describe
+        fn.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
+        fn(MPI._addressof(datatype), int(ffi.cast("uintptr_t", out)))
+        return datatypes._from_c(out)
+
     def stat(self, name):
         """A MPICOMM_STATS counter of this rank, or "requests_live" (requests the
         interposer created that are not yet completed and freed); KeyError for an

@@ -54,3 +54,14 @@ int mpicomm_interposer_cuda_aware(void)
 {
     return mpiw_g.cuda_aware;
 }
+
+/* The interposer's own decoding of a datatype, what MPI_Type_commit records (mpicomm's
+ * Python decoder is tested against it): handle points at an MPI_Datatype (mpi4py's
+ * MPI._addressof). */
+void mpicomm_interposer_describe(const void *handle, mpic_desc *out)
+{
+    MPI_Datatype dt;
+
+    memcpy(&dt, handle, sizeof dt);
+    mpiw_types_decode(dt, out);
+}

@@ -39,6 +39,23 @@ def committed(dt):
 
 @settings(max_examples=300, deadline=None, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(spec=mpitypes.datatypes)
+@seed(SEED)
+@pytest.mark.mpi
+def test_the_python_decoder_and_the_interposers_agree(interposer, spec):
+    """mpicomm.datatypes.describe decodes in Python what the interposer decodes in C (the
+    same probes and depth limit, the same core): both must give the same description,
+    canonical or not, with the same reason."""
+    dt = committed(spec.Dup())
+    note(mpitypes.show(spec))
+    try:
+        assert interposer.describe(dt) == describe(dt)
+    finally:
+        dt.Free()
+
+
+@settings(max_examples=300, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(spec=mpitypes.datatypes, count=st.integers(1, 3), start=st.integers(0, 9),
        split=st.booleans(), seed=st.integers(0, 2**31))
 @seed(SEED)
