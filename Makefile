@@ -1,6 +1,7 @@
 # mpicomm. Two commands set up everything on a fresh machine:
-#   make test   the whole suite, with MPICH and with Open MPI
+#   make test   the whole suite, with MPICH and with Open MPI, and the documentation
 #   make demo   the pack benchmark with and without the interposer, side by side
+# and `make docs` builds the documentation alone (docs/_build/html).
 PYTHON ?= python3
 MPIS ?= mpich openmpi
 RANKS ?= 1 2
@@ -17,7 +18,7 @@ export PRTE_MCA_rmaps_default_mapping_policy := :oversubscribe
 other = $(if $(filter mpich,$(1)),openmpi,mpich)
 venv = $(CURDIR)/.venv-$(1)
 
-.PHONY: test demo bench setup prereqs clean $(MPIS:%=setup-%) $(MPIS:%=test-%) $(MPIS:%=bench-%)
+.PHONY: test demo bench docs setup prereqs clean $(MPIS:%=setup-%) $(MPIS:%=test-%) $(MPIS:%=bench-%)
 
 prereqs:
 	@PYTHON=$(PYTHON) sh scripts/prereqs.sh
@@ -34,7 +35,14 @@ $(MPIS:%=setup-%): setup-%: prereqs
 	$(call venv,$*)/bin/mpicomm build
 	$(call venv,$*)/bin/python tests/support/fetch_mpi4py_suite.py $(CACHE) >/dev/null
 
-test: setup $(MPIS:%=test-%)
+test: setup $(MPIS:%=test-%) docs
+
+# The documentation, warnings as errors, then its doctest blocks (one rank, MPICH).
+DOCS_PY = $(call venv,$(firstword $(MPIS)))/bin/python
+docs: setup-$(firstword $(MPIS))
+	$(DOCS_PY) -m pip install -q ".[docs]"
+	$(DOCS_PY) -m sphinx -b html -W --keep-going -q docs docs/_build/html
+	$(DOCS_PY) -m sphinx -b doctest -W -q docs docs/_build/doctest
 
 # Tests that launch their own jobs, then the suite under mpiexec at each rank count, then
 # the device tests on the simulated device (MPICOMM_DEVICE=sim; on a GPU machine,
@@ -83,4 +91,4 @@ $(MPIS:%=bench-%): bench-%: setup-%
 	    --rounds 9 --json benchmarks/results/slurm-$*.json
 
 clean:
-	rm -rf .venv-mpich .venv-openmpi $(CACHE) build *.egg-info
+	rm -rf .venv-mpich .venv-openmpi $(CACHE) build *.egg-info docs/_build docs/_generated

@@ -1,7 +1,7 @@
 """Straggler traces: per-worker, per-round times, stored as HDF5.
 
 `mpicomm.collectives.PartialAllreduce` records them from a real job and the
-coding simulator replays them. One file holds one trace:
+coding simulator replays them. One file holds one trace::
 
     delays    float64 [workers, rounds]   seconds each worker took in each round
                                           (inf: never answered, e.g. a dead rank)

@@ -1,4 +1,4 @@
-"""The pipelined method is a contract (README, "The pipelined method"): a program that
+"""The pipelined method is a contract (docs/interposer.md, "The pipelined method"): a program that
 breaks it is stopped with a message naming what it did, never handed wrong data."""
 import importlib.metadata
 import sys

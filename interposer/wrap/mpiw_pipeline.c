@@ -9,7 +9,7 @@
  *
  * The receiver posts a receive for every chunk when the program posts its receive,
  * so no chunk waits for a call the interposer does not see. It can because the
- * method is a contract (README): every rank uses it, a nonblocking receive of a
+ * method is a contract (docs/interposer.md): every rank uses it, a nonblocking receive of a
  * pipelined size names its source and tag, and every such receive posts exactly
  * the size that is sent. Chunk 0's header and every chunk's length are checked; a
  * broken contract ends the job with a message saying so rather than deliver wrong
@@ -106,8 +106,9 @@ static void broken(const mpiw_pipe *pp, const char *what, long long a, long long
     snprintf(why, sizeof why, what, a, b);
     mpiw_log(MPIW_LOG_ERROR, "%s: %s. The pipelined method needs every rank to use it, "
              "receives of at least %lld bytes to post exactly the size sent and nonblocking "
-             "ones to name their source and tag (README, \"The pipelined method\"); ending "
-             "the job", mpiw_g.method == MPIW_METHOD_PIPELINE ? "MPICOMM_METHOD=pipeline"
+             "ones to name their source and tag (docs/interposer.md, \"The pipelined "
+             "method\"); ending the job",
+             mpiw_g.method == MPIW_METHOD_PIPELINE ? "MPICOMM_METHOD=pipeline"
              : "pipelined method (the communicator asserts exact lengths, no wildcards)",
              why, (long long) (2 * mpiw_g.pipe_chunk));
     /* A launcher tears the job down at the abort and may drop what is still in its

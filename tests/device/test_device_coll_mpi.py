@@ -132,7 +132,7 @@ def test_alltoallv_and_alltoallw_mirror_each_sides_span(interposer, device, mirr
 
     if SIZE == 1 and MPI.Get_library_version().startswith("Open MPI"):
         pytest.skip("Open MPI 5.0.11's one-rank MPI_Alltoallw scales byte displacements by "
-                    "the extent and writes outside the buffer (README, Limits)")
+                    "the extent and writes outside the buffer (docs/limits.md)")
     vec = MPI.DOUBLE.Create_vector(3, 1, 2).Commit()
     try:
         def w(s, r):

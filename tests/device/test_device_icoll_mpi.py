@@ -220,7 +220,7 @@ def test_ialltoallw_and_ineighbor_alltoallw_keep_their_gaps(interposer, device):
     """A strided type per block: the receive blocks' gaps stay as they were."""
     if SIZE == 1 and MPI.Get_library_version().startswith("Open MPI"):
         pytest.skip("Open MPI 5.0.11's one-rank MPI_Alltoallw scales byte displacements by "
-                    "the extent and writes outside the buffer (README, Limits)")
+                    "the extent and writes outside the buffer (docs/limits.md)")
     vec = D.Create_vector(3, 1, 2).Commit()
     cart = line()
     try:

@@ -1,0 +1,82 @@
+"""The reference pages keep up with the code: every MPICOMM_* variable the code reads is in
+docs/reference/environment.md with its default, and every flag of every command is in that
+command's section of docs/reference/cli.md. (`make docs` builds the pages themselves,
+warnings as errors, and runs their doctest blocks.)"""
+import argparse
+import re
+from pathlib import Path
+
+import pytest
+
+from mpicomm import cli
+
+ROOT = Path(__file__).resolve().parent.parent
+REFERENCE = ROOT / "docs" / "reference"
+CODE = ["mpicomm", "interposer", "slurm", "tests", "benchmarks", "scripts", "examples"]
+SUFFIXES = {".py", ".c", ".h", ".sh", ".sbatch"}
+
+
+def variables_in_code():
+    found = {}
+    for top in CODE:
+        for path in (ROOT / top).rglob("*"):
+            if path.suffix in SUFFIXES and path.is_file() and "_build" not in path.parts:
+                for name in re.findall(r"\bMPICOMM_[A-Z0-9_]+", path.read_text(errors="replace")):
+                    found.setdefault(name, path.relative_to(ROOT))
+    return found
+
+
+def documented_variables():
+    rows = re.findall(r"^\| `(MPICOMM[A-Z0-9_]*)` \| ([^|]+) \|",
+                      (REFERENCE / "environment.md").read_text(), re.M)
+    return {name: default.strip() for name, default in rows}
+
+
+def test_every_variable_the_code_reads_is_documented_with_its_default():
+    documented = documented_variables()
+    missing = {n: str(p) for n, p in variables_in_code().items() if n not in documented}
+    assert not missing, f"not in docs/reference/environment.md: {missing}"
+    assert all(documented.values()), "a variable without a default"
+    assert len(documented) >= 19
+
+
+def commands():
+    """(name, its parser) for every command and codegen subcommand."""
+    out = []
+
+    def walk(parser, prefix):
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    before = len(out)
+                    walk(sub, f"{prefix} {name}")
+                    if len(out) == before:
+                        out.append((f"{prefix} {name}", sub))
+    walk(cli.parser(), "mpicomm")
+    return out
+
+
+def sections():
+    text = (REFERENCE / "cli.md").read_text()
+    parts = re.split(r"^## ", text, flags=re.M)[1:]
+    return {p.split("\n", 1)[0].strip(): p for p in parts}
+
+
+@pytest.mark.parametrize("name, parser", commands(), ids=[c[0] for c in commands()])
+def test_every_flag_is_in_its_commands_section(name, parser):
+    section = sections().get(name)
+    assert section is not None, f"docs/reference/cli.md has no section '## {name}'"
+    for action in parser._actions:
+        if not action.option_strings or "--help" in action.option_strings:
+            continue
+        assert any(re.search(rf"(?<![\w-]){re.escape(o)}(?![\w-])", section)
+                   for o in action.option_strings), \
+            f"{name}: {'/'.join(action.option_strings)} is not documented"
+
+
+def test_the_checks_can_fail(tmp_path):
+    """An undocumented name is caught (the same pattern the checks use)."""
+    assert "MPICOMM_" + "NOT_A_SETTING" not in documented_variables()
+    section = sections()["mpicomm run"]
+    assert not re.search(r"(?<![\w-])--not-a-flag(?![\w-])", section)
+    assert re.search(r"(?<![\w-])--ft(?![\w-])", section)
