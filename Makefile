@@ -31,6 +31,7 @@ setup: prereqs $(MPIS:%=setup-%)
 $(MPIS:%=setup-%): setup-%: prereqs
 	@test -x $(call venv,$*)/bin/python || $(PYTHON) -m venv $(call venv,$*)
 	$(call venv,$*)/bin/python -m pip install -q --upgrade pip
+	rm -rf build    # setuptools' in-tree build folder would ship files moved since
 	$(call venv,$*)/bin/python -m pip install -q ".[$*,test,cuda]"
 	$(call venv,$*)/bin/mpicomm build
 	$(call venv,$*)/bin/python tests/support/fetch_mpi4py_suite.py $(CACHE) >/dev/null

@@ -20,9 +20,9 @@ for generator in ("genpup.py", "gendevice.py", "genwrap.py"):
                            os.path.join(HERE, "interposer", "gen")])
 
 # The C sources travel inside the package as
-# mpicomm/_interposer/{include,core,device,wrap,fortran,gen}, with the generators of gen
+# mpicomm/_interposer/{include,core,device,wrap,internal,fortran,gen}, with the generators of gen
 # (codegen).
-SOURCE_DIRS = ["include", "core", "device", "wrap", "fortran", "gen", "codegen"]
+SOURCE_DIRS = ["include", "core", "device", "wrap", "internal", "fortran", "gen", "codegen"]
 
 setup(
     packages=["mpicomm", "mpicomm.codegen", "mpicomm.collectives", "mpicomm.coding",

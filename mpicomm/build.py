@@ -25,7 +25,7 @@ from mpicomm import installation, memo
 LIBNAME = "libmpicomm.so"
 CUDA_LIBNAME = "libmpicomm_cuda.so"
 CFLAGS = ["-O3", "-std=gnu11", "-fPIC", "-shared", "-Wall", "-Wno-unused-parameter"]
-C_DIRS = ["core", "device", "gen", "wrap", "fortran"]
+C_DIRS = ["core", "device", "gen", "wrap", "internal", "fortran"]
 GENERATED = ["mpic_kernels.c", "mpik_kernels.h", "mpik_cuda.cu", "mpiw_coll_entry.c",
              "mpiw_coll_entry.h"]
 # Compute capabilities the CUDA kernels are built for where nvcc knows them (V100 to
@@ -244,12 +244,14 @@ def _compile(inst, mpicc, src, vendor, version, hdf5, lib, meta_path, quiet, nvc
               file=sys.stderr)
     fd, tmp = tempfile.mkstemp(dir=outdir, suffix=".so")
     os.close(fd)
-    cmd = [mpicc, *CFLAGS, *(f"-I{src / d}" for d in ("include", "core", "device", "gen", "wrap")),
+    cmd = [mpicc, *CFLAGS, *(f"-I{src / d}" for d in ("include", "core", "device", "gen",
+                                                      "internal")),
            *([f'-DMPIW_HDF5_LIB="{hdf5}"'] if hdf5 else []), *sources(src),
            "-o", tmp, "-lpthread", "-ldl", "-lm"]
     out = subprocess.run(cmd, capture_output=True, text=True, env=_compiler_env())
     if out.returncode != 0:
-        os.unlink(tmp)
+        if os.path.exists(tmp):             # the compiler removes its output on failure
+            os.unlink(tmp)
         raise BuildError("compiling the interposer failed:\n" + " ".join(cmd) + "\n" +
                          out.stderr[-4000:])
     os.chmod(tmp, 0o755)

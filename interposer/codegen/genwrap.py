@@ -5,8 +5,8 @@ Every MPI collective that takes a buffer has up to four C entry points: the bloc
 call, its nonblocking form (MPI_I...), and the _c (MPI_Count) forms of both. Each entry
 point only checks whether the call has a device buffer the MPI cannot take
 (mpiw_coll_device) and dispatches: to the family's helper `mpiw_cd_<call>` (written by
-hand beside the other wrappers: bcast.c, reduce.c, gather.c, alltoall.c,
-neighbor_alltoall.c), which runs the MPI on host mirrors, or else to the MPI.
+hand in interposer/internal/mpiw_coll_{bcast,reduce,gather,alltoall}.c), which runs the
+MPI on host mirrors, or else to the MPI.
 
 The helpers share one signature shape, whatever the form: counts as int64_t, arrays of
 counts and displacements as `const void *` read as int or MPI_Count / MPI_Aint by

@@ -1,46 +1,7 @@
 /* MPI_Alltoall, MPI_Alltoallv, MPI_Alltoallw and their _c forms: packed sides where
- * the method packs, else the MPI; with device buffers over an MPI that is not CUDA-aware
- * (here and in their nonblocking forms), through host mirrors of each side's span
- * (mpiw_coll.c). */
-#include "mpiw_collcall.h"
-
-int mpiw_cd_alltoall(const void *s, int64_t sn, MPI_Datatype st, void *r, int64_t rn,
-                     MPI_Datatype rt, MPI_Comm comm, int large, MPI_Request *req)
-{
-    int n = mpiw_coll_peers(comm);
-    mpiw_side s_ = { .buf = (char *) s, .count = sn, .type = st },
-              r_ = { .buf = r, .count = rn, .type = rt };
-
-    MPIW_ON_MIRRORS(s_, n, r_, n, comm, req,
-                    MPIW_ICOLL(large, req, Alltoall, Ialltoall, s_.buf, sn, st, r_.buf, rn, rt,
-                               comm));
-}
-
-int mpiw_cd_alltoallv(const void *s, const void *sns, const void *sds, MPI_Datatype st, void *r,
-                      const void *rns, const void *rds, MPI_Datatype rt, MPI_Comm comm,
-                      int large, MPI_Request *req)
-{
-    int n = mpiw_coll_peers(comm);
-    mpiw_side s_ = mpiw_coll_side(s, sns, sds, 0, st, NULL, large),
-              r_ = mpiw_coll_side(r, rns, rds, 0, rt, NULL, large);
-
-    MPIW_ON_MIRRORS(s_, n, r_, n, comm, req,
-                    MPIW_ICOLL(large, req, Alltoallv, Ialltoallv, s_.buf, sns, sds, st, r_.buf,
-                               rns, rds, rt, comm));
-}
-
-int mpiw_cd_alltoallw(const void *s, const void *sns, const void *sds, const MPI_Datatype *sts,
-                      void *r, const void *rns, const void *rds, const MPI_Datatype *rts,
-                      MPI_Comm comm, int large, MPI_Request *req)
-{
-    int n = mpiw_coll_peers(comm);
-    mpiw_side s_ = mpiw_coll_side(s, sns, sds, 0, MPI_DATATYPE_NULL, sts, large),
-              r_ = mpiw_coll_side(r, rns, rds, 0, MPI_DATATYPE_NULL, rts, large);
-
-    MPIW_ON_MIRRORS(s_, n, r_, n, comm, req,
-                    MPIW_ICOLL(large, req, Alltoallw, Ialltoallw, s_.buf, sns, sds, sts, r_.buf,
-                               rns, rds, rts, comm));
-}
+ * the method packs, else the MPI; with device buffers over an MPI that is not CUDA-aware,
+ * through host mirrors (internal/mpiw_coll_alltoall.c). */
+#include "mpiw_coll_entry.h"
 
 int MPI_Alltoall(const void *sendbuf, int sendcount, MPI_Datatype sendtype, void *recvbuf,
                  int recvcount, MPI_Datatype recvtype, MPI_Comm comm)

@@ -1,10 +1,11 @@
 /*
- * mpiw: the layer that sees MPI. Wrappers (one file per MPI function family)
- * check "active?" and dispatch; the work lives in a few internal modules:
- * mpiw_state.c (settings, logs, counters), mpiw_types.c (decoding and the type
- * cache), mpiw_choose.c (the chooser: how each call travels), mpiw_model.c (the
- * measured times the chooser asks), the senders (mpiw_p2p.c, mpiw_pipeline.c,
- * mpiw_alltoall.c, mpiw_neighbor.c), mpiw_requests.c and mpiw_complete.c
+ * mpiw: the layer that sees MPI. Wrappers (interposer/wrap/, one file per MPI function
+ * family, and the generated entry points in gen/) check "active?" and dispatch; the
+ * work lives in these internal modules: mpiw_state.c (settings, logs, counters),
+ * mpiw_types.c (decoding and the type cache), mpiw_choose.c (the chooser: how each call
+ * travels), mpiw_model.c (the measured times the chooser asks), the senders (mpiw_p2p.c,
+ * mpiw_pipeline.c, mpiw_alltoall.c, mpiw_neighbor.c), device buffers (mpiw_device.c,
+ * mpiw_bytes.c, mpiw_pending.c, mpiw_coll*.c), mpiw_requests.c and mpiw_complete.c
  * (requests of ours through every completion call) and mpiw_pack.c.
  */
 #ifndef MPIW_H
