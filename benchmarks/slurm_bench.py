@@ -17,6 +17,7 @@ import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from tests.support import slurm_cluster
 
@@ -82,9 +83,10 @@ def main():
     if reason:
         sys.exit(f"slurm_bench: {reason}")
     with slurm_cluster.SlurmCluster() as cluster:
-        res = cluster.run(["salloc", "-n", str(args.ranks), sys.executable, __file__,
-                           "--inner", "--rounds", str(args.rounds), "--ranks", str(args.ranks)],
-                          timeout=3600)
+        root = Path(__file__).resolve().parent.parent
+        res = cluster.run(["salloc", "-n", str(args.ranks), sys.executable, "-m",
+                           "benchmarks.slurm_bench", "--inner", "--rounds", str(args.rounds),
+                           "--ranks", str(args.ranks)], timeout=3600, cwd=root)
     line = [ln for ln in res.stdout.splitlines() if ln.startswith("SLURMBENCH ")]
     if res.returncode != 0 or not line:
         sys.exit(f"slurm_bench: the allocation failed ({res.returncode}):\n{res.stderr}")
