@@ -9,6 +9,12 @@ The datatype is decoded with MPI_Type_get_envelope/get_contents (mpi4py), and
 the MPI-free core (the same C code the interposer runs, through cffi) reduces
 it. counts[0] is the contiguous bytes per block; counts[i], strides[i] (bytes)
 are the levels above it, innermost first.
+
+A type the strided form cannot express (irregular displacements, blocks of unequal
+lengths, a struct of differently laid-out members) may have the table form instead:
+canonical is False, and pieces lists what it packs in typemap order, each (offset from
+the element's start, bytes, shape), shape -1 for one contiguous run, else an index into
+shapes, the (counts, strides) of a strided piece.
 """
 from dataclasses import dataclass
 from typing import Optional, Tuple
@@ -30,20 +36,48 @@ class Description:
     true_lb: int
     true_extent: int
     reason: Optional[str] = None
+    pieces: Optional[Tuple[Tuple[int, int, int], ...]] = None
+    shapes: Optional[Tuple[Tuple[Tuple[int, ...], Tuple[int, ...]], ...]] = None
+
+    @property
+    def packable(self):
+        """Does the interposer's core pack it (canonical, or the table form)?"""
+        return self.canonical or self.pieces is not None
 
     @property
     def ndims(self):
         return len(self.counts)
 
 
+def _table(d):
+    """(pieces, shapes) of a description with the table form, else (None, None)."""
+    nshapes = ffi.new("int64_t *")
+    n = lib.mpic_table_pieces(d, nshapes)
+    if not n:
+        return None, None
+    o, ln, s = ffi.new("int64_t *"), ffi.new("int64_t *"), ffi.new("int64_t *")
+    pieces = []
+    for i in range(n):
+        lib.mpic_table_piece(d, i, o, ln, s)
+        pieces.append((o[0], ln[0], s[0]))
+    shapes = []
+    for k in range(nshapes[0]):
+        sh = lib.mpic_table_shape(d, k)
+        shapes.append((tuple(sh.counts[i] for i in range(sh.ndims)),
+                       tuple(sh.strides[i] for i in range(sh.ndims))))
+    return tuple(pieces), tuple(shapes)
+
+
 def _from_c(d):
     n = d.ndims if d.canonical else 0
+    pieces, shapes = _table(d)
     return Description(
         canonical=bool(d.canonical), start=d.start if n else 0,
         counts=tuple(d.counts[i] for i in range(n)), strides=tuple(d.strides[i] for i in range(n)),
         size=d.info.size, lb=d.info.lb, extent=d.info.extent, true_lb=d.info.true_lb,
         true_extent=d.info.true_extent,
-        reason=None if d.canonical else ffi.string(d.reason).decode())
+        reason=None if d.canonical else ffi.string(d.reason).decode(),
+        pieces=pieces, shapes=shapes)
 
 
 def _typeinfo(size, lb, extent, true_lb, true_extent):
@@ -75,7 +109,7 @@ def describe_contents(combiner, info, children=(), ints=(), addrs=(), counts=(),
     for i, child in enumerate(children):
         kids[i] = child[0]
     lib.mpic_desc_build(out, c, kids, tinfo)
-    return out
+    return ffi.gc(out, lib.mpic_desc_release) if out.table != ffi.NULL else out
 
 
 def _not_canonical(out, reason):
@@ -156,6 +190,8 @@ def describe(datatype):
 
 
 def _cdesc(desc):
+    if desc.pieces is not None:
+        return _ctable(desc)
     if not desc.canonical:
         raise ValueError(f"datatype is not canonical: {desc.reason}")
     d = ffi.new("mpic_desc *")
@@ -164,6 +200,30 @@ def _cdesc(desc):
         d.counts[i], d.strides[i] = c, s
     d.info = _typeinfo(desc.size, desc.lb, desc.extent, desc.true_lb, desc.true_extent)[0]
     return d
+
+
+def _ctable(desc):
+    """The table form of desc as the core's description (released when collected)."""
+    info = _typeinfo(desc.size, desc.lb, desc.extent, desc.true_lb, desc.true_extent)
+    shapes = ffi.new("mpic_desc[]", max(len(desc.shapes), 1))
+    for k, (counts, strides) in enumerate(desc.shapes):
+        s = shapes[k]
+        s.canonical, s.ndims = 1, len(counts)
+        for i, (c, st) in enumerate(zip(counts, strides)):
+            s.counts[i], s.strides[i] = c, st
+        s.info.size = s.info.extent = s.info.true_extent = _shape_size(counts, strides)
+    flat = ffi.new("int64_t[]", [v for p in desc.pieces for v in p] or [0])
+    d = ffi.new("mpic_desc *")
+    if lib.mpic_table_make(d, flat, len(desc.pieces), shapes, len(desc.shapes), info):
+        raise ValueError(f"not a table this type can have: {ffi.string(d.reason).decode()}")
+    return ffi.gc(d, lib.mpic_desc_release)
+
+
+def _shape_size(counts, strides):
+    size = 1
+    for c in counts:
+        size *= c
+    return size
 
 
 def _on_device(buf):

@@ -195,15 +195,20 @@ int mpic_desc_build(mpic_desc *out, const mpic_contents *c, const mpic_desc *chi
     /* 1. Children must be canonical themselves (struct checks its own members). */
     if (c->ntypes < 1)
         return fail(out, "no child type");
-    if (c->combiner != MPIC_COMBINER_STRUCT && !children[0].canonical)
-        return fail(out, "child: %s", children[0].reason);
     if (info->size <= 0)
         return fail(out, "empty type");
+    if (c->combiner != MPIC_COMBINER_STRUCT && !children[0].canonical)
+        return children[0].table ? mpic_table_build(out, c, children)
+                                 : fail(out, "child: %s", children[0].reason);
 
-    /* 2. Levels from the combiner, 3. simplified, 4. checked against the MPI. */
+    /* 2. Levels from the combiner, 3. simplified, 4. checked against the MPI; 5. what
+     * the strided form cannot express, as a table. */
     err = combiner_levels(out, &l, c, children);
-    if (err)
-        return out->reason[0] ? err : fail(out, "too many levels");
-    mpic_levels_simplify(&l);
-    return mpic_levels_to_desc(out, &l);
+    if (err && !out->reason[0])
+        fail(out, "too many levels");
+    if (!err) {
+        mpic_levels_simplify(&l);
+        err = mpic_levels_to_desc(out, &l);
+    }
+    return err ? mpic_table_build(out, c, children) : MPIC_OK;
 }

@@ -46,10 +46,12 @@ int64_t mpic_pack(const mpic_desc *d, int64_t count, const void *inbuf, void *pa
     const mpic_kernel *k;
     const char *src;
 
-    if (!d->canonical || count < 0)
+    if (!mpic_packable(d) || count < 0)
         return -MPIC_ERR_ARG;
     if (count == 0)
         return 0;
+    if (!d->canonical)
+        return mpic_table_pack(d, count, inbuf, packed);
     mpic_plan_make(&p, &start, d, count);
     src = (const char *) ((uintptr_t) inbuf + (uintptr_t) start);
     k = mpic_plan_kernel(&p, (uintptr_t) src, (uintptr_t) packed);
@@ -67,10 +69,12 @@ int64_t mpic_unpack(const mpic_desc *d, int64_t count, const void *packed, void 
     const mpic_kernel *k;
     char *dst;
 
-    if (!d->canonical || count < 0)
+    if (!mpic_packable(d) || count < 0)
         return -MPIC_ERR_ARG;
     if (count == 0)
         return 0;
+    if (!d->canonical)
+        return mpic_table_unpack(d, count, packed, outbuf);
     mpic_plan_make(&p, &start, d, count);
     dst = (char *) ((uintptr_t) outbuf + (uintptr_t) start);
     k = mpic_plan_kernel(&p, (uintptr_t) dst, (uintptr_t) packed);
@@ -87,13 +91,19 @@ int64_t mpic_unpack_bytes(const mpic_desc *d, int64_t nbytes, const void *packed
     const char *src;
     char *elem;
 
-    if (!d->canonical || nbytes < 0)
+    if (!mpic_packable(d) || nbytes < 0)
         return -MPIC_ERR_ARG;
     if (nbytes == 0)
         return 0;
     whole = nbytes / d->info.size;
     if (whole)
         mpic_unpack(d, whole, packed, outbuf);
+    if (!d->canonical) {
+        mpic_table_unpack_head(d, nbytes - whole * d->info.size,
+                               (const char *) packed + whole * d->info.size,
+                               (char *) outbuf + whole * d->info.extent);
+        return nbytes;
+    }
 
     /* The tail: the first bytes of element `whole`, block by block in typemap order. */
     left = nbytes - whole * d->info.size;

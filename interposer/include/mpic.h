@@ -12,6 +12,11 @@
  * and blocks are visited with i1 fastest: that is the typemap order, and so the
  * packed order. Sizes, bounds and extents are the MPI's own, never recomputed.
  *
+ * What this form cannot express (irregular displacements, blocks of unequal lengths,
+ * structs of differently laid-out members, nested) gets the table form instead: the
+ * list of its pieces in typemap order, each a contiguous run or a strided block at an
+ * offset (mpic_table.c). Such a description has canonical = 0 and table set.
+ *
  * Nothing here includes mpi.h: the wrappers (mpiw_) decode an MPI datatype into
  * mpic_contents, and so does the Python package through cffi.
  */
@@ -69,6 +74,8 @@ typedef struct mpic_contents {
     const int64_t *counts;
 } mpic_contents;
 
+typedef struct mpic_table mpic_table;
+
 typedef struct mpic_desc {
     int canonical;                     /* 1: the fields below describe the type */
     int ndims;                         /* entries used in counts/strides, >= 1 */
@@ -77,7 +84,28 @@ typedef struct mpic_desc {
     int64_t strides[MPIC_MAX_DIMS];    /* strides[0] is unused and 0 */
     mpic_typeinfo info;
     char reason[MPIC_REASON_LEN];      /* why not canonical, when canonical == 0 */
+    const mpic_table *table;           /* the table form (canonical == 0), or NULL */
 } mpic_desc;
+
+/* Descriptions share their table: a copy kept beyond the call that got it is retained,
+ * and released when done (release clears d->table). */
+void mpic_desc_retain(const mpic_desc *d);
+void mpic_desc_release(mpic_desc *d);
+
+/* Can the core pack it: canonical, or the table form? */
+int mpic_packable(const mpic_desc *d);
+
+/* The table form's pieces (0 for a description without one) and its strided shapes;
+ * piece i: offset from the element's start, bytes, shape (-1: one contiguous run). */
+int64_t mpic_table_pieces(const mpic_desc *d, int64_t *nshapes);
+int mpic_table_piece(const mpic_desc *d, int64_t i, int64_t *offset, int64_t *len,
+                     int64_t *shape);
+const mpic_desc *mpic_table_shape(const mpic_desc *d, int64_t s);
+
+/* A description of the table form from its pieces (offset, bytes, shape: 3 per piece)
+ * and strided shapes, checked against info as a decoded one is. */
+int mpic_table_make(mpic_desc *out, const int64_t *pieces, int64_t npieces,
+                    const mpic_desc *shapes, int64_t nshapes, const mpic_typeinfo *info);
 
 /* Describe a predefined type. */
 int mpic_desc_named(mpic_desc *out, const mpic_typeinfo *info);
@@ -87,7 +115,8 @@ int mpic_desc_build(mpic_desc *out, const mpic_contents *c, const mpic_desc *chi
                     const mpic_typeinfo *info);
 
 /* Pack or unpack count elements; the packed side is contiguous. Returns bytes moved,
- * or -MPIC_ERR_* when the description is not canonical or count is negative. */
+ * or -MPIC_ERR_* when the description is neither canonical nor a table, or count is
+ * negative. The range functions below take canonical descriptions only. */
 int64_t mpic_pack(const mpic_desc *d, int64_t count, const void *inbuf, void *packed);
 int64_t mpic_unpack(const mpic_desc *d, int64_t count, const void *packed, void *outbuf);
 

@@ -48,7 +48,7 @@ enum { MPIW_MODE_STANDARD = 0, MPIW_MODE_SYNC, MPIW_MODE_READY };
     X(unpack_fallback) X(bytes_packed) X(bytes_unpacked) X(send_fast) X(send_fallback)    \
     X(recv_fast) X(recv_fallback) X(method_pack) X(method_passthrough) X(neighbor_fast)       \
     X(neighbor_fallback) X(method_pipeline) X(alltoall_fast) X(alltoall_fallback)          \
-    X(method_device) X(method_staged) X(method_oneshot) X(method_mirror)
+    X(method_device) X(method_staged) X(method_oneshot) X(method_mirror) X(types_table)
 
 enum {
 #define MPIW_STAT_ENUM(name) MPIW_STAT_##name,
@@ -133,6 +133,8 @@ void mpiw_types_commit(MPI_Datatype dt);
 void mpiw_types_free(MPI_Datatype dt);
 void mpiw_types_retain(MPI_Datatype dt);
 int mpiw_types_lookup(MPI_Datatype dt, mpic_desc *out);
+/* Canonical or the table form: a copy whose table is retained (mpic_desc_release it). */
+int mpiw_types_lookup_packable(MPI_Datatype dt, mpic_desc *out);
 void mpiw_types_clear(void);
 int mpiw_types_decode(MPI_Datatype dt, mpic_desc *out);
 

@@ -1,6 +1,7 @@
 /*
  * The packer behind MPI_Pack and MPI_Unpack. A call is done here only when every
- * argument is valid and the type is canonical; anything else is the MPI's to do, so
+ * argument is valid and the type is canonical or has the table form (host buffers);
+ * anything else is the MPI's to do, so
  * that errors (and their messages) stay the MPI's own. A device buffer on either side
  * is packed by the device layer, or, where the MPI must do it, handed to the MPI as a
  * host mirror (mpiw_device.c).
@@ -26,15 +27,29 @@ static int fits(int64_t count, int64_t size, int64_t position, int64_t total)
     return position >= 0 && position <= total && size > 0 && count <= (total - position) / size;
 }
 
+/* The type as the core packs it here: canonical, or the table form on host buffers
+ * (the device kernels take the strided form only). Released by the caller. */
+static int packable(MPI_Datatype dt, int device, mpic_desc *d)
+{
+    if (!mpiw_types_lookup_packable(dt, d))
+        return 0;
+    if (device && d->table) {
+        mpic_desc_release(d);
+        return 0;
+    }
+    return 1;
+}
+
 int mpiw_pack_try(const void *inbuf, int64_t incount, MPI_Datatype dt, void *outbuf,
                   int64_t outsize, int64_t *position, MPI_Comm comm, int *err)
 {
-    mpic_desc d;
+    mpic_desc d = { 0 };
     int64_t n;
     int found = 0, device = mpid_on_device(inbuf) || mpid_on_device(outbuf);
 
-    if (comm == MPI_COMM_NULL || incount <= 0 || !outbuf || !(found = mpiw_types_lookup(dt, &d)) ||
-        !fits(incount, d.info.size, *position, outsize)) {
+    if (comm == MPI_COMM_NULL || incount <= 0 || !outbuf ||
+        !(found = packable(dt, device, &d)) || !fits(incount, d.info.size, *position, outsize)) {
+        mpic_desc_release(&d);
         mpiw_count(MPIW_STAT_pack_fallback, 1);
         mpiw_log(MPIW_LOG_DEBUG, "MPI_Pack to the MPI: %s", refusal(comm, incount, outbuf, found));
         if (!device)
@@ -48,6 +63,7 @@ int mpiw_pack_try(const void *inbuf, int64_t incount, MPI_Datatype dt, void *out
         mpic_pack(&d, incount, inbuf, (char *) outbuf + *position);
     else if (mpid_pack(&d, incount, inbuf, (char *) outbuf + *position))
         return *err = mpiw_device_failed(comm, MPI_ERR_OTHER), 1;
+    mpic_desc_release(&d);
     *position += n;
     mpiw_count(MPIW_STAT_pack_fast, 1);
     mpiw_count(MPIW_STAT_bytes_packed, n);
@@ -57,12 +73,13 @@ int mpiw_pack_try(const void *inbuf, int64_t incount, MPI_Datatype dt, void *out
 int mpiw_unpack_try(const void *inbuf, int64_t insize, int64_t *position, void *outbuf,
                     int64_t outcount, MPI_Datatype dt, MPI_Comm comm, int *err)
 {
-    mpic_desc d;
+    mpic_desc d = { 0 };
     int64_t n;
     int found = 0, device = mpid_on_device(inbuf) || mpid_on_device(outbuf);
 
-    if (comm == MPI_COMM_NULL || outcount <= 0 || !inbuf || !(found = mpiw_types_lookup(dt, &d)) ||
-        !fits(outcount, d.info.size, *position, insize)) {
+    if (comm == MPI_COMM_NULL || outcount <= 0 || !inbuf ||
+        !(found = packable(dt, device, &d)) || !fits(outcount, d.info.size, *position, insize)) {
+        mpic_desc_release(&d);
         mpiw_count(MPIW_STAT_unpack_fallback, 1);
         mpiw_log(MPIW_LOG_DEBUG, "MPI_Unpack to the MPI: %s", refusal(comm, outcount, inbuf, found));
         if (!device)
@@ -76,6 +93,7 @@ int mpiw_unpack_try(const void *inbuf, int64_t insize, int64_t *position, void *
         mpic_unpack(&d, outcount, (const char *) inbuf + *position, outbuf);
     else if (mpid_unpack(&d, outcount, (const char *) inbuf + *position, outbuf))
         return *err = mpiw_device_failed(comm, MPI_ERR_OTHER), 1;
+    mpic_desc_release(&d);
     *position += n;
     mpiw_count(MPIW_STAT_unpack_fast, 1);
     mpiw_count(MPIW_STAT_bytes_unpacked, n);

@@ -200,8 +200,10 @@ static int decode_derived(MPI_Datatype dt, mpic_desc *out, int depth, int combin
             PMPI_Type_free(&types[i]);
     }
 
-    /* 3. This level. */
+    /* 3. This level (a table of its own: the children's are let go). */
     mpic_desc_build(out, &c, children, info);
+    for (int64_t i = 0; i < n[3]; i++)
+        mpic_desc_release(&children[i]);
     err = 0;
 out:
     free(wide);
@@ -247,8 +249,18 @@ int mpiw_types_decode(MPI_Datatype dt, mpic_desc *out)
 
 typedef struct entry {
     int64_t refs;      /* handles to this type the program holds (get_contents adds some) */
-    mpic_desc desc;
+    mpic_desc desc;    /* holds a reference to its table, if any */
 } entry;
+
+static void entry_free(void *p)
+{
+    entry *e = p;
+
+    if (e) {
+        mpic_desc_release(&e->desc);
+        free(e);
+    }
+}
 
 static mpiw_map cache;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -264,7 +276,11 @@ void mpiw_types_commit(MPI_Datatype dt)
     fresh->refs = 1;
     decode(dt, &fresh->desc, 0);
     mpiw_count(MPIW_STAT_types_committed, 1);
-    if (fresh->desc.canonical) {
+    if (fresh->desc.table) {
+        mpiw_count(MPIW_STAT_types_table, 1);
+        mpiw_log(MPIW_LOG_DEBUG, "commit: %s, size %lld, extent %lld", fresh->desc.reason,
+                 (long long) fresh->desc.info.size, (long long) fresh->desc.info.extent);
+    } else if (fresh->desc.canonical) {
         mpic_desc *d = &fresh->desc;
         mpiw_count(MPIW_STAT_types_canonical, 1);
         mpiw_log(MPIW_LOG_DEBUG,
@@ -277,10 +293,11 @@ void mpiw_types_commit(MPI_Datatype dt)
     LOCKED({
         entry *old = mpiw_map_get(&cache, MPIW_KEY(dt));
         if (old) {
-            old->desc = fresh->desc;        /* committed again: keep its references */
+            mpic_desc_release(&old->desc);  /* committed again: keep its references */
+            old->desc = fresh->desc;
             free(fresh);
         } else if (mpiw_map_put(&cache, MPIW_KEY(dt), fresh)) {
-            free(fresh);
+            entry_free(fresh);
         }
     });
 }
@@ -301,7 +318,7 @@ void mpiw_types_free(MPI_Datatype dt)
     LOCKED({
         entry *e = mpiw_map_get(&cache, MPIW_KEY(dt));
         if (e && --e->refs <= 0)
-            free(mpiw_map_remove(&cache, MPIW_KEY(dt)));
+            entry_free(mpiw_map_remove(&cache, MPIW_KEY(dt)));
     });
 }
 
@@ -313,6 +330,22 @@ int mpiw_types_lookup(MPI_Datatype dt, mpic_desc *out)
         entry *e = mpiw_map_get(&cache, MPIW_KEY(dt));
         if (e && e->desc.canonical) {
             *out = e->desc;
+            out->table = NULL;
+            hit = 1;
+        }
+    });
+    return hit;
+}
+
+int mpiw_types_lookup_packable(MPI_Datatype dt, mpic_desc *out)
+{
+    int hit = 0;
+
+    LOCKED({
+        entry *e = mpiw_map_get(&cache, MPIW_KEY(dt));
+        if (e && mpic_packable(&e->desc)) {
+            *out = e->desc;
+            mpic_desc_retain(out);
             hit = 1;
         }
     });
@@ -321,5 +354,5 @@ int mpiw_types_lookup(MPI_Datatype dt, mpic_desc *out)
 
 void mpiw_types_clear(void)
 {
-    LOCKED(mpiw_map_clear(&cache, free));
+    LOCKED(mpiw_map_clear(&cache, entry_free));
 }
