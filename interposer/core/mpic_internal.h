@@ -27,6 +27,7 @@ struct mpic_table {
     int64_t refs;
     int64_t npieces, nshapes;
     int64_t run;         /* > 0: every piece is a contiguous run of this many bytes */
+    int64_t blocks;      /* contiguous blocks per element (a strided piece has several) */
     mpic_piece *pieces;
     mpic_desc *shapes;   /* canonical, start 0 */
 };

@@ -302,14 +302,21 @@ static const char *check(const mpic_table *t, const mpic_typeinfo *info)
     return NULL;
 }
 
-/* One reference; the run length every piece shares (0: they differ, or some are strided). */
+/* One reference; the run length every piece shares (0: they differ, or some are
+ * strided); the contiguous blocks an element has. */
 static void finish(mpic_table *t)
 {
     int64_t run = -1;
 
-    for (int64_t i = 0; i < t->npieces && run != 0; i++) {
+    t->blocks = 0;
+    for (int64_t i = 0; i < t->npieces; i++) {
         const mpic_piece *p = &t->pieces[i];
-        run = p->shape >= 0 || (run > 0 && p->len != run) ? 0 : p->len;
+        int64_t n = 1;
+        run = run == 0 || p->shape >= 0 || (run > 0 && p->len != run) ? 0 : p->len;
+        if (p->shape >= 0)
+            for (int k = 1; k < t->shapes[p->shape].ndims; k++)
+                n *= t->shapes[p->shape].counts[k];
+        t->blocks += n;
     }
     t->run = run > 0 ? run : 0;
     t->refs = 1;
@@ -369,6 +376,13 @@ void mpic_desc_release(mpic_desc *d)
 int mpic_packable(const mpic_desc *d)
 {
     return d->canonical || d->table != NULL;
+}
+
+int64_t mpic_block_bytes(const mpic_desc *d)
+{
+    if (d->canonical)
+        return d->counts[0];
+    return d->table && d->table->blocks ? d->info.size / d->table->blocks : 0;
 }
 
 int64_t mpic_table_pieces(const mpic_desc *d, int64_t *nshapes)

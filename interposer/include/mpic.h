@@ -95,6 +95,9 @@ void mpic_desc_release(mpic_desc *d);
 /* Can the core pack it: canonical, or the table form? */
 int mpic_packable(const mpic_desc *d);
 
+/* The contiguous bytes of its blocks: counts[0], or a table's mean (0: neither form). */
+int64_t mpic_block_bytes(const mpic_desc *d);
+
 /* The table form's pieces (0 for a description without one) and its strided shapes;
  * piece i: offset from the element's start, bytes, shape (-1: one contiguous run). */
 int64_t mpic_table_pieces(const mpic_desc *d, int64_t *nshapes);

@@ -133,8 +133,10 @@ void mpiw_types_commit(MPI_Datatype dt);
 void mpiw_types_free(MPI_Datatype dt);
 void mpiw_types_retain(MPI_Datatype dt);
 int mpiw_types_lookup(MPI_Datatype dt, mpic_desc *out);
-/* Canonical or the table form: a copy whose table is retained (mpic_desc_release it). */
+/* Canonical or the table form: a copy whose table is retained (mpic_desc_release it),
+ * or (any) borrowed from the cache, for a use that retains it before the call returns. */
 int mpiw_types_lookup_packable(MPI_Datatype dt, mpic_desc *out);
+int mpiw_types_lookup_any(MPI_Datatype dt, mpic_desc *out);
 void mpiw_types_clear(void);
 int mpiw_types_decode(MPI_Datatype dt, mpic_desc *out);
 
@@ -148,6 +150,8 @@ typedef struct mpiw_call {
                             * collective: any other value) */
     MPI_Comm pipe_comm;    /* a point-to-point message that may be pipelined on this
                             * communicator; MPI_COMM_NULL: never pipelined */
+    int tables;            /* the caller packs the table form too (its records retain the
+                            * table: mpiw_pending.c) */
 } mpiw_call;
 
 typedef struct mpiw_choice {
@@ -155,7 +159,8 @@ typedef struct mpiw_choice {
     int declined;          /* passthrough of a canonical non-contiguous type: the method or
                             * the model left it to the MPI (counted as method_passthrough) */
     int64_t bytes;         /* the message's bytes (packed methods, pipeline) */
-    mpic_desc desc;        /* the type (packed methods) */
+    mpic_desc desc;        /* the type (packed methods); a table is borrowed from the type
+                            * cache until a record retains it */
 } mpiw_choice;
 
 /* Does the method pack the elements into bytes of its own (pack, device, staged, oneshot)? */

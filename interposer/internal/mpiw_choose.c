@@ -9,8 +9,9 @@
  *   pipeline     a point-to-point message of at least two chunks on a communicator that
  *                keeps the pipelined method's contract (mpiw_pipeline.c), where
  *                MPICOMM_METHOD=pipeline forces it or the model measured it faster
- *   pack         a canonical non-contiguous type packed by the generated kernels, where
- *                MPICOMM_METHOD=pack forces it or the model measured it faster
+ *   pack         a canonical non-contiguous type, or one of the table form (point-to-point),
+ *                packed by the generated kernels, where MPICOMM_METHOD=pack forces it or
+ *                the model measured it faster
  *
  * A buffer in device memory never reaches those three, which would hand the MPI a
  * pointer it may not take. Its methods:
@@ -51,12 +52,13 @@ static int pipelined(const mpiw_call *c, int64_t *bytes)
     return mpiw_g.method == MPIW_METHOD_PIPELINE || mpiw_model_pipeline(*bytes);
 }
 
-/* A type the generated kernels pack: canonical, not contiguous, and its bytes within
- * what the call can send (an int's worth without the MPI-4 large-count calls). */
-static int packable(const mpiw_call *c, mpic_desc *d)
+/* A type the generated kernels pack: canonical and not contiguous, or the table form
+ * where the caller takes it (tables: host buffers only), and its bytes within what the
+ * call can send (an int's worth without the MPI-4 large-count calls). */
+static int packable(const mpiw_call *c, mpic_desc *d, int tables)
 {
-    if (!mpiw_types_lookup(c->dt, d) || mpic_contiguous(d, c->count) ||
-        c->count > INT64_MAX / d->info.size)
+    if (!(tables ? mpiw_types_lookup_any(c->dt, d) : mpiw_types_lookup(c->dt, d)) ||
+        mpic_contiguous(d, c->count) || c->count > INT64_MAX / d->info.size)
         return 0;
 #if !MPIW_HAVE_LARGE_COUNT
     if (c->count * d->info.size > INT_MAX)
@@ -71,7 +73,7 @@ static int on_device(const mpiw_call *c, mpiw_choice *out)
     int aware = mpiw_g.cuda_aware && mpid_backend_active() == &mpid_cuda_backend;
     int forced = mpiw_g.method, measured;
 
-    if (!packable(c, &out->desc))
+    if (!packable(c, &out->desc, 0))
         return out->method = aware ? MPIW_METHOD_PASSTHROUGH : MPIW_METHOD_MIRROR;
     out->bytes = c->count * out->desc.info.size;
     if (forced == MPIW_METHOD_STAGED || forced == MPIW_METHOD_ONESHOT)
@@ -101,17 +103,19 @@ int mpiw_choose(const mpiw_call *c, mpiw_choice *out)
 
     /* 3. Forced through: the type is only looked at for the counters. */
     if (mpiw_g.method == MPIW_METHOD_PASSTHROUGH) {
-        out->declined = mpiw_g.stats && packable(c, &out->desc);
+        out->declined = mpiw_g.stats && packable(c, &out->desc, c->tables);
+        out->desc.table = NULL;
         return out->method;
     }
 
     /* 4. Ours to pack, where the method forces it or the model measured it faster (a
      * device method leaves host buffers to the model, as auto does). */
-    if (!packable(c, &out->desc))
+    if (!packable(c, &out->desc, c->tables))
         return out->method;
     out->bytes = c->count * out->desc.info.size;
     if (mpiw_g.method == MPIW_METHOD_PACK || mpiw_model_pack(&out->desc, c->count))
         return out->method = MPIW_METHOD_PACK;
     out->declined = 1;
+    out->desc.table = NULL;
     return out->method;
 }

@@ -301,9 +301,11 @@ static double interpolate(const double *v, const double *lb, int nb, const doubl
 
 int mpiw_model_pack(const mpic_desc *d, int64_t count)
 {
+    int64_t block = mpic_block_bytes(d);
+
     if (!m.loaded)
-        return !strcmp(vendor, "MPICH") && d->counts[0] <= 64;
-    return interpolate(m.gain, m.lblock, m.nb, m.ltotal, m.ns, log2((double) d->counts[0]),
+        return !strcmp(vendor, "MPICH") && block <= 64;
+    return interpolate(m.gain, m.lblock, m.nb, m.ltotal, m.ns, log2((double) block),
                        log2((double) count * (double) d->info.size)) > MARGIN;
 }
 
@@ -314,7 +316,7 @@ int mpiw_model_device(const mpic_desc *d, int64_t count, int aware)
 
     if (!m.dnb || strcmp(m.dbackend, mpid_backend_name()))
         return MPIW_METHOD_AUTO;
-    x = log2((double) d->counts[0]);
+    x = log2((double) mpic_block_bytes(d));
     y = log2((double) count * (double) d->info.size);
     for (int k = 0; k < DEVICE_METHODS; k++) {
         double t;

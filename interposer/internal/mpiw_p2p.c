@@ -48,7 +48,7 @@ static void counted(const mpiw_choice *c, int fallback, int fast)
 static int choose(const void *buf, int64_t count, MPI_Datatype dt, int peer,
                   MPI_Comm pipe_comm, mpiw_choice *c, int recv)
 {
-    mpiw_call call = { buf, count, dt, peer, pipe_comm };
+    mpiw_call call = { buf, count, dt, peer, pipe_comm, 1 };
 
     mpiw_choose(&call, c);
     counted(c, recv ? MPIW_STAT_recv_fallback : MPIW_STAT_send_fallback,
@@ -321,8 +321,8 @@ int mpiw_sendrecv_try(const void *sbuf, int64_t scount, MPI_Datatype stype, int 
                       void *rbuf, int64_t rcount, MPI_Datatype rtype, int source, int rtag,
                       MPI_Comm comm, MPI_Status *status, int *err)
 {
-    mpiw_call scall = { sbuf, scount, stype, dest, comm };
-    mpiw_call rcall = { rbuf, rcount, rtype, source, comm };
+    mpiw_call scall = { sbuf, scount, stype, dest, comm, 1 };
+    mpiw_call rcall = { rbuf, rcount, rtype, source, comm, 1 };
     mpiw_choice sc, rc;
     mpiw_pending s = { 0 }, r = { 0 };
     int sours, rours;

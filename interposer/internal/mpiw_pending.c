@@ -39,6 +39,7 @@ int mpiw_pending_fill(mpiw_pending *p, const mpiw_choice *c, int recv, int persi
     p->buf = buf;
     p->dt = dt;
     p->desc = c->desc;
+    mpic_desc_retain(&p->desc);
     p->tmp = NULL;
     p->mirror = NULL;
     p->coll = NULL;
@@ -129,4 +130,5 @@ void mpiw_pending_clear(mpiw_pending *p)
         mpiw_bytes_put(p->method, p->tmp);
     }
     p->tmp = NULL;
+    mpic_desc_release(&p->desc);
 }

@@ -337,6 +337,20 @@ int mpiw_types_lookup(MPI_Datatype dt, mpic_desc *out)
     return hit;
 }
 
+int mpiw_types_lookup_any(MPI_Datatype dt, mpic_desc *out)
+{
+    int hit = 0;
+
+    LOCKED({
+        entry *e = mpiw_map_get(&cache, MPIW_KEY(dt));
+        if (e && mpic_packable(&e->desc)) {
+            *out = e->desc;
+            hit = 1;
+        }
+    });
+    return hit;
+}
+
 int mpiw_types_lookup_packable(MPI_Datatype dt, mpic_desc *out)
 {
     int hit = 0;
