@@ -57,14 +57,15 @@ static int pipelined(const mpiw_call *c, int64_t *bytes)
  * call can send (an int's worth without the MPI-4 large-count calls). */
 static int packable(const mpiw_call *c, mpic_desc *d, int tables)
 {
-    if (!(tables ? mpiw_types_lookup_any(c->dt, d) : mpiw_types_lookup(c->dt, d)) ||
-        mpic_contiguous(d, c->count) || c->count > INT64_MAX / d->info.size)
-        return 0;
+    int ok = (tables ? mpiw_types_lookup_any(c->dt, d) : mpiw_types_lookup(c->dt, d)) &&
+             !mpic_contiguous(d, c->count) && c->count <= INT64_MAX / d->info.size;
+
 #if !MPIW_HAVE_LARGE_COUNT
-    if (c->count * d->info.size > INT_MAX)
-        return 0;
+    ok = ok && c->count * d->info.size <= INT_MAX;
 #endif
-    return 1;
+    if (!ok)
+        d->table = NULL;
+    return ok;
 }
 
 /* A device buffer (1. of mpiw_choose passed). */
@@ -89,6 +90,8 @@ int mpiw_choose(const mpiw_call *c, mpiw_choice *out)
     out->method = MPIW_METHOD_PASSTHROUGH;
     out->declined = 0;
     out->bytes = 0;
+    out->desc.canonical = 0;
+    out->desc.table = NULL;
 
     /* 1. Nothing to move, or a buffer in device memory. */
     if (c->count <= 0 || c->peer == MPI_PROC_NULL)
