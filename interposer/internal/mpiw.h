@@ -335,13 +335,16 @@ typedef struct mpiw_side {
 } mpiw_side;
 
 int64_t mpiw_side_count(const mpiw_side *s, int i);
-/* Does the chooser pack count elements of dt at buf on the host (d filled)? */
+/* Does the chooser pack count elements of dt at buf on the host (d filled, its table
+ * retained)? release lets go of n such descriptions (zeroed ones too). */
 int mpiw_side_packs(const void *buf, int64_t count, MPI_Datatype dt, mpic_desc *d);
+void mpiw_side_release(mpic_desc *d, int n);
 MPI_Datatype mpiw_side_type(const mpiw_side *s, int i);
 char *mpiw_side_block(const mpiw_side *s, int i, MPI_Aint extent);
 /* A side packed whole (1: byte counts and offsets per block in c and o, the bytes in a
  * scratch buffer *tmp (mpiw_scratch_get), filled when send) or left as the program
- * gave it (0). One type for every block (d[0]), or a type per block (the w forms, d[i]). */
+ * gave it (0). One type for every block (d[0]), or a type per block (the w forms, d[i]);
+ * d (zeroed by the caller) holds retained tables either way: mpiw_side_release. */
 int mpiw_side_pack(const mpiw_side *s, int n, int large, int send, mpic_desc *d, int64_t *c,
                    int64_t *o, char **tmp);
 int mpiw_side_pack_w(const mpiw_side *s, int n, int large, int send, mpic_desc *d, int64_t *c,

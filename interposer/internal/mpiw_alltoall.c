@@ -129,7 +129,7 @@ int mpiw_alltoall_packed(const mpiw_side *s, int nout, const mpiw_side *r, int n
     /* 1. Room for both sides' arrays (nothing to do in place). */
     if ((void *) s->buf == MPI_IN_PLACE)
         return 0;
-    d = malloc(((size_t) nout + nin + 1) * sizeof *d);
+    d = calloc((size_t) nout + nin + 1, sizeof *d);
     if (!given_alloc(&gs, nout) + !given_alloc(&gr, nin) || !d) {
         free(d);
         given_free(&gs);
@@ -141,6 +141,7 @@ int mpiw_alltoall_packed(const mpiw_side *s, int nout, const mpiw_side *r, int n
     gs.packed = pack(s, nout, large, 1, d, gs.c, gs.o, &gs.tmp);
     gr.packed = pack(r, nin, large, 0, d + nout, gr.c, gr.o, &gr.tmp);
     if (!gs.packed && !gr.packed) {
+        mpiw_side_release(d, nout + nin);
         free(d);
         given_free(&gs);
         given_free(&gr);
@@ -154,6 +155,7 @@ int mpiw_alltoall_packed(const mpiw_side *s, int nout, const mpiw_side *r, int n
     if (gr.packed && *err == MPI_SUCCESS)
         mpiw_side_unpack(r, nin, d + nout, form != MPIW_ALLTOALLW, gr.tmp, gr.c, gr.o, skip);
     mpiw_count(MPIW_STAT_method_pack, gs.packed + gr.packed);
+    mpiw_side_release(d, nout + nin);
     free(d);
     given_free(&gs);
     given_free(&gr);

@@ -84,6 +84,7 @@ static MPI_Aint address(const void *p)
 /* The arrays of an alltoallw: per block its description, whether packed, its offset in
  * the packed bytes, and what the MPI is given. */
 typedef struct plan {
+    int n;                  /* entries of each array */
     mpic_desc *d;
     int *how;
     int64_t *off, *counts;
@@ -93,6 +94,8 @@ typedef struct plan {
 
 static void plan_free(plan *p)
 {
+    if (p->d)
+        mpiw_side_release(p->d, p->n);
     free(p->d);
     free(p->how);
     free(p->off);
@@ -105,7 +108,8 @@ static int plan_alloc(plan *p, int n)
 {
     size_t k = (size_t) (n > 0 ? n : 1);
 
-    p->d = malloc(k * sizeof *p->d);
+    p->n = (int) k;
+    p->d = calloc(k, sizeof *p->d);
     p->how = malloc(k * sizeof *p->how);
     p->off = malloc(k * sizeof *p->off);
     p->counts = malloc(k * sizeof *p->counts);

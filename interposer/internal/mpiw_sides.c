@@ -63,11 +63,11 @@ static int fill(const mpiw_side *s, int n, int large, int send, const mpic_desc 
     return 1;
 }
 
-/* Does the chooser pack count elements of dt (d filled)? A type of ours it declines
- * counts as method_passthrough. */
+/* Does the chooser pack count elements of dt (d filled, its table retained: the caller
+ * releases it)? A type of ours it declines counts as method_passthrough. */
 int mpiw_side_packs(const void *buf, int64_t count, MPI_Datatype dt, mpic_desc *d)
 {
-    mpiw_call call = { buf, count, dt, 0, MPI_COMM_NULL };
+    mpiw_call call = { buf, count, dt, 0, MPI_COMM_NULL, 1 };
     mpiw_choice c;
 
     mpiw_choose(&call, &c);
@@ -75,7 +75,14 @@ int mpiw_side_packs(const void *buf, int64_t count, MPI_Datatype dt, mpic_desc *
     if (c.method != MPIW_METHOD_PACK)
         return 0;
     *d = c.desc;
+    mpic_desc_retain(d);
     return 1;
+}
+
+void mpiw_side_release(mpic_desc *d, int n)
+{
+    for (int i = 0; i < n; i++)
+        mpic_desc_release(&d[i]);
 }
 
 int mpiw_side_pack(const mpiw_side *s, int n, int large, int send, mpic_desc *d, int64_t *c,
@@ -102,7 +109,7 @@ int mpiw_side_pack_w(const mpiw_side *s, int n, int large, int send, mpic_desc *
      * bytes) decides for the side. */
     for (int i = 0; i < n; i++) {
         int64_t k = mpiw_side_count(s, i);
-        if (k < 0 || (k > 0 && !mpiw_types_lookup(mpiw_side_type(s, i), &d[i])))
+        if (k < 0 || (k > 0 && !mpiw_types_lookup_packable(mpiw_side_type(s, i), &d[i])))
             return 0;
         if (k > 0 && k * d[i].info.size > most) {
             most = k * d[i].info.size;
@@ -111,8 +118,10 @@ int mpiw_side_pack_w(const mpiw_side *s, int n, int large, int send, mpic_desc *
     }
     if (most < 0)
         return 0;
-    return mpiw_side_packs(s->buf, mpiw_side_count(s, at), mpiw_side_type(s, at), &d[at]) &&
-           fill(s, n, large, send, d, 0, c, o, tmp);
+    mpic_desc chosen = { 0 };
+    int ours = mpiw_side_packs(s->buf, mpiw_side_count(s, at), mpiw_side_type(s, at), &chosen);
+    mpic_desc_release(&chosen);
+    return ours && fill(s, n, large, send, d, 0, c, o, tmp);
 }
 
 void mpiw_side_unpack(const mpiw_side *r, int n, const mpic_desc *d, int one, const char *tmp,
