@@ -129,15 +129,45 @@ def lookup():
 """
 
 
+# A run of any length up to 32 bytes: two overlapping copies of the widest word that fits
+# (every byte written lies inside the run, so an overlap writes the same value twice);
+# longer runs call memcpy.
+SHORT_RUN = """static inline void mpic_run(char *restrict d, const char *restrict s, int64_t n)
+{
+    if (n >= 16 && n <= 32) {
+        memcpy(d, s, 16);
+        memcpy(d + n - 16, s + n - 16, 16);
+    } else if (n >= 8 && n < 16) {
+        memcpy(d, s, 8);
+        memcpy(d + n - 8, s + n - 8, 8);
+    } else if (n >= 4 && n < 8) {
+        memcpy(d, s, 4);
+        memcpy(d + n - 4, s + n - 4, 4);
+    } else if (n > 0 && n < 4) {
+        d[0] = s[0];
+        d[n - 1] = s[n - 1];
+        d[n / 2] = s[n / 2];
+    } else if (n > 32) {
+        memcpy(d, s, (size_t) n);
+    }
+}
+"""
+
+
 def table_kernel(direction, cls):
     """Gather (pack) or scatter (unpack) count elements by a table of runs."""
     name = f"mpic_t{direction}_{cls}"
     pack = direction == "pack"
-    size = {"w8": "nw * 8", "any": "(size_t) p[i].len"}.get(cls, cls[1:])
     strided = "src + p[i].offset" if pack else "dst + p[i].offset"
-    copy = (f"memcpy(dst, {strided}, {size});" if pack else f"memcpy({strided}, src, {size});")
+    if cls == "any":
+        copy = f"mpic_run(dst, {strided}, p[i].len);" if pack else \
+               f"mpic_run({strided}, src, p[i].len);"
+    else:
+        size = "nw * 8" if cls == "w8" else cls[1:]
+        copy = (f"memcpy(dst, {strided}, {size});" if pack else
+                f"memcpy({strided}, src, {size});")
     step = "dst" if pack else "src"
-    adv = f"{step} += {size};" if cls != "any" else f"{step} += p[i].len;"
+    adv = f"{step} += p[i].len;"
     ahead = "src" if pack else "dst"
     lines = [f"static void {name}(const char *restrict src, char *restrict dst, "
              f"const mpic_piece *restrict p, int64_t n, int64_t count, int64_t extent)",
@@ -201,6 +231,7 @@ def generate():
     out += table
     out += ["};", "", lookup()]
     rows = []
+    out.append(SHORT_RUN)
     for cls in TABLE_CLASSES:
         pname, psrc = table_kernel("pack", cls)
         uname, usrc = table_kernel("unpack", cls)
