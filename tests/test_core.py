@@ -159,10 +159,30 @@ def test_random_types_pack_like_the_reference(t, large, count, seed):
         assert d.counts[0] * _prod(d.counts[i] for i in range(1, d.ndims)) == t.size
     if lib.mpic_packable(d):
         check_kernels(t, d, count, random.Random(seed))
+        check_ranges(t, d, count, random.Random(seed))
         if not d.canonical:
             check_partial_unpack(t, d, count, random.Random(seed))
     else:
         assert ffi.string(d.reason)
+
+
+def check_ranges(t, d, count, rng):
+    """The packed stream cut into random ranges, each packed and unpacked on its own (as
+    the pipelined method moves chunks): the same bytes as the whole."""
+    offs = t.offsets(count)
+    lo = min(offs)
+    buf = bytes(rng.randrange(256) for _ in range(max(offs) - lo + 1))
+    cuts = sorted({0, len(offs), *(rng.randrange(len(offs) + 1) for _ in range(3))})
+    out = ffi.new("char[]", len(offs) + 1)
+    target = bytearray(len(buf))
+    for a, b in zip(cuts, cuts[1:]):
+        assert lib.mpic_pack_range(d, count, ffi.from_buffer(buf) - lo, a, b - a, out + a) == b - a
+        lib.mpic_unpack_range(d, count, out + a, a, b - a, ffi.from_buffer(target) - lo)
+    assert ffi.buffer(out, len(offs))[:] == bytes(buf[o - lo] for o in offs)
+    expect = bytearray(len(buf))
+    for o in offs:
+        expect[o - lo] = buf[o - lo]
+    assert target == expect
 
 
 def check_partial_unpack(t, d, count, rng):

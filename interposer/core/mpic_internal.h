@@ -20,6 +20,7 @@ typedef struct mpic_levels {
 typedef struct mpic_piece {
     int64_t offset;      /* from the element's start */
     int64_t len;         /* bytes it packs to */
+    int64_t at;          /* where its bytes start in the element's packed bytes */
     int32_t shape;       /* -1: one contiguous run of len bytes; else its strided shape */
 } mpic_piece;
 
@@ -40,6 +41,8 @@ int64_t mpic_table_pack(const mpic_desc *d, int64_t count, const char *inbuf, ch
 int64_t mpic_table_unpack(const mpic_desc *d, int64_t count, const char *packed, char *outbuf);
 int64_t mpic_table_unpack_head(const mpic_desc *d, int64_t nbytes, const char *packed,
                                char *elem);
+int64_t mpic_table_range(const mpic_desc *d, int64_t first, int64_t nbytes, char *strided,
+                         char *packed, int unpack);
 
 void mpic_levels_from_desc(mpic_levels *l, const mpic_desc *d);
 int mpic_levels_push(mpic_levels *l, int64_t count, int64_t stride);

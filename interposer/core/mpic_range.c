@@ -102,11 +102,13 @@ static int64_t range(const mpic_desc *d, int64_t count, int64_t first, int64_t n
     int64_t start, b, head, whole;
     char *base;
 
-    if (!d->canonical || count < 0 || first < 0 || nbytes < 0 ||
+    if (!mpic_packable(d) || count < 0 || first < 0 || nbytes < 0 ||
         first > count * d->info.size - nbytes)
         return -MPIC_ERR_ARG;
     if (nbytes == 0)
         return 0;
+    if (!d->canonical)
+        return mpic_table_range(d, first, nbytes, strided, packed, unpack);
     mpic_plan_make(&w.full, &start, d, count);
     w.q = w.full;
     w.p = &w.full;

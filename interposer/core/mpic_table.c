@@ -61,7 +61,7 @@ static int add_run(builder *b, int64_t offset, int64_t len)
         b->why = "no memory for the table";
         return 1;
     }
-    t->pieces[t->npieces++] = (mpic_piece) { offset, len, -1 };
+    t->pieces[t->npieces++] = (mpic_piece) { offset, len, 0, -1 };
     return 0;
 }
 
@@ -91,7 +91,7 @@ static int add_shape(builder *b, int64_t offset, const mpic_desc *shape)
         b->why = "no memory for the table";
         return 1;
     }
-    t->pieces[t->npieces++] = (mpic_piece) { offset, shape->info.size, (int32_t) s };
+    t->pieces[t->npieces++] = (mpic_piece) { offset, shape->info.size, 0, (int32_t) s };
     return 0;
 }
 
@@ -309,9 +309,11 @@ static void finish(mpic_table *t)
     int64_t run = -1;
 
     t->blocks = 0;
-    for (int64_t i = 0; i < t->npieces; i++) {
-        const mpic_piece *p = &t->pieces[i];
+    for (int64_t i = 0, at = 0; i < t->npieces; i++) {
+        mpic_piece *p = &t->pieces[i];
         int64_t n = 1;
+        p->at = at;
+        at += p->len;
         run = run == 0 || p->shape >= 0 || (run > 0 && p->len != run) ? 0 : p->len;
         if (p->shape >= 0)
             for (int k = 1; k < t->shapes[p->shape].ndims; k++)
@@ -507,4 +509,50 @@ int mpic_table_make(mpic_desc *out, const int64_t *pieces, int64_t npieces,
     out->table = b.t;
     snprintf(out->reason, sizeof out->reason, "table of %lld pieces", (long long) b.t->npieces);
     return MPIC_OK;
+}
+
+/* 5. A byte range of the packed stream (the pipelined method's chunks): the element and
+ * the piece it starts in (by binary search on where pieces start), then piece by piece,
+ * a strided piece's part by the strided range functions. */
+static int64_t find(const mpic_table *t, int64_t off)
+{
+    int64_t lo = 0, hi = t->npieces - 1;
+
+    while (lo < hi) {
+        int64_t mid = (lo + hi + 1) / 2;
+        if (t->pieces[mid].at <= off)
+            lo = mid;
+        else
+            hi = mid - 1;
+    }
+    return lo;
+}
+
+int64_t mpic_table_range(const mpic_desc *d, int64_t first, int64_t nbytes, char *strided,
+                         char *packed, int unpack)
+{
+    const mpic_table *t = d->table;
+    int64_t e = first / d->info.size, off = first % d->info.size, i = find(t, off), done = 0;
+
+    while (done < nbytes) {
+        const mpic_piece *p = &t->pieces[i];
+        char *base = strided + e * d->info.extent + p->offset;
+        int64_t within = off - p->at, n = p->len - within < nbytes - done ? p->len - within
+                                                                          : nbytes - done;
+        if (p->shape >= 0 && unpack)
+            mpic_unpack_range(&t->shapes[p->shape], 1, packed + done, within, n, base);
+        else if (p->shape >= 0)
+            mpic_pack_range(&t->shapes[p->shape], 1, base, within, n, packed + done);
+        else if (unpack)
+            memcpy(base + within, packed + done, (size_t) n);
+        else
+            memcpy(packed + done, base + within, (size_t) n);
+        done += n;
+        off += n;
+        if (++i == t->npieces) {
+            i = off = 0;
+            e++;
+        }
+    }
+    return nbytes;
 }

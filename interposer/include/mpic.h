@@ -119,7 +119,7 @@ int mpic_desc_build(mpic_desc *out, const mpic_contents *c, const mpic_desc *chi
 
 /* Pack or unpack count elements; the packed side is contiguous. Returns bytes moved,
  * or -MPIC_ERR_* when the description is neither canonical nor a table, or count is
- * negative. The range functions below take canonical descriptions only. */
+ * negative. */
 int64_t mpic_pack(const mpic_desc *d, int64_t count, const void *inbuf, void *packed);
 int64_t mpic_unpack(const mpic_desc *d, int64_t count, const void *packed, void *outbuf);
 
@@ -129,7 +129,7 @@ int64_t mpic_unpack_bytes(const mpic_desc *d, int64_t nbytes, const void *packed
 
 /* Pack or unpack bytes [first, first + nbytes) of the packed stream of count elements
  * (packed points at byte `first`'s place). Returns nbytes, or -MPIC_ERR_* when the
- * description is not canonical or the range falls outside the stream. */
+ * description is neither form or the range falls outside the stream. */
 int64_t mpic_pack_range(const mpic_desc *d, int64_t count, const void *inbuf, int64_t first,
                         int64_t nbytes, void *packed);
 int64_t mpic_unpack_range(const mpic_desc *d, int64_t count, const void *packed,

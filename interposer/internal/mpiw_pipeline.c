@@ -138,7 +138,7 @@ static int kind_of(mpiw_pipe *pp)
     int ni, na, nd, combiner;
     MPI_Count lb, extent, tlb, textent, size;
 
-    if (mpiw_types_lookup(pp->dt, &pp->desc)) {
+    if (mpiw_types_lookup_packable(pp->dt, &pp->desc)) {     /* released with pp */
         if (!mpic_contiguous(&pp->desc, pp->count))
             return CANON;
         pp->data = (char *) pp->buf + pp->desc.start;
@@ -157,6 +157,7 @@ static int kind_of(mpiw_pipe *pp)
 
 static void release(mpiw_pipe *pp)
 {
+    mpic_desc_release(&pp->desc);
     free(pp->reqs);
     free(pp->idx);
     free(pp->sts);
