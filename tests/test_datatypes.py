@@ -32,12 +32,13 @@ def test_fortran_subarray_and_resized():
 
 def test_not_canonical_gives_the_reason():
     d = datatypes.describe(MPI.INT.Create_indexed([1, 2], [0, 5]))
-    assert not d.canonical and "different lengths" in d.reason
+    assert not d.canonical and d.packable and d.pieces == ((0, 4, -1), (20, 8, -1))
+    assert d.reason == "table of 2 pieces"
     d = datatypes.describe(MPI.DOUBLE_INT)
     assert not d.canonical and "holes" in d.reason
     d = datatypes.describe(MPI.INT.Create_darray(1, 0, [8], [MPI.DISTRIBUTE_BLOCK],
                                                  [MPI.DISTRIBUTE_DFLT_DARG], [1]))
-    assert not d.canonical and "darray" in d.reason
+    assert not d.canonical and not d.packable and "darray" in d.reason
 
 
 def test_core_pack_matches_mpi_pack():
@@ -63,7 +64,8 @@ def test_bad_arguments():
         datatypes.describe("MPI_DOUBLE")
     with pytest.raises(ValueError, match="DATATYPE_NULL"):
         datatypes.describe(MPI.DATATYPE_NULL)
-    d = datatypes.describe(MPI.INT.Create_indexed([1, 2], [0, 5]))
+    d = datatypes.describe(MPI.INT.Create_darray(1, 0, [8], [MPI.DISTRIBUTE_BLOCK],
+                                                 [MPI.DISTRIBUTE_DFLT_DARG], [1]))
     with pytest.raises(ValueError, match="not canonical"):
         datatypes.pack(d, bytearray(64))
 

@@ -329,7 +329,11 @@ int mpic_table_build(mpic_desc *out, const mpic_contents *c, const mpic_desc *ch
     builder b = { 0 };
     const char *why;
 
-    /* 1. Every child that carries data is strided or a table itself. */
+    /* 1. A combiner the table covers, every child that carries data strided or a table
+     * itself (else the strided form's reason stands). */
+    if (c->combiner == MPIC_COMBINER_DARRAY || c->combiner == MPIC_COMBINER_NAMED ||
+        c->combiner == MPIC_COMBINER_OTHER)
+        return MPIC_ERR_NOT_CANONICAL;
     for (int64_t i = 0; i < c->ntypes; i++)
         if (children[i].info.size > 0 && !mpic_packable(&children[i]))
             return MPIC_ERR_NOT_CANONICAL;
