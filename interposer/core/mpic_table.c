@@ -127,6 +127,18 @@ static int add_child(builder *b, int64_t offset, const mpic_desc *child)
     return 0;
 }
 
+/* Would n copies of child's pieces pass the cap? (Checked before a loop, since merged
+ * runs need not grow the table.) */
+static int too_many(builder *b, int64_t n, const mpic_desc *child)
+{
+    int64_t per = child->table ? child->table->npieces : 1;
+
+    if (n <= TABLE_MAX_PIECES / per)
+        return 0;
+    b->why = "a table of more than 2^20 pieces";
+    return 1;
+}
+
 /* n elements of child, its extent apart, from offset: one strided piece where the child
  * is strided and the levels fit, else element by element. */
 static int add_block(builder *b, int64_t offset, const mpic_desc *child, int64_t n)
@@ -153,6 +165,8 @@ static int add_block(builder *b, int64_t offset, const mpic_desc *child, int64_t
             }
         }
     }
+    if (too_many(b, n, child))
+        return 1;
     for (int64_t r = 0; r < n; r++)
         if (add_child(b, offset + r * child->info.extent, child))
             return 1;
@@ -174,6 +188,8 @@ static int add_indexed(builder *b, const mpic_desc *ch, int per_block_child, int
                        const int64_t *blocklens, int64_t common, const int64_t *displs,
                        int64_t unit)
 {
+    if (!per_block_child && too_many(b, n, &ch[0]))
+        return 1;
     for (int64_t i = 0; i < n; i++)
         if (add_block(b, displs[i] * unit, per_block_child ? &ch[i] : &ch[0],
                       blocklens ? blocklens[i] : common))
@@ -197,9 +213,15 @@ static int add_subarray(builder *b, const mpic_desc *child, int64_t nd, const in
         stride[dim] = s;
         s *= sizes[dim];
     }
-    for (int64_t k = 0; k < nd; k++)
+    int64_t rows = 1;
+    for (int64_t k = 0; k < nd; k++) {
         if (subsizes[k] <= 0)
             return 0;
+        if (k != inner && (rows *= subsizes[k]) > TABLE_MAX_PIECES)
+            break;
+    }
+    if (too_many(b, rows, child))
+        return 1;
     for (;;) {
         int64_t off = 0, k;
         for (int64_t dim = 0; dim < nd; dim++)
@@ -236,6 +258,8 @@ static int add_combiner(builder *b, const mpic_contents *c, const mpic_desc *ch)
     case MPIC_COMBINER_HVECTOR: {
         int64_t stride = c->combiner == MPIC_COMBINER_VECTOR ? arg(c, 2) * ch[0].info.extent
                          : c->large ? c->counts[2] : c->addrs[0];
+        if (too_many(b, n, &ch[0]))
+            return 1;
         for (int64_t j = 0; j < n; j++)
             if (add_block(b, j * stride, &ch[0], arg(c, 1)))
                 return 1;
@@ -346,6 +370,21 @@ int mpic_table_build(mpic_desc *out, const mpic_contents *c, const mpic_desc *ch
         mpic_table_free(b.t);
         snprintf(out->reason, sizeof out->reason, "%s", why);
         return MPIC_ERR_NOT_CANONICAL;
+    }
+    /* 5. One piece is the strided form after all (blocks of unequal lengths that touch). */
+    if (b.t->npieces == 1) {
+        const mpic_piece *p = &b.t->pieces[0];
+        int64_t size = out->info.size;
+        mpic_typeinfo info = out->info;
+        if (p->shape < 0)
+            *out = (mpic_desc) { .canonical = 1, .ndims = 1, .counts = { size } };
+        else
+            *out = b.t->shapes[p->shape];
+        out->canonical = 1;
+        out->start = p->offset;
+        out->info = info;
+        mpic_table_free(b.t);
+        return MPIC_OK;
     }
     finish(b.t);
     out->canonical = 0;
