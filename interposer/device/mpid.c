@@ -328,11 +328,11 @@ int mpid_pack(const mpic_desc *d, int64_t count, const void *in, void *packed)
     void *tmp;
     int err;
 
-    /* 1. A plan for the kernels, 2. pack where the strided side lives, 3. bring the
-     * packed bytes to the packed side's memory, 4. wait for all of it. */
-    if (!b || !mpid_plan(&p, &start, d, count))
-        return fail(b ? "datatype has more levels than the device kernels" : "no device backend");
-    src = (const char *) in + start;
+    /* 1. Pack where the strided side lives: on the host, or on the device by a kernel
+     * for a plan (a type of the table form, or no kernels: its span through the host),
+     * 2. bring the packed bytes to the packed side's memory, 3. wait for all of it. */
+    if (!b)
+        return fail("no device backend");
     if (!mpid_on_device(in)) {
         if (!(tmp = mpid_pinned_get((size_t) n)))
             return fail("no pinned host memory for the packed bytes");
@@ -341,8 +341,11 @@ int mpid_pack(const mpic_desc *d, int64_t count, const void *in, void *packed)
         mpid_pinned_put(tmp);
         return err ? fail("copy of packed bytes to the device failed") : 0;
     }
-    if (!b->kernels())
+    if (d->table || !b->kernels())
         return staged(d, count, (void *) in, packed, 0);
+    if (!mpid_plan(&p, &start, d, count))
+        return fail("datatype has more levels than the device kernels");
+    src = (const char *) in + start;
     if (mpid_on_device(packed))
         return launch(b, 0, &p, src, packed) || (b->sync() && fail("device pack failed"));
     if (!(tmp = mpid_device_get((size_t) n)))
@@ -371,7 +374,7 @@ int mpid_pack_mapped(const mpic_desc *d, int64_t count, const void *in, void *pi
 {
     const mpid_backend *b = mpid_backend_active();
 
-    if (!b || !b->kernels() || !mpid_on_device(in))
+    if (!b || !b->kernels() || !mpid_on_device(in) || d->table)
         return mpid_pack(d, count, in, pinned);
     return mapped(d, count, (char *) in, pinned, 0);
 }
@@ -380,7 +383,7 @@ int mpid_unpack_mapped(const mpic_desc *d, int64_t count, const void *pinned, vo
 {
     const mpid_backend *b = mpid_backend_active();
 
-    if (!b || !b->kernels() || !mpid_on_device(out) || !mpid_disjoint(d, count))
+    if (!b || !b->kernels() || !mpid_on_device(out) || d->table || !mpid_disjoint(d, count))
         return mpid_unpack(d, count, pinned, out);
     return mapped(d, count, out, (char *) pinned, 1);
 }
@@ -394,11 +397,11 @@ int mpid_unpack(const mpic_desc *d, int64_t count, const void *packed, void *out
     void *tmp;
     int err;
 
-    /* 1. A plan, 2. the packed bytes into the strided side's memory, 3. unpack there,
-     * 4. wait for all of it. */
-    if (!b || !mpid_plan(&p, &start, d, count))
-        return fail(b ? "datatype has more levels than the device kernels" : "no device backend");
-    dst = (char *) out + start;
+    /* 1. The packed bytes into the strided side's memory, 2. unpack there (a type of the
+     * table form, or one whose blocks may overlap, or no kernels: through its span on the
+     * host), 3. wait for all of it. */
+    if (!b)
+        return fail("no device backend");
     if (!mpid_on_device(out)) {
         if (!(tmp = mpid_pinned_get((size_t) n)))
             return fail("no pinned host memory for the packed bytes");
@@ -408,8 +411,11 @@ int mpid_unpack(const mpic_desc *d, int64_t count, const void *packed, void *out
         mpid_pinned_put(tmp);
         return err ? fail("copy of packed bytes from the device failed") : 0;
     }
-    if (!b->kernels() || !mpid_disjoint(d, count))
+    if (d->table || !b->kernels() || !mpid_disjoint(d, count))
         return staged(d, count, out, (void *) packed, 1);
+    if (!mpid_plan(&p, &start, d, count))
+        return fail("datatype has more levels than the device kernels");
+    dst = (char *) out + start;
     if (mpid_on_device(packed))
         return launch(b, 1, &p, packed, dst) || (b->sync() && fail("device unpack failed"));
     if (!(tmp = mpid_device_get((size_t) n)))
@@ -435,10 +441,10 @@ int mpicomm_device_copy(void *dst, const void *src, size_t n)
  * memory (mpicomm.datatypes.pack and unpack with device arrays); 0 on success. */
 int mpicomm_device_pack(const mpic_desc *d, int64_t count, const void *in, void *packed)
 {
-    return d->canonical && count >= 0 ? mpid_pack(d, count, in, packed) : 1;
+    return mpic_packable(d) && count >= 0 ? mpid_pack(d, count, in, packed) : 1;
 }
 
 int mpicomm_device_unpack(const mpic_desc *d, int64_t count, const void *packed, void *out)
 {
-    return d->canonical && count >= 0 ? mpid_unpack(d, count, packed, out) : 1;
+    return mpic_packable(d) && count >= 0 ? mpid_unpack(d, count, packed, out) : 1;
 }

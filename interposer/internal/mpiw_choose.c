@@ -74,7 +74,7 @@ static int on_device(const mpiw_call *c, mpiw_choice *out)
     int aware = mpiw_g.cuda_aware && mpid_backend_active() == &mpid_cuda_backend;
     int forced = mpiw_g.method, measured;
 
-    if (!packable(c, &out->desc, 0))
+    if (!packable(c, &out->desc, c->tables))
         return out->method = aware ? MPIW_METHOD_PASSTHROUGH : MPIW_METHOD_MIRROR;
     out->bytes = c->count * out->desc.info.size;
     if (forced == MPIW_METHOD_STAGED || forced == MPIW_METHOD_ONESHOT)

@@ -27,17 +27,11 @@ static int fits(int64_t count, int64_t size, int64_t position, int64_t total)
     return position >= 0 && position <= total && size > 0 && count <= (total - position) / size;
 }
 
-/* The type as the core packs it here: canonical, or the table form on host buffers
- * (the device kernels take the strided form only). Released by the caller. */
-static int packable(MPI_Datatype dt, int device, mpic_desc *d)
+/* The type as the core packs it here: canonical, or the table form (on the device
+ * through its span in host memory). Released by the caller. */
+static int packable(MPI_Datatype dt, mpic_desc *d)
 {
-    if (!mpiw_types_lookup_packable(dt, d))
-        return 0;
-    if (device && d->table) {
-        mpic_desc_release(d);
-        return 0;
-    }
-    return 1;
+    return mpiw_types_lookup_packable(dt, d);
 }
 
 int mpiw_pack_try(const void *inbuf, int64_t incount, MPI_Datatype dt, void *outbuf,
@@ -48,7 +42,7 @@ int mpiw_pack_try(const void *inbuf, int64_t incount, MPI_Datatype dt, void *out
     int found = 0, device = mpid_on_device(inbuf) || mpid_on_device(outbuf);
 
     if (comm == MPI_COMM_NULL || incount <= 0 || !outbuf ||
-        !(found = packable(dt, device, &d)) || !fits(incount, d.info.size, *position, outsize)) {
+        !(found = packable(dt, &d)) || !fits(incount, d.info.size, *position, outsize)) {
         mpic_desc_release(&d);
         mpiw_count(MPIW_STAT_pack_fallback, 1);
         mpiw_log(MPIW_LOG_DEBUG, "MPI_Pack to the MPI: %s", refusal(comm, incount, outbuf, found));
@@ -78,7 +72,7 @@ int mpiw_unpack_try(const void *inbuf, int64_t insize, int64_t *position, void *
     int found = 0, device = mpid_on_device(inbuf) || mpid_on_device(outbuf);
 
     if (comm == MPI_COMM_NULL || outcount <= 0 || !inbuf ||
-        !(found = packable(dt, device, &d)) || !fits(outcount, d.info.size, *position, insize)) {
+        !(found = packable(dt, &d)) || !fits(outcount, d.info.size, *position, insize)) {
         mpic_desc_release(&d);
         mpiw_count(MPIW_STAT_unpack_fallback, 1);
         mpiw_log(MPIW_LOG_DEBUG, "MPI_Unpack to the MPI: %s", refusal(comm, outcount, inbuf, found));
