@@ -38,12 +38,14 @@ $(MPIS:%=setup-%): setup-%: prereqs
 
 test: setup $(MPIS:%=test-%) docs
 
-# The documentation, warnings as errors, then its doctest blocks (one rank, MPICH).
-DOCS_PY = $(call venv,$(firstword $(MPIS)))/bin/python
+# The documentation, warnings as errors, then its doctest blocks (one rank, MPICH), of
+# the installed package (sphinx-build, unlike python -m, does not put the source tree,
+# which has no compiled core, first on the path).
+DOCS_BIN = $(call venv,$(firstword $(MPIS)))/bin
 docs: setup-$(firstword $(MPIS))
-	$(DOCS_PY) -m pip install -q ".[docs]"
-	$(DOCS_PY) -m sphinx -b html -W --keep-going -q docs docs/_build/html
-	$(DOCS_PY) -m sphinx -b doctest -W -q docs docs/_build/doctest
+	$(DOCS_BIN)/python -m pip install -q ".[docs]"
+	$(DOCS_BIN)/sphinx-build -b html -W --keep-going -q docs docs/_build/html
+	$(DOCS_BIN)/sphinx-build -b doctest -W -q docs docs/_build/doctest
 
 # Tests that launch their own jobs, then the suite under mpiexec at each rank count, then
 # the device tests on the simulated device (MPICOMM_DEVICE=sim; on a GPU machine,
