@@ -92,6 +92,13 @@ $(MPIS:%=bench-%): bench-%: setup-%
 	    --rounds 9 --json benchmarks/results/codegen-$*.json
 	PATH=$(call venv,$*)/bin:$$PATH $(call venv,$*)/bin/python -m benchmarks.slurm_bench \
 	    --rounds 9 --json benchmarks/results/slurm-$*.json
+	MPICOMM_MODEL=$(CACHE)/model-$*.h5 $(call venv,$*)/bin/mpicomm run -n 2 -- \
+	    $(call venv,$*)/bin/python benchmarks/app_types_bench.py --reps 9 \
+	    --json benchmarks/results/app-types-$*.json
+	PATH=$(call venv,$*)/bin:$$PATH $(call venv,$*)/bin/python benchmarks/commit_bench.py \
+	    --reps 9 --json benchmarks/results/commit-$*.json
+	PATH=$(call venv,$*)/bin:$$PATH $(call venv,$*)/bin/python benchmarks/startup_bench.py \
+	    --reps 15 --json benchmarks/results/startup-$*.json
 
 clean:
 	rm -rf .venv-mpich .venv-openmpi $(CACHE) build *.egg-info docs/_build docs/_generated

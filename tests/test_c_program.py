@@ -53,7 +53,7 @@ def test_stats_keys_are_integers(program):
 
 def test_log_levels(program):
     res = helpers.mpicomm_run(1, [str(program)], env={"MPICOMM_LOG": "debug"})
-    assert "commit: canonical" in res.stderr and "commit: table of 2 pieces" in res.stderr
+    assert "type: canonical" in res.stderr and "type: table of 2 pieces" in res.stderr
     res = helpers.mpicomm_run(1, [str(program)], env={"MPICOMM_LOG": "loud"})
     assert res.returncode == 0
     assert "MPICOMM_LOG=loud is not one of error, warn, info, debug" in res.stderr

@@ -128,7 +128,7 @@ static inline uintptr_t mpiw_key(const void *handle, size_t size)
     return k ? k : (uintptr_t) -1;
 }
 
-/* Types: decode at commit, forget at free, look up on use. */
+/* Types: known at commit, decoded on first use, forgotten at free. */
 void mpiw_types_commit(MPI_Datatype dt);
 void mpiw_types_free(MPI_Datatype dt);
 void mpiw_types_retain(MPI_Datatype dt);

@@ -247,9 +247,14 @@ int mpiw_types_decode(MPI_Datatype dt, mpic_desc *out)
 
 /* ---- the cache --------------------------------------------------------- */
 
+/* A committed type is decoded when a call the interposer serves first asks for it, not
+ * at commit: a program that builds a type per message, or types it never sends through
+ * a path of ours, pays for a map entry only. */
 typedef struct entry {
     int64_t refs;      /* handles to this type the program holds (get_contents adds some) */
-    mpic_desc desc;    /* holds a reference to its table, if any */
+    int decoded;       /* desc holds the decoding (and a reference to its table, if any) */
+    MPI_Datatype dt;
+    mpic_desc desc;
 } entry;
 
 static void entry_free(void *p)
@@ -269,37 +274,48 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
 void mpiw_types_commit(MPI_Datatype dt)
 {
-    entry *fresh = malloc(sizeof *fresh);
+    entry *fresh = calloc(1, sizeof *fresh);
 
     if (!fresh)
         return;
     fresh->refs = 1;
-    decode(dt, &fresh->desc, 0);
+    fresh->dt = dt;
     mpiw_count(MPIW_STAT_types_committed, 1);
-    if (fresh->desc.table) {
-        mpiw_count(MPIW_STAT_types_table, 1);
-        mpiw_log(MPIW_LOG_DEBUG, "commit: %s, size %lld, extent %lld", fresh->desc.reason,
-                 (long long) fresh->desc.info.size, (long long) fresh->desc.info.extent);
-    } else if (fresh->desc.canonical) {
-        mpic_desc *d = &fresh->desc;
-        mpiw_count(MPIW_STAT_types_canonical, 1);
-        mpiw_log(MPIW_LOG_DEBUG,
-                 "commit: canonical, start %lld, block %lld, %d levels, size %lld, extent %lld",
-                 (long long) d->start, (long long) d->counts[0], d->ndims - 1,
-                 (long long) d->info.size, (long long) d->info.extent);
-    } else {
-        mpiw_log(MPIW_LOG_DEBUG, "commit: not canonical: %s", fresh->desc.reason);
-    }
     LOCKED({
         entry *old = mpiw_map_get(&cache, MPIW_KEY(dt));
         if (old) {
             mpic_desc_release(&old->desc);  /* committed again: keep its references */
-            old->desc = fresh->desc;
+            old->decoded = 0;
             free(fresh);
         } else if (mpiw_map_put(&cache, MPIW_KEY(dt), fresh)) {
             entry_free(fresh);
         }
     });
+}
+
+/* The entry's decoding, made on first use (the cache's lock held). */
+static const mpic_desc *decoded(entry *e)
+{
+    mpic_desc *d = &e->desc;
+
+    if (e->decoded)
+        return d;
+    decode(e->dt, d, 0);
+    e->decoded = 1;
+    if (d->table) {
+        mpiw_count(MPIW_STAT_types_table, 1);
+        mpiw_log(MPIW_LOG_DEBUG, "type: %s, size %lld, extent %lld", d->reason,
+                 (long long) d->info.size, (long long) d->info.extent);
+    } else if (d->canonical) {
+        mpiw_count(MPIW_STAT_types_canonical, 1);
+        mpiw_log(MPIW_LOG_DEBUG,
+                 "type: canonical, start %lld, block %lld, %d levels, size %lld, extent %lld",
+                 (long long) d->start, (long long) d->counts[0], d->ndims - 1,
+                 (long long) d->info.size, (long long) d->info.extent);
+    } else {
+        mpiw_log(MPIW_LOG_DEBUG, "type: not canonical: %s", d->reason);
+    }
+    return d;
 }
 
 /* MPI_Type_get_contents may hand out the same handle with a reference added
@@ -328,7 +344,7 @@ int mpiw_types_lookup(MPI_Datatype dt, mpic_desc *out)
 
     LOCKED({
         entry *e = mpiw_map_get(&cache, MPIW_KEY(dt));
-        if (e && e->desc.canonical) {
+        if (e && decoded(e)->canonical) {
             *out = e->desc;
             out->table = NULL;
             hit = 1;
@@ -343,7 +359,7 @@ int mpiw_types_lookup_any(MPI_Datatype dt, mpic_desc *out)
 
     LOCKED({
         entry *e = mpiw_map_get(&cache, MPIW_KEY(dt));
-        if (e && mpic_packable(&e->desc)) {
+        if (e && mpic_packable(decoded(e))) {
             *out = e->desc;
             hit = 1;
         }
@@ -357,7 +373,7 @@ int mpiw_types_lookup_packable(MPI_Datatype dt, mpic_desc *out)
 
     LOCKED({
         entry *e = mpiw_map_get(&cache, MPIW_KEY(dt));
-        if (e && mpic_packable(&e->desc)) {
+        if (e && mpic_packable(decoded(e))) {
             *out = e->desc;
             mpic_desc_retain(out);
             hit = 1;

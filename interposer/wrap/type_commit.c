@@ -1,4 +1,4 @@
-/* MPI_Type_commit: commit, then decode the type into the cache. */
+/* MPI_Type_commit: commit, then note the type in the cache (decoded on first use). */
 #include "mpiw.h"
 
 int MPI_Type_commit(MPI_Datatype *datatype)

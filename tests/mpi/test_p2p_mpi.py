@@ -417,3 +417,29 @@ def test_waitany_and_testany_of_one_request_give_its_index(interposer, method):
     assert np.array_equal(out[::2], (np.arange(2 * n) + SRC)[::2])
     v.Free()
     COMM.Barrier()
+
+
+@pytest.mark.mpi
+@pytest.mark.parametrize("make", [lambda: MPI.DOUBLE.Create_vector(40, 1, 3),
+                                  lambda: MPI.DOUBLE.Create_indexed([1, 3, 2] * 13,
+                                                                    [7 * i for i in range(39)])],
+                         ids=["vector", "table"])
+def test_types_decoded_at_first_use_outlive_their_free(interposer, make):
+    """A type first used by a nonblocking receive (decoded then) and freed, with its
+    get_contents children, before the message arrives: the receive still unpacks it."""
+    dt = make().Commit()
+    for child in dt.Get_contents()[3]:
+        if not child.is_predefined:
+            child.Free()
+    n = dt.Get_extent()[1] // 8 + 8
+    src = np.arange(n, dtype="f8") + 1000 * RANK
+    want, got = np.zeros(n), np.zeros(n)
+    with interposer.method("pack"):
+        r = COMM.Irecv([got, 1, dt], SRC, 11)
+        keep = dt.Dup().Commit()          # the reference's type, before dt is freed
+        dt.Free()
+        COMM.Send([src, 1, keep], DEST, 11)
+        r.Wait()
+    interposer.real(lambda: COMM.Sendrecv([src, 1, keep], DEST, 12, [want, 1, keep], SRC, 12))
+    keep.Free()
+    assert np.array_equal(got, want)

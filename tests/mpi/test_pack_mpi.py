@@ -183,12 +183,20 @@ def test_uncommitted_and_freed_types_go_to_the_mpi(interposer):
 
 
 @pytest.mark.mpi
-def test_stats_count_types(interposer):
-    before = interposer.stat("types_committed"), interposer.stat("types_canonical")
+def test_types_are_decoded_on_first_use(interposer):
+    """Committing notes a type; the first call that needs it decodes it (and counts it as
+    canonical or of the table form); a type committed and freed unused is never decoded."""
+    names = ("types_committed", "types_canonical", "types_table")
+    stat = lambda: tuple(interposer.stat(n) for n in names)     # noqa: E731
+    before = stat()
     a = committed(MPI.DOUBLE.Create_vector(2, 1, 5))
     b = committed(MPI.INT.Create_indexed([1, 2], [0, 5]))
-    after = interposer.stat("types_committed"), interposer.stat("types_canonical")
-    assert after == (before[0] + 2, before[1] + 1)
+    committed(MPI.DOUBLE.Create_vector(3, 1, 4)).Free()         # never used
+    assert stat() == (before[0] + 3, before[1], before[2])
+    buf, out = np.arange(16.0), bytearray(64)
+    for t in (a, b, a):
+        t.Pack(buf, out, 0, COMM)
+    assert stat() == (before[0] + 3, before[1] + 1, before[2] + 1)
     a.Free()
     b.Free()
 
