@@ -103,6 +103,18 @@ def _pingpong(comm, buf, count, dt, trips):
             comm.Send([buf, count, dt], peer, 7)
 
 
+def _methods(comm, ip, names, reps, buf, dt, trips):
+    """{method: best one-way seconds} of a ping-pong of one dt from buf with each method,
+    the methods in rotating order in each of reps rounds."""
+    best = dict.fromkeys(names, float("inf"))
+    for rep in range(reps):
+        for name in names[rep % len(names):] + names[:rep % len(names)]:
+            with ip.method(name):
+                t = _best(comm, lambda: _pingpong(comm, buf, 1, dt, trips), 1)
+            best[name] = min(best[name], t / trips / 2)
+    return best
+
+
 def _stride(block):
     return max(2 * block, GAP)
 
@@ -185,12 +197,7 @@ def worker(argv=None):
             buf = np.ones(_span(b, s), np.uint8)      # real pages, not the zero page
             n = _trips(s)
             names = ("passthrough", "pack") + (("pipeline",) if s in piped else ())
-            best = dict.fromkeys(names, float("inf"))
-            for rep in range(args.reps):
-                for name in names[rep % len(names):] + names[:rep % len(names)]:
-                    with ip.method(name):
-                        t = _best(comm, lambda: _pingpong(comm, buf, 1, dt, n), 1)
-                    best[name] = min(best[name], t / n / 2)
+            best = _methods(comm, ip, names, args.reps, buf, dt, n)
             dt.Free()
             for name in best:
                 if name == "pipeline":
@@ -242,12 +249,7 @@ def _device_grid(comm, ip, args):
             dt = _vector(b, s).Commit()
             buf = device.asarray(np.ones(_span(b, s), np.uint8))
             n = max(2, _trips(s) // (10 if backend == "sim" else 1))
-            best = dict.fromkeys(names, float("inf"))
-            for rep in range(args.reps):
-                for name in names[rep % len(names):] + names[:rep % len(names)]:
-                    with ip.method(name):
-                        t = _best(comm, lambda: _pingpong(comm, buf, 1, dt, n), 1)
-                    best[name] = min(best[name], t / n / 2)
+            best = _methods(comm, ip, names, args.reps, buf, dt, n)
             for name in names:
                 out["methods"][name][i, j] = best[name]
             if comm.Get_rank() == 0:

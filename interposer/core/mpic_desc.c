@@ -82,19 +82,6 @@ static int add_subarray(mpic_desc *out, mpic_levels *l, const mpic_desc *child, 
     return MPIC_OK;
 }
 
-/* Pick the integer-like arguments from the large-count array or the classic
- * arrays, as the MPI stored them. */
-static int64_t arg(const mpic_contents *c, int64_t i)
-{
-    return c->large ? c->counts[i] : c->ints[i];
-}
-
-/* Byte displacements: address array (classic) or large-count array. */
-static const int64_t *byte_displs(const mpic_contents *c, int64_t first_large)
-{
-    return c->large ? c->counts + first_large : c->addrs;
-}
-
 /* 2. Turn one combiner into levels around its child. */
 static int combiner_levels(mpic_desc *out, mpic_levels *l, const mpic_contents *c,
                            const mpic_desc *ch)
@@ -108,36 +95,36 @@ static int combiner_levels(mpic_desc *out, mpic_levels *l, const mpic_contents *
         return MPIC_OK;
     case MPIC_COMBINER_CONTIGUOUS:
         mpic_levels_from_desc(l, &ch[0]);
-        return mpic_levels_push(l, arg(c, 0), ext) ? fail(out, "too many levels") : MPIC_OK;
+        return mpic_levels_push(l, mpic_arg(c, 0), ext) ? fail(out, "too many levels") : MPIC_OK;
     case MPIC_COMBINER_VECTOR:
     case MPIC_COMBINER_HVECTOR: {
-        int64_t stride = c->combiner == MPIC_COMBINER_VECTOR ? arg(c, 2) * ext
+        int64_t stride = c->combiner == MPIC_COMBINER_VECTOR ? mpic_arg(c, 2) * ext
                          : c->large ? c->counts[2] : c->addrs[0];
         mpic_levels_from_desc(l, &ch[0]);
-        if (mpic_levels_push(l, arg(c, 1), ext) || mpic_levels_push(l, arg(c, 0), stride))
+        if (mpic_levels_push(l, mpic_arg(c, 1), ext) || mpic_levels_push(l, mpic_arg(c, 0), stride))
             return fail(out, "too many levels");
         return MPIC_OK;
     }
     case MPIC_COMBINER_INDEXED:
-        n = arg(c, 0);
+        n = mpic_arg(c, 0);
         return add_blocks(out, l, &ch[0], n, (c->large ? c->counts : c->ints) + 1, 0,
                           (c->large ? c->counts : c->ints) + 1 + n, ext);
     case MPIC_COMBINER_HINDEXED:
-        n = arg(c, 0);
+        n = mpic_arg(c, 0);
         return add_blocks(out, l, &ch[0], n, (c->large ? c->counts : c->ints) + 1, 0,
-                          byte_displs(c, 1 + n), 1);
+                          mpic_byte_displs(c, 1 + n), 1);
     case MPIC_COMBINER_INDEXED_BLOCK:
-        n = arg(c, 0);
-        return add_blocks(out, l, &ch[0], n, NULL, arg(c, 1), (c->large ? c->counts : c->ints) + 2,
-                          ext);
+        n = mpic_arg(c, 0);
+        return add_blocks(out, l, &ch[0], n, NULL, mpic_arg(c, 1),
+                          (c->large ? c->counts : c->ints) + 2, ext);
     case MPIC_COMBINER_HINDEXED_BLOCK:
-        n = arg(c, 0);
-        return add_blocks(out, l, &ch[0], n, NULL, arg(c, 1), byte_displs(c, 2), 1);
+        n = mpic_arg(c, 0);
+        return add_blocks(out, l, &ch[0], n, NULL, mpic_arg(c, 1), mpic_byte_displs(c, 2), 1);
     case MPIC_COMBINER_STRUCT: {
         /* Members that carry data must all be the same layout; then it is an hindexed. */
         const mpic_desc *first = NULL;
         const int64_t *bl = (c->large ? c->counts : c->ints) + 1;
-        n = arg(c, 0);
+        n = mpic_arg(c, 0);
         for (int64_t i = 0; i < n; i++) {
             if (bl[i] == 0 || ch[i].info.size == 0)
                 continue;
@@ -150,7 +137,7 @@ static int combiner_levels(mpic_desc *out, mpic_levels *l, const mpic_contents *
         }
         if (!first)
             return fail(out, "empty type");
-        return add_blocks(out, l, first, n, bl, 0, byte_displs(c, 1 + n), 1);
+        return add_blocks(out, l, first, n, bl, 0, mpic_byte_displs(c, 1 + n), 1);
     }
     case MPIC_COMBINER_SUBARRAY:
         if (c->large) {

@@ -16,6 +16,19 @@ typedef struct mpic_levels {
     int64_t strides[MPIC_LEVELS_CAP];
 } mpic_levels;
 
+/* Arguments of a combiner as the MPI stored them: integer-like ones from the large-count
+ * array or the classic one; byte displacements from the address array (classic) or the
+ * large-count array from first_large on. */
+static inline int64_t mpic_arg(const mpic_contents *c, int64_t i)
+{
+    return c->large ? c->counts[i] : c->ints[i];
+}
+
+static inline const int64_t *mpic_byte_displs(const mpic_contents *c, int64_t first_large)
+{
+    return c->large ? c->counts + first_large : c->addrs;
+}
+
 /* The table form (mpic_table.c): pieces in typemap order. */
 typedef struct mpic_piece {
     int64_t offset;      /* from the element's start */
@@ -48,6 +61,8 @@ void mpic_levels_from_desc(mpic_levels *l, const mpic_desc *d);
 int mpic_levels_push(mpic_levels *l, int64_t count, int64_t stride);
 void mpic_levels_simplify(mpic_levels *l);
 int mpic_levels_to_desc(mpic_desc *out, const mpic_levels *l);
+/* The levels as a canonical description (at most MPIC_MAX_DIMS - 1 of them), unchecked. */
+void mpic_levels_store(mpic_desc *out, const mpic_levels *l);
 int mpic_desc_same_layout(const mpic_desc *a, const mpic_desc *b);
 
 /* A ready-to-run copy: the description, repeated count times, simplified. */

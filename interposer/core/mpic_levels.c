@@ -100,8 +100,14 @@ int mpic_levels_to_desc(mpic_desc *out, const mpic_levels *l)
         return fail(out, "true bounds disagree with the MPI", lo, out->info.true_lb);
 
     /* 3. Copy out. */
-    out->canonical = 1;
     out->reason[0] = 0;
+    mpic_levels_store(out, l);
+    return MPIC_OK;
+}
+
+void mpic_levels_store(mpic_desc *out, const mpic_levels *l)
+{
+    out->canonical = 1;
     out->start = l->start;
     out->ndims = l->n + 1;
     out->counts[0] = l->block;
@@ -110,7 +116,6 @@ int mpic_levels_to_desc(mpic_desc *out, const mpic_levels *l)
         out->counts[i + 1] = l->counts[i];
         out->strides[i + 1] = l->strides[i];
     }
-    return MPIC_OK;
 }
 
 int mpic_desc_same_layout(const mpic_desc *a, const mpic_desc *b)

@@ -42,6 +42,23 @@ static int grow(void **p, int64_t *cap, int64_t need, size_t size)
     return 0;
 }
 
+/* One more piece, within the cap. */
+static int append(builder *b, mpic_piece p)
+{
+    mpic_table *t = b->t;
+
+    if (t->npieces >= TABLE_MAX_PIECES) {
+        b->why = "a table of more than 2^20 pieces";
+        return 1;
+    }
+    if (grow((void **) &t->pieces, &b->cap_pieces, t->npieces + 1, sizeof *t->pieces)) {
+        b->why = "no memory for the table";
+        return 1;
+    }
+    t->pieces[t->npieces++] = p;
+    return 0;
+}
+
 static int add_run(builder *b, int64_t offset, int64_t len)
 {
     mpic_table *t = b->t;
@@ -53,16 +70,7 @@ static int add_run(builder *b, int64_t offset, int64_t len)
         last->len += len;
         return 0;
     }
-    if (t->npieces >= TABLE_MAX_PIECES) {
-        b->why = "a table of more than 2^20 pieces";
-        return 1;
-    }
-    if (grow((void **) &t->pieces, &b->cap_pieces, t->npieces + 1, sizeof *t->pieces)) {
-        b->why = "no memory for the table";
-        return 1;
-    }
-    t->pieces[t->npieces++] = (mpic_piece) { offset, len, 0, -1 };
-    return 0;
+    return append(b, (mpic_piece) { offset, len, 0, -1 });
 }
 
 static int add_shape(builder *b, int64_t offset, const mpic_desc *shape)
@@ -83,16 +91,7 @@ static int add_shape(builder *b, int64_t offset, const mpic_desc *shape)
         }
         t->shapes[t->nshapes++] = *shape;
     }
-    if (t->npieces >= TABLE_MAX_PIECES) {
-        b->why = "a table of more than 2^20 pieces";
-        return 1;
-    }
-    if (grow((void **) &t->pieces, &b->cap_pieces, t->npieces + 1, sizeof *t->pieces)) {
-        b->why = "no memory for the table";
-        return 1;
-    }
-    t->pieces[t->npieces++] = (mpic_piece) { offset, shape->info.size, 0, (int32_t) s };
-    return 0;
+    return append(b, (mpic_piece) { offset, shape->info.size, 0, (int32_t) s });
 }
 
 /* A strided description as a piece: a contiguous one as a run; else its shape, moved to
@@ -153,14 +152,7 @@ static int add_block(builder *b, int64_t offset, const mpic_desc *child, int64_t
             mpic_desc d = { .info = { .size = child->info.size * n } };
             mpic_levels_simplify(&l);
             if (l.n + 1 <= MPIC_MAX_DIMS) {
-                d.canonical = 1;
-                d.ndims = l.n + 1;
-                d.start = l.start;
-                d.counts[0] = l.block;
-                for (int i = 0; i < l.n; i++) {
-                    d.counts[i + 1] = l.counts[i];
-                    d.strides[i + 1] = l.strides[i];
-                }
+                mpic_levels_store(&d, &l);
                 return add_strided(b, offset, &d);
             }
         }
@@ -171,16 +163,6 @@ static int add_block(builder *b, int64_t offset, const mpic_desc *child, int64_t
         if (add_child(b, offset + r * child->info.extent, child))
             return 1;
     return 0;
-}
-
-static int64_t arg(const mpic_contents *c, int64_t i)
-{
-    return c->large ? c->counts[i] : c->ints[i];
-}
-
-static const int64_t *byte_displs(const mpic_contents *c, int64_t first_large)
-{
-    return c->large ? c->counts + first_large : c->addrs;
 }
 
 /* Blocks i of blocklens[i] (or common) children at displs[i] * unit bytes. */
@@ -245,7 +227,7 @@ static int add_subarray(builder *b, const mpic_desc *child, int64_t nd, const in
 /* 2. The pieces of one combiner over its children. */
 static int add_combiner(builder *b, const mpic_contents *c, const mpic_desc *ch)
 {
-    int64_t n = c->combiner == MPIC_COMBINER_SUBARRAY ? 0 : arg(c, 0);
+    int64_t n = c->combiner == MPIC_COMBINER_SUBARRAY ? 0 : mpic_arg(c, 0);
     const int64_t *iv = c->large ? c->counts : c->ints;
 
     switch (c->combiner) {
@@ -256,25 +238,25 @@ static int add_combiner(builder *b, const mpic_contents *c, const mpic_desc *ch)
         return add_block(b, 0, &ch[0], n);
     case MPIC_COMBINER_VECTOR:
     case MPIC_COMBINER_HVECTOR: {
-        int64_t stride = c->combiner == MPIC_COMBINER_VECTOR ? arg(c, 2) * ch[0].info.extent
+        int64_t stride = c->combiner == MPIC_COMBINER_VECTOR ? mpic_arg(c, 2) * ch[0].info.extent
                          : c->large ? c->counts[2] : c->addrs[0];
         if (too_many(b, n, &ch[0]))
             return 1;
         for (int64_t j = 0; j < n; j++)
-            if (add_block(b, j * stride, &ch[0], arg(c, 1)))
+            if (add_block(b, j * stride, &ch[0], mpic_arg(c, 1)))
                 return 1;
         return 0;
     }
     case MPIC_COMBINER_INDEXED:
         return add_indexed(b, ch, 0, n, iv + 1, 0, iv + 1 + n, ch[0].info.extent);
     case MPIC_COMBINER_HINDEXED:
-        return add_indexed(b, ch, 0, n, iv + 1, 0, byte_displs(c, 1 + n), 1);
+        return add_indexed(b, ch, 0, n, iv + 1, 0, mpic_byte_displs(c, 1 + n), 1);
     case MPIC_COMBINER_INDEXED_BLOCK:
-        return add_indexed(b, ch, 0, n, NULL, arg(c, 1), iv + 2, ch[0].info.extent);
+        return add_indexed(b, ch, 0, n, NULL, mpic_arg(c, 1), iv + 2, ch[0].info.extent);
     case MPIC_COMBINER_HINDEXED_BLOCK:
-        return add_indexed(b, ch, 0, n, NULL, arg(c, 1), byte_displs(c, 2), 1);
+        return add_indexed(b, ch, 0, n, NULL, mpic_arg(c, 1), mpic_byte_displs(c, 2), 1);
     case MPIC_COMBINER_STRUCT:
-        return add_indexed(b, ch, 1, n, iv + 1, 0, byte_displs(c, 1 + n), 1);
+        return add_indexed(b, ch, 1, n, iv + 1, 0, mpic_byte_displs(c, 1 + n), 1);
     case MPIC_COMBINER_SUBARRAY:
         n = c->ints[0];
         if (c->large)

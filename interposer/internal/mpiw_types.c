@@ -338,48 +338,37 @@ void mpiw_types_free(MPI_Datatype dt)
     });
 }
 
-int mpiw_types_lookup(MPI_Datatype dt, mpic_desc *out)
+/* The cached decoding of dt, if it is canonical (or, tables, of either form): out, with
+ * its table retained (retain) or borrowed. */
+static int lookup(MPI_Datatype dt, mpic_desc *out, int tables, int retain)
 {
     int hit = 0;
 
     LOCKED({
         entry *e = mpiw_map_get(&cache, MPIW_KEY(dt));
-        if (e && decoded(e)->canonical) {
+        if (e && (tables ? mpic_packable(decoded(e)) : decoded(e)->canonical)) {
             *out = e->desc;
-            out->table = NULL;
+            if (retain)
+                mpic_desc_retain(out);
             hit = 1;
         }
     });
     return hit;
+}
+
+int mpiw_types_lookup(MPI_Datatype dt, mpic_desc *out)
+{
+    return lookup(dt, out, 0, 0);
 }
 
 int mpiw_types_lookup_any(MPI_Datatype dt, mpic_desc *out)
 {
-    int hit = 0;
-
-    LOCKED({
-        entry *e = mpiw_map_get(&cache, MPIW_KEY(dt));
-        if (e && mpic_packable(decoded(e))) {
-            *out = e->desc;
-            hit = 1;
-        }
-    });
-    return hit;
+    return lookup(dt, out, 1, 0);
 }
 
 int mpiw_types_lookup_packable(MPI_Datatype dt, mpic_desc *out)
 {
-    int hit = 0;
-
-    LOCKED({
-        entry *e = mpiw_map_get(&cache, MPIW_KEY(dt));
-        if (e && mpic_packable(decoded(e))) {
-            *out = e->desc;
-            mpic_desc_retain(out);
-            hit = 1;
-        }
-    });
-    return hit;
+    return lookup(dt, out, 1, 1);
 }
 
 void mpiw_types_clear(void)

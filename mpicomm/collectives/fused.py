@@ -18,6 +18,7 @@ not CUDA-aware and hands over as it is to one that is; an average needs CuPy arr
 there (it divides on the device). Otherwise they are reduced through host mirrors made
 here: copied out before and back after, so any MPI serves them.
 """
+import functools
 import operator
 import os
 import zlib
@@ -167,10 +168,18 @@ def _device_copy():
     return copy
 
 
-def _interposed():
-    """Is the interposer loaded into this process and active?"""
+@functools.lru_cache(maxsize=None)
+def _interposer():
+    """The interposer's controls, found once (None when it is not loaded)."""
     from mpicomm import interposer
-    return interposer.preloaded() and interposer.Interposer().active
+    return interposer.Interposer() if interposer.preloaded() else None
+
+
+def _interposed():
+    """Is the interposer loaded into this process and active (it can be switched off at
+    run time)?"""
+    ip = _interposer()
+    return ip is not None and ip.active
 
 
 def _device_fusable(arrays, name):
