@@ -38,6 +38,8 @@ class Description:
     reason: Optional[str] = None
     pieces: Optional[Tuple[Tuple[int, int, int], ...]] = None
     shapes: Optional[Tuple[Tuple[Tuple[int, ...], Tuple[int, ...]], ...]] = None
+    leaf_count: int = 0     # the count of the repetition nearest the predefined types,
+                            # as the type was built (the model's construction term)
 
     @property
     def packable(self):
@@ -77,7 +79,7 @@ def _from_c(d):
         size=d.info.size, lb=d.info.lb, extent=d.info.extent, true_lb=d.info.true_lb,
         true_extent=d.info.true_extent,
         reason=None if d.canonical else ffi.string(d.reason).decode(),
-        pieces=pieces, shapes=shapes)
+        pieces=pieces, shapes=shapes, leaf_count=d.leaf_count)
 
 
 def _typeinfo(size, lb, extent, true_lb, true_extent):

@@ -4,10 +4,13 @@ The command launches this module on 2 ranks of one node (`mpiexec -n 2`, interpo
 preloaded) and moves the file into place only when the run succeeded, so a failed or
 interrupted measurement never replaces a good model. Rank 0 measures the generated
 pack/unpack kernels alone; both ranks then time a ping-pong of contiguous bytes by
-size, and of a vector type (block b, stride max(2b, 128 B), elements of b bytes up to a
-double) over the block x size grid with
-the MPI's own derived-type path and with the pack method, alternating the two, and,
-at sizes of two chunks or more, with the pipelined method; best of --reps. Where a
+size, and of a strided layout (blocks of b bytes at a stride of max(2b, class), elements
+of b bytes up to a double) over the block x stride x size grid: the MPI's own
+derived-type path with the layout built as one vector and as a vector of vectors of 64
+blocks (MPIs move a type by its construction), and the pack method, the three in
+rotating order, and, at the least stride and sizes of two chunks or more, the pipelined
+method; best of --reps. Points whose layout would span more than 64 MiB are not
+measured (NaN in the file; the interposer takes the nearest measured size). Where a
 device is usable (a GPU with CuPy, or the simulated device under MPICOMM_DEVICE=sim),
 it also times, on a smaller grid, the device kernels alone, device-to-host copies, and
 a ping-pong of a device buffer of the same vector types with each device method
@@ -29,9 +32,17 @@ import numpy as np
 from mpicomm import installation, launch, model
 
 BLOCKS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096)
-TOTALS = (1 << 12, 1 << 16, 1 << 20, 1 << 22)
-GAP = 128           # least stride: blocks under 64 B each touch their own cache lines
+TOTALS = (1 << 12, 1 << 13, 1 << 14, 1 << 16, 1 << 18, 1 << 20, 1 << 22)
+# Stride classes: block b is measured at a stride of max(2b, class). The least keeps
+# blocks under 64 B each on cache lines of their own (at twice the block they would sit in
+# cache and flatter whichever method packs); the others reach a page and beyond (a 3-D
+# array's x face). Powers of two, as the rows of arrays are: their cache-set conflicts
+# slow both methods, and the MPI overlaps its copies where packing cannot.
+STRIDES = (128, 512, 2048, 8192, 65536)
+NESTED = 64         # the nested construction: vectors of this many blocks, repeated
+SPAN_CAP = 64 << 20
 QUICK_BLOCKS = (8, 1024)
+QUICK_STRIDES = (128, 8192)
 QUICK_TOTALS = (1 << 14, 1 << 18)
 PINGPONG = (8, 1 << 10, 1 << 14, 1 << 18, 1 << 22)
 DEVICE_BLOCKS = (8, 64, 512, 4096)
@@ -115,23 +126,28 @@ def _methods(comm, ip, names, reps, buf, dt, trips):
     return best
 
 
-def _stride(block):
-    return max(2 * block, GAP)
+def _stride(block, cls=STRIDES[0]):
+    return max(2 * block, cls)
 
 
-def _vector(block, total):
-    """total bytes in blocks of block bytes at _stride(block), of the widest element that
-    fits a block (MPIs treat a double vector better than a byte one). Small blocks are
-    spread one per cache line or more, as in the faces of a halo exchange: at a stride
-    of twice the block they would sit in cache and flatter whichever method packs."""
+def _vector(block, total, cls=STRIDES[0], nested=False):
+    """total bytes in blocks of block bytes at _stride(block, cls), of the widest element
+    that fits a block (MPIs treat a double vector better than a byte one): one vector, or
+    (nested) a vector of NESTED blocks repeated, the same layout."""
     from mpi4py import MPI
     elem = {1: MPI.BYTE, 2: MPI.SHORT, 4: MPI.FLOAT}.get(block, MPI.DOUBLE)
-    per = block // elem.Get_size()
-    return elem.Create_vector(total // block, per, _stride(block) // elem.Get_size())
+    per, n = block // elem.Get_size(), total // block
+    stride = _stride(block, cls)
+    if not nested or n <= NESTED:
+        return elem.Create_vector(n, per, stride // elem.Get_size())
+    inner = elem.Create_vector(NESTED, per, stride // elem.Get_size())
+    outer = inner.Create_hvector(n // NESTED, 1, NESTED * stride)
+    inner.Free()
+    return outer
 
 
-def _span(block, total):
-    return total // block * _stride(block)
+def _span(block, total, cls=STRIDES[0]):
+    return total // block * _stride(block, cls)
 
 
 def _trips(total):
@@ -186,24 +202,28 @@ def worker(argv=None):
         contiguous.append(_best(comm, lambda: _pingpong(comm, buf, s, MPI.BYTE, n),
                                 args.reps) / n / 2)
 
-    # 3. The vector grid, the methods in rotating order.
+    # 3. The strided grid, the methods in rotating order.
+    strides = QUICK_STRIDES if args.quick else STRIDES
     chunk = ip.pipeline_chunk
     piped = [s for s in totals if s >= 2 * chunk]
-    times = {name: np.zeros((len(blocks), len(totals))) for name in ("passthrough", "pack")}
+    shape = (len(blocks), len(strides), len(totals))
+    times = {name: np.full(shape, np.nan) for name in ("passthrough", "nested", "pack")}
     times["pipeline"] = np.zeros((len(blocks), len(piped)))
     for i, b in enumerate(blocks):
-        for j, s in enumerate(totals):
-            dt = _vector(b, s).Commit()
-            buf = np.ones(_span(b, s), np.uint8)      # real pages, not the zero page
-            n = _trips(s)
-            names = ("passthrough", "pack") + (("pipeline",) if s in piped else ())
-            best = _methods(comm, ip, names, args.reps, buf, dt, n)
-            dt.Free()
-            for name in best:
-                if name == "pipeline":
-                    times[name][i, piped.index(s)] = best[name]
-                else:
-                    times[name][i, j] = best[name]
+        for k, cls in enumerate(strides):
+            if k and _stride(b, cls) == _stride(b, strides[k - 1]):
+                for name in ("passthrough", "nested", "pack"):
+                    times[name][i, k] = times[name][i, k - 1]      # the same layout
+                continue
+            for j, s in enumerate(totals):
+                if _span(b, s, cls) > SPAN_CAP:
+                    continue
+                best = _point(comm, ip, args.reps, b, s, cls,
+                              with_pipeline=k == 0 and s in piped)
+                for name in ("passthrough", "nested", "pack"):
+                    times[name][i, k, j] = best[name]
+                if "pipeline" in best:
+                    times["pipeline"][i, piped.index(s)] = best["pipeline"]
         if rank0:
             print(f"mpicomm measure: blocks of {b} B done ({time.time() - started:.0f} s)",
                   file=sys.stderr, flush=True)
@@ -213,10 +233,31 @@ def worker(argv=None):
 
     # 5. Rank 0 writes the file.
     if rank0:
-        _write(args.out, blocks, totals, times, pack_s, unpack_s, sizes, contiguous, args,
-               piped, chunk, dev)
+        _write(args.out, blocks, strides, totals, times, pack_s, unpack_s, sizes, contiguous,
+               args, piped, chunk, dev)
     comm.Barrier()
     return 0
+
+
+def _point(comm, ip, reps, block, total, cls, with_pipeline):
+    """{passthrough, nested, pack[, pipeline]: best one-way seconds} of one grid point."""
+    flat = _vector(block, total, cls).Commit()
+    nested = _vector(block, total, cls, nested=True).Commit()
+    buf = np.ones(_span(block, total, cls), np.uint8)      # real pages, not the zero page
+    n = _trips(total)
+    variants = [("passthrough", "passthrough", flat), ("nested", "passthrough", nested),
+                ("pack", "pack", flat)] + ([("pipeline", "pipeline", flat)] if with_pipeline
+                                           else [])
+    best = {}
+    for rep in range(reps):
+        k = rep % len(variants)
+        for label, method, dt in variants[k:] + variants[:k]:
+            with ip.method(method):
+                t = _best(comm, lambda: _pingpong(comm, buf, 1, dt, n), 1)
+            best[label] = min(best.get(label, float("inf")), t / n / 2)
+    flat.Free()
+    nested.Free()
+    return best
 
 
 def _device_backend(comm):
@@ -288,8 +329,8 @@ def _device_name(backend):
     return cupy.cuda.runtime.getDeviceProperties(cupy.cuda.Device().id)["name"].decode()
 
 
-def _write(out, blocks, totals, times, pack_s, unpack_s, sizes, contiguous, args, piped,
-           chunk, dev):
+def _write(out, blocks, strides, totals, times, pack_s, unpack_s, sizes, contiguous, args,
+           piped, chunk, dev):
     import h5py
     from mpi4py import MPI
     import mpicomm
@@ -309,8 +350,10 @@ def _write(out, blocks, totals, times, pack_s, unpack_s, sizes, contiguous, args
         a["reps"] = args.reps
         a["quick"] = int(args.quick)
         f["block_bytes"] = np.array(blocks, np.int64)
+        f["stride_bytes"] = np.array(strides, np.int64)
         f["total_bytes"] = np.array(totals, np.int64)
         f["method/passthrough"] = times["passthrough"]
+        f["method/passthrough_nested"] = times["nested"]
         f["method/pack"] = times["pack"]
         if piped:
             f["pipeline_total_bytes"] = np.array(piped, np.int64)

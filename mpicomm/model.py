@@ -6,10 +6,20 @@ MPICOMM_MODEL, else from the per-user cache (`path()`), else uses built-in defau
 Layout (times in seconds, one-way, best of the repetitions):
     attrs     mpicomm_model (format), mpi_vendor, mpi_library_version, mpicomm_version,
               host, date, ranks, reps, cpu
-    block_bytes [nb], total_bytes [ns]      the grid: innermost block, message size
-    method/passthrough [nb, ns]             the MPI sends a vector type itself (block b,
-                                            stride max(2b, 128 B))
-    method/pack [nb, ns]                    the interposer packs and sends bytes
+    block_bytes [nb], stride_bytes [nst], total_bytes [ns]
+                                            the grid: innermost block, stride class (block
+                                            b is measured at a stride of max(2b, class)),
+                                            message size
+    method/passthrough [nb, nst, ns]        the MPI sends the layout itself, built as one
+                                            vector
+    method/passthrough_nested [nb, nst, ns] the same layout built as a vector of vectors of
+                                            64 blocks
+    method/pack [nb, nst, ns]               the interposer packs and sends bytes
+                                            (NaN in these three: not measured, the layout
+                                            would span more than 64 MiB)
+    pipeline, kernels and device tables are measured at the least stride class.
+  Models from before the stride axis have no stride_bytes nor passthrough_nested, and
+  [nb, ns] tables measured at a stride of max(2b, 128 B): they still load.
     pipeline_total_bytes [np]               optional: the sizes of the grid of two
     method/pipeline [nb, np]                chunks or more, timed with the pipelined
                                             method (attr pipeline_chunk: its chunk)
@@ -59,7 +69,8 @@ def read(file):
             if name not in f:
                 raise ModelError(f"{file}: dataset {name} is missing")
             out[name] = f[name][()]
-        for name in ("pipeline_total_bytes", "method/pipeline", "device_block_bytes",
+        for name in ("stride_bytes", "method/passthrough_nested",
+                     "pipeline_total_bytes", "method/pipeline", "device_block_bytes",
                      "device_total_bytes", *(f"device/{m}" for m in DEVICE_METHODS),
                      "device/pack_seconds", "device/copy_to_host_seconds"):
             if name in f:
@@ -88,11 +99,61 @@ def device_choices(model):
 MARGIN = 1.05   # the interposer packs only where the model expects it 5% faster
 
 
+def _grid(model, name):
+    """A host table as [nb, nst, ns] (a model from before the stride axis has nst = 1)."""
+    t = model[name]
+    return t[:, None, :] if t.ndim == 2 else t
+
+
+def strides(model):
+    """The stride classes (128 B alone for a model from before the stride axis)."""
+    return [int(s) for s in model.get("stride_bytes", [128])]
+
+
+def gains(model, nested=False):
+    """log(passthrough / pack) [nb, nst, ns], a point not measured taking the nearest
+    measured size of its (block, stride) row (a row with none, the row of the next
+    smaller stride), as the interposer reads it."""
+    import numpy as np
+    name = "method/passthrough_nested" if nested and "method/passthrough_nested" in model \
+        else "method/passthrough"
+    g = np.log(_grid(model, name) / _grid(model, "method/pack"))
+    out = g.copy()
+    ns = g.shape[2]
+    for i, k in np.ndindex(g.shape[:2]):
+        row = g[i, k]
+        ok = [j for j in range(ns) if np.isfinite(row[j])]
+        for j in range(ns):
+            out[i, k, j] = row[min(ok, key=lambda c: (abs(c - j), c > j))] if ok \
+                else out[i, k - 1, j]
+    return out
+
+
 def choices(model):
-    """{total_bytes: [block bytes where auto packs]} on the model's own grid."""
-    wins = model["method/passthrough"] > MARGIN * model["method/pack"]
-    return {int(s): [int(b) for i, b in enumerate(model["block_bytes"]) if wins[i, j]]
-            for j, s in enumerate(model["total_bytes"])}
+    """[construction][block, stride, size] booleans: where auto packs on the model's own
+    grid, for the layout built as one vector (0) and as nested vectors (1)."""
+    import numpy as np
+    return [gains(model, nested) > np.log(MARGIN) for nested in (False, True)]
+
+
+def _choice_lines(m):
+    """A map of auto's choices: a row per block length, a column per stride class holding
+    one mark per size, P (packed) or . (the MPI); one vector | nested vectors."""
+    flat, nested = choices(m)
+    classes = [_size(c) for c in strides(m)]
+    width = max(len(m["total_bytes"]), *(len(c) for c in classes))
+    head = " ".join(f"{c:>{width}}" for c in classes)
+    lines = ["auto packs (P) or leaves to the MPI (.) by block, stride and size (sizes "
+             + ", ".join(_size(int(s)) for s in m["total_bytes"]) + " in each column):",
+             f"   block  {head}  |  {head}", f"   bytes  {'one vector':<{len(head)}}  |  "
+             "nested vectors"]
+    for i, b in enumerate(m["block_bytes"]):
+        row = ["".join(".P"[int(v)] for v in t[i, k]) for t in (flat, nested)
+               for k in range(t.shape[1])]
+        half = len(row) // 2
+        lines.append(f"{int(b):>8}  " + " ".join(f"{c:>{width}}" for c in row[:half]) + "  |  "
+                     + " ".join(f"{c:>{width}}" for c in row[half:]))
+    return lines
 
 
 def pipelined(model):
@@ -106,7 +167,8 @@ def pipelined(model):
     out = []
     for j, s in enumerate(model["pipeline_total_bytes"]):
         col = totals.index(s)
-        best = np.minimum(model["method/passthrough"][:, col], model["method/pack"][:, col])
+        best = np.minimum(_grid(model, "method/passthrough")[:, 0, col],
+                          _grid(model, "method/pack")[:, 0, col])
         if np.mean(np.log(best / model["method/pipeline"][:, j])) > np.log(MARGIN):
             out.append(int(s))
     return out
@@ -129,9 +191,7 @@ def summary(file, vendor, library_version=None):
         lines.append(f"measured under another version of {vendor} (running "
                      f"{installation.library_line(library_version)}): not used; run "
                      "`mpicomm measure` again")
-    for total, blocks in choices(m).items():
-        lines.append(f"{_size(total):>8}: pack for blocks of "
-                     f"{', '.join(map(str, blocks)) if blocks else 'none'} bytes")
+    lines += _choice_lines(m)
     if "method/pipeline" in m:
         piped = pipelined(m)
         lines.append("pipelined (on communicators asserting exact length and no wildcards) at "
@@ -150,5 +210,7 @@ def _size(n):
     return f"{n} B"
 
 
-BUILTIN = {"MPICH": "pack for blocks of at most 64 bytes, pass through above",
+BUILTIN = {"MPICH": "pack messages of 8 KiB or more of blocks of at most 64 bytes less than "
+                   "8 KiB apart in types built as long vectors or tables; pass through the "
+                   "rest",
            "Open MPI": "pass through (its derived-type sends pipeline)"}

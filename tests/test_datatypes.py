@@ -74,3 +74,28 @@ def test_combiners_not_decoded_say_so():
     f90 = MPI.Datatype.Create_f90_real(6, 30)
     d = datatypes.describe(f90)
     assert not d.canonical and "is not decoded" in d.reason
+
+
+def test_leaf_count_is_the_innermost_repetition_as_built():
+    """The same layout built two ways keeps the count of its innermost repetition: MPIs
+    move a face built of short nested vectors differently from one long vector."""
+    D = MPI.DOUBLE
+    row = D.Create_vector(62, 1, 64)
+    nested = row.Create_hvector(62, 1, 62 * 64 * 8)
+    flat = D.Create_vector(62 * 62, 1, 64)
+    assert datatypes.describe(nested).counts == datatypes.describe(flat).counts        # one layout
+    assert datatypes.describe(nested).leaf_count == 62
+    assert datatypes.describe(flat).leaf_count == 62 * 62
+    face = D.Create_subarray([64, 64, 64], [62, 62, 1], [1, 1, 1])
+    assert datatypes.describe(face).leaf_count == 62
+    rows = D.Create_subarray([64, 64, 64], [62, 1, 62], [1, 1, 1])
+    assert datatypes.describe(rows).leaf_count == 62
+    coord = MPI.FLOAT.Create_vector(4000, 1, 15)
+    struct = MPI.Datatype.Create_struct([1, 1], [0, 240000], [coord, coord])
+    assert datatypes.describe(struct).leaf_count == 4000
+    assert datatypes.describe(D.Create_indexed([1, 2, 1], [0, 5, 9])).leaf_count == 3
+    assert datatypes.describe(D.Create_contiguous(8)).leaf_count == 0
+    assert datatypes.describe(D.Create_contiguous(8).Create_resized(0, 128)
+                    .Create_contiguous(5)).leaf_count == 5
+    for t in (row, nested, flat, face, rows, coord, struct):
+        t.Free()

@@ -104,8 +104,10 @@ def test_measure_writes_the_tables_and_their_provenance(measured):
     assert inst.version in a["mpi_library_version"]
     assert a["host"] and a["date"].startswith("20") and a["ranks"] == 2
     nb, ns = len(m["block_bytes"]), len(m["total_bytes"])
-    for name in ("method/passthrough", "method/pack", "pack_seconds", "unpack_seconds"):
+    for name in ("pack_seconds", "unpack_seconds"):
         assert m[name].shape == (nb, ns) and np.all(m[name] > 0) and np.all(np.isfinite(m[name]))
+    for name in ("method/passthrough", "method/passthrough_nested", "method/pack"):
+        assert m[name].shape == (nb, len(m["stride_bytes"]), ns)
     assert len(m["pingpong_seconds"]) == len(m["pingpong_bytes"]) > 0
     # The pipelined method is timed at the sizes of two chunks (128 KiB) or more.
     assert list(m["pipeline_total_bytes"]) == [s for s in m["total_bytes"] if s >= 1 << 18]
@@ -258,7 +260,7 @@ def test_info_shows_the_model_and_its_provenance(measured):
     assert res.returncode == 0, res.stderr
     assert str(measured) in res.stdout
     assert f"with {installation.probe().vendor}" in res.stdout
-    assert "pack for blocks of" in res.stdout
+    assert "auto packs (P) or leaves to the MPI (.)" in res.stdout
 
 
 def test_measure_refuses_to_overwrite_a_file_that_is_not_a_model(tmp_path):
@@ -313,3 +315,120 @@ def test_auto_pipelines_only_where_asserted_and_faster(tmp_path, pipeline_faster
     assert got == [{"world": 0, "asserted": 2 if pipeline_faster else 0}] * 2
     lines = model.summary(path, installation.probe().vendor)
     assert lines[-1].endswith("1 MiB" if pipeline_faster else "no size measured")
+
+
+# Rank 0 prints, per case (block, stride class, total, nested), whether auto packed it on each
+# rank: the case's layout built as mpicomm measure builds its grid points.
+CASES = """
+import json, sys
+import numpy as np
+from mpi4py import MPI
+from mpicomm import measure
+from mpicomm.interposer import Interposer
+ip, comm = Interposer(), MPI.COMM_WORLD
+peer, packed = 1 - comm.rank, []
+for block, cls, total, nested in json.loads(sys.argv[1]):
+    dt = measure._vector(block, total, cls, nested).Commit()
+    buf = np.ones(measure._span(block, total, cls), np.uint8)
+    before = ip.stat("method_pack")
+    if comm.rank == 0:
+        comm.Send([buf, 1, dt], peer); comm.Recv([buf, 1, dt], peer)
+    else:
+        comm.Recv([buf, 1, dt], peer); comm.Send([buf, 1, dt], peer)
+    packed.append(ip.stat("method_pack") - before)
+    dt.Free()
+got = comm.gather(packed)
+if comm.rank == 0:
+    print("PROBE", json.dumps(got))
+"""
+
+
+def packed_cases(cases, env):
+    res = helpers.mpicomm_run(2, [sys.executable, "-c", CASES, json.dumps(cases)], env=env)
+    assert res.returncode == 0, res.stdout + res.stderr
+    got = json.loads([ln for ln in res.stdout.splitlines() if ln.startswith("PROBE ")][0][6:])
+    assert got[0] == got[1]
+    assert set(got[0]) <= {0, 2}
+    return [n == 2 for n in got[0]]
+
+
+def test_measure_times_strides_and_constructions(measured):
+    m = model.read(measured)
+    shape = (len(m["block_bytes"]), len(m["stride_bytes"]), len(m["total_bytes"]))
+    assert list(m["stride_bytes"]) == [128, 8192]
+    for name in ("method/passthrough", "method/passthrough_nested", "method/pack"):
+        t = m[name]
+        assert t.shape == shape
+        ok = np.isfinite(t)
+        assert np.all(t[ok] > 0)
+        # Not measured only where the layout would span more than 64 MiB.
+        for i, k, j in zip(*np.nonzero(~ok)):
+            b, c, s = m["block_bytes"][i], m["stride_bytes"][k], m["total_bytes"][j]
+            assert s // b * max(2 * b, c) > 64 << 20
+
+
+def test_auto_leaves_to_the_mpi_what_the_measured_model_saw_packing_lose(measured):
+    """Every measured point, both constructions: auto packs exactly where the model
+    measured packing 5% faster; and some point was measured losing (page strides: both
+    methods touch a page per block, and the MPI overlaps its copies where packing
+    cannot), which auto leaves to the MPI."""
+    m = model.read(measured)
+    cases, want = [], []
+    for nested in (False, True):
+        g = model.gains(m, nested)
+        for i, b in enumerate(m["block_bytes"]):
+            for k, c in enumerate(m["stride_bytes"]):
+                for j, s in enumerate(m["total_bytes"]):
+                    if s // b * max(2 * b, c) <= 64 << 20:
+                        cases.append([int(b), int(c), int(s), nested])
+                        want.append(bool(g[i, k, j] > np.log(model.MARGIN)))
+    assert not all(want), "no measured point where packing loses"
+    assert packed_cases(cases, {"MPICOMM_MODEL": str(measured)}) == want
+
+
+def strided_model(path, nested_pack, page_pack):
+    """A synthetic model with the stride axis: packing wins below a page (for nested
+    vectors only where nested_pack) and loses at page strides unless page_pack."""
+    blocks, strides, totals = [8, 64, 4096], [128, 8192], [4096, 1 << 20]
+    pack = np.full((3, 2, 2), 1e-3)
+    flat = np.full_like(pack, 2e-3)
+    flat[:, 1, :] = 2e-3 if page_pack else 0.5e-3
+    nested = flat.copy()
+    nested[:, 0, :] = 2e-3 if nested_pack else 0.5e-3
+    with h5py.File(path, "w") as f:
+        f.attrs["mpicomm_model"] = np.bytes_(model.FORMAT)
+        f.attrs["mpi_vendor"] = np.bytes_(installation.probe().vendor)
+        for name, value in {"block_bytes": blocks, "stride_bytes": strides,
+                            "total_bytes": totals, "method/passthrough": flat,
+                            "method/passthrough_nested": nested, "method/pack": pack,
+                            "pack_seconds": pack[:, 0], "unpack_seconds": pack[:, 0],
+                            "pingpong_bytes": [8], "pingpong_seconds": [1e-6]}.items():
+            f[name] = np.array(value)
+    return path
+
+
+@pytest.mark.parametrize("nested_pack, page_pack", [(True, False), (False, False),
+                                                    (True, True)])
+def test_auto_follows_stride_and_construction(tmp_path, nested_pack, page_pack):
+    path = strided_model(tmp_path / "m.h5", nested_pack, page_pack)
+    # 8-byte blocks, 32 KiB: at 128 B and 8 KiB strides, as one vector and nested.
+    cases = [[8, 128, 1 << 15, False], [8, 128, 1 << 15, True],
+             [8, 8192, 1 << 15, False], [8, 8192, 1 << 15, True]]
+    want = [True, nested_pack, page_pack, page_pack]
+    assert packed_cases(cases, {"MPICOMM_MODEL": str(path)}) == want
+    lines = model.summary(path, installation.probe().vendor)
+    # The map `mpicomm info` shows: per block, per stride class, one mark per size.
+    page, nest = ("PP" if page_pack else ".."), ("PP" if nested_pack else "..")
+    assert ["8", "PP", page, "|", nest, page] in [ln.split() for ln in lines], lines
+
+
+def test_builtin_defaults_follow_stride_and_construction():
+    """MPICH: small blocks packed when built as one long vector less than 8 KiB apart; the
+    same face built of short nested vectors, or at page strides, left to the MPI, as are
+    larger blocks and small messages, as the measurement behind the defaults found.
+    Open MPI: always the MPI."""
+    cases = [[8, 128, 1 << 15, False], [8, 128, 1 << 15, True], [8, 8192, 1 << 15, False],
+             [1024, 2048, 1 << 15, False], [8, 128, 4096, False]]
+    want = [True, False, False, False, False] if installation.probe().vendor == "MPICH" \
+        else [False] * 5
+    assert packed_cases(cases, {"MPICOMM_MODEL": "builtin"}) == want

@@ -155,6 +155,41 @@ static int combiner_levels(mpic_desc *out, mpic_levels *l, const mpic_contents *
     }
 }
 
+/* The count of the repetition nearest the predefined types, as the program built the
+ * type: a child's where it has one, else this constructor's where it repeats with gaps
+ * (a subarray: its first repeated dimension after the fastest). MPIs move a type by its
+ * construction, not its layout: MPICH sends a face built as a vector of short vectors
+ * several times faster than the same bytes as one long vector, so the model tells the
+ * two apart by this count. */
+static int64_t leaf_count(const mpic_contents *c, const mpic_desc *ch)
+{
+    int64_t most = 0, n, k;
+    const int64_t *sub;
+    int c_order;
+
+    for (int64_t i = 0; i < c->ntypes; i++)
+        most = ch[i].leaf_count > most ? ch[i].leaf_count : most;
+    if (most > 0)
+        return most;
+    switch (c->combiner) {
+    case MPIC_COMBINER_DUP:
+    case MPIC_COMBINER_RESIZED:
+        return 0;
+    case MPIC_COMBINER_CONTIGUOUS:
+        return ch[0].info.size == ch[0].info.extent ? 0 : mpic_arg(c, 0);
+    case MPIC_COMBINER_SUBARRAY:
+        n = c->ints[0];                            /* ndims: an int in both forms */
+        sub = c->large ? c->counts + n : c->ints + 1 + n;
+        c_order = (c->large ? c->ints[1] : c->ints[1 + 3 * n]) == c->order_c;
+        for (k = 1; k < n; k++)
+            if (sub[c_order ? n - 1 - k : k] > 1)
+                return sub[c_order ? n - 1 - k : k];
+        return 0;
+    default:
+        return mpic_arg(c, 0);     /* vectors, indexed and struct: their count of blocks */
+    }
+}
+
 int mpic_desc_named(mpic_desc *out, const mpic_typeinfo *info)
 {
     memset(out, 0, sizeof *out);
@@ -184,9 +219,12 @@ int mpic_desc_build(mpic_desc *out, const mpic_contents *c, const mpic_desc *chi
         return fail(out, "no child type");
     if (info->size <= 0)
         return fail(out, "empty type");
-    if (c->combiner != MPIC_COMBINER_STRUCT && !children[0].canonical)
-        return children[0].table ? mpic_table_build(out, c, children)
-                                 : fail(out, "child: %s", children[0].reason);
+    if (c->combiner != MPIC_COMBINER_STRUCT && !children[0].canonical) {
+        err = children[0].table ? mpic_table_build(out, c, children)
+                                : fail(out, "child: %s", children[0].reason);
+        out->leaf_count = leaf_count(c, children);
+        return err;
+    }
 
     /* 2. Levels from the combiner, 3. simplified, 4. checked against the MPI; 5. what
      * the strided form cannot express, as a table. */
@@ -197,5 +235,8 @@ int mpic_desc_build(mpic_desc *out, const mpic_contents *c, const mpic_desc *chi
         mpic_levels_simplify(&l);
         err = mpic_levels_to_desc(out, &l);
     }
-    return err ? mpic_table_build(out, c, children) : MPIC_OK;
+    if (err)
+        err = mpic_table_build(out, c, children);
+    out->leaf_count = leaf_count(c, children);
+    return err;
 }

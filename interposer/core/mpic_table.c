@@ -412,6 +412,13 @@ int64_t mpic_block_bytes(const mpic_desc *d)
     return d->table && d->table->blocks ? d->info.size / d->table->blocks : 0;
 }
 
+int64_t mpic_block_stride(const mpic_desc *d)
+{
+    if (d->canonical)
+        return d->ndims > 1 ? d->strides[1] : d->info.extent;
+    return d->table && d->table->blocks ? d->info.true_extent / d->table->blocks : 0;
+}
+
 int64_t mpic_table_pieces(const mpic_desc *d, int64_t *nshapes)
 {
     if (!d->table) {

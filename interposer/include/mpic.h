@@ -85,6 +85,8 @@ typedef struct mpic_desc {
     mpic_typeinfo info;
     char reason[MPIC_REASON_LEN];      /* why not canonical, when canonical == 0 */
     const mpic_table *table;           /* the table form (canonical == 0), or NULL */
+    int64_t leaf_count;                /* the type as built: the count of its repetition
+                                        * nearest the predefined types (0: none) */
 } mpic_desc;
 
 /* Descriptions share their table: a copy kept beyond the call that got it is retained,
@@ -97,6 +99,10 @@ int mpic_packable(const mpic_desc *d);
 
 /* The contiguous bytes of its blocks: counts[0], or a table's mean (0: neither form). */
 int64_t mpic_block_bytes(const mpic_desc *d);
+
+/* The distance from one block to the next: the innermost stride, the extent for a
+ * single block (elements repeat at it), or a table's span per block (0: neither form). */
+int64_t mpic_block_stride(const mpic_desc *d);
 
 /* The table form's pieces (0 for a description without one) and its strided shapes;
  * piece i: offset from the element's start, bytes, shape (-1: one contiguous run). */

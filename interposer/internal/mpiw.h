@@ -314,7 +314,8 @@ const char *mpiw_model_source(void);
 /* The HDF5 calls the model needs, loaded with dlopen (mpiw_h5.c). */
 int64_t mpiw_h5_open(const char *path, const char **why);
 void mpiw_h5_close(int64_t file);
-int64_t mpiw_h5_read(int64_t file, const char *name, double *out, int64_t max, int64_t dims[2]);
+int64_t mpiw_h5_read(int64_t file, const char *name, double *out, int64_t max, int64_t dims[3]);
+int mpiw_h5_has(int64_t file, const char *name);
 int mpiw_h5_attr(int64_t file, const char *name, char *out, size_t size);
 
 /* One side (send or receive) of a neighbourhood all-to-all, as the program gave it:

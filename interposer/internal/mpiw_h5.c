@@ -96,9 +96,20 @@ void mpiw_h5_close(int64_t file)
     h5.fclose(file);
 }
 
-/* Read dataset `name` as doubles into out (room for max); its shape into dims[2]
- * (a 1-D dataset has dims[1] = 1). Returns the element count, or -1. */
-int64_t mpiw_h5_read(int64_t file, const char *name, double *out, int64_t max, int64_t dims[2])
+/* Does the file hold dataset `name`? */
+int mpiw_h5_has(int64_t file, const char *name)
+{
+    hid_t ds = h5.dopen(file, name, H5_DEFAULT);
+
+    if (ds < 0)
+        return 0;
+    h5.dclose(ds);
+    return 1;
+}
+
+/* Read dataset `name` (1 to 3 dimensions) as doubles into out (room for max); its shape
+ * into dims[3] (missing dimensions are 1). Returns the element count, or -1. */
+int64_t mpiw_h5_read(int64_t file, const char *name, double *out, int64_t max, int64_t dims[3])
 {
     hsize_t d[32] = { 0 };
     hid_t ds = h5.dopen(file, name, H5_DEFAULT), space;
@@ -109,10 +120,11 @@ int64_t mpiw_h5_read(int64_t file, const char *name, double *out, int64_t max, i
         return -1;
     space = h5.dget_space(ds);
     rank = space >= 0 ? h5.sget_dims(space, d, NULL) : -1;
-    if (rank == 1 || rank == 2) {
+    if (rank >= 1 && rank <= 3) {
         dims[0] = (int64_t) d[0];
-        dims[1] = rank == 2 ? (int64_t) d[1] : 1;
-        n = dims[0] * dims[1];
+        dims[1] = rank >= 2 ? (int64_t) d[1] : 1;
+        dims[2] = rank == 3 ? (int64_t) d[2] : 1;
+        n = dims[0] * dims[1] * dims[2];
         if (n > max || h5.dread(ds, *h5.native_double, H5_DEFAULT, H5_DEFAULT, H5_DEFAULT, out) < 0)
             n = -1;
     }

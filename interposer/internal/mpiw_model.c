@@ -3,12 +3,19 @@
  *
  * `mpicomm measure` times, on this system and MPI, a one-way message of a strided
  * type sent by the MPI itself (passthrough) and by the pack method, over a grid of
- * block lengths and total sizes, and writes them to an HDF5 file. At MPI_Init rank 0
- * reads the file (MPICOMM_MODEL, else the per-user cache) and broadcasts it, so every
- * rank holds the same model. A call then takes the method with the lower time at its
- * (innermost block bytes, total bytes), interpolated in log-log space. Without a model
- * the built-in defaults are conservative: pack only where the MPI's derived-type path
- * is known to be weak (MPICH, blocks of at most 64 bytes), pass through elsewhere.
+ * block lengths, strides (from cache lines to beyond a page; powers of two, as the rows
+ * of arrays are, whose cache-set conflicts both methods meet) and total sizes, and
+ * writes them to an HDF5 file. The MPI is
+ * timed twice per point: the layout built as one long vector, and as a vector of
+ * vectors of 64 blocks, since an MPI's time depends on how a type was built, not only
+ * on its layout (MPICH sends a halo face built as nested short vectors several times
+ * faster than the same bytes as one vector). At MPI_Init rank 0 reads the file
+ * (MPICOMM_MODEL, else the per-user cache) and broadcasts it, so every rank holds the
+ * same model. A call then takes the method with the lower time at its (block bytes,
+ * stride, total bytes), interpolated in log space, against the MPI's time for the
+ * type's construction: between the nested and the long vector by the count of the
+ * type's innermost repetition (mpic_desc.leaf_count). Without a model the built-in
+ * defaults are the same rule on a table measured the same way (builtin_pack).
  *
  * Where `mpicomm measure` ran with a device (a GPU, or the simulated device), the file
  * also holds the device methods' times (staged, oneshot; device over a CUDA-aware MPI)
@@ -25,6 +32,8 @@
 #include "mpiw.h"
 
 #define MAXGRID 32
+#define MAXSTRIDES 8
+#define MAXHOST (MAXGRID * MAXSTRIDES * MAXGRID)
 /* The device methods a model may hold, in the order of the defaults' preference. */
 #define DEVICE_METHODS 3
 static const int device_method[DEVICE_METHODS] = {
@@ -32,12 +41,17 @@ static const int device_method[DEVICE_METHODS] = {
 };
 /* Pack only where the model expects it at least 5% faster: near a tie the MPI keeps it. */
 #define MARGIN 0.04879      /* log(1.05) */
+/* The nested construction's inner count (mpicomm measure's NESTED). */
+#define NESTED 64
 
 typedef struct model {
     int loaded;                          /* 0: built-in defaults */
-    int nb, ns;
+    int nb, nst, ns;
     double lblock[MAXGRID], ltotal[MAXGRID];      /* log2 of the grid */
-    double gain[MAXGRID * MAXGRID];      /* log(passthrough / pack), [block][total] */
+    double laxis[MAXGRID][MAXSTRIDES];   /* log2 of the strides row b was measured at:
+                                          * max(2b, class) */
+    double gain[MAXHOST];                /* log(passthrough / pack), [block][stride][total] */
+    double nested_gain[MAXHOST];         /* the same, the MPI's time for nested vectors */
     int np;                              /* sizes the pipelined method was measured at */
     double lpipe[MAXGRID];               /* their log2 */
     double pipe_gain[MAXGRID];           /* mean over blocks of log(best other / pipelined) */
@@ -89,7 +103,7 @@ static int ascending_positive(const double *v, int64_t n)
  * it have none): its sizes and times; how many sizes, 0 for none or malformed. */
 static int64_t read_pipeline(int64_t f, int64_t nb, double *sizes, double *pipe)
 {
-    int64_t dz[2], dp[2], np = mpiw_h5_read(f, "pipeline_total_bytes", sizes, MAXGRID, dz);
+    int64_t dz[3], dp[3], np = mpiw_h5_read(f, "pipeline_total_bytes", sizes, MAXGRID, dz);
 
     if (np < 1 || mpiw_h5_read(f, "method/pipeline", pipe, MAXGRID * MAXGRID, dp) != nb * np ||
         dp[0] != nb || !ascending_positive(sizes, np))
@@ -103,7 +117,7 @@ static void read_device(int64_t f, model *out)
 {
     static double t[MAXGRID * MAXGRID];
     double block[MAXGRID], total[MAXGRID];
-    int64_t db[2], dt[2], dm[2], nb, ns;
+    int64_t db[3], dt[3], dm[3], nb, ns;
     char path[64];
     int any = 0;
 
@@ -136,8 +150,8 @@ static void read_device(int64_t f, model *out)
     out->dns = (int) ns;
 }
 
-/* One gain per size, the mean over block lengths, since both ends of a message must
- * decide alike and may hold different types of the same size. */
+/* One gain per size, the mean over block lengths at the least stride, since both ends of
+ * a message must decide alike and may hold different types of the same size. */
 static void pipeline_gains(model *out, const double *sizes, const double *pipe, int64_t np,
                            const double *pass, const double *pack)
 {
@@ -151,8 +165,9 @@ static void pipeline_gains(model *out, const double *sizes, const double *pipe, 
             return;                      /* not a size of the grid: no pipelined choice */
         for (int i = 0; i < out->nb; i++) {
             double t = pipe[i * np + j];
-            double best = fmin(pass[i * out->ns + col], pack[i * out->ns + col]);
-            if (!(t > 0) || !isfinite(t))
+            int64_t at = (int64_t) i * out->nst * out->ns + col;
+            double best = fmin(pass[at], pack[at]);
+            if (!(t > 0) || !isfinite(t) || !isfinite(best))
                 return;
             sum += log(best / t);
         }
@@ -160,6 +175,40 @@ static void pipeline_gains(model *out, const double *sizes, const double *pipe, 
         out->pipe_gain[j] = sum / out->nb;
     }
     out->np = (int) np;
+}
+
+/* log(pass / pack) per point, rows of ns sizes, nst rows per block. A point not
+ * measured (NaN: its span was too large) takes the nearest measured size's gain of its
+ * (block, stride) row, a row with none the row of the next smaller stride. NULL, or why
+ * not. */
+static const char *gains(double *gain, const double *pass, const double *pack, int nb,
+                         int nst, int ns)
+{
+    for (int r = 0; r < nb * nst; r++) {
+        const double *p = pass + (int64_t) r * ns, *k = pack + (int64_t) r * ns;
+        double *g = gain + (int64_t) r * ns;
+        int any = 0;
+        for (int j = 0; j < ns; j++) {
+            if (isnan(p[j]) || isnan(k[j]))
+                continue;
+            if (!(p[j] > 0) || !(k[j] > 0) || !isfinite(p[j]) || !isfinite(k[j]))
+                return "its times are not all positive and finite";
+            any = 1;
+        }
+        if (!any && r % nst == 0)
+            return "a block length has no measured point at the least stride";
+        for (int j = 0; j < ns; j++) {
+            int near = -1;
+            for (int d = 0; any && near < 0; d++) {
+                if (j - d >= 0 && !isnan(p[j - d]) && !isnan(k[j - d]))
+                    near = j - d;
+                else if (j + d < ns && !isnan(p[j + d]) && !isnan(k[j + d]))
+                    near = j + d;
+            }
+            g[j] = near >= 0 ? log(p[near] / k[near]) : g[j - ns];
+        }
+    }
+    return NULL;
 }
 
 /* The first line of the running MPI's library version, as `mpicomm measure` records
@@ -188,19 +237,60 @@ static void library_line(char *out, size_t size)
     out[n] = '\0';
 }
 
+/* The host tables of the open file f into *out; NULL, or why not. A model from before
+ * the stride axis has 2-D tables (measured at max(2b, 128 B)) and no nested
+ * construction. */
+static const char *read_host(int64_t f, model *out, double *pass, double *pack, double *nested)
+{
+    double block[MAXGRID], total[MAXGRID], classes[MAXSTRIDES] = { 128 };
+    int64_t db[3], dt[3], dc[3], dp[3], dk[3], dn[3], nb, ns, nst = 1, cells;
+    int strided = mpiw_h5_has(f, "stride_bytes");
+
+    if ((nb = mpiw_h5_read(f, "block_bytes", block, MAXGRID, db)) < 1 ||
+        (ns = mpiw_h5_read(f, "total_bytes", total, MAXGRID, dt)) < 1 ||
+        (strided && (nst = mpiw_h5_read(f, "stride_bytes", classes, MAXSTRIDES, dc)) < 1))
+        return "its grid is missing or too large";
+    cells = nb * nst * ns;
+    if (mpiw_h5_read(f, "method/passthrough", pass, MAXHOST, dp) != cells ||
+        mpiw_h5_read(f, "method/pack", pack, MAXHOST, dk) != cells ||
+        dp[0] != nb || dk[0] != nb || dp[1] != (strided ? nst : ns) || dk[1] != dp[1])
+        return "its tables are missing or their shapes disagree";
+    if (!ascending_positive(block, nb) || !ascending_positive(total, ns) ||
+        !ascending_positive(classes, nst))
+        return "its block_bytes, stride_bytes or total_bytes are not positive and ascending";
+    if (mpiw_h5_has(f, "method/passthrough_nested")) {
+        if (mpiw_h5_read(f, "method/passthrough_nested", nested, MAXHOST, dn) != cells ||
+            dn[0] != nb || dn[1] != dp[1])
+            return "its method/passthrough_nested disagrees with the other tables";
+    } else {
+        memcpy(nested, pass, sizeof(double) * (size_t) cells);
+    }
+    out->nb = (int) nb;
+    out->nst = (int) nst;
+    out->ns = (int) ns;
+    for (int64_t i = 0; i < nb; i++)
+        out->lblock[i] = log2(block[i]);
+    for (int64_t i = 0; i < nb; i++)
+        for (int64_t k = 0; k < nst; k++)
+            out->laxis[i][k] = log2(fmax(2 * block[i], classes[k]));
+    for (int64_t i = 0; i < ns; i++)
+        out->ltotal[i] = log2(total[i]);
+    return NULL;
+}
+
 /* Read path into *out; NULL on success, else why not. */
 static const char *read_model(const char *path, model *out)
 {
-    static double pass[MAXGRID * MAXGRID], pack[MAXGRID * MAXGRID], pipe[MAXGRID * MAXGRID];
-    double block[MAXGRID], total[MAXGRID], piped[MAXGRID];
-    int64_t db[2], dt[2], dp[2], dk[2], nb = 0, ns = 0, np = 0;
+    static double pass[MAXHOST], pack[MAXHOST], nested[MAXHOST], pipe[MAXGRID * MAXGRID];
+    double piped[MAXGRID];
+    int64_t np = 0;
     const char *why = NULL;
     char got[MPI_MAX_LIBRARY_VERSION_STRING] = "", running[MPI_MAX_LIBRARY_VERSION_STRING];
     int64_t f;
 
     /* 1. Open it, 2. check it is a model for this MPI (its version too, where the file
-     * records it), 3. read and check the tables (the pipelined one optional), 4. keep
-     * them as log-gains. */
+     * records it), 3. read and check the tables (the pipelined and device ones
+     * optional), 4. keep them as log-gains. */
     library_line(running, sizeof running);
     if ((f = mpiw_h5_open(path, &why)) < 0)
         return why;
@@ -210,32 +300,14 @@ static const char *read_model(const char *path, model *out)
         why = "measured under another MPI";
     else if (mpiw_h5_attr(f, "mpi_library_version", got, sizeof got) && strcmp(got, running))
         why = "measured under another version of this MPI (run mpicomm measure again)";
-    else if ((nb = mpiw_h5_read(f, "block_bytes", block, MAXGRID, db)) < 1 ||
-             (ns = mpiw_h5_read(f, "total_bytes", total, MAXGRID, dt)) < 1 ||
-             mpiw_h5_read(f, "method/passthrough", pass, MAXGRID * MAXGRID, dp) != nb * ns ||
-             mpiw_h5_read(f, "method/pack", pack, MAXGRID * MAXGRID, dk) != nb * ns ||
-             dp[0] != nb || dk[0] != nb)
-        why = "its tables are missing or their shapes disagree";
-    else if (!ascending_positive(block, nb) || !ascending_positive(total, ns))
-        why = "its block_bytes or total_bytes are not positive and ascending";
-    else
-        np = read_pipeline(f, nb, piped, pipe);
+    else if (!(why = read_host(f, out, pass, pack, nested)))
+        np = read_pipeline(f, out->nb, piped, pipe);
     if (!why)
         read_device(f, out);
     mpiw_h5_close(f);
-    if (why)
+    if (why || (why = gains(out->gain, pass, pack, out->nb, out->nst, out->ns)) ||
+        (why = gains(out->nested_gain, nested, pack, out->nb, out->nst, out->ns)))
         return why;
-    for (int64_t i = 0; i < nb * ns; i++)
-        if (!(pass[i] > 0) || !(pack[i] > 0) || !isfinite(pass[i]) || !isfinite(pack[i]))
-            return "its times are not all positive and finite";
-    out->nb = (int) nb;
-    out->ns = (int) ns;
-    for (int64_t i = 0; i < nb; i++)
-        out->lblock[i] = log2(block[i]);
-    for (int64_t i = 0; i < ns; i++)
-        out->ltotal[i] = log2(total[i]);
-    for (int64_t i = 0; i < nb * ns; i++)
-        out->gain[i] = log(pass[i] / pack[i]);
     out->loaded = 1;
     snprintf(out->source, sizeof out->source, "%s", path);
     pipeline_gains(out, piped, pipe, np, pass, pack);
@@ -262,9 +334,9 @@ void mpiw_model_load(void)
     }
     PMPI_Bcast(&m, (int) sizeof m, MPI_BYTE, 0, MPI_COMM_WORLD);
     if (m.loaded)
-        mpiw_log(MPIW_LOG_INFO, "model %s (%d block lengths x %d sizes, pipelined at %d; "
-                 "device methods at %d x %d, on %s)", m.source, m.nb, m.ns, m.np, m.dnb,
-                 m.dns, m.dnb ? m.dbackend : "none");
+        mpiw_log(MPIW_LOG_INFO, "model %s (%d block lengths x %d strides x %d sizes, "
+                 "pipelined at %d; device methods at %d x %d, on %s)", m.source, m.nb, m.nst,
+                 m.ns, m.np, m.dnb, m.dns, m.dnb ? m.dbackend : "none");
 }
 
 /* Where x falls on the grid g[0..n-1]: lower index and weight of the upper one. */
@@ -299,14 +371,62 @@ static double interpolate(const double *v, const double *lb, int nb, const doubl
            wx * ((1 - wy) * v[i1 * ns + j] + wy * v[i1 * ns + j1]);
 }
 
+/* A host table v[nb][nst][ns] at (log2 block, log2 stride, log2 total): per block row,
+ * bilinear over the strides it was measured at (max(2b, class): repeated ones first),
+ * then between the two rows. */
+static double host_value(const double *v, double x, double z, double y)
+{
+    double wx, value[2];
+    int i;
+
+    locate(m.lblock, m.nb, x, &i, &wx);
+    for (int r = 0; r < 2; r++) {
+        int row = m.nb > 1 ? i + r : i;
+        value[r] = interpolate(v + (int64_t) row * m.nst * m.ns, m.laxis[row], m.nst,
+                               m.ltotal, m.ns, z, y);
+    }
+    return (1 - wx) * value[0] + wx * value[1];
+}
+
+/* How far a type's construction is from nested short vectors toward one long vector: 0
+ * for an innermost repetition of at most NESTED blocks, 1 for one as long as the message,
+ * log-linear between. */
+static double flatness(int64_t leaf, int64_t blocks)
+{
+    if (leaf <= NESTED || blocks <= NESTED)
+        return 0;
+    return fmin(1, log((double) leaf / NESTED) / log((double) blocks / NESTED));
+}
+
+/* The built-in defaults, read off the same measurement `mpicomm measure` makes
+ * (benchmarks/model_map.py, results/model-*.json), keeping only what wins by a wide
+ * margin, since they serve MPIs and machines never measured. MPICH: messages of 8 KiB or
+ * more of blocks of at most 64 B less than 8 KiB apart in a type built as a long vector
+ * (2-16x there); built of short nested vectors, or a page or more apart, MPICH moves
+ * them as fast itself. Larger blocks also pack faster under MPICH 5, but MPICH 4.0's
+ * pack path lost 8x on 2 KiB rows (benchmarks/fortran_bench.py): left to a measured
+ * model. Open MPI's derived-type sends pipeline: pass through everywhere. */
+static int builtin_pack(int64_t block, int64_t stride, double bytes, double flat)
+{
+    return !strcmp(vendor, "MPICH") && bytes >= 8192 && block <= 64 && stride < 8192 &&
+           flat >= 0.5;
+}
+
 int mpiw_model_pack(const mpic_desc *d, int64_t count)
 {
-    int64_t block = mpic_block_bytes(d);
+    int64_t block = mpic_block_bytes(d), stride = mpic_block_stride(d);
+    double bytes = (double) count * (double) d->info.size, x, y, z, flat, g;
 
+    if (block <= 0)
+        return 0;
+    flat = flatness(d->leaf_count, (int64_t) (bytes / (double) block));
     if (!m.loaded)
-        return !strcmp(vendor, "MPICH") && block <= 64;
-    return interpolate(m.gain, m.lblock, m.nb, m.ltotal, m.ns, log2((double) block),
-                       log2((double) count * (double) d->info.size)) > MARGIN;
+        return builtin_pack(block, stride, bytes, flat);
+    x = log2((double) block);
+    y = log2(bytes);
+    z = log2(stride > 1 ? (double) stride : 1.0);
+    g = (1 - flat) * host_value(m.nested_gain, x, z, y) + flat * host_value(m.gain, x, z, y);
+    return g > MARGIN;
 }
 
 int mpiw_model_device(const mpic_desc *d, int64_t count, int aware)
