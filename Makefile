@@ -84,10 +84,10 @@ $(MPIS:%=bench-%): bench-%: setup-%
 	$(call venv,$*)/bin/python benchmarks/model_map.py $(CACHE)/model-$*.h5 \
 	    --json benchmarks/results/model-$*.json
 	MPICOMM_MODEL=$(CACHE)/model-$*.h5 $(call venv,$*)/bin/mpicomm run -n 2 -- \
-	    $(call venv,$*)/bin/python benchmarks/ddt_bench.py --reps 15 \
+	    $(call venv,$*)/bin/python benchmarks/ddt_bench.py --reps 25 \
 	    --json benchmarks/results/ddt-$*.json
 	MPICOMM_MODEL=builtin $(call venv,$*)/bin/mpicomm run -n 2 -- \
-	    $(call venv,$*)/bin/python benchmarks/ddt_bench.py --reps 15 \
+	    $(call venv,$*)/bin/python benchmarks/ddt_bench.py --reps 25 \
 	    --json benchmarks/results/ddt-$*-builtin.json
 	MPICOMM_MODEL=$(CACHE)/model-$*.h5 $(call venv,$*)/bin/mpicomm run -n 2 -- \
 	    $(call venv,$*)/bin/python benchmarks/p2p_bench.py --reps 5 --json benchmarks/results/p2p-$*.json

@@ -128,7 +128,7 @@ def main(argv=None):
         dt.Commit()
         buf = raw[offset:]
         size = dt.Get_size()
-        trips = max(2, min(100, (4 << 20) // size))
+        trips = max(8, min(200, (16 << 20) // size))
 
         def pingpong():
             for _ in range(trips):

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """The measurement behind the interposer's choice: where packing beats the MPI's own
-derived-type path, by block length, stride, message size and construction (one long
-vector, or nested vectors of 64 blocks), as `mpicomm measure` times it. The built-in
+derived-type path, by block length, stride, message size, construction (one long
+vector, or nested vectors of 64 blocks) and pattern (a ping-pong of blocking calls, an
+exchange of nonblocking ones), as `mpicomm measure` times it. The built-in
 defaults (MPICOMM_MODEL=builtin) are read off this map.
 
     mpicomm measure -o model.h5
@@ -33,12 +34,17 @@ def main(argv=None):
                "block_bytes": [int(b) for b in m["block_bytes"]],
                "stride_bytes": model.strides(m),
                "total_bytes": [int(s) for s in m["total_bytes"]],
-               "seconds": {"mpi_one_vector": table("method/passthrough"),
-                           "mpi_nested": table("method/passthrough_nested"),
-                           "pack": table("method/pack")},
+               "seconds": {f"{pattern}_{name}": table(f"{group}/{dataset}")
+                           for pattern, group in (("pingpong", "method"),
+                                                  ("exchange", "exchange"))
+                           for name, dataset in (("mpi_one_vector", "passthrough"),
+                                                 ("mpi_nested", "passthrough_nested"),
+                                                 ("pack", "pack"))},
                "ratio_mpi_over_pack": {
-                   "one_vector": np.exp(model.gains(m, False)).round(3).tolist(),
-                   "nested": np.exp(model.gains(m, True)).round(3).tolist()}}
+                   f"{pattern}_{name}": np.exp(model.gains(m, nested, pattern == "exchange"))
+                   .round(3).tolist()
+                   for pattern in ("pingpong", "exchange")
+                   for name, nested in (("one_vector", False), ("nested", True))}}
         with open(args.json, "w") as f:
             json.dump(out, f, indent=1)
 

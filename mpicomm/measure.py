@@ -4,11 +4,12 @@ The command launches this module on 2 ranks of one node (`mpiexec -n 2`, interpo
 preloaded) and moves the file into place only when the run succeeded, so a failed or
 interrupted measurement never replaces a good model. Rank 0 measures the generated
 pack/unpack kernels alone; both ranks then time a ping-pong of contiguous bytes by
-size, and of a strided layout (blocks of b bytes at a stride of max(2b, class), elements
+size, and of a strided layout (blocks of b bytes at a stride of max(b + 64, class), elements
 of b bytes up to a double) over the block x stride x size grid: the MPI's own
 derived-type path with the layout built as one vector and as a vector of vectors of 64
 blocks (MPIs move a type by its construction), and the pack method, the three in
-rotating order, and, at the least stride and sizes of two chunks or more, the pipelined
+rotating order, each as a ping-pong (blocking calls, one message at a time) and as an
+exchange (both ranks Isend and Irecv at once, as a halo exchange does), and, at the least stride and sizes of two chunks or more, the pipelined
 method; best of --reps. Points whose layout would span more than 64 MiB are not
 measured (NaN in the file; the interposer takes the nearest measured size). Where a
 device is usable (a GPU with CuPy, or the simulated device under MPICOMM_DEVICE=sim),
@@ -32,13 +33,15 @@ import numpy as np
 from mpicomm import installation, launch, model
 
 BLOCKS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096)
-TOTALS = (1 << 12, 1 << 13, 1 << 14, 1 << 16, 1 << 18, 1 << 20, 1 << 22)
-# Stride classes: block b is measured at a stride of max(2b, class). The least keeps
-# blocks under 64 B each on cache lines of their own (at twice the block they would sit in
-# cache and flatter whichever method packs); the others reach a page and beyond (a 3-D
-# array's x face). Powers of two, as the rows of arrays are: their cache-set conflicts
-# slow both methods, and the MPI overlaps its copies where packing cannot.
+TOTALS = (1 << 12, 1 << 13, 1 << 14, 1 << 16, 1 << 18, 1 << 20, 1 << 22, 1 << 24)
+# Stride classes: block b is measured at a stride of max(b + DENSE_GAP, class). The least
+# keeps blocks under 64 B each on cache lines of their own (closer, they would sit in
+# cache and flatter whichever method packs), and longer blocks nearly touching, as rows
+# of an array's interior do; the others reach a page and beyond (a 3-D array's x face).
+# Powers of two, as the rows of arrays are: their cache-set conflicts slow both methods,
+# and the MPI overlaps its copies where packing cannot.
 STRIDES = (128, 512, 2048, 8192, 65536)
+DENSE_GAP = 64
 NESTED = 64         # the nested construction: vectors of this many blocks, repeated
 SPAN_CAP = 64 << 20
 QUICK_BLOCKS = (8, 1024)
@@ -127,7 +130,7 @@ def _methods(comm, ip, names, reps, buf, dt, trips):
 
 
 def _stride(block, cls=STRIDES[0]):
-    return max(2 * block, cls)
+    return max(block + DENSE_GAP, cls)
 
 
 def _vector(block, total, cls=STRIDES[0], nested=False):
@@ -207,12 +210,13 @@ def worker(argv=None):
     chunk = ip.pipeline_chunk
     piped = [s for s in totals if s >= 2 * chunk]
     shape = (len(blocks), len(strides), len(totals))
-    times = {name: np.full(shape, np.nan) for name in ("passthrough", "nested", "pack")}
+    labels = ("passthrough", "nested", "pack", "ex_passthrough", "ex_nested", "ex_pack")
+    times = {name: np.full(shape, np.nan) for name in labels}
     times["pipeline"] = np.zeros((len(blocks), len(piped)))
     for i, b in enumerate(blocks):
         for k, cls in enumerate(strides):
             if k and _stride(b, cls) == _stride(b, strides[k - 1]):
-                for name in ("passthrough", "nested", "pack"):
+                for name in labels:
                     times[name][i, k] = times[name][i, k - 1]      # the same layout
                 continue
             for j, s in enumerate(totals):
@@ -220,7 +224,7 @@ def worker(argv=None):
                     continue
                 best = _point(comm, ip, args.reps, b, s, cls,
                               with_pipeline=k == 0 and s in piped)
-                for name in ("passthrough", "nested", "pack"):
+                for name in labels:
                     times[name][i, k, j] = best[name]
                 if "pipeline" in best:
                     times["pipeline"][i, piped.index(s)] = best["pipeline"]
@@ -239,21 +243,35 @@ def worker(argv=None):
     return 0
 
 
+def _exchange(comm, buf, out, dt, trips):
+    from mpi4py import MPI
+    peer = 1 - comm.Get_rank()
+    for _ in range(trips):
+        MPI.Request.Waitall([comm.Irecv([out, 1, dt], peer, 8),
+                             comm.Isend([buf, 1, dt], peer, 8)])
+
+
 def _point(comm, ip, reps, block, total, cls, with_pipeline):
-    """{passthrough, nested, pack[, pipeline]: best one-way seconds} of one grid point."""
+    """{passthrough, nested, pack[, pipeline], and ex_ the same as an exchange: best
+    one-way seconds} of one grid point."""
     flat = _vector(block, total, cls).Commit()
     nested = _vector(block, total, cls, nested=True).Commit()
     buf = np.ones(_span(block, total, cls), np.uint8)      # real pages, not the zero page
+    out = np.ones_like(buf)
     n = _trips(total)
     variants = [("passthrough", "passthrough", flat), ("nested", "passthrough", nested),
                 ("pack", "pack", flat)] + ([("pipeline", "pipeline", flat)] if with_pipeline
                                            else [])
+    variants += [("ex_" + label, method, dt) for label, method, dt in variants[:3]]
     best = {}
     for rep in range(reps):
         k = rep % len(variants)
         for label, method, dt in variants[k:] + variants[:k]:
             with ip.method(method):
-                t = _best(comm, lambda: _pingpong(comm, buf, 1, dt, n), 1)
+                if label.startswith("ex_"):
+                    t = _best(comm, lambda: _exchange(comm, buf, out, dt, n), 1) * 2
+                else:
+                    t = _best(comm, lambda: _pingpong(comm, buf, 1, dt, n), 1)
             best[label] = min(best.get(label, float("inf")), t / n / 2)
     flat.Free()
     nested.Free()
@@ -355,6 +373,9 @@ def _write(out, blocks, strides, totals, times, pack_s, unpack_s, sizes, contigu
         f["method/passthrough"] = times["passthrough"]
         f["method/passthrough_nested"] = times["nested"]
         f["method/pack"] = times["pack"]
+        f["exchange/passthrough"] = times["ex_passthrough"]
+        f["exchange/passthrough_nested"] = times["ex_nested"]
+        f["exchange/pack"] = times["ex_pack"]
         if piped:
             f["pipeline_total_bytes"] = np.array(piped, np.int64)
             f["method/pipeline"] = times["pipeline"]

@@ -8,15 +8,20 @@ Layout (times in seconds, one-way, best of the repetitions):
               host, date, ranks, reps, cpu
     block_bytes [nb], stride_bytes [nst], total_bytes [ns]
                                             the grid: innermost block, stride class (block
-                                            b is measured at a stride of max(2b, class)),
-                                            message size
+                                            b is measured at a stride of
+                                            max(b + 64, class)), message size
     method/passthrough [nb, nst, ns]        the MPI sends the layout itself, built as one
                                             vector
     method/passthrough_nested [nb, nst, ns] the same layout built as a vector of vectors of
                                             64 blocks
     method/pack [nb, nst, ns]               the interposer packs and sends bytes
                                             (NaN in these three: not measured, the layout
-                                            would span more than 64 MiB)
+                                            would span more than 64 MiB); all three
+                                            timed as a ping-pong (blocking calls)
+    exchange/passthrough, exchange/passthrough_nested, exchange/pack [nb, nst, ns]
+                                            the same timed as an exchange (both ranks
+                                            Isend and Irecv at once): the times of
+                                            nonblocking calls, Sendrecv and collectives
     pipeline, kernels and device tables are measured at the least stride class.
   Models from before the stride axis have no stride_bytes nor passthrough_nested, and
   [nb, ns] tables measured at a stride of max(2b, 128 B): they still load.
@@ -69,7 +74,8 @@ def read(file):
             if name not in f:
                 raise ModelError(f"{file}: dataset {name} is missing")
             out[name] = f[name][()]
-        for name in ("stride_bytes", "method/passthrough_nested",
+        for name in ("stride_bytes", "method/passthrough_nested", "exchange/passthrough",
+                     "exchange/passthrough_nested", "exchange/pack",
                      "pipeline_total_bytes", "method/pipeline", "device_block_bytes",
                      "device_total_bytes", *(f"device/{m}" for m in DEVICE_METHODS),
                      "device/pack_seconds", "device/copy_to_host_seconds"):
@@ -97,6 +103,12 @@ def device_choices(model):
 
 
 MARGIN = 1.05   # the interposer packs only where the model expects it 5% faster
+EXCHANGE_MARGIN = 1.2   # 20% for nonblocking calls, by the exchange tables
+
+
+def margin(exchange=False):
+    """How much faster packing must be measured for auto to pack (mpiw_model.c)."""
+    return EXCHANGE_MARGIN if exchange else MARGIN
 
 
 def _grid(model, name):
@@ -110,14 +122,15 @@ def strides(model):
     return [int(s) for s in model.get("stride_bytes", [128])]
 
 
-def gains(model, nested=False):
-    """log(passthrough / pack) [nb, nst, ns], a point not measured taking the nearest
-    measured size of its (block, stride) row (a row with none, the row of the next
-    smaller stride), as the interposer reads it."""
+def gains(model, nested=False, exchange=False):
+    """log(passthrough / pack) [nb, nst, ns] of a ping-pong (or an exchange), a point not
+    measured taking the nearest measured size of its (block, stride) row (a row with
+    none, the row of the next smaller stride), as the interposer reads it."""
     import numpy as np
-    name = "method/passthrough_nested" if nested and "method/passthrough_nested" in model \
-        else "method/passthrough"
-    g = np.log(_grid(model, name) / _grid(model, "method/pack"))
+    group = "exchange" if exchange and "exchange/pack" in model else "method"
+    name = f"{group}/passthrough_nested" if nested and f"{group}/passthrough_nested" in model \
+        else f"{group}/passthrough"
+    g = np.log(_grid(model, name) / _grid(model, f"{group}/pack"))
     out = g.copy()
     ns = g.shape[2]
     for i, k in np.ndindex(g.shape[:2]):
@@ -129,22 +142,27 @@ def gains(model, nested=False):
     return out
 
 
-def choices(model):
+def choices(model, exchange=False):
     """[construction][block, stride, size] booleans: where auto packs on the model's own
-    grid, for the layout built as one vector (0) and as nested vectors (1)."""
+    grid, for the layout built as one vector (0) and as nested vectors (1), for blocking
+    calls (or, exchange, the others)."""
     import numpy as np
-    return [gains(model, nested) > np.log(MARGIN) for nested in (False, True)]
+    return [gains(model, nested, exchange) > np.log(margin(exchange))
+            for nested in (False, True)]
 
 
-def _choice_lines(m):
+def _choice_lines(m, exchange=False):
     """A map of auto's choices: a row per block length, a column per stride class holding
     one mark per size, P (packed) or . (the MPI); one vector | nested vectors."""
-    flat, nested = choices(m)
+    flat, nested = choices(m, exchange)
     classes = [_size(c) for c in strides(m)]
     width = max(len(m["total_bytes"]), *(len(c) for c in classes))
     head = " ".join(f"{c:>{width}}" for c in classes)
-    lines = ["auto packs (P) or leaves to the MPI (.) by block, stride and size (sizes "
-             + ", ".join(_size(int(s)) for s in m["total_bytes"]) + " in each column):",
+    calls = "nonblocking calls, Sendrecv and collectives (timed as an exchange)" if exchange \
+        else "blocking sends and receives (timed as a ping-pong)"
+    lines = [f"{calls}: auto packs (P) or leaves to the MPI (.) by block, stride and size "
+             "(sizes " + ", ".join(_size(int(s)) for s in m["total_bytes"])
+             + " in each column):",
              f"   block  {head}  |  {head}", f"   bytes  {'one vector':<{len(head)}}  |  "
              "nested vectors"]
     for i, b in enumerate(m["block_bytes"]):
@@ -191,7 +209,7 @@ def summary(file, vendor, library_version=None):
         lines.append(f"measured under another version of {vendor} (running "
                      f"{installation.library_line(library_version)}): not used; run "
                      "`mpicomm measure` again")
-    lines += _choice_lines(m)
+    lines += _choice_lines(m) + (_choice_lines(m, True) if "exchange/pack" in m else [])
     if "method/pipeline" in m:
         piped = pipelined(m)
         lines.append("pipelined (on communicators asserting exact length and no wildcards) at "
@@ -211,6 +229,6 @@ def _size(n):
 
 
 BUILTIN = {"MPICH": "pack messages of 8 KiB or more of blocks of at most 64 bytes less than "
-                   "8 KiB apart in types built as long vectors or tables; pass through the "
-                   "rest",
+                   "8 KiB apart in types built as long vectors or tables, and in any type "
+                   "for nonblocking calls of 64 KiB or more; pass through the rest",
            "Open MPI": "pass through (its derived-type sends pipeline)"}

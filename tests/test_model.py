@@ -317,8 +317,9 @@ def test_auto_pipelines_only_where_asserted_and_faster(tmp_path, pipeline_faster
     assert lines[-1].endswith("1 MiB" if pipeline_faster else "no size measured")
 
 
-# Rank 0 prints, per case (block, stride class, total, nested), whether auto packed it on each
-# rank: the case's layout built as mpicomm measure builds its grid points.
+# Rank 0 prints, per case (block, stride class, total, nested), whether auto packed it on
+# each rank: the case's layout built as mpicomm measure builds its grid points, sent by
+# blocking calls, or (argv[2] "exchange") by Isend and Irecv at once.
 CASES = """
 import json, sys
 import numpy as np
@@ -331,7 +332,10 @@ for block, cls, total, nested in json.loads(sys.argv[1]):
     dt = measure._vector(block, total, cls, nested).Commit()
     buf = np.ones(measure._span(block, total, cls), np.uint8)
     before = ip.stat("method_pack")
-    if comm.rank == 0:
+    if sys.argv[2] == "exchange":
+        MPI.Request.Waitall([comm.Irecv([buf.copy(), 1, dt], peer),
+                             comm.Isend([buf, 1, dt], peer)])
+    elif comm.rank == 0:
         comm.Send([buf, 1, dt], peer); comm.Recv([buf, 1, dt], peer)
     else:
         comm.Recv([buf, 1, dt], peer); comm.Send([buf, 1, dt], peer)
@@ -343,8 +347,9 @@ if comm.rank == 0:
 """
 
 
-def packed_cases(cases, env):
-    res = helpers.mpicomm_run(2, [sys.executable, "-c", CASES, json.dumps(cases)], env=env)
+def packed_cases(cases, env, pattern="pingpong"):
+    res = helpers.mpicomm_run(2, [sys.executable, "-c", CASES, json.dumps(cases), pattern],
+                              env=env)
     assert res.returncode == 0, res.stdout + res.stderr
     got = json.loads([ln for ln in res.stdout.splitlines() if ln.startswith("PROBE ")][0][6:])
     assert got[0] == got[1]
@@ -356,7 +361,8 @@ def test_measure_times_strides_and_constructions(measured):
     m = model.read(measured)
     shape = (len(m["block_bytes"]), len(m["stride_bytes"]), len(m["total_bytes"]))
     assert list(m["stride_bytes"]) == [128, 8192]
-    for name in ("method/passthrough", "method/passthrough_nested", "method/pack"):
+    for name in ("method/passthrough", "method/passthrough_nested", "method/pack",
+                 "exchange/passthrough", "exchange/passthrough_nested", "exchange/pack"):
         t = m[name]
         assert t.shape == shape
         ok = np.isfinite(t)
@@ -364,31 +370,35 @@ def test_measure_times_strides_and_constructions(measured):
         # Not measured only where the layout would span more than 64 MiB.
         for i, k, j in zip(*np.nonzero(~ok)):
             b, c, s = m["block_bytes"][i], m["stride_bytes"][k], m["total_bytes"][j]
-            assert s // b * max(2 * b, c) > 64 << 20
+            assert s // b * max(b + 64, c) > 64 << 20
 
 
-def test_auto_leaves_to_the_mpi_what_the_measured_model_saw_packing_lose(measured):
-    """Every measured point, both constructions: auto packs exactly where the model
-    measured packing 5% faster; and some point was measured losing (page strides: both
-    methods touch a page per block, and the MPI overlaps its copies where packing
-    cannot), which auto leaves to the MPI."""
+@pytest.mark.parametrize("pattern", ["pingpong", "exchange"])
+def test_auto_leaves_to_the_mpi_what_the_measured_model_saw_packing_lose(measured, pattern):
+    """Every measured point, both constructions, blocking calls and an exchange: auto
+    packs exactly where the model measured packing 5% faster for that pattern; and some
+    point was measured losing in a ping-pong (page strides: both methods touch a page
+    per block, and the MPI overlaps its sender's copies with its receiver's where
+    packing cannot), which auto leaves to the MPI."""
     m = model.read(measured)
     cases, want = [], []
     for nested in (False, True):
-        g = model.gains(m, nested)
+        g = model.gains(m, nested, exchange=pattern == "exchange")
         for i, b in enumerate(m["block_bytes"]):
             for k, c in enumerate(m["stride_bytes"]):
                 for j, s in enumerate(m["total_bytes"]):
-                    if s // b * max(2 * b, c) <= 64 << 20:
+                    if s // b * max(b + 64, c) <= 64 << 20:
                         cases.append([int(b), int(c), int(s), nested])
-                        want.append(bool(g[i, k, j] > np.log(model.MARGIN)))
-    assert not all(want), "no measured point where packing loses"
-    assert packed_cases(cases, {"MPICOMM_MODEL": str(measured)}) == want
+                        want.append(bool(g[i, k, j] > np.log(model.margin(
+                            pattern == "exchange"))))
+    assert pattern == "exchange" or not all(want), "no measured point where packing loses"
+    assert packed_cases(cases, {"MPICOMM_MODEL": str(measured)}, pattern) == want
 
 
 def strided_model(path, nested_pack, page_pack):
-    """A synthetic model with the stride axis: packing wins below a page (for nested
-    vectors only where nested_pack) and loses at page strides unless page_pack."""
+    """A synthetic model with the stride axis: in a ping-pong, packing wins below a page
+    (for nested vectors only where nested_pack) and loses at page strides unless
+    page_pack; in an exchange it wins everywhere."""
     blocks, strides, totals = [8, 64, 4096], [128, 8192], [4096, 1 << 20]
     pack = np.full((3, 2, 2), 1e-3)
     flat = np.full_like(pack, 2e-3)
@@ -401,6 +411,9 @@ def strided_model(path, nested_pack, page_pack):
         for name, value in {"block_bytes": blocks, "stride_bytes": strides,
                             "total_bytes": totals, "method/passthrough": flat,
                             "method/passthrough_nested": nested, "method/pack": pack,
+                            "exchange/passthrough": flat * 0 + 2e-3,
+                            "exchange/passthrough_nested": flat * 0 + 2e-3,
+                            "exchange/pack": pack,
                             "pack_seconds": pack[:, 0], "unpack_seconds": pack[:, 0],
                             "pingpong_bytes": [8], "pingpong_seconds": [1e-6]}.items():
             f[name] = np.array(value)
@@ -416,6 +429,7 @@ def test_auto_follows_stride_and_construction(tmp_path, nested_pack, page_pack):
              [8, 8192, 1 << 15, False], [8, 8192, 1 << 15, True]]
     want = [True, nested_pack, page_pack, page_pack]
     assert packed_cases(cases, {"MPICOMM_MODEL": str(path)}) == want
+    assert packed_cases(cases, {"MPICOMM_MODEL": str(path)}, "exchange") == [True] * 4
     lines = model.summary(path, installation.probe().vendor)
     # The map `mpicomm info` shows: per block, per stride class, one mark per size.
     page, nest = ("PP" if page_pack else ".."), ("PP" if nested_pack else "..")
@@ -424,11 +438,16 @@ def test_auto_follows_stride_and_construction(tmp_path, nested_pack, page_pack):
 
 def test_builtin_defaults_follow_stride_and_construction():
     """MPICH: small blocks packed when built as one long vector less than 8 KiB apart; the
-    same face built of short nested vectors, or at page strides, left to the MPI, as are
-    larger blocks and small messages, as the measurement behind the defaults found.
-    Open MPI: always the MPI."""
+    same face built of short nested vectors, or at page strides, left to the MPI in a
+    ping-pong, as are larger blocks and small messages, as the measurement behind the
+    defaults found. Open MPI: always the MPI."""
     cases = [[8, 128, 1 << 15, False], [8, 128, 1 << 15, True], [8, 8192, 1 << 15, False],
              [1024, 2048, 1 << 15, False], [8, 128, 4096, False]]
-    want = [True, False, False, False, False] if installation.probe().vendor == "MPICH" \
-        else [False] * 5
+    mpich = installation.probe().vendor == "MPICH"
+    want = [True, False, False, False, False] if mpich else [False] * 5
     assert packed_cases(cases, {"MPICOMM_MODEL": "builtin"}) == want
+    # Nonblocking calls of 64 KiB or more: nested faces too (an exchange, not a ping-pong).
+    cases = [[8, 2048, 1 << 18, True], [8, 2048, 1 << 15, True], [8, 8192, 1 << 18, True],
+             [1024, 2048, 1 << 18, True]]
+    want = [True, False, False, False] if mpich else [False] * 4
+    assert packed_cases(cases, {"MPICOMM_MODEL": "builtin"}, "exchange") == want

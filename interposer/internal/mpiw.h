@@ -152,6 +152,9 @@ typedef struct mpiw_call {
                             * communicator; MPI_COMM_NULL: never pipelined */
     int tables;            /* the caller packs the table form too (its records retain the
                             * table: mpiw_pending.c) */
+    int alone;             /* a blocking send or receive: the caller waits for this one
+                            * message (the model's ping-pong times); else it travels with
+                            * others, as in an exchange (its exchange times) */
 } mpiw_call;
 
 typedef struct mpiw_choice {
@@ -303,7 +306,7 @@ int mpiw_sendrecv_try(const void *sbuf, int64_t scount, MPI_Datatype stype, int 
 /* The model behind MPICOMM_METHOD=auto (mpiw_model.c): loaded at MPI_Init (collective
  * over MPI_COMM_WORLD); the chooser asks it whether packing, or pipelining, beats the MPI. */
 void mpiw_model_load(void);
-int mpiw_model_pack(const mpic_desc *d, int64_t count);
+int mpiw_model_pack(const mpic_desc *d, int64_t count, int alone);
 int mpiw_model_pipeline(int64_t bytes);
 /* The device method (MPIW_METHOD_DEVICE only when aware) with the lowest measured time for
  * count elements of d, or MPIW_METHOD_AUTO where the model has no device tables for the

@@ -11,8 +11,12 @@
  * on its layout (MPICH sends a halo face built as nested short vectors several times
  * faster than the same bytes as one vector). At MPI_Init rank 0 reads the file
  * (MPICOMM_MODEL, else the per-user cache) and broadcasts it, so every rank holds the
- * same model. A call then takes the method with the lower time at its (block bytes,
- * stride, total bytes), interpolated in log space, against the MPI's time for the
+ * same model. Each point is timed twice more: as a ping-pong (one message at a time,
+ * the peer waiting: what a blocking send or receive sees, where the MPI overlaps its
+ * sender's packing with its receiver's unpacking) and as an exchange (both ranks send
+ * at once, as a halo exchange's nonblocking calls do, where no core is idle to overlap
+ * with). A call then takes the method with the lower time at its (block bytes,
+ * stride, total bytes) for its pattern, interpolated in log space, against the MPI's time for the
  * type's construction: between the nested and the long vector by the count of the
  * type's innermost repetition (mpic_desc.leaf_count). Without a model the built-in
  * defaults are the same rule on a table measured the same way (builtin_pack).
@@ -33,25 +37,37 @@
 
 #define MAXGRID 32
 #define MAXSTRIDES 8
-#define MAXHOST (MAXGRID * MAXSTRIDES * MAXGRID)
+#define MAXHOST 2048        /* cells of a host table: the grid is 13 x 5 x 8 */
 /* The device methods a model may hold, in the order of the defaults' preference. */
 #define DEVICE_METHODS 3
 static const int device_method[DEVICE_METHODS] = {
     MPIW_METHOD_DEVICE, MPIW_METHOD_STAGED, MPIW_METHOD_ONESHOT
 };
-/* Pack only where the model expects it at least 5% faster: near a tie the MPI keeps it. */
+/* Pack only where the model expects it at least 5% faster: near a tie the MPI keeps it.
+ * Nonblocking calls need 20% in the exchange tables: one message each way understates
+ * the contention of a halo exchange's six (Open MPI's 8% there became a 13% loss in
+ * benchmarks/p2p_bench.py's halo3d). */
 #define MARGIN 0.04879      /* log(1.05) */
-/* The nested construction's inner count (mpicomm measure's NESTED). */
+#define EXCHANGE_MARGIN 0.18232     /* log(1.2) */
+/* The nested construction's inner count (mpicomm measure's NESTED), and the innermost
+ * count from which a type moves as one long vector does: MPICH's time grows with it,
+ * from as fast as nested at 124 to as slow as one vector near 1,000 (8-byte blocks
+ * 512 B apart). */
 #define NESTED 64
+#define LONG 1024
+/* The least gap measured between blocks (mpicomm measure's DENSE_GAP): rows of long
+ * blocks nearly touch, as an array's interior does. */
+#define DENSE_GAP 64
 
 typedef struct model {
     int loaded;                          /* 0: built-in defaults */
     int nb, nst, ns;
     double lblock[MAXGRID], ltotal[MAXGRID];      /* log2 of the grid */
     double laxis[MAXGRID][MAXSTRIDES];   /* log2 of the strides row b was measured at:
-                                          * max(2b, class) */
-    double gain[MAXHOST];                /* log(passthrough / pack), [block][stride][total] */
-    double nested_gain[MAXHOST];         /* the same, the MPI's time for nested vectors */
+                                          * max(b + DENSE_GAP, class) */
+    double gain[2][MAXHOST];             /* log(passthrough / pack), [block][stride][total];
+                                          * [0] ping-pong, [1] exchange */
+    double nested_gain[2][MAXHOST];      /* the same, the MPI's time for nested vectors */
     int np;                              /* sizes the pipelined method was measured at */
     double lpipe[MAXGRID];               /* their log2 */
     double pipe_gain[MAXGRID];           /* mean over blocks of log(best other / pipelined) */
@@ -239,8 +255,9 @@ static void library_line(char *out, size_t size)
 
 /* The host tables of the open file f into *out; NULL, or why not. A model from before
  * the stride axis has 2-D tables (measured at max(2b, 128 B)) and no nested
- * construction. */
-static const char *read_host(int64_t f, model *out, double *pass, double *pack, double *nested)
+ * construction; one from before the exchange tables has the ping-pong ones alone. */
+static const char *read_host(int64_t f, model *out, double *pass, double *pack, double *nested,
+                             double *ex)
 {
     double block[MAXGRID], total[MAXGRID], classes[MAXSTRIDES] = { 128 };
     int64_t db[3], dt[3], dc[3], dp[3], dk[3], dn[3], nb, ns, nst = 1, cells;
@@ -265,6 +282,18 @@ static const char *read_host(int64_t f, model *out, double *pass, double *pack, 
     } else {
         memcpy(nested, pass, sizeof(double) * (size_t) cells);
     }
+    if (mpiw_h5_has(f, "exchange/pack")) {
+        static const char *names[3] = { "exchange/passthrough", "exchange/passthrough_nested",
+                                        "exchange/pack" };
+        for (int k = 0; k < 3; k++)
+            if (mpiw_h5_read(f, names[k], ex + k * MAXHOST, MAXHOST, dn) != cells ||
+                dn[0] != nb || dn[1] != dp[1])
+                return "its exchange tables disagree with the other tables";
+    } else {
+        memcpy(ex, pass, sizeof(double) * (size_t) cells);
+        memcpy(ex + MAXHOST, nested, sizeof(double) * (size_t) cells);
+        memcpy(ex + 2 * MAXHOST, pack, sizeof(double) * (size_t) cells);
+    }
     out->nb = (int) nb;
     out->nst = (int) nst;
     out->ns = (int) ns;
@@ -272,7 +301,7 @@ static const char *read_host(int64_t f, model *out, double *pass, double *pack, 
         out->lblock[i] = log2(block[i]);
     for (int64_t i = 0; i < nb; i++)
         for (int64_t k = 0; k < nst; k++)
-            out->laxis[i][k] = log2(fmax(2 * block[i], classes[k]));
+            out->laxis[i][k] = log2(fmax(block[i] + DENSE_GAP, classes[k]));
     for (int64_t i = 0; i < ns; i++)
         out->ltotal[i] = log2(total[i]);
     return NULL;
@@ -281,7 +310,8 @@ static const char *read_host(int64_t f, model *out, double *pass, double *pack, 
 /* Read path into *out; NULL on success, else why not. */
 static const char *read_model(const char *path, model *out)
 {
-    static double pass[MAXHOST], pack[MAXHOST], nested[MAXHOST], pipe[MAXGRID * MAXGRID];
+    static double pass[MAXHOST], pack[MAXHOST], nested[MAXHOST], ex[3 * MAXHOST],
+        pipe[MAXGRID * MAXGRID];
     double piped[MAXGRID];
     int64_t np = 0;
     const char *why = NULL;
@@ -300,13 +330,16 @@ static const char *read_model(const char *path, model *out)
         why = "measured under another MPI";
     else if (mpiw_h5_attr(f, "mpi_library_version", got, sizeof got) && strcmp(got, running))
         why = "measured under another version of this MPI (run mpicomm measure again)";
-    else if (!(why = read_host(f, out, pass, pack, nested)))
+    else if (!(why = read_host(f, out, pass, pack, nested, ex)))
         np = read_pipeline(f, out->nb, piped, pipe);
     if (!why)
         read_device(f, out);
     mpiw_h5_close(f);
-    if (why || (why = gains(out->gain, pass, pack, out->nb, out->nst, out->ns)) ||
-        (why = gains(out->nested_gain, nested, pack, out->nb, out->nst, out->ns)))
+    if (why || (why = gains(out->gain[0], pass, pack, out->nb, out->nst, out->ns)) ||
+        (why = gains(out->nested_gain[0], nested, pack, out->nb, out->nst, out->ns)) ||
+        (why = gains(out->gain[1], ex, ex + 2 * MAXHOST, out->nb, out->nst, out->ns)) ||
+        (why = gains(out->nested_gain[1], ex + MAXHOST, ex + 2 * MAXHOST, out->nb, out->nst,
+                     out->ns)))
         return why;
     out->loaded = 1;
     snprintf(out->source, sizeof out->source, "%s", path);
@@ -372,8 +405,8 @@ static double interpolate(const double *v, const double *lb, int nb, const doubl
 }
 
 /* A host table v[nb][nst][ns] at (log2 block, log2 stride, log2 total): per block row,
- * bilinear over the strides it was measured at (max(2b, class): repeated ones first),
- * then between the two rows. */
+ * bilinear over the strides it was measured at (max(b + DENSE_GAP, class): repeated
+ * ones first), then between the two rows. */
 static double host_value(const double *v, double x, double z, double y)
 {
     double wx, value[2];
@@ -388,45 +421,72 @@ static double host_value(const double *v, double x, double z, double y)
     return (1 - wx) * value[0] + wx * value[1];
 }
 
-/* How far a type's construction is from nested short vectors toward one long vector: 0
- * for an innermost repetition of at most NESTED blocks, 1 for one as long as the message,
- * log-linear between. */
-static double flatness(int64_t leaf, int64_t blocks)
+/* The construction's table: nested for an innermost repetition of at most NESTED
+ * blocks (or a message of no more), one long vector from LONG on; between, the MPI may
+ * move it as either, so packing must beat both. */
+enum { NESTED_ONLY, LONG_ONLY, BOTH };
+static int construction(int64_t leaf, int64_t blocks)
 {
-    if (leaf <= NESTED || blocks <= NESTED)
-        return 0;
-    return fmin(1, log((double) leaf / NESTED) / log((double) blocks / NESTED));
+    return leaf <= NESTED || blocks <= NESTED ? NESTED_ONLY : leaf >= LONG ? LONG_ONLY : BOTH;
 }
 
 /* The built-in defaults, read off the same measurement `mpicomm measure` makes
  * (benchmarks/model_map.py, results/model-*.json), keeping only what wins by a wide
  * margin, since they serve MPIs and machines never measured. MPICH: messages of 8 KiB or
  * more of blocks of at most 64 B less than 8 KiB apart in a type built as a long vector
- * (2-16x there); built of short nested vectors, or a page or more apart, MPICH moves
- * them as fast itself. Larger blocks also pack faster under MPICH 5, but MPICH 4.0's
- * pack path lost 8x on 2 KiB rows (benchmarks/fortran_bench.py): left to a measured
- * model. Open MPI's derived-type sends pipeline: pass through everywhere. */
-static int builtin_pack(int64_t block, int64_t stride, double bytes, double flat)
+ * (2-16x there); built of short nested vectors, MPICH moves them as fast itself in a
+ * ping-pong, but not in an exchange of 64 KiB or more (1.4x there). Larger blocks also
+ * pack faster under MPICH 5, but MPICH 4.0's pack path lost 8x on 2 KiB rows
+ * (benchmarks/fortran_bench.py): left to a measured model. Open MPI's derived-type sends
+ * pipeline: pass through everywhere. */
+static int builtin_pack(int64_t block, int64_t stride, double bytes, int built, int alone)
 {
-    return !strcmp(vendor, "MPICH") && bytes >= 8192 && block <= 64 && stride < 8192 &&
-           flat >= 0.5;
+    if (strcmp(vendor, "MPICH") || bytes < 8192 || block > 64 || stride >= 8192)
+        return 0;
+    return built == LONG_ONLY || (!alone && bytes >= 65536);
 }
 
-int mpiw_model_pack(const mpic_desc *d, int64_t count)
+/* The answer for a (block, stride, leaf count, bytes), interpolated once: a program
+ * sends the same few messages again and again. Per thread, a few entries, the oldest
+ * replaced; the model does not change after MPI_Init. */
+#define MEMO 8
+typedef struct memo {
+    int64_t block, stride, leaf, bytes;
+    int alone, pack;
+} memo;
+static __thread memo memos[MEMO];
+static __thread unsigned memo_next;
+
+static int measured_pack(int64_t block, int64_t stride, double bytes, int built, int alone)
+{
+    double x = log2((double) block), y = log2(bytes);
+    double z = log2(stride > 1 ? (double) stride : 1.0);
+    double nested = host_value(m.nested_gain[!alone], x, z, y);
+    double flat = host_value(m.gain[!alone], x, z, y);
+    double g = built == NESTED_ONLY ? nested : built == LONG_ONLY ? flat : fmin(nested, flat);
+
+    return g > (alone ? MARGIN : EXCHANGE_MARGIN);
+}
+
+int mpiw_model_pack(const mpic_desc *d, int64_t count, int alone)
 {
     int64_t block = mpic_block_bytes(d), stride = mpic_block_stride(d);
-    double bytes = (double) count * (double) d->info.size, x, y, z, flat, g;
+    int64_t bytes = count * d->info.size;
+    memo *e;
+    int built;
 
     if (block <= 0)
         return 0;
-    flat = flatness(d->leaf_count, (int64_t) (bytes / (double) block));
-    if (!m.loaded)
-        return builtin_pack(block, stride, bytes, flat);
-    x = log2((double) block);
-    y = log2(bytes);
-    z = log2(stride > 1 ? (double) stride : 1.0);
-    g = (1 - flat) * host_value(m.nested_gain, x, z, y) + flat * host_value(m.gain, x, z, y);
-    return g > MARGIN;
+    for (int i = 0; i < MEMO; i++)
+        if (memos[i].bytes == bytes && memos[i].block == block && memos[i].stride == stride &&
+            memos[i].leaf == d->leaf_count && memos[i].alone == alone)
+            return memos[i].pack;
+    built = construction(d->leaf_count, bytes / block);
+    e = &memos[memo_next++ % MEMO];
+    *e = (memo) { block, stride, d->leaf_count, bytes, alone,
+                  m.loaded ? measured_pack(block, stride, (double) bytes, built, alone)
+                           : builtin_pack(block, stride, (double) bytes, built, alone) };
+    return e->pack;
 }
 
 int mpiw_model_device(const mpic_desc *d, int64_t count, int aware)

@@ -67,7 +67,7 @@ static int fill(const mpiw_side *s, int n, int large, int send, const mpic_desc 
  * releases it)? A type of ours it declines counts as method_passthrough. */
 int mpiw_side_packs(const void *buf, int64_t count, MPI_Datatype dt, mpic_desc *d)
 {
-    mpiw_call call = { buf, count, dt, 0, MPI_COMM_NULL, 1 };
+    mpiw_call call = { buf, count, dt, 0, MPI_COMM_NULL, 1, 0 };
     mpiw_choice c;
 
     mpiw_choose(&call, &c);
