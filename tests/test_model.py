@@ -451,3 +451,44 @@ def test_builtin_defaults_follow_stride_and_construction():
              [1024, 2048, 1 << 18, True]]
     want = [True, False, False, False] if mpich else [False] * 4
     assert packed_cases(cases, {"MPICOMM_MODEL": "builtin"}, "exchange") == want
+
+
+# Rank 0 prints how many calls of each rank auto packed: a transpose's column block
+# (16-byte elements 8 KiB apart, the next column 16 B on: 64 interleaved columns of 512)
+# and a vector of the same stride without interleaving.
+TRANSPOSE = """
+import json
+import numpy as np
+from mpi4py import MPI
+from mpicomm.interposer import Interposer
+ip, comm = Interposer(), MPI.COMM_WORLD
+pair = MPI.DOUBLE.Create_contiguous(2)
+col = pair.Create_vector(512, 1, 512)
+one = col.Create_resized(0, 16)
+got = []
+for dt in (one.Create_contiguous(64).Commit(), pair.Create_vector(2048, 1, 512).Commit()):
+    lb, extent = dt.Get_true_extent()
+    buf = np.ones(lb + extent, np.uint8)
+    before = ip.stat("method_pack")
+    if comm.rank == 0:
+        comm.Send([buf, 1, dt], 1); comm.Recv([buf, 1, dt], 1)
+    else:
+        comm.Recv([buf, 1, dt], 0); comm.Send([buf, 1, dt], 0)
+    got.append(ip.stat("method_pack") - before)
+got = comm.gather(got)
+if comm.rank == 0:
+    print("PROBE", json.dumps(got))
+"""
+
+
+def test_interleaved_columns_count_their_span_not_their_stride(tmp_path):
+    """A transpose's columns share cache lines across the outer loop: the model reads
+    their span per block (32 B here), where packing wins in the model below, not their
+    8 KiB stride, where it loses; a long vector of the same stride is still left to
+    the MPI."""
+    path = strided_model(tmp_path / "m.h5", nested_pack=True, page_pack=False)
+    res = helpers.mpicomm_run(2, [sys.executable, "-c", TRANSPOSE],
+                              env={"MPICOMM_MODEL": str(path)})
+    assert res.returncode == 0, res.stdout + res.stderr
+    got = json.loads([ln for ln in res.stdout.splitlines() if ln.startswith("PROBE ")][0][6:])
+    assert got == [[2, 0]] * 2

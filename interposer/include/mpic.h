@@ -100,8 +100,10 @@ int mpic_packable(const mpic_desc *d);
 /* The contiguous bytes of its blocks: counts[0], or a table's mean (0: neither form). */
 int64_t mpic_block_bytes(const mpic_desc *d);
 
-/* The distance from one block to the next: the innermost stride, the extent for a
- * single block (elements repeat at it), or a table's span per block (0: neither form). */
+/* The distance from one block to the next: the innermost stride (or the span per block
+ * where rows interleave, as a transpose's columns do, and share cache lines), the extent
+ * for a single block (elements repeat at it), or a table's span per block (0: neither
+ * form). */
 int64_t mpic_block_stride(const mpic_desc *d);
 
 /* The table form's pieces (0 for a description without one) and its strided shapes;
