@@ -5,9 +5,10 @@
         [--reps 7] [--json out.json]
 
 Cases: 1000 float32 arrays of 1 KiB reduced with allreduce_fused against a loop
-of comm.Allreduce (one call per array), and one 64 MiB float32 array with
-allreduce_fused against comm.Allreduce. Both forms alternate in the same process
-and each figure is the best of --reps (the slowest rank's time).
+of comm.Allreduce (one call per array) and against the three lines a user writes by
+hand (np.concatenate, one Allreduce, copy the slices back), and one 64 MiB float32
+array with allreduce_fused against comm.Allreduce. The forms alternate in the same
+process and each figure is the best of --reps (the slowest rank's time).
 
 Then each allreduce algorithm alone (the MPI's Allreduce, ring, rd, rsag, forced)
 on one float32 buffer of 4 KiB to 64 MiB, best of --reps, and what the tuner of
@@ -65,14 +66,22 @@ def main(argv=None):
         for a in small:
             comm.Allreduce(MPI.IN_PLACE, a)
 
+    def by_hand():
+        flat = np.concatenate(small)
+        comm.Allreduce(MPI.IN_PLACE, flat)
+        for a, part in zip(small, np.split(flat, len(small))):
+            a[...] = part
+
     # The tuner settles each size class first, so the timed calls are the chosen ones.
     for _ in range(tuning.SMALL_ROUNDS * len(tuning.CANDIDATES)):
         allreduce_fused(small)
         allreduce_fused([big])
     rows = []
-    t = best(comm, args.reps, {"mpi": loop, "fused": lambda: allreduce_fused(small)})
+    t = best(comm, args.reps, {"mpi": loop, "fused": lambda: allreduce_fused(small),
+                               "hand": by_hand})
     rows.append({"case": "1000 arrays x 1 KiB", "mpi_ms": t["mpi"] * 1e3,
-                 "fused_ms": t["fused"] * 1e3})
+                 "fused_ms": t["fused"] * 1e3, "hand_ms": t["hand"] * 1e3,
+                 "fused_vs_hand": t["hand"] / t["fused"]})
     t = best(comm, args.reps, {"mpi": lambda: comm.Allreduce(MPI.IN_PLACE, big),
                                "fused": lambda: allreduce_fused([big])})
     rows.append({"case": "1 array x 64 MiB", "mpi_ms": t["mpi"] * 1e3,
@@ -86,7 +95,9 @@ def main(argv=None):
         print(f"# {lib}; {comm.Get_size()} ranks; best of {args.reps}")
         print(f"{'case':<22}{'MPI ms':>10}{'fused ms':>10}{'ratio':>8}")
         for r in rows:
-            print(f"{r['case']:<22}{r['mpi_ms']:>10.3f}{r['fused_ms']:>10.3f}{r['ratio']:>7.2f}x")
+            print(f"{r['case']:<22}{r['mpi_ms']:>10.3f}{r['fused_ms']:>10.3f}{r['ratio']:>7.2f}x"
+                  + (f"  (by hand {r['hand_ms']:.3f} ms: fused {r['fused_vs_hand']:.2f}x it)"
+                     if "hand_ms" in r else ""))
         print(f"# each algorithm alone, best of {args.reps}, ms; auto: the tuner's choice")
         print(f"{'bytes':>10}" + "".join(f"{a:>9}" for a in tuning.CANDIDATES) + f"{'auto':>7}")
         for r in algos:
