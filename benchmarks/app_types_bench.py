@@ -15,6 +15,7 @@ the variants alternating.
 """
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
@@ -22,7 +23,9 @@ import time
 import numpy as np
 from mpi4py import MPI
 
-from mpicomm.interposer import Interposer
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from p2p_bench import pingpong  # noqa: E402
+from mpicomm.interposer import Interposer  # noqa: E402
 
 
 def grid(n=64):
@@ -128,25 +131,15 @@ def main(argv=None):
                         t[which].append(timed(lambda: by_hand(out), n))
         pp = {"mpi": [], "auto": [], "pack": []}
         trips = max(2, (4 << 20) // size)
-        peer = 1 - rank
-
-        def pingpong():
-            for _ in range(trips):
-                if rank == 0:
-                    comm.Send([raw, 1, dt], peer, 3)
-                    comm.Recv([raw, 1, dt], peer, 3)
-                else:
-                    comm.Recv([raw, 1, dt], peer, 3)
-                    comm.Send([raw, 1, dt], peer, 3)
         for rep in range(args.reps):
             for which in (["mpi", "auto", "pack"] if rep % 2 else ["pack", "auto", "mpi"]):
                 comm.Barrier()
                 if which == "mpi":
                     with ip.disabled():
-                        s = timed(pingpong, 1)
+                        s = timed(lambda: pingpong(comm, dt, raw, trips), 1)
                 else:
                     with ip.method(which):
-                        s = timed(pingpong, 1)
+                        s = timed(lambda: pingpong(comm, dt, raw, trips), 1)
                 pp[which].append(comm.allreduce(s, op=MPI.MAX) / trips / 2)
         if rank == 0:
             med = {k: statistics.median(v) for k, v in {**t, **{"pp_" + k: v

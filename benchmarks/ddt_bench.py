@@ -26,6 +26,7 @@ alternating order, both ranks in step; "x MPI" is the MPI's time over auto's.
 """
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
@@ -33,7 +34,9 @@ import time
 import numpy as np
 from mpi4py import MPI
 
-from mpicomm.interposer import Interposer
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from p2p_bench import pingpong  # noqa: E402
+from mpicomm.interposer import Interposer  # noqa: E402
 
 D = MPI.DOUBLE
 
@@ -112,7 +115,7 @@ def main(argv=None):
     ap.add_argument("--json")
     args = ap.parse_args(argv)
     comm, ip = MPI.COMM_WORLD, Interposer()
-    rank, peer = comm.Get_rank(), 1 - comm.Get_rank()
+    rank = comm.Get_rank()
     if comm.Get_size() != 2:
         sys.exit("ddt_bench: run on 2 ranks")
     rows = []
@@ -129,15 +132,6 @@ def main(argv=None):
         buf = raw[offset:]
         size = dt.Get_size()
         trips = max(8, min(200, (16 << 20) // size))
-
-        def pingpong():
-            for _ in range(trips):
-                if rank == 0:
-                    comm.Send([buf, 1, dt], peer, 5)
-                    comm.Recv([buf, 1, dt], peer, 5)
-                else:
-                    comm.Recv([buf, 1, dt], peer, 5)
-                    comm.Send([buf, 1, dt], peer, 5)
         times = {m: [] for m in MODES}
         packed = 0
         for rep in range(args.reps):
@@ -146,7 +140,7 @@ def main(argv=None):
                 with (ip.disabled() if mode == "mpi" else ip.method(mode)):
                     before = ip.stat("method_pack")
                     t = time.perf_counter()
-                    pingpong()
+                    pingpong(comm, dt, buf, trips)
                     t = time.perf_counter() - t
                     if mode == "auto":
                         packed += ip.stat("method_pack") - before
