@@ -64,7 +64,7 @@ FIGURES = [
     ("codegen.png", "Generated halo exchanges, auto (benchmarks/codegen_bench.py)",
      "MPI time / auto time", _codegen),
     ("allreduce.png", "Fused allreduce (benchmarks/allreduce_bench.py)",
-     "loop of MPI Allreduce / fused", _allreduce),
+     "MPI (a loop of Allreduce, or one Allreduce) / fused", _allreduce),
 ]
 
 

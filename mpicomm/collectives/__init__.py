@@ -6,6 +6,9 @@
     >>> res = allreduce_partial(grads, deadline_s=0.05, min_ranks=n - 1)   # stragglers left out
 
 fused.py       tensor fusion: arrays grouped into few buffers
+plans.py       those buffers, kept across steps, and the native copies in and out
+agreement.py   every rank's layout checked in the first buffer's header
+progress.py    the thread that progresses nonblocking reductions
 algorithms.py  ring, recursive doubling and Rabenseifner allreduce over mpi4py
 tuning.py      per size, the MPI's Allreduce or one of those, chosen by measuring
 partial.py     deadline-aware aggregation (k of n) and its straggler trace

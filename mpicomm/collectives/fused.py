@@ -6,10 +6,18 @@
 
 Many arrays of many sizes are reduced with few MPI calls: arrays are grouped by
 dtype, in order, into fusion buffers of at most MPICOMM_FUSION_BYTES (default
-64 MiB) each, as Horovod's tensor fusion does; an array larger than that is
-reduced in place on its own. Every rank must pass arrays of the same shapes and
-dtypes in the same order (checked: a mismatch raises ValueError on every rank
-instead of hanging or mixing data). Device arrays (CuPy, mpicomm.device: anything with
+64 MiB) each, as Horovod's tensor fusion does; an array of 1 MiB or more (or larger
+than the limit) is reduced where it is, on its own (plans.py). The grouping is made
+once and kept while the same arrays come back, and the arrays are copied in and out
+by the interposer's core in one native call per buffer, so a training step's call
+costs about what the MPI calls cost, however many arrays there are.
+
+Every rank must pass arrays of the same shapes and dtypes in the same order, and the
+same operation: checked inside the first MPI call, which carries a header naming the
+layout (agreement.py), so a mismatch raises ValueError on every rank, changing no
+array, instead of hanging or mixing data, at the price of no collective of its own.
+
+Device arrays (CuPy, mpicomm.device: anything with
 __cuda_array_interface__): where the interposer is loaded into the process (`mpicomm
 run`) and every array is a contiguous device array, they are fused on the device (one
 device-to-device copy per array) and each fusion buffer goes to the MPI as a device
@@ -21,12 +29,14 @@ here: copied out before and back after, so any MPI serves them.
 import functools
 import operator
 import os
-import zlib
+import threading
 
 import numpy as np
 from mpi4py import MPI
 
-from mpicomm.collectives import tuning
+from mpicomm.collectives import agreement, plans, progress, tuning
+from mpicomm.collectives.agreement import HEADER
+from mpicomm.collectives.plans import fusion_plan
 
 __all__ = ["allreduce_fused", "iallreduce_fused", "FusedRequest", "fusion_bytes", "check_arrays",
            "op_name", "fusion_plan"]
@@ -114,22 +124,35 @@ def _is_cupy(a):
 
 class _DeviceFusion:
     """Fusion buffers on the device for a list of contiguous device arrays of the
-    supported dtypes: grouped by dtype in order, at most `limit` bytes each, copied in and
-    out with the interposer's device copy; the MPI gets each buffer as a device buffer.
-    Kept while the same arrays come back, as a _Plan is."""
+    supported dtypes, in the buckets a host plan of the same layout has (so the MPI calls
+    are the same), every bucket copied (none reduced where it is), the first buffer
+    after the header; copied in and out with the interposer's device copy. The MPI gets
+    each buffer as a device buffer. Kept while the same arrays come back, as a Plan is."""
 
     def __init__(self, arrays, limit):
         from mpicomm import device
         self.refs = list(arrays)
         self.limit = limit
-        self.signature = _signature(arrays)
-        self.parts = []                      # (dtype, fused device buffer, [(array, offset)])
-        for key, members in _groups(arrays, limit):
-            dtype = np.dtype(key)
-            total = sum(n for _, _, n in members)
-            self.parts.append((dtype, device.empty(total, dtype),
-                               [(a, off) for a, off, _ in members]))
+        self.layout = plans.layout_key(arrays, limit)
+        self._signatures = {}
+        groups = plans.groups(arrays, limit)
+        first = next((i for i, (_, _, alone) in enumerate(groups) if not alone), None)
+        order = ([first] if first is not None else []) + \
+            [i for i in range(len(groups)) if i != first]
+        self.parts = []                      # (dtype, device buffer, offset, [(array, at)])
+        if first is None:
+            self.parts.append((np.dtype(np.float64), device.empty(HEADER, np.float64),
+                               HEADER, []))
+        for i in order:
+            key, members, _ = groups[i]
+            dtype, skip = np.dtype(key), HEADER if i == first else 0
+            total = skip + sum(n for _, _, n in members)
+            self.parts.append((dtype, device.empty(total, dtype), skip,
+                               [(a, skip + off) for a, off, _ in members]))
+        self.shapes = [(dtype, buf.size) for dtype, buf, _, _ in self.parts]
         self._copy = _device_copy()
+
+    signature = plans.Plan.signature
 
     def matches(self, arrays, limit):
         return (limit == self.limit and len(arrays) == len(self.refs) and
@@ -137,19 +160,29 @@ class _DeviceFusion:
                 all(a.dtype == r.dtype and a.shape == r.shape
                     for a, r in zip(arrays, self.refs)))
 
-    def gather(self):
-        for dtype, buf, members in self.parts:
+    def gather(self, signature):
+        for k, (dtype, buf, _, members) in enumerate(self.parts):
             base = _pointer(buf)
-            for a, off in members:
-                self._copy(base + off * dtype.itemsize, _pointer(a), a.nbytes)
+            if k == 0:
+                h = agreement.header(signature, dtype)
+                self._copy(base, h.ctypes.data, h.nbytes)
+            for a, at in members:
+                self._copy(base + at * dtype.itemsize, _pointer(a), a.nbytes)
+
+    def header(self):
+        """The first buffer's header, reduced, on the host."""
+        dtype, buf, _, _ = self.parts[0]
+        h = np.empty(HEADER, dtype)
+        self._copy(h.ctypes.data, _pointer(buf), h.nbytes)
+        return h
 
     def scatter(self, divisor=None):
-        for dtype, buf, members in self.parts:
-            if divisor is not None and dtype.kind == "f":
-                buf /= divisor
+        for dtype, buf, skip, members in self.parts:
+            if divisor is not None and dtype.kind == "f" and members:
+                buf[skip:] /= divisor
             base = _pointer(buf)
-            for a, off in members:
-                self._copy(_pointer(a), base + off * dtype.itemsize, a.nbytes)
+            for a, at in members:
+                self._copy(_pointer(a), base + at * dtype.itemsize, a.nbytes)
 
 
 def _pointer(a):
@@ -226,225 +259,232 @@ def check_arrays(arrays, op):
     return arrays
 
 
-class _Bucket:
-    """One fused buffer (or one contiguous array reduced where it is): its dtype, its
-    members' flat views (None for a non-contiguous array) and offsets."""
-
-    def __init__(self, dtype, members):
-        self.dtype = np.dtype(dtype)
-        self.arrays = [a for a, _, _ in members]
-        self.bounds = [(off, off + n) for _, off, n in members]
-        self.total = sum(n for _, _, n in members)
-        self.flat = [a.reshape(-1) if a.flags.c_contiguous else None for a in self.arrays]
-        # An array alone in its buffer (one above the limit, or the last of its dtype)
-        # is reduced where it is when it is contiguous: no copy in or out.
-        self.inplace = len(members) == 1 and self.flat[0] is not None
-        self.own = None                      # the buffer the blocking path reuses
-        self._views = None                   # (buffer, its slices per array)
-
-    def gather(self, fresh):
-        """The buffer to reduce, filled from the arrays."""
-        if self.inplace:
-            return self.flat[0]
-        if fresh or self.own is None:
-            buf = np.empty(self.total, self.dtype)
-            if not fresh:
-                self.own = buf
-        else:
-            buf = self.own
-        self.gather_into(buf)
-        return buf
-
-    def gather_into(self, buf):
-        """Copy the arrays, in order, into buf (self.total elements of self.dtype)."""
-        srcs = [f if f is not None else a.reshape(-1) for f, a in zip(self.flat, self.arrays)]
-        np.concatenate(srcs, out=buf)
-
-    def scatter(self, buf, divisor=None):
-        """Put the reduced buf back into the arrays (dividing first, for an average)."""
-        if divisor is not None:
-            np.true_divide(buf, divisor, out=buf)
-        if not self.inplace:
-            self.scatter_from(buf)
-
-    def scatter_from(self, buf):
-        """Copy buf (self.total elements) out to the arrays."""
-        if self._views is None or self._views[0] is not buf:
-            # The slices of the buffer the blocking path reuses are made once.
-            self._views = (buf, [buf[lo:hi] if f is not None else buf[lo:hi].reshape(a.shape)
-                                 for f, a, (lo, hi) in zip(self.flat, self.arrays, self.bounds)])
-        for f, a, view in zip(self.flat, self.arrays, self._views[1]):
-            if f is not None:
-                f[...] = view
-            else:
-                np.copyto(a, view)
+def _first_shape(plan):
+    head = plan.head
+    return (np.dtype(np.float64), HEADER) if head is None else (head.dtype, HEADER + head.total)
 
 
-def _groups(arrays, limit):
-    """Group by dtype (first-seen order), then fill buffers of at most limit bytes:
-    [(dtype, [(array, offset, elements)])]; empty arrays are left out."""
-    by_dtype = {}
-    for a in arrays:
-        if a.size:
-            by_dtype.setdefault(np.dtype(a.dtype).str, []).append(a)
-    out = []
-    for key, group in by_dtype.items():
-        itemsize = np.dtype(key).itemsize
-        members, used = [], 0
-        for a in group:
-            n = a.size
-            if members and (used + n) * itemsize > limit:
-                out.append((key, members))
-                members, used = [], 0
-            members.append((a, used, n))
-            used += n
-        if members:
-            out.append((key, members))
-    return out
+def _shapes(plan):
+    """(dtype, elements) of each MPI call the plan makes, the header's first."""
+    return [_first_shape(plan)] + [(b.dtype, b.total) for b in plan.rest]
 
 
-def _buckets(arrays, limit):
-    return [_Bucket(key, members) for key, members in _groups(arrays, limit)]
+def _first_buffer(plan, signature, own):
+    """The first call's buffer (kept in own): the header, then the first fused
+    bucket's arrays."""
+    buf = own.get("first")
+    if buf is None:
+        dtype, n = _first_shape(plan)
+        buf = own["first"] = np.empty(n, dtype)
+    buf[:HEADER] = agreement.header(signature, buf.dtype)
+    if plan.head is not None:
+        plan.head.gather_into(buf[HEADER:])
+    return buf
 
 
-def _signature(arrays):
-    """What every rank must agree on: the number, dtypes and shapes of the arrays."""
-    sig = ";".join(f"{np.dtype(a.dtype).str}{tuple(a.shape)}" for a in arrays).encode()
-    return zlib.crc32(sig) | (len(arrays) << 32)
-
-
-class _Plan:
-    """The buckets for one list of arrays, kept while the same arrays come back (the
-    usual case: the same gradients every step), so each step costs a concatenate per
-    buffer and a copy per array, not a regrouping. A plan holds its arrays (so their
-    ids cannot be reused); the last PLANS lists are kept."""
-
-    def __init__(self, arrays, limit):
-        self.refs = list(arrays)
-        self.dtypes = [a.dtype for a in arrays]
-        self.limit = limit
-        self.buckets = _buckets(arrays, limit)
-        self.signature = _signature(arrays)
-
-    def matches(self, arrays, limit):
-        # The same array objects (their sizes cannot change while the plan holds them:
-        # numpy refuses to resize a referenced array) with the same dtypes (an array's
-        # dtype can be reassigned); dtypes are compared by identity first, which holds
-        # for the built-in ones.
-        if limit != self.limit or len(arrays) != len(self.refs):
-            return False
-        if not all(map(operator.is_, self.refs, arrays)):
-            return False
-        now = [a.dtype for a in arrays]
-        return all(map(operator.is_, now, self.dtypes)) or now == self.dtypes
-
-
-PLANS = 4
-_plans = {}
-
-
-def fusion_plan(arrays, limit, kind=None):
-    """The cached _Plan (or kind, _DeviceFusion) for this list of arrays (built when it
-    is new or changed)."""
-    kind = kind or _Plan
-    key = (kind, limit, *map(id, arrays))
-    plan = _plans.get(key)
-    if plan is None or not plan.matches(arrays, limit):
-        if len(_plans) >= PLANS:
-            _plans.pop(next(iter(_plans)))
-        plan = _plans[key] = kind(arrays, limit)
-    return plan
+def _bucket_buffer(bucket, own):
+    """A bucket's arrays copied into its buffer (kept in own)."""
+    buf = own.get(id(bucket))
+    if buf is None:
+        buf = own[id(bucket)] = np.empty(bucket.total, bucket.dtype)
+    bucket.gather_into(buf)
+    return buf
 
 
 class FusedRequest:
-    """A fused allreduce in flight: `wait()` finishes it, `test()` asks."""
+    """A fused allreduce in flight: `wait()` finishes it, `test()` asks. Where there is
+    a progress thread (progress.py) the MPI calls progress there meanwhile, and the
+    results of host arrays are copied out there too as soon as they are in."""
 
-    def __init__(self, parts, requests, divisor, copy_back=None):
-        self._parts, self._requests, self._divisor = parts, requests, divisor
-        self._copy_back = copy_back          # device arrays: their host mirrors go back
-        self._done = False
+    def __init__(self, finish, requests, watched=False, offload=False):
+        self._finish_parts, self._requests = finish, requests
+        self._offload = offload              # the progress thread may finish it
+        self._lock = threading.Lock()        # one thread at a time tests and finishes
+        self._complete = not requests        # the MPI calls are
+        self._done = False                   # and the results are out (or failed)
+        self._error = None
+        if requests and watched:
+            progress.watch(self)
+
+    @property
+    def complete(self):
+        """Have the MPI calls completed (the results are then copied out by the
+        progress thread, or by test() or wait())?"""
+        return self._complete
+
+    def poll(self):
+        """For the progress thread (never blocks): advance; true once nothing is left
+        for it to do."""
+        if self._lock.acquire(blocking=False):
+            try:
+                self._advance(block=False, finish=self._offload)
+            finally:
+                self._lock.release()
+        return self._done or (self._complete and not self._offload)
 
     def test(self):
         """True (and the arrays hold the result) once every part has completed."""
-        if not self._done and MPI.Request.Testall(self._requests):
-            self._finish()
-        return self._done
+        with self._lock:
+            self._advance(block=False, finish=True)
+        return self._result()
 
     def wait(self):
-        """Block until done; the arrays then hold the result."""
-        if not self._done:
-            MPI.Request.Waitall(self._requests)
-            self._finish()
+        """Block until done; the arrays then hold the result. Raises ValueError (and
+        leaves the arrays as they were) where the ranks passed different layouts."""
+        with self._lock:
+            self._advance(block=True, finish=True)
+        self._result()
 
-    def _finish(self):
-        for bucket, buf in self._parts:
-            bucket.scatter(buf, self._divisor if bucket.dtype.kind == "f" else None)
-        if self._copy_back is not None:
-            self._copy_back()
-        self._done = True
+    def _advance(self, block, finish):
+        if not self._complete:
+            if block:
+                MPI.Request.Waitall(self._requests)
+            self._complete = block or MPI.Request.Testall(self._requests)
+        if self._complete and finish and not self._done:
+            self._done = True
+            try:
+                self._finish_parts()
+            except Exception as exc:         # raised in the caller's test() or wait()
+                self._error = exc
 
-
-def _agree(comm, signature):
-    both = np.array([signature, -signature], dtype=np.int64)
-    comm.Allreduce(MPI.IN_PLACE, both, op=MPI.MAX)
-    if both[0] != -both[1]:
-        raise ValueError("ranks passed different arrays to a fused allreduce (their number, "
-                         "shapes or dtypes differ); every rank must pass the same layout")
-
-
-class _DeviceRequest(FusedRequest):
-    """A fused allreduce of device arrays in flight (_DeviceFusion)."""
-
-    def __init__(self, fusion, requests, divisor):
-        super().__init__([], requests, divisor)
-        self._fusion = fusion
-
-    def _finish(self):
-        self._fusion.scatter(self._divisor)
-        self._done = True
+    def _result(self):
+        if self._error is not None:
+            raise self._error
+        return self._done
 
 
-def _start_device(arrays, name, comm, blocking):
-    if name == "average" and any(np.dtype(a.dtype).kind == "i" for a in arrays):
-        check_arrays([np.empty(0, a.dtype) for a in arrays], name)     # raises, naming it
-    fusion = fusion_plan(arrays, fusion_bytes(), _DeviceFusion)
-    _agree(comm, fusion.signature)
-    divisor = comm.Get_size() if name == "average" else None
-    mpi_op = OPS[name]
-    fusion.gather()
-    if blocking:
-        for _, buf, _ in fusion.parts:
-            comm.Allreduce(MPI.IN_PLACE, buf, op=mpi_op)
-        req = _DeviceRequest(fusion, [], divisor)
-        req._finish()
-        return req, len(fusion.parts)
-    reqs = [comm.Iallreduce(MPI.IN_PLACE, buf, op=mpi_op) for _, buf, _ in fusion.parts]
-    return _DeviceRequest(fusion, reqs, divisor), len(fusion.parts)
+def _agree(comm, state, signature, shapes, reduce, blocking):
+    """Until the communicator's agreed layout is this one: reduce (with reduce(buffers),
+    the calls the others make) scratch buffers shaped as the agreed calls (the first
+    alone when blocking: the others stop after it) and take the new layout if every
+    rank brought it; raise where they differ."""
+    while state.signature != signature:
+        bufs = state.scratch(signature, 1 if blocking else None)
+        reduce(bufs)
+        if not agreement.same(bufs[0][:HEADER]):
+            raise ValueError(agreement.MISMATCH)
+        state.signature, state.shapes = signature, shapes
+
+
+def _finisher(parts, divisor, copy_back, release=None):
+    """What completes a host reduction once its buffers (bucket, buffer, where it is)
+    are reduced: check the header, then divide an average and copy back; then
+    release() the buffers."""
+    first = parts[0][1]
+
+    def finish():
+        try:
+            _finish(parts, first, divisor, copy_back)
+        finally:
+            if release is not None:
+                release()
+    return finish
+
+
+def _finish(parts, first, divisor, copy_back):
+    if not agreement.same(first[:HEADER]):
+        raise ValueError(agreement.MISMATCH)
+    for bucket, buf, inplace in parts:
+        if bucket is None:
+            continue
+        data = buf[HEADER:] if buf is first else buf
+        if divisor is not None and bucket.dtype.kind == "f":
+            np.true_divide(data, divisor, out=data)
+        if not inplace:
+            bucket.scatter_from(data)
+    if copy_back is not None:
+        copy_back()
 
 
 def _start(arrays, op, comm, blocking):
+    # 1. The plan: the kept one when these same arrays come back (checked when it was
+    #    made), else one on the device, else a new one (device arrays staged, checked).
     comm = comm or MPI.COMM_WORLD
     name = op_name(op)
-    arrays = list(arrays)
-    if _device_fusable(arrays, name):
-        return _start_device(arrays, name, comm, blocking)
-    arrays, copy_back = STAGING.stage(arrays)
-    arrays = check_arrays(arrays, name)
+    limit = fusion_bytes()
     if blocking:
-        tuning.algorithm_setting()           # a bad MPICOMM_ALLREDUCE is named up front
-    plan = fusion_plan(arrays, fusion_bytes())
-    _agree(comm, plan.signature)
+        tuning.algorithm_setting()           # a bad MPICOMM_ALLREDUCE is named up front,
+    watched = not blocking and progress.enabled()   # as is a bad MPICOMM_PROGRESS_THREAD
+    arrays = arrays if type(arrays) is list else list(arrays)
+    plan, copy_back = plans.cached_plan(arrays, limit), None
+    if plan is None:
+        if _device_fusable(arrays, name):
+            return _start_device(arrays, name, comm, blocking, limit, watched)
+        arrays, copy_back = STAGING.stage(arrays)
+        check_arrays(arrays, name)
+        plan = plans.fusion_plan(arrays, limit)
+    elif name == "average" and plan.integers:
+        check_arrays(arrays, name)           # raises, naming the array
+    signature = plan.signature(name)
+    state = agreement.agreed(comm)
+    divisor = comm.Get_size() if name == "average" else None
+    op = "sum" if name == "average" else name
+    # 2. Nonblocking: the calls are made as the agreed layout's (after agreeing on this
+    #    one where it is new here); the header is checked when they complete, and the
+    #    arrays are copied, so that nothing changes where the ranks differ.
+    if not blocking:
+        _agree(comm, state, signature, _shapes(plan), lambda bufs: MPI.Request.Waitall(
+            [comm.Iallreduce(MPI.IN_PLACE, b, op=OPS[name]) for b in bufs]), False)
+        own = plan.spare.pop() if plan.spare else {}
+        parts = [(plan.head, _first_buffer(plan, signature, own), False)]
+        parts += [(b, _bucket_buffer(b, own), False) for b in plan.rest]
+        reqs = [comm.Iallreduce(MPI.IN_PLACE, buf, op=OPS[name]) for _, buf, _ in parts]
+        finish = _finisher(parts, divisor, copy_back, lambda: plan.spare.append(own))
+        return FusedRequest(finish, reqs, watched, copy_back is None), len(parts)
+    # 3. Blocking: the first call carries the header; where this rank's layout is new,
+    #    it is a scratch call shaped as the agreed layout's first (the others stop there).
+    if state.signature != signature:
+        _agree(comm, state, signature, _shapes(plan),
+               lambda bufs: tuning.allreduce(comm, bufs[0], op), True)
+    first = _first_buffer(plan, signature, plan.own)
+    tuning.allreduce(comm, first, op)
+    if not agreement.same(first[:HEADER]):
+        raise ValueError(agreement.MISMATCH)
+    # 4. The other buckets, then the copies back.
+    parts = [(plan.head, first, False)]
+    for bucket in plan.rest:
+        buf = bucket.inplace()
+        inplace = buf is not None
+        if not inplace:
+            buf = _bucket_buffer(bucket, plan.own)
+        tuning.allreduce(comm, buf, op)
+        parts.append((bucket, buf, inplace))
+    _finisher(parts, divisor, copy_back)()
+    return None, len(parts)
+
+
+def _start_device(arrays, name, comm, blocking, limit, watched):
+    if name == "average" and any(np.dtype(a.dtype).kind == "i" for a in arrays):
+        check_arrays([np.empty(0, a.dtype) for a in arrays], name)     # raises, naming it
+    fusion = plans.fusion_plan(arrays, limit, _DeviceFusion)
+    signature = fusion.signature(name)
     divisor = comm.Get_size() if name == "average" else None
     mpi_op = OPS[name]
-    parts = [(b, b.gather(fresh=not blocking)) for b in plan.buckets]
     if blocking:
-        for _, buf in parts:
-            tuning.allreduce(comm, buf, "sum" if name == "average" else name)
-        req = FusedRequest(parts, [], divisor, copy_back)
-        req._finish()
-        return req, len(parts)
-    reqs = [comm.Iallreduce(MPI.IN_PLACE, buf, op=mpi_op) for _, buf in parts]
-    return FusedRequest(parts, reqs, divisor, copy_back), len(parts)
+        def reduce(bufs):
+            comm.Allreduce(MPI.IN_PLACE, bufs[0], op=mpi_op)
+    else:
+        def reduce(bufs):
+            MPI.Request.Waitall([comm.Iallreduce(MPI.IN_PLACE, b, op=mpi_op) for b in bufs])
+    _agree(comm, agreement.agreed(comm), signature, fusion.shapes, reduce, blocking)
+    fusion.gather(signature)
+    bufs = [buf for _, buf, _, _ in fusion.parts]
+
+    def finish():
+        if not agreement.same(fusion.header()):
+            raise ValueError(agreement.MISMATCH)
+        fusion.scatter(divisor)
+
+    if not blocking:
+        reqs = [comm.Iallreduce(MPI.IN_PLACE, buf, op=mpi_op) for buf in bufs]
+        return FusedRequest(finish, reqs, watched), len(bufs)
+    comm.Allreduce(MPI.IN_PLACE, bufs[0], op=mpi_op)
+    if not agreement.same(fusion.header()):
+        raise ValueError(agreement.MISMATCH)
+    for buf in bufs[1:]:
+        comm.Allreduce(MPI.IN_PLACE, buf, op=mpi_op)
+    fusion.scatter(divisor)
+    return None, len(bufs)
 
 
 def allreduce_fused(arrays, op=MPI.SUM, comm=None):

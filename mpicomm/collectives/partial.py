@@ -63,7 +63,7 @@ class _Layout:
             self.parts.append((bucket, offset, nbytes))
             offset += -(-nbytes // 8) * 8
         self.nbytes = offset
-        self.signature = self.plan.signature ^ (self.nbytes << 40)
+        self.signature = int.from_bytes(self.plan.signature("partial"), "little", signed=True)
 
     def views(self, msg):
         return [(b, msg[off:off + n].view(b.dtype)) for b, off, n in self.parts]

@@ -5,6 +5,8 @@ Values are small integers, so floating-point sums are exact whatever order the M
 combines ranks in, and every result can be compared for equality.
 """
 
+import time
+
 import numpy as np
 import pytest
 from mpi4py import MPI
@@ -75,9 +77,9 @@ def test_fusion_threshold_splits_buffers(monkeypatch):
     mine = arrays(np.float64, 6, shapes=[(400,), (400,), (400,), (5000,), (10,)])
     big = mine[3]
     want = reference([m.copy() for m in mine], MPI.SUM)
-    # 400+400 fit, the third starts a buffer, 5000 (40 KB) is reduced in place alone,
-    # and the last starts another buffer.
-    assert allreduce_fused(mine) == 4
+    # 400+400 fit, the third starts a buffer that the last joins, and 5000 (40 KB, above
+    # the limit) is reduced where it is, alone.
+    assert allreduce_fused(mine) == 3
     assert mine[3] is big
     for a, w in zip(mine, want):
         assert np.array_equal(a, w)
@@ -157,3 +159,149 @@ def test_repeated_steps_reuse_and_renew_the_plan():
     assert allreduce_fused(grads) == 2
     for a, w in zip(grads, want):
         assert np.array_equal(a, w)
+
+
+class Counting(MPI.Intracomm):
+    """A communicator that counts the reductions made on it."""
+
+    def __init__(self, comm):                # mpi4py's __new__ takes the handle
+        self.calls = []
+
+    def Allreduce(self, *args, **kwargs):
+        self.calls.append("Allreduce")
+        return super().Allreduce(*args, **kwargs)
+
+    def Iallreduce(self, *args, **kwargs):
+        self.calls.append("Iallreduce")
+        return super().Iallreduce(*args, **kwargs)
+
+
+@pytest.mark.mpi
+@pytest.mark.parametrize("blocking", [True, False])
+def test_a_kept_layout_costs_one_call_per_buffer_and_no_other(monkeypatch, blocking):
+    """The layout check rides in the first buffer: once the layout is agreed, a step makes
+    exactly one reduction per fusion buffer on the communicator, and nothing else."""
+    monkeypatch.setenv("MPICOMM_ALLREDUCE", "mpi")
+    comm = Counting(COMM.Dup())
+    grads = arrays(np.float32, 7) + arrays(np.float64, 8)
+    want = reference([g.copy() for g in grads], MPI.SUM)
+    for step in range(3):
+        if step:
+            for g, w in zip(grads, reference([g.copy() for g in grads], MPI.SUM)):
+                g[...] = w / SIZE
+            want = reference([g.copy() for g in grads], MPI.SUM)
+        comm.calls.clear()
+        if blocking:
+            n = allreduce_fused(grads, comm=comm)
+        else:
+            iallreduce_fused(grads, comm=comm).wait()
+            n = 2
+        # The first step agrees on the layout first: one scratch call (all of the
+        # agreed layout's calls, nonblocking: here the header alone), then the step.
+        # (On one rank the blocking path makes no MPI call at all.)
+        calls = n + (1 if step == 0 else 0) if SIZE > 1 or not blocking else 0
+        assert n == 2 and len(comm.calls) == calls
+        assert set(comm.calls) <= {"Allreduce" if blocking else "Iallreduce"}
+        for a, w in zip(grads, want):
+            assert np.array_equal(a, w)
+    comm.Free()
+
+
+@pytest.mark.mpi
+@pytest.mark.skipif(SIZE < 2, reason="a layout mismatch needs two ranks")
+@pytest.mark.parametrize("blocking", [True, False])
+def test_a_mismatch_after_a_kept_layout_raises_everywhere_and_changes_nothing(blocking):
+    """Rank 0 brings the arrays of the last step again (its plan is kept, its first call
+    is its data); the others bring another layout (their first call is scratch): every
+    rank raises, no array changes, and the next matching step is right."""
+    comm = COMM.Dup()
+    grads = [np.full(100, RANK + 1.0), np.full(7, RANK + 1.0, np.float32),
+             np.full(3 << 18, RANK + 1.0)]               # 6 MiB: reduced where it is
+
+    def run(xs):
+        if blocking:
+            allreduce_fused(xs, comm=comm)
+        else:
+            iallreduce_fused(xs, comm=comm).wait()
+
+    total = SIZE * (SIZE + 1) / 2
+    run(grads)
+    assert all(np.array_equal(g, np.full(g.shape, total)) for g in grads)
+    mine = grads if RANK == 0 else grads[:2] + [np.zeros(5)]
+    before = [g.copy() for g in mine]
+    with pytest.raises(ValueError, match="different arrays"):
+        run(mine)
+    assert all(np.array_equal(g, b) for g, b in zip(mine, before))
+    for g in grads:
+        g[...] = RANK + 1.0
+    run(grads)
+    assert all(np.array_equal(g, np.full(g.shape, total)) for g in grads)
+    comm.Free()
+
+
+@pytest.mark.mpi
+def test_large_arrays_are_reduced_where_they_are_with_the_header_alone(monkeypatch):
+    monkeypatch.setenv("MPICOMM_ALLREDUCE", "mpi")
+    comm = Counting(COMM.Dup())
+    big = [np.full(300_000, RANK + 1.0) for _ in range(3)]        # 2.3 MiB each
+    where = [b.__array_interface__["data"][0] for b in big]
+    for _ in range(2):
+        comm.calls.clear()
+        assert allreduce_fused(big, comm=comm, op="average") == 4     # header, 3 arrays
+    assert len(comm.calls) == (4 if SIZE > 1 else 0)
+    for b, at in zip(big, where):
+        assert b.__array_interface__["data"][0] == at
+        assert np.allclose(b, (SIZE + 1) / 2)
+    comm.Free()
+
+
+@pytest.mark.mpi
+def test_contiguous_on_one_rank_strided_on_another():
+    """The buffers depend on shapes and dtypes only, never on memory layout."""
+    base = np.zeros((40, 3))
+    if RANK % 2:
+        xs = [base[:, 0], np.ones((2, 2, 600))[:, :, ::2] * 0 + 2.0]
+    else:
+        xs = [np.zeros(40), np.full((2, 2, 300), 2.0)]
+    xs[0][...] = np.arange(40) + RANK
+    big = np.full(1 << 17, 1.0)                                     # 1 MiB: alone
+    allreduce_fused([xs[0], big, xs[1]])
+    assert np.array_equal(xs[0], SIZE * np.arange(40) + SIZE * (SIZE - 1) / 2)
+    assert np.array_equal(xs[1], np.full((2, 2, 300), 2.0 * SIZE))
+    assert np.array_equal(big, np.full(1 << 17, float(SIZE)))
+
+
+@pytest.mark.mpi
+def test_each_communicator_agrees_on_its_own():
+    first = COMM.Dup()
+    a = [np.ones(3)]
+    allreduce_fused(a, comm=first)
+    first.Free()
+    second = COMM.Dup()                     # may reuse the handle: a fresh start
+    b = [np.ones(5), np.ones(2, np.int32)]
+    allreduce_fused(b, comm=second)
+    assert np.array_equal(b[0], np.full(5, float(SIZE)))
+    assert np.array_equal(a[0], np.full(3, float(SIZE)))
+    second.Free()
+
+
+@pytest.mark.mpi
+def test_the_progress_thread_completes_a_reduction_while_the_caller_sleeps(monkeypatch):
+    monkeypatch.setenv("MPICOMM_PROGRESS_THREAD", "1")
+    grads = [np.full(10240, RANK + 1.0, np.float32) for _ in range(40)]
+    req = iallreduce_fused(grads)
+    deadline = time.monotonic() + 30
+    while not req.complete and time.monotonic() < deadline:
+        time.sleep(0.01)                     # no MPI call here: the thread's polls only
+    assert req.complete or MPI.Query_thread() < MPI.THREAD_MULTIPLE
+    req.wait()
+    assert all(np.array_equal(g, np.full(10240, SIZE * (SIZE + 1) / 2)) for g in grads)
+
+
+@pytest.mark.mpi
+def test_a_bad_progress_setting_is_named_before_any_call(monkeypatch):
+    monkeypatch.setenv("MPICOMM_PROGRESS_THREAD", "yes")
+    a = np.ones(3)
+    with pytest.raises(ValueError, match="MPICOMM_PROGRESS_THREAD='yes': expected 0 or 1"):
+        iallreduce_fused([a])
+    assert np.array_equal(a, np.ones(3))
