@@ -96,6 +96,8 @@ $(MPIS:%=bench-%): bench-%: setup-%
 	    --json benchmarks/results/fortran-$*.json
 	$(call venv,$*)/bin/mpicomm run -n 4 --no-interposer -- $(call venv,$*)/bin/python \
 	    benchmarks/allreduce_bench.py --reps 7 --json benchmarks/results/allreduce-$*.json
+	$(call venv,$*)/bin/mpicomm run -n 2 --no-interposer -- $(call venv,$*)/bin/python \
+	    benchmarks/allreduce_bench.py --reps 7 --json benchmarks/results/allreduce-$*-2ranks.json
 	PATH=$(call venv,$*)/bin:$$PATH $(call venv,$*)/bin/python benchmarks/codegen_bench.py \
 	    --rounds 9 --json benchmarks/results/codegen-$*.json
 	PATH=$(call venv,$*)/bin:$$PATH $(call venv,$*)/bin/python -m benchmarks.slurm_bench \
