@@ -98,6 +98,8 @@ $(MPIS:%=bench-%): bench-%: setup-%
 	    benchmarks/allreduce_bench.py --reps 7 --json benchmarks/results/allreduce-$*.json
 	$(call venv,$*)/bin/mpicomm run -n 2 --no-interposer -- $(call venv,$*)/bin/python \
 	    benchmarks/allreduce_bench.py --reps 7 --json benchmarks/results/allreduce-$*-2ranks.json
+	$(call venv,$*)/bin/mpicomm run -n 8 --no-interposer -- $(call venv,$*)/bin/python \
+	    benchmarks/partial_bench.py --reps 7 --json benchmarks/results/partial-$*.json
 	PATH=$(call venv,$*)/bin:$$PATH $(call venv,$*)/bin/python benchmarks/codegen_bench.py \
 	    --rounds 9 --json benchmarks/results/codegen-$*.json
 	PATH=$(call venv,$*)/bin:$$PATH $(call venv,$*)/bin/python -m benchmarks.slurm_bench \

@@ -1,5 +1,5 @@
-"""mpicomm.collectives (fused, algorithms, partial) at 3 and 4 ranks (make test runs tests/mpi at
-1 and 2)."""
+"""mpicomm.collectives (fused, algorithms, partial) at 3 and 4 ranks, and partial aggregation at
+8, where its tree has three levels (make test runs tests/mpi at 1 and 2)."""
 import re
 import sys
 from pathlib import Path
@@ -13,10 +13,11 @@ SUITES = [str(MPI_TESTS / f"test_{name}_mpi.py")
           for name in ("collectives", "algorithms", "partial")]
 
 
-@pytest.mark.parametrize("nprocs", [3, 4])
-def test_collectives_at_more_ranks(nprocs):
+@pytest.mark.parametrize("nprocs, suites", [(3, SUITES), (4, SUITES), (8, SUITES[2:])],
+                         ids=["3", "4", "8-partial"])
+def test_collectives_at_more_ranks(nprocs, suites):
     res = helpers.mpicomm_run(nprocs, [sys.executable, "-m", "pytest", "-q", "--color=no",
-                                       "-p", "no:cacheprovider", "--with-mpi", *SUITES],
+                                       "-p", "no:cacheprovider", "--with-mpi", *suites],
                               interposer=False, cwd=str(MPI_TESTS))
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     out = re.sub(r"\x1b\[[0-9;]*m", "", res.stdout)      # colour, should a rank force it

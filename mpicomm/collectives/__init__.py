@@ -11,7 +11,7 @@ agreement.py   every rank's layout checked in the first buffer's header
 progress.py    the thread that progresses nonblocking reductions
 algorithms.py  ring, recursive doubling and Rabenseifner allreduce over mpi4py
 tuning.py      per size, the MPI's Allreduce or one of those, chosen by measuring
-partial.py     deadline-aware aggregation (k of n) and its straggler trace
+partial.py     deadline-aware aggregation (k of n) along a tree, and its straggler trace
 """
 from mpicomm.collectives.fused import FusedRequest, allreduce_fused, fusion_bytes, iallreduce_fused
 from mpicomm.collectives.partial import PartialAllreduce, PartialResult, allreduce_partial

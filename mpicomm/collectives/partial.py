@@ -9,16 +9,25 @@
 
     >>> allreduce_partial(grads, 0.05, n - 1)         # the same, one aggregator per comm
 
-How: every rank packs its arrays into one message and sends it to the root. The root
-waits, from its own call, up to deadline_s and then on until at least min_ranks
-contributions (its own included) are in, but never longer than timeout_s; it reduces
-those and sends the result with the list of included ranks to every rank (Isend: a
-broadcast would let a late rank hold up the others, as MPICH's scatter-allgather
-Ibcast of a large message does). Every message carries its step: one that comes
-late is recorded when it arrives (the root probes before receiving, so no message is
-ever cut short) and never reduced into a later step. Each message also carries how
-long its rank took since it last had a result, which the root keeps as a straggler
-trace (mpicomm.traces) the coding simulator can replay.
+How: the ranks form a tree of `fanout` children per rank (2 by default; fanout n - 1 is
+every rank sending to the root). Every rank packs its arrays into one message; a rank
+with children waits, from its own call, for their subtrees' messages up to its share of
+deadline_s (deadline_s * (height - depth) / height: the root all of it, the ranks above
+the leaves one level's share), reduces what came into its own and sends that up. A
+subtree whose message misses its parent's share is left out of the step, and reported
+missed. The root waits up to deadline_s and then on until at least min_ranks
+contributions (its own included) are in, but never longer than timeout_s; what missed a
+share on the way is sent up on its own as it comes, so min_ranks can still be met. The
+root divides an average by the number included and sends the result, with the list of
+included ranks, back down the tree (Isend: a late rank holds up nobody but the ranks
+below it). No rank receives more than fanout + 1 full messages per step (and the late
+subtrees that pass through it).
+
+Every message carries its step: one that comes late is recorded when it reaches the
+root (probed before received, so no message is ever cut short) and never reduced into
+a later step. Each message also carries, for every rank in it, how long that rank took
+since it last had a result, which the root keeps as a straggler trace (mpicomm.traces)
+the coding simulator can replay.
 """
 import time
 
@@ -26,19 +35,20 @@ import numpy as np
 from mpi4py import MPI
 
 from mpicomm import traces
-from mpicomm.collectives.fused import STAGING, check_arrays, fusion_plan, op_name
+from mpicomm.collectives import plans
+from mpicomm.collectives.fused import STAGING, check_arrays, op_name
 
 __all__ = ["PartialAllreduce", "PartialResult", "allreduce_partial"]
 
-HEADER = 24                  # bytes: int64 step, int64 layout signature, float64 seconds
-TAG, TAG_HEAD, TAG_RESULT = 7, 8, 9   # on the aggregator's own communicator
-OK, LAYOUT, TIMEOUT = 0, 1, 2
+HEAD = 32                    # bytes: int64 step, signature, status, records (up) or ranks
+TAG_UP, TAG_DOWN = 7, 9      # on the aggregator's own communicator
+OK, LAYOUT, TIMEOUT, CLOSED = 0, 1, 2, 3
 REDUCE = {"sum": np.add, "average": np.add, "min": np.minimum, "max": np.maximum}
 
 
 class PartialResult:
     """What one partial allreduce did: step, included and missed ranks (of the
-    aggregator's comm), and how long the root waited."""
+    aggregator's comm), and how long this rank waited for the result."""
 
     def __init__(self, step, included, size, waited_s):
         self.step = step
@@ -52,75 +62,147 @@ class PartialResult:
 
 
 class _Layout:
-    """One message per rank: the header, then each dtype's arrays back to back, each
-    dtype's part starting on an 8-byte boundary."""
+    """The arrays' bytes in a message: each dtype's arrays back to back, each dtype's
+    part starting on an 8-byte boundary. Kept with the fusion plan."""
 
-    def __init__(self, arrays):
-        self.plan = fusion_plan(arrays, float("inf"))
-        self.parts, offset = [], HEADER
-        for bucket in self.plan.buckets:
+    def __init__(self, plan):
+        self.plan = plan
+        self.parts, offset = [], 0
+        for bucket in plan.buckets:
             nbytes = bucket.total * bucket.dtype.itemsize
             self.parts.append((bucket, offset, nbytes))
             offset += -(-nbytes // 8) * 8
         self.nbytes = offset
-        self.signature = int.from_bytes(self.plan.signature("partial"), "little", signed=True)
+        self.signature = int.from_bytes(plan.signature("partial"), "little", signed=True)
 
-    def views(self, msg):
-        return [(b, msg[off:off + n].view(b.dtype)) for b, off, n in self.parts]
+    @classmethod
+    def of(cls, plan):
+        layout = plan.own.get("partial")
+        if layout is None:
+            layout = plan.own["partial"] = cls(plan)
+        return layout
 
-    def pack(self, step, seconds):
-        msg = np.empty(self.nbytes, np.uint8)
-        msg[:16].view(np.int64)[:] = (step, self.signature)
-        msg[16:24].view(np.float64)[0] = seconds
-        for bucket, view in self.views(msg):
+    def views(self, payload):
+        return [(b, payload[off:off + n].view(b.dtype)) for b, off, n in self.parts]
+
+    def pack(self, payload):
+        for bucket, view in self.views(payload):
             bucket.gather_into(view)
-        return msg
 
-    def divide(self, msg, divisor):
-        """An average: divide the floating-point parts of msg in place."""
-        for bucket, view in self.views(msg):
+    def reduce(self, ufunc, mine, theirs):
+        for (_, a), (_, b) in zip(self.views(mine), self.views(theirs)):
+            ufunc(a, b, out=a)
+
+    def divide(self, payload, divisor):
+        """An average: divide the floating-point parts in place."""
+        for bucket, view in self.views(payload):
             if bucket.dtype.kind == "f":
                 np.true_divide(view, divisor, out=view)
 
-    def unpack(self, msg):
-        for bucket, view in self.views(msg):
+    def unpack(self, payload):
+        for bucket, view in self.views(payload):
             bucket.scatter_from(view)
 
 
-def _header(msg):
-    step, signature = msg[:16].view(np.int64)
-    return int(step), int(signature), float(msg[16:24].view(np.float64)[0])
+class _Up:
+    """A message up the tree: step, layout signature, status, the number of ranks in
+    it; the reduced payload of those ranks; for each, (rank, seconds since its last
+    result)."""
+
+    def __init__(self, buf):
+        self.buf = buf
+        self.step, self.signature, self.status, n = (int(v) for v in buf[:HEAD].view(np.int64))
+        self.payload = buf[HEAD:buf.nbytes - 16 * n]
+        self.records = buf[buf.nbytes - 16 * n:].view(np.float64).reshape(n, 2)
+
+    def ranks(self):
+        return [int(r) for r in self.records[:, 0]]
+
+
+class _Outgoing:
+    """This rank's message of a step, made in place: its payload is where the children's
+    are reduced into, and their records are appended after it."""
+
+    def __init__(self, step, signature, nbytes, capacity):
+        self.step, self.signature = step, signature
+        self.buf = np.empty(HEAD + nbytes + 16 * capacity, np.uint8)
+        self.payload = self.buf[HEAD:HEAD + nbytes]
+        self.records = self.buf[HEAD + nbytes:].view(np.float64).reshape(capacity, 2)
+        self.count = 0
+
+    def add(self, records):
+        self.records[self.count:self.count + len(records)] = records
+        self.count += len(records)
+
+    def message(self, status):
+        self.buf[:HEAD].view(np.int64)[:] = (self.step, self.signature, status, self.count)
+        return self.buf[:HEAD + self.payload.nbytes + 16 * self.count]
+
+
+class _Tree:
+    """Ranks of comm as a tree of fanout children per rank, rooted at root."""
+
+    def __init__(self, size, root, rank, fanout):
+        self.size, self.root, self.fanout = size, root, fanout
+        v = (rank - root) % size
+        self.parent = None if v == 0 else ((v - 1) // fanout + root) % size
+        self.children = [(c + root) % size
+                         for c in range(fanout * v + 1, min(fanout * v + fanout, size - 1) + 1)]
+        self.depth, self.height = self._depth(v), self._depth(size - 1)
+        self.subtree, level = 0, [v]             # ranks in this rank's subtree
+        while level:
+            self.subtree += len(level)
+            level = [c for u in level
+                     for c in range(fanout * u + 1, min(fanout * u + fanout, size - 1) + 1)]
+
+    def _depth(self, v):
+        d = 0
+        while v:
+            v, d = (v - 1) // self.fanout, d + 1
+        return d
+
+    def share(self, deadline_s):
+        """How long this rank waits for its children, from its own call."""
+        if not self.height:
+            return deadline_s
+        return deadline_s * (self.height - self.depth) / self.height
 
 
 def _poll(done, limit_s, start):
-    """Call done() with a growing pause (20 us to 1 ms) until it is true or limit_s
+    """Call done() with a growing pause (20 to 200 us) until it is true or limit_s
     seconds have passed since start (None: no limit); whether it became true."""
     pause = 2e-5
     while not done():
         if limit_s is not None and time.perf_counter() - start >= limit_s:
             return False
         time.sleep(pause)
-        pause = min(pause * 2, 1e-3)
+        pause = min(pause * 2, 2e-4)
     return True
 
 
 class PartialAllreduce:
     """Deadline-aware reductions over a private duplicate of comm (collective to make
-    and to close). Every rank must call allreduce() the same number of times."""
+    and to close) along a tree of `fanout` children per rank. Every rank must call
+    allreduce() the same number of times."""
 
-    def __init__(self, comm=None, root=0):
+    def __init__(self, comm=None, root=0, fanout=2):
         comm = comm or MPI.COMM_WORLD
         if not 0 <= root < comm.Get_size():
             raise ValueError(f"root {root} is not a rank of a communicator of size "
                              f"{comm.Get_size()}")
+        if not (isinstance(fanout, (int, np.integer)) and fanout >= 1):
+            raise ValueError(f"fanout must be a whole number >= 1, got {fanout!r}")
         self.comm = comm.Dup()
         self.comm.Set_errhandler(MPI.ERRORS_RETURN)
         self.rank, self.size, self.root = self.comm.Get_rank(), self.comm.Get_size(), root
+        self.tree = _Tree(self.size, root, self.rank, int(fanout))
         self.step = 0
+        self.bytes_received = 0              # full messages' bytes received, all steps
+        self.messages_received = 0
         self._since = time.perf_counter()    # when this rank last had a result
-        self._sends = []                     # a rank's contributions in flight
+        self._sends = []                     # messages in flight, with their buffers
         self._missing = 0                    # root: late contributions still to come
-        self._results = []                   # root: results in flight, with their buffers
+        self._early = []                     # root: the next step's, come between steps
         # The root's straggler record, one row per step.
         self._seconds, self._arrival, self._included, self._deadline = [], [], [], []
 
@@ -130,12 +212,12 @@ class PartialAllreduce:
         """Reduce arrays in place over the ranks whose contributions reach the root
         within deadline_s of the root's call (at least min_ranks of them, the root's
         own included; waiting past the deadline for those, up to timeout_s if given).
-        op: "sum", "average" (over the included ranks), "min", "max" or MPI.SUM/MIN/MAX.
-        Every rank gets the same result and a PartialResult. A step that cannot gather
-        min_ranks within timeout_s raises TimeoutError on every rank."""
+        A subtree that misses its parent's share of the deadline is left out with the
+        rank that was late. op: "sum", "average" (over the included ranks), "min",
+        "max" or MPI.SUM/MIN/MAX. Every rank gets the same result and a
+        PartialResult. A step that cannot gather min_ranks within timeout_s raises
+        TimeoutError on every rank."""
         name = op_name(op)
-        arrays, copy_back = STAGING.stage(arrays)
-        arrays = check_arrays(arrays, name)
         if not deadline_s >= 0:
             raise ValueError(f"deadline_s must be >= 0 seconds, got {deadline_s!r}")
         if not 1 <= min_ranks <= self.size:
@@ -143,48 +225,113 @@ class PartialAllreduce:
                              f"{self.size}, got {min_ranks!r}")
         if timeout_s is not None and not timeout_s >= deadline_s:
             raise ValueError(f"timeout_s ({timeout_s!r}) must be >= deadline_s ({deadline_s!r})")
-        layout = _Layout(arrays)
+        # The kept layout when the same arrays come back (checked when it was made).
+        arrays = arrays if type(arrays) is list else list(arrays)
+        plan, copy_back = plans.cached_plan(arrays, float("inf")), None
+        if plan is None:
+            arrays, copy_back = STAGING.stage(arrays)
+            check_arrays(arrays, name)
+            plan = plans.fusion_plan(arrays, float("inf"))
+        elif name == "average" and plan.integers:
+            check_arrays(arrays, name)                  # raises, naming the array
+        layout = _Layout.of(plan)
         entered = time.perf_counter()
         step, self.step = self.step, self.step + 1
-        msg = layout.pack(step, entered - self._since)
-        if self.rank == self.root:
-            result = self._root(layout, msg, step, name, deadline_s, min_ranks, timeout_s)
+        mine = _Outgoing(step, layout.signature, layout.nbytes, self.tree.subtree)
+        layout.pack(mine.payload)
+        mine.add([(self.rank, entered - self._since)])
+        self._sends = [(r, b) for r, b in self._sends if not r.Test()]
+        if self.tree.parent is None:
+            result = self._root(layout, mine, name, deadline_s, min_ranks, timeout_s)
         else:
-            result = self._member(layout, msg, step)
+            result = self._member(layout, mine, REDUCE[name], deadline_s)
         self._since = time.perf_counter()
         if copy_back is not None:
             copy_back()
         return result
 
-    def _root(self, layout, acc, step, name, deadline_s, min_ranks, timeout_s):
+    def _member(self, layout, mine, ufunc, deadline_s):
+        # 1. Reduce the children's subtrees into this rank's message until all are in or
+        #    this rank's share of the deadline has passed; then send it up.
         entered = time.perf_counter()
+        waiting, status = set(self.tree.children), OK
+
+        def collect():
+            nonlocal status
+            for src, msg in self._arrived(self.tree.children, TAG_UP):
+                if msg.step != mine.step or src not in waiting:
+                    self._send_up(msg.buf)               # late: passed on as it is
+                    continue
+                waiting.discard(src)
+                mine.add(msg.records)
+                if msg.status != OK or msg.signature != layout.signature or \
+                        msg.payload.nbytes != layout.nbytes:
+                    status = LAYOUT
+                else:
+                    layout.reduce(ufunc, mine.payload, msg.payload)
+            return not waiting
+
+        share = self.tree.share(deadline_s)
+        _poll(lambda: collect() or time.perf_counter() - entered >= share, None, 0.0)
+        self._send_up(mine.message(status))
+        # 2. The result, from the parent: passed on to the children, then unpacked.
+        #    Meanwhile what comes from the children now is late and goes up as it is.
+        got = []
+
+        def result():
+            for _, msg in self._arrived(self.tree.children, TAG_UP):
+                self._send_up(msg.buf)
+            got.extend(buf for _, buf in self._received([self.tree.parent], TAG_DOWN))
+            return bool(got)
+
+        _poll(result, None, 0.0)
+        down = got[0]
+        for child in self.tree.children:
+            self._sends.append((self.comm.Isend(down, child, TAG_DOWN), down))
+        step, status, signature, nranks = (int(v) for v in down[:HEAD].view(np.int64))
+        if step != mine.step:
+            raise RuntimeError(f"internal error: result of step {step} at step {mine.step}")
+        mask = np.unpackbits(down[HEAD:HEAD + -(-nranks // 64) * 8])[:nranks]
+        included = [int(r) for r in np.flatnonzero(mask)]
+        self._raise_for(status, None, None, len(included))
+        if signature != layout.signature:
+            raise ValueError("ranks passed different arrays to a partial allreduce (their "
+                             "number, shapes or dtypes differ from the root's)")
+        layout.unpack(down[HEAD + -(-nranks // 64) * 8:])      # the root has divided
+        return PartialResult(mine.step, included, self.size,
+                             time.perf_counter() - self._since)
+
+    def _root(self, layout, mine, name, deadline_s, min_ranks, timeout_s):
+        entered = time.perf_counter()
+        step = mine.step
         seconds = np.full(self.size, np.nan)
         arrival = np.full(self.size, np.nan)
-        seconds[self.root], arrival[self.root] = _header(acc)[2], 0.0
+        seconds[self.root], arrival[self.root] = mine.records[0, 1], 0.0
         self._seconds.append(seconds)
         self._arrival.append(arrival)
         self._deadline.append(deadline_s)
         included, heard, status = [self.root], 1, OK
-        reduce = REDUCE[name]
+        ufunc, acc = REDUCE[name], mine.payload
 
         def collect():
-            # 1. Take every contribution that has come: this step's are reduced (or
-            #    their layout refused), earlier steps' are late and only recorded.
+            # 1. Take every subtree that has come: this step's are reduced (or their
+            #    layout refused), earlier steps' are late and only recorded.
             nonlocal status, heard
             now = time.perf_counter() - entered
-            for src, buf in self._arrived():
-                their_step, signature, secs = _header(buf)
-                if their_step != step:
-                    self._record_late(their_step, src, secs)
+            early, self._early = self._early, []
+            for _, msg in early + list(self._arrived(self.tree.children, TAG_UP)):
+                if msg.step != step:
+                    self._record_late(msg)
                     continue
-                seconds[src], arrival[src] = secs, now
-                heard += 1
-                if buf.size != layout.nbytes or signature != layout.signature:
+                ranks = msg.ranks()
+                seconds[ranks], arrival[ranks] = msg.records[:, 1], now
+                heard += len(ranks)
+                if msg.status != OK or msg.signature != layout.signature or \
+                        msg.payload.nbytes != layout.nbytes:
                     status = LAYOUT
                     continue
-                included.append(src)
-                for (_, mine), (_, theirs) in zip(layout.views(acc), layout.views(buf)):
-                    reduce(mine, theirs, out=mine)
+                included.extend(ranks)
+                layout.reduce(ufunc, acc, msg.payload)
             # 2. Done when everyone is in, or at the deadline with min_ranks in.
             if status != OK or len(included) == self.size:
                 return True
@@ -194,69 +341,58 @@ class PartialAllreduce:
         if not _poll(collect, timeout_s, entered):
             status = TIMEOUT
         waited = time.perf_counter() - entered
-        self._included.append(included)
+        self._included.append(sorted(included))
         self._missing += self.size - heard
-        # 4. Tell every rank the step, its status, the included ranks and the message
-        #    size; then the result itself (unless the step failed). Sent to each rank
-        #    on its own: a late rank collects its copy when it comes, holding nobody up.
-        self._results = [(r, b) for r, b in self._results if not r.Test()]
-        mask = np.zeros(self.size, np.int64)
-        mask[included] = 1
-        head = np.concatenate([[step, status, layout.signature, layout.nbytes], mask])
-        head = head.astype(np.int64)
+        # 4. Send the step, its status, the included ranks and (unless the step failed)
+        #    the result down the tree, each child on its own: a late one holds up nobody.
         if status == OK and name == "average":
             layout.divide(acc, len(included))
-        for r in range(self.size):
-            if r != self.root:
-                self._results.append((self.comm.Isend(head, r, TAG_HEAD), head))
-                if status == OK:
-                    self._results.append((self.comm.Isend(acc, r, TAG_RESULT), acc))
+        mask = np.zeros(-(-self.size // 64) * 64, np.uint8)
+        mask[included] = 1
+        down = np.concatenate([np.array([step, status, layout.signature, self.size],
+                                        np.int64).view(np.uint8),
+                               np.packbits(mask), acc if status == OK else acc[:0]])
+        for child in self.tree.children:
+            self._sends.append((self.comm.Isend(down, child, TAG_DOWN), down))
         self._raise_for(status, timeout_s, min_ranks, len(included))
         layout.unpack(acc)
         return PartialResult(step, sorted(included), self.size, waited)
 
-    def _arrived(self, block=False):
-        """Root: (source, message) for each contribution that has come in (at least one
-        when block). Probing first sizes each receive, so no message is ever cut."""
+    def _send_up(self, buf):
+        self._sends.append((self.comm.Isend(buf, self.tree.parent, TAG_UP), buf))
+
+    def _received(self, sources, tag, block=False):
+        """(source, bytes) for each message from sources with tag that has come in (at
+        least one when block). Probing first sizes each receive, so none is cut."""
         while True:
             status = MPI.Status()
+            source = sources[0] if len(sources) == 1 else MPI.ANY_SOURCE
             if block:
-                message, block = self.comm.Mprobe(MPI.ANY_SOURCE, TAG, status), False
+                message, block = self.comm.Mprobe(source, tag, status), False
             else:
-                message = self.comm.Improbe(MPI.ANY_SOURCE, TAG, status)
+                message = self.comm.Improbe(source, tag, status)
             if message is None:
                 return
             buf = np.empty(status.Get_count(MPI.BYTE), np.uint8)
             message.Recv(buf)
+            self.bytes_received += buf.nbytes
+            self.messages_received += 1
             yield status.Get_source(), buf
 
-    def _record_late(self, step, src, seconds):
-        if not 0 <= step < len(self._seconds):
-            raise RuntimeError(f"internal error: rank {src} sent step {step} during step "
-                               f"{len(self._seconds) - 1}")
-        self._seconds[step][src] = seconds
-        self._missing -= 1
+    def _arrived(self, sources, tag, block=False):
+        """The messages up from the children (_Up) that have come in."""
+        if not sources:
+            return
+        for src, buf in self._received(sources, tag, block):
+            yield src, _Up(buf)
 
-    def _member(self, layout, msg, step):
-        # 1. Send this rank's contribution; earlier sends are let go once complete.
-        self._sends = [(r, b) for r, b in self._sends if not r.Test()]
-        self._sends.append((self.comm.Isend(msg, self.root, TAG), msg))
-        # 2. Wait for the root's verdict (it comes within the root's timeout_s), then
-        #    for the result. Polling with pauses leaves the core to others meanwhile.
-        head = np.empty(4 + self.size, np.int64)
-        _poll(self.comm.Irecv(head, self.root, TAG_HEAD).Test, None, 0.0)
-        their_step, status, signature, nbytes = (int(v) for v in head[:4])
-        if their_step != step:
-            raise RuntimeError(f"internal error: result of step {their_step} at step {step}")
-        included = [int(r) for r in np.flatnonzero(head[4:])]
-        self._raise_for(status, None, None, len(included))
-        result = np.empty(nbytes, np.uint8)
-        _poll(self.comm.Irecv(result, self.root, TAG_RESULT).Test, None, 0.0)
-        if signature != layout.signature:
-            raise ValueError("ranks passed different arrays to a partial allreduce (their "
-                             "number, shapes or dtypes differ from the root's)")
-        layout.unpack(result)                  # the root has divided an average
-        return PartialResult(step, included, self.size, time.perf_counter() - self._since)
+    def _record_late(self, msg):
+        if not 0 <= msg.step < len(self._seconds):
+            raise RuntimeError(f"internal error: step {msg.step} during step "
+                               f"{len(self._seconds) - 1}")
+        ranks = msg.ranks()
+        self._seconds[msg.step][ranks] = msg.records[:, 1]
+        self._missing -= len(ranks)
 
     def _raise_for(self, status, timeout_s, min_ranks, count):
         if status == LAYOUT:
@@ -268,14 +404,14 @@ class PartialAllreduce:
                                f"reached the root within its timeout_s"
                                + (f"={timeout_s} s" if timeout_s is not None else ""))
 
-    def _drain(self, block=False):
-        """Root: record the late contributions that have come (all of them when block)."""
-        while self._missing:
-            for src, buf in self._arrived(block):
-                step, _, secs = _header(buf)
-                self._record_late(step, src, secs)
-            if not block:
-                return
+    def _drain(self):
+        """Root, between steps: record the late contributions that have come, and keep
+        those of the next step (ranks already in it) for it."""
+        for src, msg in self._arrived(self.tree.children, TAG_UP):
+            if msg.step >= len(self._seconds):
+                self._early.append((src, msg))
+            else:
+                self._record_late(msg)
 
     # The straggler trace ---------------------------------------------------------------
 
@@ -312,16 +448,23 @@ class PartialAllreduce:
                             deadline_s=np.array(self._deadline), **attrs)
 
     def close(self):
-        """Collective: finish every message in flight and free the communicator."""
+        """Collective: pass on every late message still to come (each rank, once its
+        children have said they are done), finish every send, and free the communicator."""
         if self.comm == MPI.COMM_NULL:
             return
-        if self.rank == self.root:
-            self._drain(block=True)
-            MPI.Request.Waitall([r for r, _ in self._results])
-            self._results = []
-        else:
-            MPI.Request.Waitall([r for r, _ in self._sends])
-            self._sends = []
+        open_children = set(self.tree.children)
+        while open_children:
+            for src, msg in self._arrived(self.tree.children, TAG_UP, block=True):
+                if msg.status == CLOSED:
+                    open_children.discard(src)
+                elif self.tree.parent is None:
+                    self._record_late(msg)
+                else:
+                    self._send_up(msg.buf)
+        if self.tree.parent is not None:
+            self._send_up(_Outgoing(-1, 0, 0, 0).message(CLOSED))
+        MPI.Request.Waitall([r for r, _ in self._sends])
+        self._sends = []
         self.comm.Free()
 
     def __enter__(self):
@@ -335,18 +478,18 @@ _aggregators = {}
 
 
 def allreduce_partial(arrays, deadline_s, min_ranks, op="sum", comm=None, root=0,
-                      timeout_s=None):
-    """PartialAllreduce(comm, root).allreduce(...) with one aggregator kept per (comm,
-    root): the first call on a communicator is collective over it."""
+                      timeout_s=None, fanout=2):
+    """PartialAllreduce(comm, root, fanout).allreduce(...) with one aggregator kept per
+    (comm, root, fanout): the first call on a communicator is collective over it."""
     comm = comm or MPI.COMM_WORLD
-    key = (id(comm), root)
+    key = (id(comm), root, fanout)
     entry = _aggregators.get(key)
     if entry is None:
-        entry = _aggregators[key] = (comm, PartialAllreduce(comm, root))
+        entry = _aggregators[key] = (comm, PartialAllreduce(comm, root, fanout))
     return entry[1].allreduce(arrays, deadline_s, min_ranks, op=op, timeout_s=timeout_s)
 
 
-def aggregator(comm=None, root=0):
-    """The PartialAllreduce allreduce_partial uses for (comm, root), or None."""
-    entry = _aggregators.get((id(comm or MPI.COMM_WORLD), root))
+def aggregator(comm=None, root=0, fanout=2):
+    """The PartialAllreduce allreduce_partial uses for (comm, root, fanout), or None."""
+    entry = _aggregators.get((id(comm or MPI.COMM_WORLD), root, fanout))
     return entry[1] if entry else None

@@ -43,9 +43,20 @@ CASES = [(d, op) for d in DTYPES for op in OPS
          if not (op == "average" and np.dtype(d).kind == "i")]
 
 
-@pytest.fixture
-def agg():
-    a = PartialAllreduce(COMM)
+def below(rank, fanout):
+    """rank and the ranks below it in the tree of fanout children per rank (root 0)."""
+    out, level = [], [rank]
+    while level:
+        out += level
+        level = [c for u in level for c in range(fanout * u + 1, fanout * u + fanout + 1)
+                 if c < SIZE]
+    return sorted(out)
+
+
+# The binary tree, and every rank sending to the root (the tree of fanout n - 1).
+@pytest.fixture(params=[2, max(1, SIZE - 1)], ids=["tree", "star"])
+def agg(request):
+    a = PartialAllreduce(COMM, fanout=request.param)
     yield a
     a.close()
 
@@ -145,6 +156,8 @@ def test_bad_arguments_are_named(agg):
         agg.allreduce([np.ones(2, np.int32)], 0.1, 1, op="average")
     with pytest.raises(ValueError, match="root 99 is not a rank"):
         PartialAllreduce(COMM, root=99)
+    with pytest.raises(ValueError, match="fanout must be a whole number >= 1, got 0"):
+        PartialAllreduce(COMM, fanout=0)
 
 
 @pytest.mark.mpi
@@ -181,3 +194,41 @@ def test_module_function_keeps_one_aggregator_per_comm():
     first = allreduce_partial([np.ones(3)], 30.0, SIZE)
     second = allreduce_partial([np.ones(3)], 30.0, SIZE)
     assert second.step == first.step + 1 and aggregator(COMM) is not None
+
+
+@pytest.mark.mpi
+@pytest.mark.skipif(SIZE < 3, reason="a late rank with a rank below it needs 3 ranks")
+def test_a_late_rank_leaves_out_its_subtree_and_is_reported():
+    """Rank 1 has ranks below it in the binary tree (in a chain at 3 ranks); when it is
+    late they are left out with it (they are on time but reach the root through it),
+    reported missed, and still get the result; the next step includes them all again."""
+    fanout = 2 if SIZE >= 4 else 1
+    with PartialAllreduce(COMM, fanout=fanout) as agg:
+        out = below(1, fanout)
+        mine = contribution(np.float64, 7)
+        if RANK == 1:
+            time.sleep(SLOW)
+        res = agg.allreduce(mine, deadline_s=DEADLINE, min_ranks=1)
+        on_time = [r for r in range(SIZE) if r not in out]
+        assert res.included == on_time and res.missed == out
+        for a, w in zip(mine, expected(np.float64, 7, on_time, "sum")):
+            assert np.array_equal(a, w)
+        res = agg.allreduce([np.ones(3)], deadline_s=30.0, min_ranks=SIZE)
+        assert res.included == list(range(SIZE))
+
+
+@pytest.mark.mpi
+@pytest.mark.skipif(SIZE < 3, reason="a tree and a star differ from 3 ranks")
+def test_no_rank_of_the_tree_receives_more_than_fanout_plus_one_messages():
+    steps, grads = 3, [np.ones(1000), np.ones(10, np.float32)]
+    counts = {}
+    for fanout in (2, SIZE - 1):
+        with PartialAllreduce(COMM, fanout=fanout) as agg:
+            for _ in range(steps):
+                agg.allreduce(grads, deadline_s=30.0, min_ranks=SIZE)
+                for g in grads:
+                    g[...] = 1
+            counts[fanout] = COMM.allgather(agg.messages_received)
+    # Everyone on time: a rank gets one message from each child and the result.
+    assert max(counts[2]) <= 3 * steps
+    assert counts[SIZE - 1][0] == (SIZE - 1) * steps           # the root funnel
