@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mpicomm import installation, launch, model
+from mpicomm import installation, launch, measure_alltoall, model
 
 BLOCKS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096)
 TOTALS = (1 << 12, 1 << 13, 1 << 14, 1 << 16, 1 << 18, 1 << 20, 1 << 22, 1 << 24)
@@ -84,6 +84,17 @@ def run(output=None, quick=False, reps=5, mpiexec_args=(), verbose=False):
         if subprocess.call(cmd, env=env, cwd=output.parent) != 0:
             raise RuntimeError("the measurement run failed (see its output above); "
                                f"{output} is unchanged")
+        # The all-to-alls at more ranks, added to the same file.
+        for ranks in ([] if quick else measure_alltoall.RANKS[1:]):
+            cmd, env = launch.command(ranks, argv + ["--alltoalls"], mpiexec_args=mpiexec_args,
+                                      inst=inst, env_vars={"MPICOMM_MODEL": "builtin"},
+                                      one_node=True)
+            if verbose:
+                print("mpicomm measure:", " ".join(shlex.quote(c) for c in cmd),
+                      file=sys.stderr)
+            if subprocess.call(cmd, env=env, cwd=output.parent) != 0:
+                raise RuntimeError(f"the measurement of the all-to-alls at {ranks} ranks failed "
+                                   f"(see its output above); {output} is unchanged")
         model.read(tmp)
         os.replace(tmp, output)
     finally:
@@ -184,7 +195,11 @@ def worker(argv=None):
     ap.add_argument("--out", required=True)
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--alltoalls", action="store_true",
+                    help="time the all-to-alls alone at this job's size, into --out")
     args = ap.parse_args(argv)
+    if args.alltoalls:
+        return alltoall_worker(args)
     comm = MPI.COMM_WORLD
     if comm.Get_size() != 2:
         sys.exit("mpicomm measure: the worker runs on exactly 2 ranks")
@@ -202,6 +217,7 @@ def worker(argv=None):
     for s in sizes:
         buf = np.zeros(s, np.uint8)
         n = _trips(s)
+        _pingpong(comm, buf, s, MPI.BYTE, n)                  # warm-up: connections, pages
         contiguous.append(_best(comm, lambda: _pingpong(comm, buf, s, MPI.BYTE, n),
                                 args.reps) / n / 2)
 
@@ -235,10 +251,36 @@ def worker(argv=None):
     # 4. Device buffers, where both ranks have a device.
     dev = _device_grid(comm, ip, args) if _device_backend(comm) else None
 
-    # 5. Rank 0 writes the file.
+    # 5. The all-to-alls at 2 ranks.
+    coll = measure_alltoall.measure(comm, ip, args.reps, args.quick, log=_log)
+
+    # 6. Rank 0 writes the file.
     if rank0:
         _write(args.out, blocks, strides, totals, times, pack_s, unpack_s, sizes, contiguous,
                args, piped, chunk, dev)
+        _add_alltoalls(args.out, coll, 2)
+    comm.Barrier()
+    return 0
+
+
+def _log(text):
+    print(f"mpicomm measure: {text}", file=sys.stderr, flush=True)
+
+
+def _add_alltoalls(path, coll, ranks):
+    import h5py
+    with h5py.File(path, "a") as f:
+        measure_alltoall.write(f, coll, ranks)
+
+
+def alltoall_worker(args):
+    """The all-to-alls alone at this job's size, added to the file args.out."""
+    from mpi4py import MPI
+    from mpicomm.interposer import Interposer
+    comm = MPI.COMM_WORLD
+    coll = measure_alltoall.measure(comm, Interposer(), args.reps, args.quick, log=_log)
+    if comm.Get_rank() == 0:
+        _add_alltoalls(args.out, coll, comm.Get_size())
     comm.Barrier()
     return 0
 

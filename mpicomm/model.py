@@ -30,6 +30,14 @@ Layout (times in seconds, one-way, best of the repetitions):
                                             method (attr pipeline_chunk: its chunk)
     pack_seconds, unpack_seconds [nb, ns]   the generated kernels alone, one process
     pingpong_bytes [np], pingpong_seconds [np]   contiguous MPI_BYTE messages
+  optional (models from before them have none), the all-to-alls timed as themselves:
+    collective/block_bytes [cb], collective/ranks [cr], collective/total_bytes [ct]
+                                            their grid: block, communicator size, bytes
+                                            per peer (at the least stride class)
+    collective/<form>/passthrough, collective/<form>/passthrough_nested,
+    collective/<form>/pack [cb, cr, ct]     seconds of one call, for each form of
+                                            COLLECTIVE_FORMS (NaN: not measured, its
+                                            buffers would span more than 64 MiB)
   optional, where a device was usable (attrs device_backend: "cuda" or "sim", device_name):
     device_block_bytes [nd], device_total_bytes [nt]   the device grid
     device/staged, device/oneshot [nd, nt]  a device buffer of the vector type sent with
@@ -43,6 +51,9 @@ from pathlib import Path
 from mpicomm import build, h5files, installation
 
 FORMAT = "1"
+COLLECTIVE_FORMS = ("alltoall", "alltoallv", "alltoallw", "neighbor_alltoallv",
+                    "neighbor_alltoallw")
+COLLECTIVE_TABLES = ("passthrough", "passthrough_nested", "pack")
 VENDOR_KEYS = {"MPICH": "mpich", "Open MPI": "openmpi"}
 
 
@@ -78,7 +89,10 @@ def read(file):
                      "exchange/passthrough_nested", "exchange/pack",
                      "pipeline_total_bytes", "method/pipeline", "device_block_bytes",
                      "device_total_bytes", *(f"device/{m}" for m in DEVICE_METHODS),
-                     "device/pack_seconds", "device/copy_to_host_seconds"):
+                     "device/pack_seconds", "device/copy_to_host_seconds",
+                     "collective/block_bytes", "collective/ranks", "collective/total_bytes",
+                     *(f"collective/{form}/{t}" for form in COLLECTIVE_FORMS
+                       for t in COLLECTIVE_TABLES)):
             if name in f:
                 out[name] = f[name][()]
     return out
@@ -140,6 +154,54 @@ def gains(model, nested=False, exchange=False):
             out[i, k, j] = row[min(ok, key=lambda c: (abs(c - j), c > j))] if ok \
                 else out[i, k - 1, j]
     return out
+
+
+def collective_forms(model):
+    """The all-to-all forms the model timed as themselves."""
+    return [form for form in COLLECTIVE_FORMS if f"collective/{form}/pack" in model]
+
+
+def collective_gains(model, form, nested=False):
+    """log(passthrough / pack) [block, ranks, bytes per peer] of an all-to-all, a point not
+    measured taking the nearest measured size of its row, as the interposer reads it."""
+    import numpy as np
+    name = "passthrough_nested" if nested else "passthrough"
+    g = np.log(model[f"collective/{form}/{name}"] / model[f"collective/{form}/pack"])
+    out = g.copy()
+    for i, k in np.ndindex(g.shape[:2]):
+        row = g[i, k]
+        ok = [j for j in range(g.shape[2]) if np.isfinite(row[j])]
+        for j in range(g.shape[2]):
+            out[i, k, j] = row[min(ok, key=lambda c: (abs(c - j), c > j))] if ok \
+                else out[i, k - 1, j]
+    return out
+
+
+def _collective_lines(m):
+    """auto's choices for the all-to-alls: per form a row per block length, a column per
+    communicator size holding one mark per size, one vector | nested vectors."""
+    import numpy as np
+    lines = []
+    ranks = [int(r) for r in m["collective/ranks"]]
+    sizes = ", ".join(_size(int(s)) for s in m["collective/total_bytes"])
+    for form in collective_forms(m):
+        marks = [collective_gains(m, form, nested) > np.log(MARGIN) for nested in (False, True)]
+        width = max(len(m["collective/total_bytes"]), *(len(f"{r} ranks") for r in ranks))
+        head = " ".join(f"{f'{r} ranks':>{width}}" for r in ranks)
+        head = f"{head:>{len('nested vectors')}}"
+        name = "MPI_" + form[0].upper() + form[1:]
+        lines += [f"{name}: auto packs (P) or leaves to the MPI (.) by block, ranks and "
+                  f"bytes per peer ({sizes} in each column):",
+                  f"   block  {head}  |  {head}",
+                  f"   bytes  {'one vector':>{len(head)}}  |  {'nested vectors':>{len(head)}}"]
+        for i, b in enumerate(m["collective/block_bytes"]):
+            cells = ["".join(".P"[int(v)] for v in t[i, k]) for t in marks
+                     for k in range(len(ranks))]
+            half = len(cells) // 2
+            flat = " ".join(f"{c:>{width}}" for c in cells[:half])
+            nest = " ".join(f"{c:>{width}}" for c in cells[half:])
+            lines.append(f"{int(b):>8}  {flat:>{len(head)}}  |  {nest:>{len(head)}}")
+    return lines
 
 
 def choices(model, exchange=False):
@@ -210,6 +272,9 @@ def summary(file, vendor, library_version=None):
                      f"{installation.library_line(library_version)}): not used; run "
                      "`mpicomm measure` again")
     lines += _choice_lines(m) + (_choice_lines(m, True) if "exchange/pack" in m else [])
+    lines += _collective_lines(m) if collective_forms(m) else [
+        "the all-to-alls: not timed as themselves (a model from before them); they follow "
+        "the exchange tables"]
     if "method/pipeline" in m:
         piped = pipelined(m)
         lines.append("pipelined (on communicators asserting exact length and no wildcards) at "

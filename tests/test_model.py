@@ -492,3 +492,91 @@ def test_interleaved_columns_count_their_span_not_their_stride(tmp_path):
     assert res.returncode == 0, res.stdout + res.stderr
     got = json.loads([ln for ln in res.stdout.splitlines() if ln.startswith("PROBE ")][0][6:])
     assert got == [[2, 0]] * 2
+
+
+# Rank 0 prints, per case (form, block, bytes per peer, nested), how many sides and
+# blocks auto packed on each rank: the all-to-all as mpicomm measure times it.
+COLLECTIVE_CASES = """
+import json, sys
+import numpy as np
+from mpi4py import MPI
+from mpicomm import measure, measure_alltoall
+from mpicomm.interposer import Interposer
+ip, comm = Interposer(), MPI.COMM_WORLD
+ring, packed = comm.Create_cart([comm.size], periods=[True]), []
+for form, block, total, nested in json.loads(sys.argv[1]):
+    extent = measure._span(block, total)
+    dt = measure._vector(block, total, nested=nested).Create_resized(0, extent).Commit()
+    sbuf = np.arange(extent * 2, dtype=np.int64).astype(np.uint8)
+    rbuf = np.zeros_like(sbuf)
+    before = ip.stat("method_pack")
+    measure_alltoall._call(comm, ring, form, dt, extent, sbuf, rbuf)()
+    packed.append(ip.stat("method_pack") - before)
+    dt.Free()
+got = comm.gather(packed)
+if comm.rank == 0:
+    print("PROBE", json.dumps(got))
+"""
+
+
+def collective_cases(cases, env):
+    res = helpers.mpicomm_run(2, [sys.executable, "-c", COLLECTIVE_CASES, json.dumps(cases)],
+                              env=env)
+    assert res.returncode == 0, res.stdout + res.stderr
+    got = json.loads([ln for ln in res.stdout.splitlines() if ln.startswith("PROBE ")][0][6:])
+    assert got[0] == got[1]
+    return [n > 0 for n in got[0]]
+
+
+def collective_want(m, form, i, j, block, total, nested):
+    """auto's rule (mpiw_model.c): the type's construction by its innermost count (64
+    blocks nested, a vector of total/block blocks as one), at the model's 2 ranks."""
+    blocks = total // block
+    leaf = 64 if nested and blocks > 64 else blocks
+    g = [model.collective_gains(m, form, n)[i, 0, j] for n in (False, True)]
+    gain = g[1] if leaf <= 64 or blocks <= 64 else g[0] if leaf >= 1024 else min(g)
+    return bool(gain > np.log(model.MARGIN))
+
+
+def test_measure_times_the_alltoalls_and_auto_follows_them(measured):
+    """Every form, block, size and construction the quick model timed at 2 ranks: auto
+    packs the all-to-all exactly where the model measured packing it 5% faster."""
+    m = model.read(measured)
+    assert model.collective_forms(m) == list(model.COLLECTIVE_FORMS)
+    assert list(m["collective/ranks"]) == [2]
+    shape = (len(m["collective/block_bytes"]), 1, len(m["collective/total_bytes"]))
+    cases, want = [], []
+    for form in model.COLLECTIVE_FORMS:
+        for name in model.COLLECTIVE_TABLES:
+            t = m[f"collective/{form}/{name}"]
+            assert t.shape == shape and np.all(t > 0) and np.all(np.isfinite(t))
+        for i, b in enumerate(m["collective/block_bytes"]):
+            for j, s in enumerate(m["collective/total_bytes"]):
+                for nested in (False, True):
+                    cases.append([form, int(b), int(s), nested])
+                    want.append(collective_want(m, form, i, j, int(b), int(s), nested))
+    assert collective_cases(cases, {"MPICOMM_MODEL": str(measured)}) == want
+    res = cli("info", "--no-build", env={"MPICOMM_MODEL": str(measured)})
+    assert "MPI_Alltoallw: auto packs (P) or leaves to the MPI (.)" in res.stdout
+
+
+def test_alltoalls_follow_their_own_tables_not_the_exchange(tmp_path):
+    """A model whose exchange tables say pack and whose all-to-all tables say the MPI:
+    the all-to-alls go to the MPI, where a model without them would pack; and the other
+    way round."""
+    cases = [[form, 8, 1 << 16, False] for form in model.COLLECTIVE_FORMS]
+    for coll_pack in (False, True):
+        path = strided_model(tmp_path / f"m{coll_pack}.h5", True, True)
+        with h5py.File(path, "a") as f:
+            f["collective/block_bytes"] = np.array([8, 4096])
+            f["collective/ranks"] = np.array([2, 4])
+            f["collective/total_bytes"] = np.array([4096, 1 << 20])
+            for form in model.COLLECTIVE_FORMS:
+                f[f"collective/{form}/passthrough"] = np.full((2, 2, 2), 2e-3)
+                f[f"collective/{form}/passthrough_nested"] = np.full((2, 2, 2), 2e-3)
+                f[f"collective/{form}/pack"] = np.full((2, 2, 2), 1e-3 if coll_pack else 4e-3)
+        assert collective_cases(cases, {"MPICOMM_MODEL": str(path)}) == [coll_pack] * 5
+    old = strided_model(tmp_path / "old.h5", True, True)       # no all-to-all tables
+    assert collective_cases(cases, {"MPICOMM_MODEL": str(old)}) == [True] * 5
+    lines = model.summary(old, installation.probe().vendor)
+    assert any("not timed as themselves" in ln for ln in lines)

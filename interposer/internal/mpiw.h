@@ -155,6 +155,9 @@ typedef struct mpiw_call {
     int alone;             /* a blocking send or receive: the caller waits for this one
                             * message (the model's ping-pong times); else it travels with
                             * others, as in an exchange (its exchange times) */
+    int coll;              /* a side of an all-to-all: its form + 1 (the model's collective
+                            * tables, where it has them); 0: point to point */
+    int ranks;             /* ... and the size of its communicator */
 } mpiw_call;
 
 typedef struct mpiw_choice {
@@ -306,7 +309,7 @@ int mpiw_sendrecv_try(const void *sbuf, int64_t scount, MPI_Datatype stype, int 
 /* The model behind MPICOMM_METHOD=auto (mpiw_model.c): loaded at MPI_Init (collective
  * over MPI_COMM_WORLD); the chooser asks it whether packing, or pipelining, beats the MPI. */
 void mpiw_model_load(void);
-int mpiw_model_pack(const mpic_desc *d, int64_t count, int alone);
+int mpiw_model_pack(const mpic_desc *d, int64_t count, const mpiw_call *c);
 int mpiw_model_pipeline(int64_t bytes);
 /* The device method (MPIW_METHOD_DEVICE only when aware) with the lowest measured time for
  * count elements of d, or MPIW_METHOD_AUTO where the model has no device tables for the
@@ -338,10 +341,20 @@ typedef struct mpiw_side {
     MPI_Datatype type;
 } mpiw_side;
 
+/* All-to-all: which call the program made, and the size of its communicator. */
+enum { MPIW_ALLTOALL, MPIW_ALLTOALLV, MPIW_ALLTOALLW, MPIW_NEIGHBOR_ALLTOALLV,
+       MPIW_NEIGHBOR_ALLTOALLW, MPIW_ALLTOALL_FORMS };
+typedef struct mpiw_collective {
+    int form;
+    int ranks;
+} mpiw_collective;
+
 int64_t mpiw_side_count(const mpiw_side *s, int i);
-/* Does the chooser pack count elements of dt at buf on the host (d filled, its table
- * retained)? release lets go of n such descriptions (zeroed ones too). */
-int mpiw_side_packs(const void *buf, int64_t count, MPI_Datatype dt, mpic_desc *d);
+/* Does the chooser pack count elements of dt at buf on the host, a side of the all-to-all
+ * k (d filled, its table retained)? release lets go of n such descriptions (zeroed ones
+ * too). */
+int mpiw_side_packs(const void *buf, int64_t count, MPI_Datatype dt, mpic_desc *d,
+                    const mpiw_collective *k);
 void mpiw_side_release(mpic_desc *d, int n);
 MPI_Datatype mpiw_side_type(const mpiw_side *s, int i);
 char *mpiw_side_block(const mpiw_side *s, int i, MPI_Aint extent);
@@ -350,9 +363,9 @@ char *mpiw_side_block(const mpiw_side *s, int i, MPI_Aint extent);
  * gave it (0). One type for every block (d[0]), or a type per block (the w forms, d[i]);
  * d (zeroed by the caller) holds retained tables either way: mpiw_side_release. */
 int mpiw_side_pack(const mpiw_side *s, int n, int large, int send, mpic_desc *d, int64_t *c,
-                   int64_t *o, char **tmp);
+                   int64_t *o, char **tmp, const mpiw_collective *k);
 int mpiw_side_pack_w(const mpiw_side *s, int n, int large, int send, mpic_desc *d, int64_t *c,
-                     int64_t *o, char **tmp);
+                     int64_t *o, char **tmp, const mpiw_collective *k);
 /* The received bytes of a packed side (laid out as c and o say) into the program's
  * blocks, less those skip marks. */
 void mpiw_side_unpack(const mpiw_side *r, int n, const mpic_desc *d, int one, const char *tmp,
@@ -364,8 +377,6 @@ void *mpiw_scratch_get(size_t size);
 void mpiw_scratch_put(void *buf);
 void mpiw_scratch_release(void);
 
-/* All-to-all: which call the program made. */
-enum { MPIW_ALLTOALL, MPIW_ALLTOALLV, MPIW_ALLTOALLW, MPIW_NEIGHBOR_ALLTOALLV };
 /* The call with each side packed whole where the method packs it (1: done, *err the
  * MPI's answer) or 0 when neither side is packed; nout blocks sent, nin received, the
  * received blocks marked in skip left as they are. */

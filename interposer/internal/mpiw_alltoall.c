@@ -121,13 +121,15 @@ static int collective(int form, int large, const mpiw_side *s, given *gs, const 
 int mpiw_alltoall_packed(const mpiw_side *s, int nout, const mpiw_side *r, int nin,
                          const char *skip, MPI_Comm comm, int form, int large, int *err)
 {
-    int (*pack)(const mpiw_side *, int, int, int, mpic_desc *, int64_t *, int64_t *, char **) =
+    int (*pack)(const mpiw_side *, int, int, int, mpic_desc *, int64_t *, int64_t *, char **,
+                const mpiw_collective *) =
         form == MPIW_ALLTOALLW ? mpiw_side_pack_w : mpiw_side_pack;
+    mpiw_collective k = { form, 0 };
     mpic_desc *d;
     given gs, gr;
 
     /* 1. Room for both sides' arrays (nothing to do in place). */
-    if ((void *) s->buf == MPI_IN_PLACE)
+    if ((void *) s->buf == MPI_IN_PLACE || PMPI_Comm_size(comm, &k.ranks) != MPI_SUCCESS)
         return 0;
     d = calloc((size_t) nout + nin + 1, sizeof *d);
     if (!given_alloc(&gs, nout) + !given_alloc(&gr, nin) || !d) {
@@ -138,8 +140,8 @@ int mpiw_alltoall_packed(const mpiw_side *s, int nout, const mpiw_side *r, int n
     }
 
     /* 2. Which sides to pack; the sending one is packed now. */
-    gs.packed = pack(s, nout, large, 1, d, gs.c, gs.o, &gs.tmp);
-    gr.packed = pack(r, nin, large, 0, d + nout, gr.c, gr.o, &gr.tmp);
+    gs.packed = pack(s, nout, large, 1, d, gs.c, gs.o, &gs.tmp, &k);
+    gr.packed = pack(r, nin, large, 0, d + nout, gr.c, gr.o, &gr.tmp, &k);
     if (!gs.packed && !gr.packed) {
         mpiw_side_release(d, nout + nin);
         free(d);

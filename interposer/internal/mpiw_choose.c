@@ -116,7 +116,7 @@ int mpiw_choose(const mpiw_call *c, mpiw_choice *out)
     if (!packable(c, &out->desc, c->tables))
         return out->method;
     out->bytes = c->count * out->desc.info.size;
-    if (mpiw_g.method == MPIW_METHOD_PACK || mpiw_model_pack(&out->desc, c->count, c->alone))
+    if (mpiw_g.method == MPIW_METHOD_PACK || mpiw_model_pack(&out->desc, c->count, c))
         return out->method = MPIW_METHOD_PACK;
     out->declined = 1;
     out->desc.table = NULL;

@@ -21,6 +21,13 @@
  * type's innermost repetition (mpic_desc.leaf_count). Without a model the built-in
  * defaults are the same rule on a table measured the same way (builtin_pack).
  *
+ * The all-to-alls (MPI_Alltoall, Alltoallv, Alltoallw, MPI_Neighbor_alltoallv,
+ * Neighbor_alltoallw) are timed as themselves, packed and left to the MPI, by block
+ * length, bytes per peer and the communicator's size, both constructions, where the
+ * model has them: a side of such a call takes the method with the lower time there
+ * (5% margin); a model without them (or without that form) answers from the exchange
+ * tables, as for nonblocking calls.
+ *
  * Where `mpicomm measure` ran with a device (a GPU, or the simulated device), the file
  * also holds the device methods' times (staged, oneshot; device over a CUDA-aware MPI)
  * for a device buffer of a strided type over a smaller grid, with the backend they were
@@ -38,6 +45,10 @@
 #define MAXGRID 32
 #define MAXSTRIDES 8
 #define MAXHOST 2048        /* cells of a host table: the grid is 13 x 5 x 8 */
+#define MAXCOLL 256         /* cells of an all-to-all's table: blocks x ranks x sizes */
+static const char *const coll_name[MPIW_ALLTOALL_FORMS] = {
+    "alltoall", "alltoallv", "alltoallw", "neighbor_alltoallv", "neighbor_alltoallw"
+};
 /* The device methods a model may hold, in the order of the defaults' preference. */
 #define DEVICE_METHODS 3
 static const int device_method[DEVICE_METHODS] = {
@@ -71,6 +82,11 @@ typedef struct model {
     int np;                              /* sizes the pipelined method was measured at */
     double lpipe[MAXGRID];               /* their log2 */
     double pipe_gain[MAXGRID];           /* mean over blocks of log(best other / pipelined) */
+    int cnb, cnr, cns;                   /* the all-to-alls' grid; 0: no tables */
+    double clblock[MAXGRID], clranks[MAXGRID], cltotal[MAXGRID];   /* log2 */
+    int chas[MPIW_ALLTOALL_FORMS];       /* the form was measured */
+    double cgain[MPIW_ALLTOALL_FORMS][2][MAXCOLL];  /* log(passthrough / pack) [long,
+                                          * nested][block][ranks][bytes per peer] */
     int dnb, dns;                        /* the device grid; 0: no device tables */
     double dlblock[MAXGRID], dltotal[MAXGRID];
     double dtime[DEVICE_METHODS][MAXGRID * MAXGRID];   /* log seconds; +inf: not measured */
@@ -227,6 +243,54 @@ static const char *gains(double *gain, const double *pass, const double *pack, i
     return NULL;
 }
 
+/* The all-to-alls' tables from the open file f, optional (models from before them have
+ * none): their grid and, per form measured, its gains for both constructions; NULL, or
+ * why not. */
+static const char *read_collective(int64_t f, model *out)
+{
+    static double pass[MAXCOLL], nested[MAXCOLL], pack[MAXCOLL];
+    double block[MAXGRID], ranks[MAXGRID], total[MAXGRID];
+    int64_t db[3], dr[3], dt[3], dp[3], nb, nr, ns;
+    char path[96];
+    const char *why;
+
+    if (!mpiw_h5_has(f, "collective/block_bytes"))
+        return NULL;
+    if ((nb = mpiw_h5_read(f, "collective/block_bytes", block, MAXGRID, db)) < 1 ||
+        (nr = mpiw_h5_read(f, "collective/ranks", ranks, MAXGRID, dr)) < 1 ||
+        (ns = mpiw_h5_read(f, "collective/total_bytes", total, MAXGRID, dt)) < 1 ||
+        nb * nr * ns > MAXCOLL || !ascending_positive(block, nb) ||
+        !ascending_positive(ranks, nr) || !ascending_positive(total, ns))
+        return "its all-to-all grid is missing, too large or not ascending";
+    for (int k = 0; k < MPIW_ALLTOALL_FORMS; k++) {
+        static const char *const table[3] = { "passthrough", "passthrough_nested", "pack" };
+        double *dst[3] = { pass, nested, pack };
+        snprintf(path, sizeof path, "collective/%s/pack", coll_name[k]);
+        if (!mpiw_h5_has(f, path))
+            continue;
+        for (int t = 0; t < 3; t++) {
+            snprintf(path, sizeof path, "collective/%s/%s", coll_name[k], table[t]);
+            if (mpiw_h5_read(f, path, dst[t], MAXCOLL, dp) != nb * nr * ns || dp[0] != nb ||
+                dp[1] != nr)
+                return "an all-to-all's tables disagree with their grid";
+        }
+        if ((why = gains(out->cgain[k][0], pass, pack, (int) nb, (int) nr, (int) ns)) ||
+            (why = gains(out->cgain[k][1], nested, pack, (int) nb, (int) nr, (int) ns)))
+            return why;
+        out->chas[k] = 1;
+    }
+    for (int64_t i = 0; i < nb; i++)
+        out->clblock[i] = log2(block[i]);
+    for (int64_t i = 0; i < nr; i++)
+        out->clranks[i] = log2(ranks[i]);
+    for (int64_t i = 0; i < ns; i++)
+        out->cltotal[i] = log2(total[i]);
+    out->cnb = (int) nb;
+    out->cnr = (int) nr;
+    out->cns = (int) ns;
+    return NULL;
+}
+
 /* The first line of the running MPI's library version, as `mpicomm measure` records
  * it: printable characters only, runs of white space as one space, trimmed. */
 static void library_line(char *out, size_t size)
@@ -332,8 +396,10 @@ static const char *read_model(const char *path, model *out)
         why = "measured under another version of this MPI (run mpicomm measure again)";
     else if (!(why = read_host(f, out, pass, pack, nested, ex)))
         np = read_pipeline(f, out->nb, piped, pipe);
-    if (!why)
+    if (!why) {
         read_device(f, out);
+        why = read_collective(f, out);
+    }
     mpiw_h5_close(f);
     if (why || (why = gains(out->gain[0], pass, pack, out->nb, out->nst, out->ns)) ||
         (why = gains(out->nested_gain[0], nested, pack, out->nb, out->nst, out->ns)) ||
@@ -368,8 +434,9 @@ void mpiw_model_load(void)
     PMPI_Bcast(&m, (int) sizeof m, MPI_BYTE, 0, MPI_COMM_WORLD);
     if (m.loaded)
         mpiw_log(MPIW_LOG_INFO, "model %s (%d block lengths x %d strides x %d sizes, "
-                 "pipelined at %d; device methods at %d x %d, on %s)", m.source, m.nb, m.nst,
-                 m.ns, m.np, m.dnb, m.dns, m.dnb ? m.dbackend : "none");
+                 "pipelined at %d; all-to-alls at %d x %d ranks x %d; device methods at "
+                 "%d x %d, on %s)", m.source, m.nb, m.nst, m.ns, m.np, m.cnb, m.cnr, m.cns,
+                 m.dnb, m.dns, m.dnb ? m.dbackend : "none");
 }
 
 /* Where x falls on the grid g[0..n-1]: lower index and weight of the upper one. */
@@ -446,29 +513,56 @@ static int builtin_pack(int64_t block, int64_t stride, double bytes, int built, 
     return built == LONG_ONLY || (!alone && bytes >= 65536);
 }
 
+/* An all-to-all's table v[cnb][cnr][cns] at (log2 block, log2 ranks, log2 bytes per
+ * peer): per block row bilinear, then between the two rows. */
+static double coll_value(const double *v, double x, double r, double y)
+{
+    double wx, value[2];
+    int i;
+
+    locate(m.clblock, m.cnb, x, &i, &wx);
+    for (int k = 0; k < 2; k++) {
+        int row = m.cnb > 1 ? i + k : i;
+        value[k] = interpolate(v + (int64_t) row * m.cnr * m.cns, m.clranks, m.cnr, m.cltotal,
+                               m.cns, r, y);
+    }
+    return (1 - wx) * value[0] + wx * value[1];
+}
+
 /* The answer for a (block, stride, leaf count, bytes), interpolated once: a program
  * sends the same few messages again and again. Per thread, a few entries, the oldest
  * replaced; the model does not change after MPI_Init. */
 #define MEMO 8
 typedef struct memo {
     int64_t block, stride, leaf, bytes;
-    int alone, pack;
+    int alone, coll, ranks, pack;
 } memo;
 static __thread memo memos[MEMO];
 static __thread unsigned memo_next;
 
-static int measured_pack(int64_t block, int64_t stride, double bytes, int built, int alone)
+static int measured_pack(int64_t block, int64_t stride, double bytes, int built,
+                         const mpiw_call *c)
 {
     double x = log2((double) block), y = log2(bytes);
     double z = log2(stride > 1 ? (double) stride : 1.0);
-    double nested = host_value(m.nested_gain[!alone], x, z, y);
-    double flat = host_value(m.gain[!alone], x, z, y);
-    double g = built == NESTED_ONLY ? nested : built == LONG_ONLY ? flat : fmin(nested, flat);
+    double nested, flat, g;
+    int k = c->coll - 1;
 
-    return g > (alone ? MARGIN : EXCHANGE_MARGIN);
+    /* An all-to-all the model timed as itself: its own table; else the exchange's. */
+    if (k >= 0 && k < MPIW_ALLTOALL_FORMS && m.cnb && m.chas[k]) {
+        double r = log2(c->ranks > 1 ? (double) c->ranks : 1.0);
+        nested = coll_value(m.cgain[k][1], x, r, y);
+        flat = coll_value(m.cgain[k][0], x, r, y);
+        g = built == NESTED_ONLY ? nested : built == LONG_ONLY ? flat : fmin(nested, flat);
+        return g > MARGIN;
+    }
+    nested = host_value(m.nested_gain[!c->alone], x, z, y);
+    flat = host_value(m.gain[!c->alone], x, z, y);
+    g = built == NESTED_ONLY ? nested : built == LONG_ONLY ? flat : fmin(nested, flat);
+    return g > (c->alone ? MARGIN : EXCHANGE_MARGIN);
 }
 
-int mpiw_model_pack(const mpic_desc *d, int64_t count, int alone)
+int mpiw_model_pack(const mpic_desc *d, int64_t count, const mpiw_call *c)
 {
     int64_t block = mpic_block_bytes(d), stride = mpic_block_stride(d);
     int64_t bytes = count * d->info.size;
@@ -479,13 +573,14 @@ int mpiw_model_pack(const mpic_desc *d, int64_t count, int alone)
         return 0;
     for (int i = 0; i < MEMO; i++)
         if (memos[i].bytes == bytes && memos[i].block == block && memos[i].stride == stride &&
-            memos[i].leaf == d->leaf_count && memos[i].alone == alone)
+            memos[i].leaf == d->leaf_count && memos[i].alone == c->alone &&
+            memos[i].coll == c->coll && memos[i].ranks == c->ranks)
             return memos[i].pack;
     built = construction(d->leaf_count, bytes / block);
     e = &memos[memo_next++ % MEMO];
-    *e = (memo) { block, stride, d->leaf_count, bytes, alone,
-                  m.loaded ? measured_pack(block, stride, (double) bytes, built, alone)
-                           : builtin_pack(block, stride, (double) bytes, built, alone) };
+    *e = (memo) { block, stride, d->leaf_count, bytes, c->alone, c->coll, c->ranks,
+                  m.loaded ? measured_pack(block, stride, (double) bytes, built, c)
+                           : builtin_pack(block, stride, (double) bytes, built, c->alone) };
     return e->pack;
 }
 

@@ -55,14 +55,14 @@ static char *null_sources(MPI_Comm comm, int nin)
 /* Which blocks of a side to pack (how[i] = 1, desc in d[i]) and their packed offsets;
  * the number packed. Bytes of a block must fit an int unless the call is a _c one. */
 static int choose_blocks(const mpiw_side *s, int n, int large, mpic_desc *d, int *how,
-                         int64_t *off, int64_t *total)
+                         int64_t *off, int64_t *total, const mpiw_collective *k)
 {
     int packed = 0;
 
     *total = 0;
     for (int i = 0; i < n; i++) {
         int64_t c = mpiw_side_count(s, i);
-        how[i] = mpiw_side_packs(s->buf, c, mpiw_side_type(s, i), &d[i]) &&
+        how[i] = mpiw_side_packs(s->buf, c, mpiw_side_type(s, i), &d[i], k) &&
                  (large || c * d[i].info.size <= INT_MAX);
         off[i] = *total;
         if (how[i]) {
@@ -152,14 +152,16 @@ int mpiw_neighbor_alltoallw_try(const mpiw_side *s, const mpiw_side *r, MPI_Comm
     int nin, nout, ns, nr, n;
     int64_t stotal, rtotal;
     char *stmp = NULL, *rtmp = NULL, *null = NULL;
+    mpiw_collective k = { MPIW_NEIGHBOR_ALLTOALLW, 0 };
     plan p;
 
     /* 1. Which blocks to pack. */
-    if (!mpiw_neighbor_degrees(comm, &nin, &nout) || !plan_alloc(&p, nin + nout))
+    if (!mpiw_neighbor_degrees(comm, &nin, &nout) ||
+        PMPI_Comm_size(comm, &k.ranks) != MPI_SUCCESS || !plan_alloc(&p, nin + nout))
         return 0;
     n = nin + nout;
-    ns = choose_blocks(s, nout, large, p.d, p.how, p.off, &stotal);
-    nr = choose_blocks(r, nin, large, p.d + nout, p.how + nout, p.off + nout, &rtotal);
+    ns = choose_blocks(s, nout, large, p.d, p.how, p.off, &stotal, &k);
+    nr = choose_blocks(r, nin, large, p.d + nout, p.how + nout, p.off + nout, &rtotal, &k);
     if ((!ns && !nr) || (nr && !(null = null_sources(comm, nin))) ||
         !(stmp = mpiw_scratch_get((size_t) stotal)) ||
         !(rtmp = mpiw_scratch_get((size_t) rtotal))) {

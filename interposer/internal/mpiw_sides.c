@@ -65,9 +65,10 @@ static int fill(const mpiw_side *s, int n, int large, int send, const mpic_desc 
 
 /* Does the chooser pack count elements of dt (d filled, its table retained: the caller
  * releases it)? A type of ours it declines counts as method_passthrough. */
-int mpiw_side_packs(const void *buf, int64_t count, MPI_Datatype dt, mpic_desc *d)
+int mpiw_side_packs(const void *buf, int64_t count, MPI_Datatype dt, mpic_desc *d,
+                    const mpiw_collective *k)
 {
-    mpiw_call call = { buf, count, dt, 0, MPI_COMM_NULL, 1, 0 };
+    mpiw_call call = { buf, count, dt, 0, MPI_COMM_NULL, 1, 0, k->form + 1, k->ranks };
     mpiw_choice c;
 
     mpiw_choose(&call, &c);
@@ -86,7 +87,7 @@ void mpiw_side_release(mpic_desc *d, int n)
 }
 
 int mpiw_side_pack(const mpiw_side *s, int n, int large, int send, mpic_desc *d, int64_t *c,
-                   int64_t *o, char **tmp)
+                   int64_t *o, char **tmp, const mpiw_collective *k)
 {
     int64_t most = 0;
 
@@ -96,11 +97,12 @@ int mpiw_side_pack(const mpiw_side *s, int n, int large, int send, mpic_desc *d,
             return 0;
         most = mpiw_side_count(s, i) > most ? mpiw_side_count(s, i) : most;
     }
-    return mpiw_side_packs(s->buf, most, s->type, d) && fill(s, n, large, send, d, 1, c, o, tmp);
+    return mpiw_side_packs(s->buf, most, s->type, d, k) &&
+           fill(s, n, large, send, d, 1, c, o, tmp);
 }
 
 int mpiw_side_pack_w(const mpiw_side *s, int n, int large, int send, mpic_desc *d, int64_t *c,
-                     int64_t *o, char **tmp)
+                     int64_t *o, char **tmp, const mpiw_collective *k)
 {
     int64_t most = -1;
     int at = 0;
@@ -119,7 +121,8 @@ int mpiw_side_pack_w(const mpiw_side *s, int n, int large, int send, mpic_desc *
     if (most < 0)
         return 0;
     mpic_desc chosen = { 0 };
-    int ours = mpiw_side_packs(s->buf, mpiw_side_count(s, at), mpiw_side_type(s, at), &chosen);
+    int ours = mpiw_side_packs(s->buf, mpiw_side_count(s, at), mpiw_side_type(s, at), &chosen,
+                               k);
     mpic_desc_release(&chosen);
     return ours && fill(s, n, large, send, d, 0, c, o, tmp);
 }
