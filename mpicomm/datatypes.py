@@ -38,6 +38,8 @@ class Description:
     reason: Optional[str] = None
     pieces: Optional[Tuple[Tuple[int, int, int], ...]] = None
     shapes: Optional[Tuple[Tuple[Tuple[int, ...], Tuple[int, ...]], ...]] = None
+    leaf_bytes: int = 0     # the contiguous bytes of its blocks as built (an MPI moves
+                            # the type in such runs, even adjacent ones)
     leaf_count: int = 0     # the count of the repetition nearest the predefined types,
                             # as the type was built (the model's construction term)
 
@@ -79,7 +81,7 @@ def _from_c(d):
         size=d.info.size, lb=d.info.lb, extent=d.info.extent, true_lb=d.info.true_lb,
         true_extent=d.info.true_extent,
         reason=None if d.canonical else ffi.string(d.reason).decode(),
-        pieces=pieces, shapes=shapes, leaf_count=d.leaf_count)
+        pieces=pieces, shapes=shapes, leaf_count=d.leaf_count, leaf_bytes=d.leaf_bytes)
 
 
 def _typeinfo(size, lb, extent, true_lb, true_extent):

@@ -34,10 +34,12 @@ Layout (times in seconds, one-way, best of the repetitions):
     collective/block_bytes [cb], collective/ranks [cr], collective/total_bytes [ct]
                                             their grid: block, communicator size, bytes
                                             per peer (at the least stride class)
-    collective/<form>/passthrough, collective/<form>/passthrough_nested,
-    collective/<form>/pack [cb, cr, ct]     seconds of one call, for each form of
-                                            COLLECTIVE_FORMS (NaN: not measured, its
-                                            buffers would span more than 64 MiB)
+    collective/<side>/<form>/passthrough, .../passthrough_nested, .../pack [cb, cr, ct]
+                                            seconds of one call of each form of
+                                            COLLECTIVE_FORMS whose send (side "send") or
+                                            receive ("recv") side is strided, the other
+                                            contiguous (NaN: not measured, its buffers
+                                            would span more than 64 MiB)
   optional, where a device was usable (attrs device_backend: "cuda" or "sim", device_name):
     device_block_bytes [nd], device_total_bytes [nt]   the device grid
     device/staged, device/oneshot [nd, nt]  a device buffer of the vector type sent with
@@ -54,6 +56,7 @@ FORMAT = "1"
 COLLECTIVE_FORMS = ("alltoall", "alltoallv", "alltoallw", "neighbor_alltoallv",
                     "neighbor_alltoallw")
 COLLECTIVE_TABLES = ("passthrough", "passthrough_nested", "pack")
+COLLECTIVE_SIDES = ("send", "recv")
 VENDOR_KEYS = {"MPICH": "mpich", "Open MPI": "openmpi"}
 
 
@@ -91,8 +94,8 @@ def read(file):
                      "device_total_bytes", *(f"device/{m}" for m in DEVICE_METHODS),
                      "device/pack_seconds", "device/copy_to_host_seconds",
                      "collective/block_bytes", "collective/ranks", "collective/total_bytes",
-                     *(f"collective/{form}/{t}" for form in COLLECTIVE_FORMS
-                       for t in COLLECTIVE_TABLES)):
+                     *(f"collective/{side}/{form}/{t}" for side in COLLECTIVE_SIDES
+                       for form in COLLECTIVE_FORMS for t in COLLECTIVE_TABLES)):
             if name in f:
                 out[name] = f[name][()]
     return out
@@ -158,15 +161,17 @@ def gains(model, nested=False, exchange=False):
 
 def collective_forms(model):
     """The all-to-all forms the model timed as themselves."""
-    return [form for form in COLLECTIVE_FORMS if f"collective/{form}/pack" in model]
+    return [form for form in COLLECTIVE_FORMS if f"collective/send/{form}/pack" in model]
 
 
-def collective_gains(model, form, nested=False):
-    """log(passthrough / pack) [block, ranks, bytes per peer] of an all-to-all, a point not
-    measured taking the nearest measured size of its row, as the interposer reads it."""
+def collective_gains(model, form, nested=False, side="send"):
+    """log(passthrough / pack) [block, ranks, bytes per peer] of one side of an all-to-all,
+    a point not measured taking the nearest measured size of its row, as the interposer
+    reads it."""
     import numpy as np
     name = "passthrough_nested" if nested else "passthrough"
-    g = np.log(model[f"collective/{form}/{name}"] / model[f"collective/{form}/pack"])
+    g = np.log(model[f"collective/{side}/{form}/{name}"] /
+               model[f"collective/{side}/{form}/pack"])
     out = g.copy()
     for i, k in np.ndindex(g.shape[:2]):
         row = g[i, k]
@@ -184,14 +189,16 @@ def _collective_lines(m):
     lines = []
     ranks = [int(r) for r in m["collective/ranks"]]
     sizes = ", ".join(_size(int(s)) for s in m["collective/total_bytes"])
-    for form in collective_forms(m):
-        marks = [collective_gains(m, form, nested) > np.log(MARGIN) for nested in (False, True)]
+    for form, side in ((f, s) for f in collective_forms(m) for s in COLLECTIVE_SIDES):
+        marks = [collective_gains(m, form, nested, side) > np.log(MARGIN)
+                 for nested in (False, True)]
         width = max(len(m["collective/total_bytes"]), *(len(f"{r} ranks") for r in ranks))
         head = " ".join(f"{f'{r} ranks':>{width}}" for r in ranks)
         head = f"{head:>{len('nested vectors')}}"
         name = "MPI_" + form[0].upper() + form[1:]
-        lines += [f"{name}: auto packs (P) or leaves to the MPI (.) by block, ranks and "
-                  f"bytes per peer ({sizes} in each column):",
+        lines += [f"{name}, {'send' if side == 'send' else 'receive'} side: auto packs (P) or "
+                  f"leaves to the MPI (.) by block, ranks and bytes per peer ({sizes} in "
+                  "each column):",
                   f"   block  {head}  |  {head}",
                   f"   bytes  {'one vector':>{len(head)}}  |  {'nested vectors':>{len(head)}}"]
         for i, b in enumerate(m["collective/block_bytes"]):

@@ -99,3 +99,23 @@ def test_leaf_count_is_the_innermost_repetition_as_built():
                     .Create_contiguous(5)).leaf_count == 5
     for t in (row, nested, flat, face, rows, coord, struct):
         t.Free()
+
+
+def test_leaf_bytes_are_the_runs_as_built():
+    """A pencil's block of whole rows is one merged run of 32 KiB in the strided form, but
+    it was built of 1 KiB rows, and an MPI moves it row by row."""
+    D = MPI.DOUBLE
+    pencil = D.Create_subarray([32, 128, 128], [32, 32, 128], [0, 32, 0])
+    d = datatypes.describe(pencil)
+    assert d.counts == (32768, 32) and d.leaf_bytes == 1024
+    fortran = D.Create_subarray([128, 128, 32], [128, 32, 32], [0, 32, 0], order=MPI.ORDER_F)
+    assert datatypes.describe(fortran).leaf_bytes == 1024
+    vector = D.Create_vector(4, 3, 10)
+    assert datatypes.describe(vector).leaf_bytes == 24
+    assert datatypes.describe(vector.Create_hvector(2, 1, 800)).leaf_bytes == 24
+    block = MPI.FLOAT.Create_indexed_block(2, [0, 5, 9])
+    assert datatypes.describe(block).leaf_bytes == 8
+    assert datatypes.describe(D.Create_indexed([1, 2], [0, 5])).leaf_bytes == 0   # unequal
+    assert datatypes.describe(D.Create_contiguous(8)).leaf_bytes == 0
+    for t in (pencil, fortran, vector, block):
+        t.Free()

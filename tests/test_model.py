@@ -494,8 +494,9 @@ def test_interleaved_columns_count_their_span_not_their_stride(tmp_path):
     assert got == [[2, 0]] * 2
 
 
-# Rank 0 prints, per case (form, block, bytes per peer, nested), how many sides and
-# blocks auto packed on each rank: the all-to-all as mpicomm measure times it.
+# Rank 0 prints, per case (form, side, block, bytes per peer, nested), how many sides and
+# blocks auto packed on each rank: the all-to-all as mpicomm measure times it (that side
+# strided, the other contiguous).
 COLLECTIVE_CASES = """
 import json, sys
 import numpy as np
@@ -504,13 +505,13 @@ from mpicomm import measure, measure_alltoall
 from mpicomm.interposer import Interposer
 ip, comm = Interposer(), MPI.COMM_WORLD
 ring, packed = comm.Create_cart([comm.size], periods=[True]), []
-for form, block, total, nested in json.loads(sys.argv[1]):
+for form, side, block, total, nested in json.loads(sys.argv[1]):
     extent = measure._span(block, total)
     dt = measure._vector(block, total, nested=nested).Create_resized(0, extent).Commit()
     sbuf = np.arange(extent * 2, dtype=np.int64).astype(np.uint8)
     rbuf = np.zeros_like(sbuf)
     before = ip.stat("method_pack")
-    measure_alltoall._call(comm, ring, form, dt, extent, sbuf, rbuf)()
+    measure_alltoall._call(comm, ring, form, dt, extent, sbuf, rbuf, side)()
     packed.append(ip.stat("method_pack") - before)
     dt.Free()
 got = comm.gather(packed)
@@ -528,12 +529,12 @@ def collective_cases(cases, env):
     return [n > 0 for n in got[0]]
 
 
-def collective_want(m, form, i, j, block, total, nested):
+def collective_want(m, form, side, i, j, block, total, nested):
     """auto's rule (mpiw_model.c): the type's construction by its innermost count (64
     blocks nested, a vector of total/block blocks as one), at the model's 2 ranks."""
     blocks = total // block
     leaf = 64 if nested and blocks > 64 else blocks
-    g = [model.collective_gains(m, form, n)[i, 0, j] for n in (False, True)]
+    g = [model.collective_gains(m, form, n, side)[i, 0, j] for n in (False, True)]
     gain = g[1] if leaf <= 64 or blocks <= 64 else g[0] if leaf >= 1024 else min(g)
     return bool(gain > np.log(model.MARGIN))
 
@@ -546,37 +547,88 @@ def test_measure_times_the_alltoalls_and_auto_follows_them(measured):
     assert list(m["collective/ranks"]) == [2]
     shape = (len(m["collective/block_bytes"]), 1, len(m["collective/total_bytes"]))
     cases, want = [], []
-    for form in model.COLLECTIVE_FORMS:
+    for form, side in ((f, s) for f in model.COLLECTIVE_FORMS for s in model.COLLECTIVE_SIDES):
         for name in model.COLLECTIVE_TABLES:
-            t = m[f"collective/{form}/{name}"]
+            t = m[f"collective/{side}/{form}/{name}"]
             assert t.shape == shape and np.all(t > 0) and np.all(np.isfinite(t))
         for i, b in enumerate(m["collective/block_bytes"]):
             for j, s in enumerate(m["collective/total_bytes"]):
                 for nested in (False, True):
-                    cases.append([form, int(b), int(s), nested])
-                    want.append(collective_want(m, form, i, j, int(b), int(s), nested))
+                    cases.append([form, side, int(b), int(s), nested])
+                    want.append(collective_want(m, form, side, i, j, int(b), int(s), nested))
     assert collective_cases(cases, {"MPICOMM_MODEL": str(measured)}) == want
     res = cli("info", "--no-build", env={"MPICOMM_MODEL": str(measured)})
-    assert "MPI_Alltoallw: auto packs (P) or leaves to the MPI (.)" in res.stdout
+    assert "MPI_Alltoallw, receive side: auto packs (P) or leaves to the MPI (.)" in res.stdout
 
 
 def test_alltoalls_follow_their_own_tables_not_the_exchange(tmp_path):
     """A model whose exchange tables say pack and whose all-to-all tables say the MPI:
     the all-to-alls go to the MPI, where a model without them would pack; and the other
     way round."""
-    cases = [[form, 8, 1 << 16, False] for form in model.COLLECTIVE_FORMS]
+    cases = [[form, "send", 8, 1 << 16, False] for form in model.COLLECTIVE_FORMS]
     for coll_pack in (False, True):
         path = strided_model(tmp_path / f"m{coll_pack}.h5", True, True)
         with h5py.File(path, "a") as f:
             f["collective/block_bytes"] = np.array([8, 4096])
             f["collective/ranks"] = np.array([2, 4])
             f["collective/total_bytes"] = np.array([4096, 1 << 20])
-            for form in model.COLLECTIVE_FORMS:
-                f[f"collective/{form}/passthrough"] = np.full((2, 2, 2), 2e-3)
-                f[f"collective/{form}/passthrough_nested"] = np.full((2, 2, 2), 2e-3)
-                f[f"collective/{form}/pack"] = np.full((2, 2, 2), 1e-3 if coll_pack else 4e-3)
+            for form, side in ((f, s) for f in model.COLLECTIVE_FORMS
+                               for s in model.COLLECTIVE_SIDES):
+                base = f"collective/{side}/{form}"
+                f[f"{base}/passthrough"] = np.full((2, 2, 2), 2e-3)
+                f[f"{base}/passthrough_nested"] = np.full((2, 2, 2), 2e-3)
+                f[f"{base}/pack"] = np.full((2, 2, 2), 1e-3 if coll_pack else 4e-3)
         assert collective_cases(cases, {"MPICOMM_MODEL": str(path)}) == [coll_pack] * 5
     old = strided_model(tmp_path / "old.h5", True, True)       # no all-to-all tables
     assert collective_cases(cases, {"MPICOMM_MODEL": str(old)}) == [True] * 5
     lines = model.summary(old, installation.probe().vendor)
     assert any("not timed as themselves" in ln for ln in lines)
+
+
+# Rank 0 prints whether auto packed each send side: an Alltoallw whose blocks are 32 KiB
+# of adjacent 1 KiB rows, built as a subarray (argv[1] "subarray") or as one vector of
+# 32 KiB blocks; the receive side contiguous.
+RUNS = """
+import json, sys
+import numpy as np
+from mpi4py import MPI
+from mpicomm.interposer import Interposer
+ip, comm = Interposer(), MPI.COMM_WORLD
+n = comm.size
+if sys.argv[1] == "subarray":
+    t = [MPI.DOUBLE.Create_subarray([32, 128 * n, 128], [32, 32, 128], [0, 32 * j, 0]).Commit()
+         for j in range(n)]
+else:
+    t = [MPI.DOUBLE.Create_vector(32, 4096, 4096 * 4 * n).Commit() for j in range(n)]
+displs = [0] * n if sys.argv[1] == "subarray" else [j * 32768 for j in range(n)]
+x = np.ones(32 * 128 * n * 128)
+y = np.zeros(n * 4096 * 32)
+before = ip.stat("method_pack")
+comm.Alltoallw([x, ([1] * n, displs), t], [y, ([4096 * 32] * n, [j * 4096 * 32 * 8 for j in range(n)]), [MPI.DOUBLE] * n])
+got = comm.gather(ip.stat("method_pack") - before)
+if comm.rank == 0:
+    print("PROBE", json.dumps(got))
+"""
+
+
+def test_an_alltoall_side_is_looked_up_at_the_runs_it_was_built_of(tmp_path):
+    """All-to-all tables where 1 KiB blocks pack faster and 32 KiB ones do not: a side of
+    32 KiB blocks built of 1 KiB subarray rows is packed, one built as 32 KiB blocks not."""
+    path = strided_model(tmp_path / "m.h5", True, True)
+    with h5py.File(path, "a") as f:
+        f["collective/block_bytes"] = np.array([1024, 32768])
+        f["collective/ranks"] = np.array([2, 4])
+        f["collective/total_bytes"] = np.array([1 << 16, 1 << 22])
+        for form, side in ((f, s) for f in model.COLLECTIVE_FORMS
+                           for s in model.COLLECTIVE_SIDES):
+            for name in ("passthrough", "passthrough_nested"):
+                f[f"collective/{side}/{form}/{name}"] = np.full((2, 2, 2), 2e-3)
+            pack = np.full((2, 2, 2), 1e-3)
+            pack[1] = 4e-3
+            f[f"collective/{side}/{form}/pack"] = pack
+    for built, want in (("subarray", 1), ("vector", 0)):
+        res = helpers.mpicomm_run(2, [sys.executable, "-c", RUNS, built],
+                                  env={"MPICOMM_MODEL": str(path)})
+        assert res.returncode == 0, res.stdout + res.stderr
+        got = json.loads([ln for ln in res.stdout.splitlines() if ln.startswith("PROBE ")][0][6:])
+        assert got == [want, want], built

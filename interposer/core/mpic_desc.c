@@ -190,6 +190,36 @@ static int64_t leaf_count(const mpic_contents *c, const mpic_desc *ch)
     }
 }
 
+/* The contiguous bytes of the blocks of that repetition as built: a vector's (or an
+ * indexed block's) blocklength, or a subarray's extent in its fastest dimension, of an
+ * element without holes; the least of its children's first (0: none). */
+static int64_t leaf_bytes(const mpic_contents *c, const mpic_desc *ch)
+{
+    int64_t least = 0, n;
+    const int64_t *sub;
+    int c_order;
+
+    for (int64_t i = 0; i < c->ntypes; i++)
+        if (ch[i].leaf_bytes > 0 && (!least || ch[i].leaf_bytes < least))
+            least = ch[i].leaf_bytes;
+    if (least > 0 || ch[0].info.size != ch[0].info.extent)
+        return least;
+    switch (c->combiner) {
+    case MPIC_COMBINER_VECTOR:
+    case MPIC_COMBINER_HVECTOR:
+    case MPIC_COMBINER_INDEXED_BLOCK:
+    case MPIC_COMBINER_HINDEXED_BLOCK:
+        return mpic_arg(c, 1) * ch[0].info.size;
+    case MPIC_COMBINER_SUBARRAY:
+        n = c->ints[0];
+        sub = c->large ? c->counts + n : c->ints + 1 + n;
+        c_order = (c->large ? c->ints[1] : c->ints[1 + 3 * n]) == c->order_c;
+        return sub[c_order ? n - 1 : 0] * ch[0].info.size;
+    default:
+        return 0;
+    }
+}
+
 int mpic_desc_named(mpic_desc *out, const mpic_typeinfo *info)
 {
     memset(out, 0, sizeof *out);
@@ -223,6 +253,7 @@ int mpic_desc_build(mpic_desc *out, const mpic_contents *c, const mpic_desc *chi
         err = children[0].table ? mpic_table_build(out, c, children)
                                 : fail(out, "child: %s", children[0].reason);
         out->leaf_count = leaf_count(c, children);
+        out->leaf_bytes = leaf_bytes(c, children);
         return err;
     }
 
@@ -238,5 +269,6 @@ int mpic_desc_build(mpic_desc *out, const mpic_contents *c, const mpic_desc *chi
     if (err)
         err = mpic_table_build(out, c, children);
     out->leaf_count = leaf_count(c, children);
+    out->leaf_bytes = leaf_bytes(c, children);
     return err;
 }

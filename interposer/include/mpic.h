@@ -85,6 +85,9 @@ typedef struct mpic_desc {
     mpic_typeinfo info;
     char reason[MPIC_REASON_LEN];      /* why not canonical, when canonical == 0 */
     const mpic_table *table;           /* the table form (canonical == 0), or NULL */
+    int64_t leaf_bytes;                /* the contiguous bytes of each of those blocks as
+                                        * built (0: none, or of several lengths): an MPI
+                                        * moves the type in such runs, even adjacent ones */
     int64_t leaf_count;                /* the type as built: the count of its repetition
                                         * nearest the predefined types (0: none) */
 } mpic_desc;

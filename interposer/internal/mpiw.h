@@ -157,7 +157,8 @@ typedef struct mpiw_call {
                             * others, as in an exchange (its exchange times) */
     int coll;              /* a side of an all-to-all: its form + 1 (the model's collective
                             * tables, where it has them); 0: point to point */
-    int ranks;             /* ... and the size of its communicator */
+    int ranks;             /* ... the size of its communicator, */
+    int recv;              /* ... and whether it is the receiving side */
 } mpiw_call;
 
 typedef struct mpiw_choice {
@@ -350,11 +351,11 @@ typedef struct mpiw_collective {
 } mpiw_collective;
 
 int64_t mpiw_side_count(const mpiw_side *s, int i);
-/* Does the chooser pack count elements of dt at buf on the host, a side of the all-to-all
- * k (d filled, its table retained)? release lets go of n such descriptions (zeroed ones
- * too). */
+/* Does the chooser pack count elements of dt at buf on the host, the sending (or, recv,
+ * receiving) side of the all-to-all k (d filled, its table retained)? release lets go of
+ * n such descriptions (zeroed ones too). */
 int mpiw_side_packs(const void *buf, int64_t count, MPI_Datatype dt, mpic_desc *d,
-                    const mpiw_collective *k);
+                    const mpiw_collective *k, int recv);
 void mpiw_side_release(mpic_desc *d, int n);
 MPI_Datatype mpiw_side_type(const mpiw_side *s, int i);
 char *mpiw_side_block(const mpiw_side *s, int i, MPI_Aint extent);

@@ -22,11 +22,12 @@
  * defaults are the same rule on a table measured the same way (builtin_pack).
  *
  * The all-to-alls (MPI_Alltoall, Alltoallv, Alltoallw, MPI_Neighbor_alltoallv,
- * Neighbor_alltoallw) are timed as themselves, packed and left to the MPI, by block
- * length, bytes per peer and the communicator's size, both constructions, where the
- * model has them: a side of such a call takes the method with the lower time there
- * (5% margin); a model without them (or without that form) answers from the exchange
- * tables, as for nonblocking calls.
+ * Neighbor_alltoallw) are timed as themselves, each side on its own (the other
+ * contiguous), packed and left to the MPI, by block length, bytes per peer and the
+ * communicator's size, both constructions, where the model has them: a side of such a
+ * call takes the method with the lower time there (5% margin), looked up at the runs
+ * its type was built of (mpic_desc.leaf_bytes); a model without them (or without that
+ * form) answers from the exchange tables, as for nonblocking calls.
  *
  * Where `mpicomm measure` ran with a device (a GPU, or the simulated device), the file
  * also holds the device methods' times (staged, oneshot; device over a CUDA-aware MPI)
@@ -85,8 +86,9 @@ typedef struct model {
     int cnb, cnr, cns;                   /* the all-to-alls' grid; 0: no tables */
     double clblock[MAXGRID], clranks[MAXGRID], cltotal[MAXGRID];   /* log2 */
     int chas[MPIW_ALLTOALL_FORMS];       /* the form was measured */
-    double cgain[MPIW_ALLTOALL_FORMS][2][MAXCOLL];  /* log(passthrough / pack) [long,
-                                          * nested][block][ranks][bytes per peer] */
+    double cgain[MPIW_ALLTOALL_FORMS][2][2][MAXCOLL];  /* log(passthrough / pack) [send,
+                                          * receive side][long, nested][block][ranks]
+                                          * [bytes per peer] */
     int dnb, dns;                        /* the device grid; 0: no device tables */
     double dlblock[MAXGRID], dltotal[MAXGRID];
     double dtime[DEVICE_METHODS][MAXGRID * MAXGRID];   /* log seconds; +inf: not measured */
@@ -263,20 +265,24 @@ static const char *read_collective(int64_t f, model *out)
         !ascending_positive(ranks, nr) || !ascending_positive(total, ns))
         return "its all-to-all grid is missing, too large or not ascending";
     for (int k = 0; k < MPIW_ALLTOALL_FORMS; k++) {
+        static const char *const side[2] = { "send", "recv" };
         static const char *const table[3] = { "passthrough", "passthrough_nested", "pack" };
         double *dst[3] = { pass, nested, pack };
-        snprintf(path, sizeof path, "collective/%s/pack", coll_name[k]);
+        snprintf(path, sizeof path, "collective/send/%s/pack", coll_name[k]);
         if (!mpiw_h5_has(f, path))
             continue;
-        for (int t = 0; t < 3; t++) {
-            snprintf(path, sizeof path, "collective/%s/%s", coll_name[k], table[t]);
-            if (mpiw_h5_read(f, path, dst[t], MAXCOLL, dp) != nb * nr * ns || dp[0] != nb ||
-                dp[1] != nr)
-                return "an all-to-all's tables disagree with their grid";
+        for (int s = 0; s < 2; s++) {
+            for (int t = 0; t < 3; t++) {
+                snprintf(path, sizeof path, "collective/%s/%s/%s", side[s], coll_name[k],
+                         table[t]);
+                if (mpiw_h5_read(f, path, dst[t], MAXCOLL, dp) != nb * nr * ns ||
+                    dp[0] != nb || dp[1] != nr)
+                    return "an all-to-all's tables disagree with their grid";
+            }
+            if ((why = gains(out->cgain[k][s][0], pass, pack, (int) nb, (int) nr, (int) ns)) ||
+                (why = gains(out->cgain[k][s][1], nested, pack, (int) nb, (int) nr, (int) ns)))
+                return why;
         }
-        if ((why = gains(out->cgain[k][0], pass, pack, (int) nb, (int) nr, (int) ns)) ||
-            (why = gains(out->cgain[k][1], nested, pack, (int) nb, (int) nr, (int) ns)))
-            return why;
         out->chas[k] = 1;
     }
     for (int64_t i = 0; i < nb; i++)
@@ -535,7 +541,7 @@ static double coll_value(const double *v, double x, double r, double y)
 #define MEMO 8
 typedef struct memo {
     int64_t block, stride, leaf, bytes;
-    int alone, coll, ranks, pack;
+    int alone, coll, ranks, recv, pack;
 } memo;
 static __thread memo memos[MEMO];
 static __thread unsigned memo_next;
@@ -551,8 +557,8 @@ static int measured_pack(int64_t block, int64_t stride, double bytes, int built,
     /* An all-to-all the model timed as itself: its own table; else the exchange's. */
     if (k >= 0 && k < MPIW_ALLTOALL_FORMS && m.cnb && m.chas[k]) {
         double r = log2(c->ranks > 1 ? (double) c->ranks : 1.0);
-        nested = coll_value(m.cgain[k][1], x, r, y);
-        flat = coll_value(m.cgain[k][0], x, r, y);
+        nested = coll_value(m.cgain[k][c->recv != 0][1], x, r, y);
+        flat = coll_value(m.cgain[k][c->recv != 0][0], x, r, y);
         g = built == NESTED_ONLY ? nested : built == LONG_ONLY ? flat : fmin(nested, flat);
         return g > MARGIN;
     }
@@ -565,6 +571,12 @@ static int measured_pack(int64_t block, int64_t stride, double bytes, int built,
 int mpiw_model_pack(const mpic_desc *d, int64_t count, const mpiw_call *c)
 {
     int64_t block = mpic_block_bytes(d), stride = mpic_block_stride(d);
+
+    /* An all-to-all's side is looked up at the runs its type was built of, where they
+     * are shorter than its merged blocks: MPICH moves a subarray's rows one by one even
+     * where they are adjacent (the pencil transposes' 1 KiB rows, 32 KiB merged). */
+    if (c->coll && d->leaf_bytes > 0 && d->leaf_bytes < block)
+        block = d->leaf_bytes;
     int64_t bytes = count * d->info.size;
     memo *e;
     int built;
@@ -574,11 +586,12 @@ int mpiw_model_pack(const mpic_desc *d, int64_t count, const mpiw_call *c)
     for (int i = 0; i < MEMO; i++)
         if (memos[i].bytes == bytes && memos[i].block == block && memos[i].stride == stride &&
             memos[i].leaf == d->leaf_count && memos[i].alone == c->alone &&
-            memos[i].coll == c->coll && memos[i].ranks == c->ranks)
+            memos[i].coll == c->coll && memos[i].ranks == c->ranks &&
+            memos[i].recv == c->recv)
             return memos[i].pack;
     built = construction(d->leaf_count, bytes / block);
     e = &memos[memo_next++ % MEMO];
-    *e = (memo) { block, stride, d->leaf_count, bytes, c->alone, c->coll, c->ranks,
+    *e = (memo) { block, stride, d->leaf_count, bytes, c->alone, c->coll, c->ranks, c->recv,
                   m.loaded ? measured_pack(block, stride, (double) bytes, built, c)
                            : builtin_pack(block, stride, (double) bytes, built, c->alone) };
     return e->pack;

@@ -55,14 +55,14 @@ static char *null_sources(MPI_Comm comm, int nin)
 /* Which blocks of a side to pack (how[i] = 1, desc in d[i]) and their packed offsets;
  * the number packed. Bytes of a block must fit an int unless the call is a _c one. */
 static int choose_blocks(const mpiw_side *s, int n, int large, mpic_desc *d, int *how,
-                         int64_t *off, int64_t *total, const mpiw_collective *k)
+                         int64_t *off, int64_t *total, const mpiw_collective *k, int recv)
 {
     int packed = 0;
 
     *total = 0;
     for (int i = 0; i < n; i++) {
         int64_t c = mpiw_side_count(s, i);
-        how[i] = mpiw_side_packs(s->buf, c, mpiw_side_type(s, i), &d[i], k) &&
+        how[i] = mpiw_side_packs(s->buf, c, mpiw_side_type(s, i), &d[i], k, recv) &&
                  (large || c * d[i].info.size <= INT_MAX);
         off[i] = *total;
         if (how[i]) {
@@ -160,8 +160,8 @@ int mpiw_neighbor_alltoallw_try(const mpiw_side *s, const mpiw_side *r, MPI_Comm
         PMPI_Comm_size(comm, &k.ranks) != MPI_SUCCESS || !plan_alloc(&p, nin + nout))
         return 0;
     n = nin + nout;
-    ns = choose_blocks(s, nout, large, p.d, p.how, p.off, &stotal, &k);
-    nr = choose_blocks(r, nin, large, p.d + nout, p.how + nout, p.off + nout, &rtotal, &k);
+    ns = choose_blocks(s, nout, large, p.d, p.how, p.off, &stotal, &k, 0);
+    nr = choose_blocks(r, nin, large, p.d + nout, p.how + nout, p.off + nout, &rtotal, &k, 1);
     if ((!ns && !nr) || (nr && !(null = null_sources(comm, nin))) ||
         !(stmp = mpiw_scratch_get((size_t) stotal)) ||
         !(rtmp = mpiw_scratch_get((size_t) rtotal))) {

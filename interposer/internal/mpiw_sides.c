@@ -66,9 +66,9 @@ static int fill(const mpiw_side *s, int n, int large, int send, const mpic_desc 
 /* Does the chooser pack count elements of dt (d filled, its table retained: the caller
  * releases it)? A type of ours it declines counts as method_passthrough. */
 int mpiw_side_packs(const void *buf, int64_t count, MPI_Datatype dt, mpic_desc *d,
-                    const mpiw_collective *k)
+                    const mpiw_collective *k, int recv)
 {
-    mpiw_call call = { buf, count, dt, 0, MPI_COMM_NULL, 1, 0, k->form + 1, k->ranks };
+    mpiw_call call = { buf, count, dt, 0, MPI_COMM_NULL, 1, 0, k->form + 1, k->ranks, recv };
     mpiw_choice c;
 
     mpiw_choose(&call, &c);
@@ -97,7 +97,7 @@ int mpiw_side_pack(const mpiw_side *s, int n, int large, int send, mpic_desc *d,
             return 0;
         most = mpiw_side_count(s, i) > most ? mpiw_side_count(s, i) : most;
     }
-    return mpiw_side_packs(s->buf, most, s->type, d, k) &&
+    return mpiw_side_packs(s->buf, most, s->type, d, k, !send) &&
            fill(s, n, large, send, d, 1, c, o, tmp);
 }
 
@@ -122,7 +122,7 @@ int mpiw_side_pack_w(const mpiw_side *s, int n, int large, int send, mpic_desc *
         return 0;
     mpic_desc chosen = { 0 };
     int ours = mpiw_side_packs(s->buf, mpiw_side_count(s, at), mpiw_side_type(s, at), &chosen,
-                               k);
+                               k, !send);
     mpic_desc_release(&chosen);
     return ours && fill(s, n, large, send, d, 0, c, o, tmp);
 }
