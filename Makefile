@@ -91,6 +91,9 @@ $(MPIS:%=bench-%): bench-%: setup-%
 	    --json benchmarks/results/ddt-$*-builtin.json
 	MPICOMM_MODEL=$(CACHE)/model-$*.h5 $(call venv,$*)/bin/mpicomm run -n 2 -- \
 	    $(call venv,$*)/bin/python benchmarks/p2p_bench.py --reps 5 --json benchmarks/results/p2p-$*.json
+	for n in 2 4; do MPICOMM_MODEL=$(CACHE)/model-$*.h5 $(call venv,$*)/bin/mpicomm run -n $$n -- \
+	    $(call venv,$*)/bin/python benchmarks/alltoall_bench.py \
+	    --json benchmarks/results/alltoall-$*-$$n.json || exit 1; done
 	$(call venv,$*)/bin/python benchmarks/overhead.py --rounds 7 --iters 200000
 	$(call venv,$*)/bin/python benchmarks/fortran_bench.py --rounds 9 \
 	    --json benchmarks/results/fortran-$*.json
