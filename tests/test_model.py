@@ -612,8 +612,11 @@ if comm.rank == 0:
 
 
 def test_an_alltoall_side_is_looked_up_at_the_runs_it_was_built_of(tmp_path):
-    """All-to-all tables where 1 KiB blocks pack faster and 32 KiB ones do not: a side of
-    32 KiB blocks built of 1 KiB subarray rows is packed, one built as 32 KiB blocks not."""
+    """All-to-all tables where 1 KiB blocks pack faster and 32 KiB ones do not: under
+    MPICH, which moves a subarray row by row, a side of 32 KiB blocks built of 1 KiB
+    subarray rows is packed; one built as 32 KiB blocks is not, nor is either under Open
+    MPI, which merges adjacent rows when the type is committed."""
+    mpich = installation.probe().vendor == "MPICH"
     path = strided_model(tmp_path / "m.h5", True, True)
     with h5py.File(path, "a") as f:
         f["collective/block_bytes"] = np.array([1024, 32768])
@@ -626,7 +629,7 @@ def test_an_alltoall_side_is_looked_up_at_the_runs_it_was_built_of(tmp_path):
             pack = np.full((2, 2, 2), 1e-3)
             pack[1] = 4e-3
             f[f"collective/{side}/{form}/pack"] = pack
-    for built, want in (("subarray", 1), ("vector", 0)):
+    for built, want in (("subarray", int(mpich)), ("vector", 0)):
         res = helpers.mpicomm_run(2, [sys.executable, "-c", RUNS, built],
                                   env={"MPICOMM_MODEL": str(path)})
         assert res.returncode == 0, res.stdout + res.stderr

@@ -572,10 +572,11 @@ int mpiw_model_pack(const mpic_desc *d, int64_t count, const mpiw_call *c)
 {
     int64_t block = mpic_block_bytes(d), stride = mpic_block_stride(d);
 
-    /* An all-to-all's side is looked up at the runs its type was built of, where they
-     * are shorter than its merged blocks: MPICH moves a subarray's rows one by one even
-     * where they are adjacent (the pencil transposes' 1 KiB rows, 32 KiB merged). */
-    if (c->coll && d->leaf_bytes > 0 && d->leaf_bytes < block)
+    /* Under MPICH an all-to-all's side is looked up at the runs its type was built of,
+     * where they are shorter than its merged blocks: MPICH moves a subarray's rows one by
+     * one even where they are adjacent (the pencil transposes' 1 KiB rows, 32 KiB
+     * merged), where Open MPI merges them when the type is committed. */
+    if (c->coll && d->leaf_bytes > 0 && d->leaf_bytes < block && !strcmp(vendor, "MPICH"))
         block = d->leaf_bytes;
     int64_t bytes = count * d->info.size;
     memo *e;
