@@ -25,9 +25,9 @@
  * Neighbor_alltoallw) are timed as themselves, each side on its own (the other
  * contiguous), packed and left to the MPI, by block length, bytes per peer and the
  * communicator's size, both constructions, where the model has them: a side of such a
- * call takes the method with the lower time there (5% margin), looked up at the runs
- * its type was built of (mpic_desc.leaf_bytes); a model without them (or without that
- * form) answers from the exchange tables, as for nonblocking calls.
+ * call takes the method with the lower time there (5% margin), under MPICH looked up at
+ * the runs its type was built of (mpic_desc.leaf_bytes); a model without them (or
+ * without that form) answers from the exchange tables, as for nonblocking calls.
  *
  * Where `mpicomm measure` ran with a device (a GPU, or the simulated device), the file
  * also holds the device methods' times (staged, oneshot; device over a CUDA-aware MPI)
@@ -571,6 +571,9 @@ static int measured_pack(int64_t block, int64_t stride, double bytes, int built,
 int mpiw_model_pack(const mpic_desc *d, int64_t count, const mpiw_call *c)
 {
     int64_t block = mpic_block_bytes(d), stride = mpic_block_stride(d);
+    int64_t bytes = count * d->info.size;
+    memo *e;
+    int built;
 
     /* Under MPICH an all-to-all's side is looked up at the runs its type was built of,
      * where they are shorter than its merged blocks: MPICH moves a subarray's rows one by
@@ -578,9 +581,6 @@ int mpiw_model_pack(const mpic_desc *d, int64_t count, const mpiw_call *c)
      * merged), where Open MPI merges them when the type is committed. */
     if (c->coll && d->leaf_bytes > 0 && d->leaf_bytes < block && !strcmp(vendor, "MPICH"))
         block = d->leaf_bytes;
-    int64_t bytes = count * d->info.size;
-    memo *e;
-    int built;
 
     if (block <= 0)
         return 0;
