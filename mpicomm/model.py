@@ -147,7 +147,14 @@ def gains(model, nested=False, exchange=False):
     group = "exchange" if exchange and "exchange/pack" in model else "method"
     name = f"{group}/passthrough_nested" if nested and f"{group}/passthrough_nested" in model \
         else f"{group}/passthrough"
-    g = np.log(_grid(model, name) / _grid(model, f"{group}/pack"))
+    return _nearest_measured(np.log(_grid(model, name) / _grid(model, f"{group}/pack")))
+
+
+def _nearest_measured(g):
+    """g [a, b, sizes] with each point not measured (not finite) taking the nearest
+    measured size of its (a, b) row (the smaller on a tie), a row with none the row of
+    the previous b, as the interposer fills its tables (mpiw_model.c: gains)."""
+    import numpy as np
     out = g.copy()
     ns = g.shape[2]
     for i, k in np.ndindex(g.shape[:2]):
@@ -170,16 +177,8 @@ def collective_gains(model, form, nested=False, side="send"):
     reads it."""
     import numpy as np
     name = "passthrough_nested" if nested else "passthrough"
-    g = np.log(model[f"collective/{side}/{form}/{name}"] /
-               model[f"collective/{side}/{form}/pack"])
-    out = g.copy()
-    for i, k in np.ndindex(g.shape[:2]):
-        row = g[i, k]
-        ok = [j for j in range(g.shape[2]) if np.isfinite(row[j])]
-        for j in range(g.shape[2]):
-            out[i, k, j] = row[min(ok, key=lambda c: (abs(c - j), c > j))] if ok \
-                else out[i, k - 1, j]
-    return out
+    return _nearest_measured(np.log(model[f"collective/{side}/{form}/{name}"] /
+                                    model[f"collective/{side}/{form}/pack"]))
 
 
 def _collective_lines(m):

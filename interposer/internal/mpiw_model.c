@@ -477,21 +477,31 @@ static double interpolate(const double *v, const double *lb, int nb, const doubl
            wx * ((1 - wy) * v[i1 * ns + j] + wy * v[i1 * ns + j1]);
 }
 
-/* A host table v[nb][nst][ns] at (log2 block, log2 stride, log2 total): per block row,
- * bilinear over the strides it was measured at (max(b + DENSE_GAP, class): repeated
- * ones first), then between the two rows. */
-static double host_value(const double *v, double x, double z, double y)
+/* A table v[nb][nz][ns] at (x, z, y) on the grid lb[nb] x (a middle axis per block
+ * row: mid + row * mid_step) x lt[ns]: per block row bilinear, then between the two
+ * rows. */
+static double table_value(const double *v, const double *lb, int nb, const double *mid,
+                          int mid_step, int nz, const double *lt, int ns, double x, double z,
+                          double y)
 {
     double wx, value[2];
     int i;
 
-    locate(m.lblock, m.nb, x, &i, &wx);
+    locate(lb, nb, x, &i, &wx);
     for (int r = 0; r < 2; r++) {
-        int row = m.nb > 1 ? i + r : i;
-        value[r] = interpolate(v + (int64_t) row * m.nst * m.ns, m.laxis[row], m.nst,
-                               m.ltotal, m.ns, z, y);
+        int row = nb > 1 ? i + r : i;
+        value[r] = interpolate(v + (int64_t) row * nz * ns, mid + row * mid_step, nz, lt, ns,
+                               z, y);
     }
     return (1 - wx) * value[0] + wx * value[1];
+}
+
+/* A host table v[nb][nst][ns] at (log2 block, log2 stride, log2 total): each block row
+ * over the strides it was measured at (max(b + DENSE_GAP, class): repeated ones first). */
+static double host_value(const double *v, double x, double z, double y)
+{
+    return table_value(v, m.lblock, m.nb, m.laxis[0], MAXSTRIDES, m.nst, m.ltotal, m.ns, x,
+                       z, y);
 }
 
 /* The construction's table: nested for an innermost repetition of at most NESTED
@@ -520,19 +530,10 @@ static int builtin_pack(int64_t block, int64_t stride, double bytes, int built, 
 }
 
 /* An all-to-all's table v[cnb][cnr][cns] at (log2 block, log2 ranks, log2 bytes per
- * peer): per block row bilinear, then between the two rows. */
+ * peer). */
 static double coll_value(const double *v, double x, double r, double y)
 {
-    double wx, value[2];
-    int i;
-
-    locate(m.clblock, m.cnb, x, &i, &wx);
-    for (int k = 0; k < 2; k++) {
-        int row = m.cnb > 1 ? i + k : i;
-        value[k] = interpolate(v + (int64_t) row * m.cnr * m.cns, m.clranks, m.cnr, m.cltotal,
-                               m.cns, r, y);
-    }
-    return (1 - wx) * value[0] + wx * value[1];
+    return table_value(v, m.clblock, m.cnb, m.clranks, 0, m.cnr, m.cltotal, m.cns, x, r, y);
 }
 
 /* The answer for a (block, stride, leaf count, bytes), interpolated once: a program
@@ -551,7 +552,7 @@ static int measured_pack(int64_t block, int64_t stride, double bytes, int built,
 {
     double x = log2((double) block), y = log2(bytes);
     double z = log2(stride > 1 ? (double) stride : 1.0);
-    double nested, flat, g;
+    double nested, flat, g, margin;
     int k = c->coll - 1;
 
     /* An all-to-all the model timed as itself: its own table; else the exchange's. */
@@ -559,13 +560,14 @@ static int measured_pack(int64_t block, int64_t stride, double bytes, int built,
         double r = log2(c->ranks > 1 ? (double) c->ranks : 1.0);
         nested = coll_value(m.cgain[k][c->recv != 0][1], x, r, y);
         flat = coll_value(m.cgain[k][c->recv != 0][0], x, r, y);
-        g = built == NESTED_ONLY ? nested : built == LONG_ONLY ? flat : fmin(nested, flat);
-        return g > MARGIN;
+        margin = MARGIN;
+    } else {
+        nested = host_value(m.nested_gain[!c->alone], x, z, y);
+        flat = host_value(m.gain[!c->alone], x, z, y);
+        margin = c->alone ? MARGIN : EXCHANGE_MARGIN;
     }
-    nested = host_value(m.nested_gain[!c->alone], x, z, y);
-    flat = host_value(m.gain[!c->alone], x, z, y);
     g = built == NESTED_ONLY ? nested : built == LONG_ONLY ? flat : fmin(nested, flat);
-    return g > (c->alone ? MARGIN : EXCHANGE_MARGIN);
+    return g > margin;
 }
 
 int mpiw_model_pack(const mpic_desc *d, int64_t count, const mpiw_call *c)

@@ -135,17 +135,14 @@ class _DeviceFusion:
         self.limit = limit
         self.layout = plans.layout_key(arrays, limit)
         self._signatures = {}
-        groups = plans.groups(arrays, limit)
-        first = next((i for i, (_, _, alone) in enumerate(groups) if not alone), None)
-        order = ([first] if first is not None else []) + \
-            [i for i in range(len(groups)) if i != first]
+        first, rest = plans.head_first(plans.groups(arrays, limit), lambda g: g[2])
         self.parts = []                      # (dtype, device buffer, offset, [(array, at)])
         if first is None:
             self.parts.append((np.dtype(np.float64), device.empty(HEADER, np.float64),
                                HEADER, []))
-        for i in order:
-            key, members, _ = groups[i]
-            dtype, skip = np.dtype(key), HEADER if i == first else 0
+        for group in ([first] if first is not None else []) + rest:
+            key, members, _ = group
+            dtype, skip = np.dtype(key), HEADER if group is first else 0
             total = skip + sum(n for _, _, n in members)
             self.parts.append((dtype, device.empty(total, dtype), skip,
                                [(a, skip + off) for a, off, _ in members]))

@@ -130,6 +130,13 @@ def groups(arrays, limit):
     return out
 
 
+def head_first(items, alone):
+    """(the first item that is not alone, or None; the others in order): the header
+    rides with the first fused bucket, the rest follow."""
+    first = next((x for x in items if not alone(x)), None)
+    return first, [x for x in items if x is not first]
+
+
 def layout_key(arrays, limit):
     """What every rank must agree on: the number, order, dtypes and shapes of the
     arrays, and the fusion limit (it shapes the buffers)."""
@@ -149,8 +156,7 @@ class Plan:
         self.integers = any(d.kind == "i" for d in self.dtypes)
         # The first fused bucket goes first (the header rides with it), then the rest
         # in order; where every array is alone, the header goes on its own.
-        first = next((b for b in self.buckets if not b.alone), None)
-        self.head, self.rest = first, [b for b in self.buckets if b is not first]
+        self.head, self.rest = head_first(self.buckets, lambda b: b.alone)
         self._signatures = {}
         self.own = {}                        # the blocking path's buffers, reused
         self.spare = []                      # the nonblocking path's, between calls
