@@ -256,7 +256,15 @@ def _compile(inst, mpicc, src, vendor, version, hdf5, lib, meta_path, quiet, nvc
                          out.stderr[-4000:])
     os.chmod(tmp, 0o755)
     os.replace(tmp, lib)
-    cuda = _compile_cuda(nvcc, src, outdir / CUDA_LIBNAME, quiet) if nvcc else False
+    cuda, cuda_error = False, None
+    if nvcc:
+        try:
+            cuda = _compile_cuda(nvcc, src, outdir / CUDA_LIBNAME, quiet)
+        except BuildError as exc:
+            # The interposer works without kernels (device buffers packed on the host).
+            cuda_error = str(exc)
+            print("mpicomm: warning: building without CUDA kernels (device buffers are packed "
+                  "through host memory): " + cuda_error, file=sys.stderr)
     meta = {
         "library": str(lib),
         "mpi_vendor": vendor,
@@ -266,6 +274,7 @@ def _compile(inst, mpicc, src, vendor, version, hdf5, lib, meta_path, quiet, nvc
         "mpicc": mpicc,
         "cpu_kernels": _kernel_count(src),
         "cuda_kernels": cuda,
+        "cuda_error": cuda_error,
         "fortran_entry_points": _fortran_entry_points(lib),
         "hdf5": hdf5,
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -281,7 +290,7 @@ def nvcc_archs(nvcc):
     """The compute capabilities of CUDA_ARCHS this nvcc can build for."""
     out = subprocess.run([nvcc, "--list-gpu-arch"], capture_output=True, text=True,
                          env=_compiler_env())
-    known = {int(w.split("_")[1]) for w in out.stdout.split() if w.startswith("compute_")}
+    known = {int(m.group(1)) for m in re.finditer(r"\bcompute_(\d+)\b", out.stdout)}
     return [a for a in CUDA_ARCHS if a in known]
 
 
@@ -304,9 +313,11 @@ def _compile_cuda(nvcc, src, target, quiet):
            "-o", tmp]
     out = subprocess.run(cmd, capture_output=True, text=True, env=_compiler_env())
     if out.returncode != 0:
-        os.unlink(tmp)
+        if os.path.exists(tmp):
+            os.unlink(tmp)
         raise BuildError("compiling the CUDA kernels failed:\n" + " ".join(cmd) + "\n" +
                          out.stderr[-4000:])
+    os.chmod(tmp, 0o755)                    # mkstemp's 0600 would keep other users out
     os.replace(tmp, target)
     version = subprocess.run([nvcc, "--version"], capture_output=True, text=True).stdout
     return {"library": str(target), "nvcc": nvcc, "archs": archs,

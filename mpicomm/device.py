@@ -1,4 +1,5 @@
-"""Arrays in device memory, named as CuPy names them: `empty`, `asarray`, `asnumpy`.
+"""Arrays in device memory, named as CuPy names them: `empty`, `asarray`, `asnumpy`,
+`Device`, `synchronize`.
 
 With a GPU (MPICOMM_DEVICE unset or `cuda`) these are CuPy's own. Under
 MPICOMM_DEVICE=sim they are arrays in the simulated device's memory, which the preloaded
@@ -11,13 +12,20 @@ mpi4py hands their pointers to MPI exactly as it does CuPy's:
     >>> a = device.asarray(numpy.arange(12.0).reshape(3, 4))
     >>> comm.Send(a[1:], dest=1)                  # staged or packed by the interposer
     >>> device.asnumpy(a[0])
+
+The simulated device keeps CUDA's rules, as CuPy meets them: `asarray`, `set`, assignment
+(`a[1:] = 0`) and `fill` are queued on the current device's legacy default stream and run
+only at a synchronisation (`synchronize()`, `asnumpy`, or work that CUDA orders after
+them); `Device(i)` chooses the device new arrays live on (MPICOMM_SIM_DEVICES of them).
 """
 import ctypes
 import os
+import threading
 
 import numpy as np
 
-__all__ = ["backend", "empty", "asarray", "asnumpy", "ndarray"]
+__all__ = ["backend", "empty", "asarray", "asnumpy", "ndarray", "Device", "synchronize",
+           "device_count", "reset"]
 
 
 class DeviceError(RuntimeError):
@@ -46,15 +54,20 @@ def _sim():
     global _SIM
     if _SIM is None:
         lib = ctypes.CDLL(None)
-        if not hasattr(lib, "mpicomm_device_alloc"):
+        if not hasattr(lib, "mpicomm_sim_alloc"):
             raise DeviceError(
                 "the simulated device lives in the interposer, which this process has not "
                 "loaded: start the program with `mpicomm run`, or call "
                 "mpicomm.interposer.load() before importing mpi4py")
-        lib.mpicomm_device_alloc.restype = ctypes.c_void_p
-        lib.mpicomm_device_alloc.argtypes = [ctypes.c_size_t]
-        lib.mpicomm_device_free.argtypes = [ctypes.c_void_p]
-        lib.mpicomm_device_copy.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t]
+        lib.mpicomm_sim_alloc.restype = ctypes.c_void_p
+        lib.mpicomm_sim_alloc.argtypes = [ctypes.c_int, ctypes.c_size_t]
+        lib.mpicomm_sim_free.argtypes = [ctypes.c_void_p]
+        lib.mpicomm_sim_copy_async.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p,
+                                               ctypes.c_size_t]
+        lib.mpicomm_sim_fill_async.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p,
+                                               ctypes.c_size_t, ctypes.c_size_t]
+        lib.mpicomm_sim_synchronize.argtypes = [ctypes.c_int]
+        lib.mpicomm_sim_reset.argtypes = [ctypes.c_int]
         lib.mpicomm_device_backend.restype = ctypes.c_char_p
         if lib.mpicomm_device_backend() != b"sim":
             raise DeviceError("MPICOMM_DEVICE=sim was not set when the interposer started "
@@ -63,18 +76,83 @@ def _sim():
     return _SIM
 
 
+_current = threading.local()
+
+
+def _device_id():
+    return getattr(_current, "id", 0)
+
+
+class Device:
+    """The device new arrays live on, as `cupy.cuda.Device(i)`: a context manager (the
+    previous device comes back at exit), or `.use()`. Device 0 until one is chosen."""
+
+    def __init__(self, device=None):
+        self.id = _device_id() if device is None else int(device)
+        if backend() == "sim" and not 0 <= self.id < device_count():
+            raise ValueError(f"device {self.id} does not exist: the simulated device has "
+                             f"{device_count()} (MPICOMM_SIM_DEVICES)")
+
+    def use(self):
+        if backend() == "cuda":
+            _cupy().cuda.Device(self.id).use()
+        _current.id = self.id
+
+    def synchronize(self):
+        """Wait for everything queued on this device."""
+        if backend() == "cuda":
+            _cupy().cuda.Device(self.id).synchronize()
+        elif _sim().mpicomm_sim_synchronize(self.id) != 0:
+            raise DeviceError(f"synchronizing simulated device {self.id} failed")
+
+    def __enter__(self):
+        self._was = _device_id()
+        if backend() == "cuda":
+            self._cuda = _cupy().cuda.Device(self.id)
+            self._cuda.__enter__()
+        _current.id = self.id
+        return self
+
+    def __exit__(self, *exc):
+        _current.id = self._was
+        if backend() == "cuda":
+            self._cuda.__exit__(*exc)
+        return False
+
+
+def device_count():
+    """How many devices there are (MPICOMM_SIM_DEVICES on the simulated device)."""
+    if backend() == "cuda":
+        return _cupy().cuda.runtime.getDeviceCount()
+    return _sim().mpicomm_sim_devices()
+
+
+def synchronize():
+    """Wait for everything queued on the current device (`cupy.cuda.Device().synchronize()`)."""
+    Device().synchronize()
+
+
+def reset():
+    """As cudaDeviceReset: the current device's memory, streams and queued work are gone
+    (arrays on it must not be used again)."""
+    if backend() == "cuda":
+        _cupy().cuda.runtime.deviceReset()
+    elif _sim().mpicomm_sim_reset(_device_id()) != 0:
+        raise DeviceError(f"resetting simulated device {_device_id()} failed")
+
+
 class _Memory:
     """One allocation of the simulated device, freed with its last array."""
 
-    def __init__(self, nbytes):
-        self.lib = _sim()
-        self.ptr = self.lib.mpicomm_device_alloc(max(nbytes, 1))
+    def __init__(self, nbytes, device):
+        self.lib, self.device = _sim(), device
+        self.ptr = self.lib.mpicomm_sim_alloc(device, max(nbytes, 1))
         if not self.ptr:
-            raise MemoryError(f"the simulated device could not allocate {nbytes} bytes")
+            raise MemoryError(f"the simulated device {device} could not allocate {nbytes} bytes")
 
     def __del__(self):
         if getattr(self, "ptr", None):
-            self.lib.mpicomm_device_free(self.ptr)
+            self.lib.mpicomm_sim_free(self.ptr)
 
 
 class ndarray:
@@ -142,19 +220,25 @@ class ndarray:
         hi = sum((n - 1) * s for n, s in zip(self.shape, self.strides) if s > 0 and n)
         return lo, hi + self.dtype.itemsize
 
+    @property
+    def device(self):
+        return Device(self._memory.device)
+
     def get(self):
-        """A host copy (numpy)."""
+        """A host copy (numpy): queued on the device's legacy stream after its earlier
+        work, and waited for, as CuPy's."""
         if self.size == 0:
             return np.empty(self.shape, self.dtype)
         lo, hi = self._span()
         raw = np.empty(hi - lo, np.uint8)
-        _copy(raw.ctypes.data, self.data_ptr + lo, hi - lo)
+        _copy(self._memory.device, raw.ctypes.data, self.data_ptr + lo, hi - lo)
         return np.array(np.ndarray(self.shape, self.dtype, buffer=raw, offset=-lo,
                                    strides=self.strides))
 
     def set(self, host):
-        """Copy a host array of the same shape in (a strided view too: its span is read,
-        its elements replaced, and the span written back)."""
+        """Copy a host array of the same shape in, queued on the device's legacy stream
+        (the host bytes are taken at once). A strided view reads its span first (a
+        synchronisation), replaces its elements there and writes the span back."""
         host = np.asarray(host, dtype=self.dtype)
         if host.shape != self.shape:
             raise ValueError(f"shape {host.shape} does not match the device array's {self.shape}")
@@ -162,16 +246,42 @@ class ndarray:
             return
         if self._contiguous():
             host = np.ascontiguousarray(host)
-            _copy(self.data_ptr, host.ctypes.data, host.nbytes)
+            _copy(self._memory.device, self.data_ptr, host.ctypes.data, host.nbytes)
             return
         lo, hi = self._span()
         raw = np.empty(hi - lo, np.uint8)
-        _copy(raw.ctypes.data, self.data_ptr + lo, hi - lo)
+        _copy(self._memory.device, raw.ctypes.data, self.data_ptr + lo, hi - lo)
         np.ndarray(self.shape, self.dtype, buffer=raw, offset=-lo, strides=self.strides)[...] = host
-        _copy(self.data_ptr + lo, raw.ctypes.data, hi - lo)
+        _copy(self._memory.device, self.data_ptr + lo, raw.ctypes.data, hi - lo)
+
+    def fill(self, value):
+        """Every element set to value, by a fill kernel queued on the device's legacy
+        stream (a strided view: as set)."""
+        if not self.size:
+            return
+        if not self._contiguous():
+            self.set(np.full(self.shape, value, self.dtype))
+            return
+        one = np.array(value, dtype=self.dtype)
+        if _sim().mpicomm_sim_fill_async(self._memory.device, self.data_ptr, one.ctypes.data,
+                                         one.nbytes, self.nbytes) != 0:
+            raise DeviceError(f"a fill of {self.nbytes} bytes on simulated device "
+                              f"{self._memory.device} failed")
+
+    def __setitem__(self, key, value):
+        """a[i] = v, a[i:j] = v (leading dimension): a scalar fills, an array (numpy or
+        device, broadcast to the target's shape) is copied in."""
+        target = self[key]
+        if isinstance(value, ndarray):
+            value = value.get()
+        if np.ndim(value) == 0 and not isinstance(value, np.ndarray):
+            target.fill(value)
+        else:
+            target.set(np.broadcast_to(np.asarray(value, dtype=self.dtype), target.shape))
 
     def __repr__(self):
-        return f"mpicomm.device.ndarray(shape={self.shape}, dtype={self.dtype}, backend=sim)"
+        return (f"mpicomm.device.ndarray(shape={self.shape}, dtype={self.dtype}, backend=sim, "
+                f"device={self._memory.device})")
 
 
 def _c_strides(shape, itemsize):
@@ -182,9 +292,13 @@ def _c_strides(shape, itemsize):
     return tuple(reversed(strides))
 
 
-def _copy(dst, src, nbytes):
-    if _sim().mpicomm_device_copy(dst, src, nbytes) != 0:
-        raise DeviceError(f"copy of {nbytes} bytes between host and simulated device failed")
+def _copy(device, dst, src, nbytes):
+    """A copy on the device's legacy stream: from host memory the bytes are taken at
+    once; to host memory it completes before it returns (CUDA's rules for pageable
+    memory)."""
+    if _sim().mpicomm_sim_copy_async(device, dst, src, nbytes) != 0:
+        raise DeviceError(f"copy of {nbytes} bytes between host and simulated device "
+                          f"{device} failed")
 
 
 def empty(shape, dtype=float):
@@ -195,7 +309,8 @@ def empty(shape, dtype=float):
     if any(n < 0 for n in shape):
         raise ValueError(f"negative dimension in shape {shape}")
     dtype = np.dtype(dtype)
-    return ndarray(shape, dtype, _Memory(int(np.prod(shape, dtype=np.int64)) * dtype.itemsize))
+    return ndarray(shape, dtype, _Memory(int(np.prod(shape, dtype=np.int64)) * dtype.itemsize,
+                                         _device_id()))
 
 
 def asarray(host, dtype=None):

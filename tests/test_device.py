@@ -72,8 +72,10 @@ def test_nvcc_builds_the_cuda_kernels_with_warnings_as_errors():
     assert cuda["archs"] and set(cuda["archs"]) <= set(build.CUDA_ARCHS)
     syms = subprocess.run(["nm", "-D", "--defined-only", cuda["library"]], capture_output=True,
                           text=True, check=True).stdout
-    assert "mpik_cuda_launch" in syms
-    assert cuda["kernels"] == 90          # 9 levels x 5 widths x pack, unpack
+    for name in ("mpik_cuda_launch", "mpik_cuda_merge", "mpik_cuda_runtime_version",
+                 "mpik_cuda_error_name"):
+        assert name in syms
+    assert cuda["kernels"] == 91          # 9 levels x 5 widths x pack, unpack, and merge
 
 
 def test_the_cuda_wheels_nvcc_builds_the_kernels(tmp_path):
@@ -89,7 +91,7 @@ def test_the_cuda_wheels_nvcc_builds_the_kernels(tmp_path):
                            text=True, check=True).stdout.strip()
     assert found in wheels or found == "/usr/local/cuda/bin/nvcc", found
     cuda = build._compile_cuda(wheels[0], build.source_dir(), tmp_path / "k.so", True)
-    assert cuda["kernels"] == 90 and cuda["archs"] and (tmp_path / "k.so").exists()
+    assert cuda["kernels"] == 91 and cuda["archs"] and (tmp_path / "k.so").exists()
     assert not [n for n in needed(str(tmp_path / "k.so")) if "cudart" in n]
 
 

@@ -126,6 +126,18 @@ void mpik_emu_copy(int width, char *dst, const char *src);
 
 """
 
+MERGE = """/* The bytes of src whose mask byte is set, into dst (n bytes each): a receive into a
+ * device buffer changes its type's bytes and no other. */
+MPIK_FN void mpik_merge(const mpik_at *at, const char *src, char *dst,
+                        const unsigned char *mask, int64_t n)
+{
+    for (int64_t x = MPIK_START(at, x); x < n; x += MPIK_STEP(at, x))
+        if (mask[x])
+            MPIK_COPY(1, dst + x, src + x);
+}
+
+"""
+
 FOOTER = """
 typedef void (*mpik_fn)(const mpik_at *at, const char *src, char *dst, const mpik_plan *p);
 
@@ -179,6 +191,34 @@ extern "C" int mpik_cuda_launch(int unpack, int ndims, int wi, const int64_t gri
     return (int) cudaGetLastError();
 }}
 
+__global__ void mpik_merge_g(const char *src, char *dst, const unsigned char *mask, int64_t n)
+{{
+    MPIK_AT;
+    mpik_merge(&at, src, dst, mask, n);
+}}
+
+/* The merge kernel on a stream, grid-stride over n bytes. */
+extern "C" int mpik_cuda_merge(char *dst, const char *src, const unsigned char *mask, int64_t n,
+                               void *stream)
+{{
+    int64_t blocks = (n + 255) / 256;
+
+    mpik_merge_g<<<(unsigned) (blocks < 65535 ? (blocks > 0 ? blocks : 1) : 65535), 256, 0,
+                   (cudaStream_t) stream>>>(src, dst, mask, n);
+    return (int) cudaGetLastError();
+}}
+
+/* The CUDA version the kernels were built with (a driver must support at least it). */
+extern "C" int mpik_cuda_runtime_version(void)
+{{
+    return CUDART_VERSION;
+}}
+
+extern "C" const char *mpik_cuda_error_name(int err)
+{{
+    return cudaGetErrorName((cudaError_t) err);
+}}
+
 extern "C" int mpik_cuda_kernel_count(void)
 {{
     return MPIK_KERNELS;
@@ -203,8 +243,9 @@ def generate():
         unpack_rows.append("    { " + ", ".join(urow) + " },")
         gpack.append("    { " + ", ".join(gprow) + " },")
         gunpack.append("    { " + ", ".join(gurow) + " },")
-    count = 2 * MAX_LEVELS * len(WIDTHS)
+    count = 2 * MAX_LEVELS * len(WIDTHS) + 1          # and the merge kernel
     header = (HEADER.format(max_levels=MAX_LEVELS, nwidths=len(WIDTHS)) + "\n".join(bodies) +
+              MERGE +
               FOOTER.format(pack="\n".join(pack_rows), unpack="\n".join(unpack_rows),
                             widths=", ".join(map(str, WIDTHS)), count=count))
     cuda = CUDA.format(globals="\n".join(globals_), pack="\n".join(gpack),

@@ -1,73 +1,128 @@
 /*
- * The device layer's common part: the active backend, the plan, width and launch shape
- * of a kernel, pools of pinned and device buffers, and the synchronous pack, unpack and
- * copy the wrappers call.
+ * The device layer's common part: which driver, the plan, width and launch shape of a
+ * kernel, pools of pinned and device buffers per device, and the synchronous pack,
+ * unpack, copy and merge the wrappers call, each on the device its buffers live on.
  */
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include "mpic_internal.h"
 #include "mpid.h"
+#include "mpid_internal.h"
 
 #define THREADS 256             /* threads per block */
 #define GRID_YZ 65535           /* CUDA's limits on gridDim.y and gridDim.z */
 #define GRID_X 2147483647LL
 #define BLOCK_Z 64              /* and on blockDim.z */
-#define POOL_SLOTS 8
 #define POOL_MIN 65536          /* pooled buffers are at least this, a power of two */
+#define POOL_CAP (1LL << 30)    /* MPICOMM_DEVICE_POOL's default, bytes per pool */
 
-int mpid_cuda_present(void);
-
-static __thread char why[256];
+/* 1. Errors, warnings, counters. */
+static __thread char why[512];
+static void (*log_fn)(const char *line);
+static long long stats[MPID_NSTATS];
+static const char *stat_names[] = {
+#define MPID_STAT_NAME(name) #name,
+    MPID_STATS(MPID_STAT_NAME)
+#undef MPID_STAT_NAME
+};
 
 const char *mpid_error(void)
 {
     return why;
 }
 
-static int fail(const char *what)
+int mpid_fail(const char *fmt, ...)
 {
-    snprintf(why, sizeof why, "%s", what);
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof why, fmt, ap);
+    va_end(ap);
     return 1;
 }
 
-/* 1. Which backend: MPICOMM_DEVICE=sim the simulated device; off none; cuda or unset the
- * CUDA backend once the process has loaded the CUDA driver (a library such as CuPy may
- * load it after MPI_Init), asked cheaply until it has. */
+void mpid_set_log(void (*fn)(const char *line))
+{
+    log_fn = fn;
+}
+
+void mpid_warn(const char *fmt, ...)
+{
+    char line[768];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (log_fn)
+        log_fn(line);
+    else
+        fprintf(stderr, "mpicomm warn: %s\n", line);
+}
+
+void mpid_count(int stat)
+{
+    __atomic_fetch_add(&stats[stat], 1, __ATOMIC_RELAXED);
+}
+
+const char *mpid_stat_name(int i)
+{
+    return i >= 0 && i < MPID_NSTATS ? stat_names[i] : NULL;
+}
+
+long long mpid_stat_value(int i)
+{
+    return i >= 0 && i < MPID_NSTATS ? __atomic_load_n(&stats[i], __ATOMIC_RELAXED) : -1;
+}
+
+/* 2. Which driver: MPICOMM_DEVICE=sim the simulated one; off none; cuda or unset the
+ * CUDA driver once the process has loaded it (a library such as CuPy may load it after
+ * MPI_Init), asked cheaply until it has. */
 enum { UNSET, SIM, OFF, CUDA };
 static int wanted = UNSET;
-static const mpid_backend *active;
 
-const mpid_backend *mpid_backend_active(void)
+static int active(void)
 {
-    if (active)
-        return active;
-    if (wanted == UNSET) {
+    int w = __atomic_load_n(&wanted, __ATOMIC_RELAXED);
+
+    if (w == UNSET) {
         const char *v = getenv("MPICOMM_DEVICE");
-        wanted = v && !strcasecmp(v, "sim") ? SIM : v && !strcasecmp(v, "off") ? OFF : CUDA;
+        w = v && !strcasecmp(v, "sim") ? SIM : v && !strcasecmp(v, "off") ? OFF : CUDA;
+        __atomic_store_n(&wanted, w, __ATOMIC_RELAXED);
     }
-    if (wanted == SIM)
-        active = &mpid_sim_backend;
-    else if (wanted == CUDA && mpid_cuda_present())
-        active = &mpid_cuda_backend;
-    return active;
+    if (w == SIM)
+        return mpid_cuda_which() || mpid_cuda_start_sim();
+    return w == CUDA && mpid_cuda_present();
 }
 
 const char *mpid_backend_name(void)
 {
-    const mpid_backend *b = mpid_backend_active();
-    return b ? b->name : "none";
+    if (!active())
+        return "none";
+    return mpid_cuda_which() == MPID_SIM ? "sim" : "cuda";
 }
 
-int mpid_kind(const void *p)
+int mpid_backend_real(void)
 {
-    const mpid_backend *b = mpid_backend_active();
-    return b && p ? b->kind(p) : MPID_HOST;
+    return active() && mpid_cuda_which() == MPID_REAL;
 }
 
-/* 2. Plans, widths, launch shapes. */
+int mpid_where(const void *p, int *dev)
+{
+    *dev = -1;
+    return p && active() ? mpid_cuda_where(p, dev) : MPID_HOST;
+}
+
+const char *mpid_kernels_status(void)
+{
+    return active() ? mpid_cuda_kernels_status() : "no device backend";
+}
+
+/* 3. Plans, widths, launch shapes. */
 int mpid_plan(mpik_plan *out, int64_t *start, const mpic_desc *d, int64_t count)
 {
     mpic_plan p;
@@ -161,127 +216,292 @@ void mpid_shape(const mpik_plan *p, int wi, int64_t grid[3], int64_t block[3])
     grid[2] = blocks_for(outer, block[2], GRID_YZ);
 }
 
-/* 3. Pools: a few buffers of each memory kept for reuse. */
+/* 4. Pools. Every buffer handed out is an entry until it comes back: kept ones (within
+ * the pool's cap) are reused, the rest freed on return. The driver is never called
+ * under the pool's lock. */
+enum { PINNED, DEVICE, PAGEABLE };
+
+typedef struct entry {
+    void *p;
+    size_t size;
+    int dev, how, used, kept;
+} entry;
+
 typedef struct pool {
-    void *(*alloc)(size_t);
-    void (*release)(void *);
-    void *buf[POOL_SLOTS];
-    size_t size[POOL_SLOTS];
-    int used[POOL_SLOTS];
+    entry *e;
+    size_t n, cap, bytes;           /* entries, room, bytes kept */
     pthread_mutex_t lock;
 } pool;
 
-static pool pinned = { .lock = PTHREAD_MUTEX_INITIALIZER };
-static pool device = { .lock = PTHREAD_MUTEX_INITIALIZER };
+static pool pools = { .lock = PTHREAD_MUTEX_INITIALIZER };
+static long long pool_cap = -1;
 
-static void *pool_get(pool *pl, void *(*alloc)(size_t), void (*release)(void *), size_t n)
+static long long env_pool_cap(void)
 {
-    int best = -1, empty = -1;
-    void *p = NULL;
-    size_t size = (size_t) pow2_at_least((int64_t) n, INT64_MAX / 2);
+    const char *v = getenv("MPICOMM_DEVICE_POOL");
+    char *end = NULL;
+    long long n;
+
+    if (!v || !*v)
+        return POOL_CAP;
+    n = strtoll(v, &end, 10);
+    if (*end == 'k' || *end == 'K')
+        n <<= 10, end++;
+    else if (*end == 'm' || *end == 'M')
+        n <<= 20, end++;
+    else if (*end == 'g' || *end == 'G')
+        n <<= 30, end++;
+    if (*end || n < 0) {
+        mpid_warn("MPICOMM_DEVICE_POOL=%s is not a size in bytes (e.g. 268435456, 256m, 1g); "
+                  "using 1g", v);
+        return POOL_CAP;
+    }
+    return n;
+}
+
+static void *raw_alloc(int dev, int how, size_t n)
+{
+    if (how == PAGEABLE)
+        return malloc(n ? n : 1);
+    return mpid_cuda_alloc(dev, n, how == PINNED);
+}
+
+static void raw_free(const entry *e)
+{
+    if (e->how == PAGEABLE)
+        free(e->p);
+    else
+        mpid_cuda_free(e->dev, e->p, e->how == PINNED);
+}
+
+static int add(entry x)
+{
+    if (pools.n == pools.cap) {
+        size_t more = pools.cap ? 2 * pools.cap : 32;
+        entry *e = realloc(pools.e, more * sizeof *e);
+        if (!e)
+            return 1;
+        pools.e = e;
+        pools.cap = more;
+    }
+    pools.e[pools.n++] = x;
+    if (x.kept)
+        pools.bytes += x.size;
+    return 0;
+}
+
+/* A buffer of at least n bytes of memory how for device dev. */
+static void *get(int dev, int how, size_t n)
+{
+    size_t size = (size_t) pow2_at_least((int64_t) n, INT64_MAX / 2), nv = 0, cap;
+    entry victims[16], x = { .dev = dev, .how = how, .used = 1 };
+    int best = -1;
 
     if (size < POOL_MIN)
         size = POOL_MIN;
-    pthread_mutex_lock(&pl->lock);
-    pl->alloc = alloc;
-    pl->release = release;
-    for (int i = 0; i < POOL_SLOTS; i++) {
-        if (!pl->buf[i] && empty < 0)
-            empty = i;
-        else if (pl->buf[i] && !pl->used[i] && pl->size[i] >= n &&
-                 (best < 0 || pl->size[i] < pl->size[best]))
-            best = i;
-    }
-    if (best < 0 && empty >= 0 && (p = alloc(size))) {
-        best = empty;
-        pl->buf[best] = p;
-        pl->size[best] = size;
+    if (dev < 0)
+        dev = x.dev = 0;
+    if (how != PAGEABLE)
+        mpid_cuda_check(dev);
+    pthread_mutex_lock(&pools.lock);
+    if (pool_cap < 0)
+        pool_cap = env_pool_cap();
+    cap = (size_t) pool_cap;
+    for (size_t i = 0; i < pools.n; i++) {
+        entry *e = &pools.e[i];
+        if (e->dev == dev && e->how == how && !e->used && e->size >= n &&
+            (best < 0 || e->size < pools.e[best].size))
+            best = (int) i;
     }
     if (best >= 0) {
-        pl->used[best] = 1;
-        p = pl->buf[best];
+        pools.e[best].used = 1;
+        x.p = pools.e[best].p;
+        pthread_mutex_unlock(&pools.lock);
+        return x.p;
     }
-    pthread_mutex_unlock(&pl->lock);
-    return p ? p : alloc(n);             /* every slot busy: one of its own */
+    /* 1. Room within the cap: idle buffers of this kind freed (outside the lock), 2. the
+     * new buffer, kept when it fits. */
+    for (size_t i = 0; i < pools.n && pools.bytes + size > cap && nv < 16;) {
+        entry *e = &pools.e[i];
+        if (e->kept && !e->used && e->how == how) {
+            pools.bytes -= e->size;
+            victims[nv++] = *e;
+            *e = pools.e[--pools.n];
+        } else {
+            i++;
+        }
+    }
+    x.kept = pools.bytes + size <= cap;
+    pthread_mutex_unlock(&pools.lock);
+    for (size_t i = 0; i < nv; i++)
+        raw_free(&victims[i]);
+    x.size = x.kept ? size : n;
+    if (!(x.p = raw_alloc(dev, how, x.size)))
+        return NULL;
+    if (!x.kept)
+        mpid_count(MPID_STAT_pool_overflows);
+    pthread_mutex_lock(&pools.lock);
+    if (add(x)) {
+        pthread_mutex_unlock(&pools.lock);
+        raw_free(&x);
+        return NULL;
+    }
+    pthread_mutex_unlock(&pools.lock);
+    return x.p;
 }
 
-static void pool_put(pool *pl, void *p)
+static void put(void *p)
 {
-    int kept = 0;
+    entry gone = { 0 };
+    int drop = 0;
 
     if (!p)
         return;
-    pthread_mutex_lock(&pl->lock);
-    for (int i = 0; i < POOL_SLOTS; i++)
-        if (pl->buf[i] == p) {
-            pl->used[i] = 0;
-            kept = 1;
+    pthread_mutex_lock(&pools.lock);
+    for (size_t i = 0; i < pools.n; i++)
+        if (pools.e[i].p == p) {
+            if (pools.e[i].kept) {
+                pools.e[i].used = 0;
+            } else {
+                gone = pools.e[i];
+                pools.e[i] = pools.e[--pools.n];
+                drop = 1;
+            }
+            break;
         }
-    pthread_mutex_unlock(&pl->lock);
-    if (!kept)
-        pl->release(p);
+    pthread_mutex_unlock(&pools.lock);
+    if (drop)
+        raw_free(&gone);
 }
 
-static void pool_clear(pool *pl)
+void mpid_pools_forget(int dev)
 {
-    pthread_mutex_lock(&pl->lock);
-    for (int i = 0; i < POOL_SLOTS; i++)
-        if (pl->buf[i] && !pl->used[i]) {
-            pl->release(pl->buf[i]);
-            pl->buf[i] = NULL;
+    pthread_mutex_lock(&pools.lock);
+    for (size_t i = 0; i < pools.n;) {
+        entry *e = &pools.e[i];
+        if (e->dev == dev && e->how != PAGEABLE) {
+            if (e->kept)
+                pools.bytes -= e->size;
+            *e = pools.e[--pools.n];
+        } else {
+            i++;
         }
-    pthread_mutex_unlock(&pl->lock);
+    }
+    pthread_mutex_unlock(&pools.lock);
 }
 
-void *mpid_pinned_get(size_t n)
+void *mpid_pinned_get(int dev, size_t n)
 {
-    const mpid_backend *b = mpid_backend_active();
-    return pool_get(&pinned, b->pinned_alloc, b->pinned_free, n);
+    static int warned;
+    void *p = get(dev, PINNED, n);
+
+    if (p)
+        return p;
+    if (!__atomic_exchange_n(&warned, 1, __ATOMIC_RELAXED))
+        mpid_warn("%s: staging device buffers through pageable host memory (slower)",
+                  mpid_error());
+    mpid_count(MPID_STAT_host_fallbacks);
+    return get(dev, PAGEABLE, n);
 }
 
 void mpid_pinned_put(void *p)
 {
-    pool_put(&pinned, p);
+    put(p);
 }
 
-void *mpid_device_get(size_t n)
+void *mpid_device_get(int dev, size_t n)
 {
-    const mpid_backend *b = mpid_backend_active();
-    return pool_get(&device, b->device_alloc, b->device_free, n);
+    return get(dev, DEVICE, n);
 }
 
 void mpid_device_put(void *p)
 {
-    pool_put(&device, p);
+    put(p);
 }
 
+/* Idle buffers freed, in their devices' contexts, then the contexts let go of. */
 void mpid_release(void)
 {
-    pool_clear(&pinned);
-    pool_clear(&device);
+    entry *idle;
+    size_t n = 0;
+
+    pthread_mutex_lock(&pools.lock);
+    idle = malloc((pools.n ? pools.n : 1) * sizeof *idle);
+    for (size_t i = 0; idle && i < pools.n;) {
+        if (!pools.e[i].used) {
+            if (pools.e[i].kept)
+                pools.bytes -= pools.e[i].size;
+            idle[n++] = pools.e[i];
+            pools.e[i] = pools.e[--pools.n];
+        } else {
+            i++;
+        }
+    }
+    pthread_mutex_unlock(&pools.lock);
+    for (size_t i = 0; i < n; i++)
+        raw_free(&idle[i]);
+    free(idle);
+    mpid_cuda_release();
 }
 
-/* 4. Synchronous operations. */
-static int launch(const mpid_backend *b, int unpack, const mpik_plan *p, const char *src,
-                  char *dst)
+/* 5. Synchronous operations, on the device their buffers live on. An error leaves
+ * nothing queued that still uses a buffer going back to its pool. */
+static int kernels(int dev)
+{
+    return mpid_cuda_kernels(dev);
+}
+
+static int launch(int dev, int unpack, const mpik_plan *p, const char *src, char *dst)
 {
     int64_t grid[3], block[3];
     int wi = unpack ? mpid_width(p, (uintptr_t) dst, (uintptr_t) src)
                     : mpid_width(p, (uintptr_t) src, (uintptr_t) dst);
 
     mpid_shape(p, wi, grid, block);
-    return b->launch(unpack, p, wi, grid, block, src, dst) ? fail("kernel launch failed") : 0;
+    return mpid_cuda_launch(dev, unpack, p, wi, grid, block, src, dst);
+}
+
+/* The copy's device: that of the device side (dst first); -1 between host buffers. */
+static int copy_dev(const void *dst, const void *src)
+{
+    int dev = mpid_device_of(dst);
+    return dev >= 0 ? dev : mpid_device_of(src);
+}
+
+/* Queued, not waited for. */
+static int copy(void *dst, const void *src, size_t n)
+{
+    int dev = copy_dev(dst, src);
+
+    if (dev < 0) {
+        memmove(dst, src, n);
+        return 0;
+    }
+    return mpid_cuda_copy(dev, dst, src, n);
+}
+
+/* Wait for dev's stream; after an error, wait as well and keep the first reason. */
+static int settle(int dev, int err)
+{
+    char first[sizeof why];
+
+    if (dev < 0)
+        return err;
+    if (!err)
+        return mpid_cuda_sync(dev);
+    memcpy(first, why, sizeof why);
+    mpid_cuda_sync(dev);
+    memcpy(why, first, sizeof why);
+    return err;
 }
 
 int mpid_copy(void *dst, const void *src, size_t n)
 {
-    const mpid_backend *b = mpid_backend_active();
+    int dev = copy_dev(dst, src);
 
-    if (!b)
-        return fail("no device backend");
-    if (b->copy(dst, src, n) || b->sync())
-        return fail("copy between host and device failed");
-    return 0;
+    if (!active())
+        return mpid_fail("no device backend");
+    return settle(dev, copy(dst, src, n));
 }
 
 void mpid_span(const mpic_typeinfo *t, int64_t count, int64_t *lo, int64_t *hi)
@@ -292,143 +512,208 @@ void mpid_span(const mpic_typeinfo *t, int64_t count, int64_t *lo, int64_t *hi)
     *hi = t->true_lb + t->true_extent + (last > 0 ? last : 0);
 }
 
-/* Without kernels: the strided side's span through pinned host memory, packed or
- * unpacked there by the host kernels (an unpack copies the span back, gaps included). */
-static int staged(const mpic_desc *d, int64_t count, void *strided, void *packed, int unpack)
+/* host into device memory where mask is set, by the merge kernel on dst's device, or
+ * without kernels read, merged on the host and written back. */
+int mpid_merge(void *dst, const void *host, const unsigned char *mask, size_t n)
 {
-    int64_t lo, hi, n = count * d->info.size;
-    char *span, *bytes;
+    int dev = mpid_device_of(dst), err;
+    char *tmp;
+
+    if (dev < 0) {
+        for (size_t i = 0; i < n; i++)
+            if (mask[i])
+                ((char *) dst)[i] = ((const char *) host)[i];
+        return 0;
+    }
+    if (kernels(dev) && (tmp = mpid_device_get(dev, 2 * n))) {
+        err = mpid_cuda_copy(dev, tmp, host, n) || mpid_cuda_copy(dev, tmp + n, mask, n) ||
+              mpid_cuda_merge(dev, dst, tmp, (unsigned char *) tmp + n, (int64_t) n);
+        err = settle(dev, err);
+        mpid_device_put(tmp);
+        return err;
+    }
+    if (!(tmp = mpid_pinned_get(dev, n)))
+        return mpid_fail("no host memory to merge a device buffer");
+    err = settle(dev, mpid_cuda_copy(dev, tmp, dst, n));
+    if (!err) {
+        for (size_t i = 0; i < n; i++)
+            if (mask[i])
+                tmp[i] = ((const char *) host)[i];
+        err = settle(dev, mpid_cuda_copy(dev, dst, tmp, n));
+    }
+    mpid_pinned_put(tmp);
+    return err;
+}
+
+/* Through host memory: the strided side's span, packed or unpacked there by the host
+ * kernels. An unpack changes only the type's bytes on the device (mpid_merge with the
+ * type's own mask), never the gaps between them. */
+static int staged(int dev, const mpic_desc *d, int64_t count, void *strided, void *packed,
+                  int unpack)
+{
+    int64_t lo, hi, n = count * d->info.size, len;
+    char *span, *bytes, *ones = NULL;
+    unsigned char *mask = NULL;
     int err;
 
     mpid_span(&d->info, count, &lo, &hi);
-    if (!(span = mpid_pinned_get((size_t) (hi - lo))))
-        return fail("no pinned host memory to stage the datatype's span");
-    bytes = mpid_on_device(packed) ? mpid_pinned_get((size_t) n) : packed;
-    err = !bytes || mpid_copy(span, (char *) strided + lo, (size_t) (hi - lo)) ||
-          (unpack && bytes != packed && mpid_copy(bytes, packed, (size_t) n));
-    if (!err && unpack) {
-        mpic_unpack(d, count, bytes, span - lo);
-        err = mpid_copy((char *) strided + lo, span, (size_t) (hi - lo));
-    } else if (!err) {
-        mpic_pack(d, count, span - lo, bytes);
-        err = bytes != packed && mpid_copy(packed, bytes, (size_t) n);
+    len = hi - lo;
+    if (!(span = mpid_pinned_get(dev, (size_t) len)))
+        return mpid_fail("no host memory to stage the datatype's span");
+    bytes = mpid_on_device(packed) ? mpid_pinned_get(dev, (size_t) n) : packed;
+    if (!bytes) {
+        mpid_pinned_put(span);
+        return mpid_fail("no host memory for the packed bytes");
     }
+    if (!unpack) {
+        err = mpid_copy(span, (char *) strided + lo, (size_t) len);
+        if (!err)
+            mpic_pack(d, count, span - lo, bytes);
+        err = err || (bytes != packed && mpid_copy(packed, bytes, (size_t) n));
+    } else {
+        err = bytes != packed && mpid_copy(bytes, packed, (size_t) n);
+        mask = err ? NULL : calloc(1, (size_t) len);
+        ones = mask ? malloc((size_t) (n ? n : 1)) : NULL;
+        if (!err && !ones)
+            err = mpid_fail("no host memory for the datatype's mask");
+        if (!err) {
+            memset(ones, 0xff, (size_t) n);
+            mpic_unpack(d, count, ones, (char *) mask - lo);
+            mpic_unpack(d, count, bytes, span - lo);
+            err = mpid_merge((char *) strided + lo, span, mask, (size_t) len);
+        }
+    }
+    free(mask);
+    free(ones);
     if (bytes != packed)
         mpid_pinned_put(bytes);
     mpid_pinned_put(span);
-    return err ? fail("staging a device datatype through host memory failed") : 0;
+    return err;
 }
 
 int mpid_pack(const mpic_desc *d, int64_t count, const void *in, void *packed)
 {
-    const mpid_backend *b = mpid_backend_active();
     int64_t start, n = count * d->info.size;
+    int dev = mpid_device_of(in), out = mpid_device_of(packed), err;
     mpik_plan p;
-    const char *src;
     void *tmp;
-    int err;
 
-    /* 1. Pack where the strided side lives: on the host, or on the device by a kernel
-     * for a plan (a type of the table form, or no kernels: its span through the host),
-     * 2. bring the packed bytes to the packed side's memory, 3. wait for all of it. */
-    if (!b)
-        return fail("no device backend");
-    if (!mpid_on_device(in)) {
-        if (!(tmp = mpid_pinned_get((size_t) n)))
-            return fail("no pinned host memory for the packed bytes");
+    /* 1. Nothing to do for no bytes, 2. pack where the strided side lives: on the host,
+     * or on its device by a kernel (a type of the table form, or no kernels: its span
+     * through the host), 3. bring the packed bytes to the packed side's memory, 4. wait
+     * for all of it. */
+    if (!active())
+        return mpid_fail("no device backend");
+    if (count <= 0 || n <= 0)
+        return 0;
+    if (dev < 0) {
+        if (out < 0) {
+            mpic_pack(d, count, in, packed);
+            return 0;
+        }
+        if (!(tmp = mpid_pinned_get(out, (size_t) n)))
+            return mpid_fail("no host memory for the packed bytes");
         mpic_pack(d, count, in, tmp);
-        err = b->copy(packed, tmp, (size_t) n) || b->sync();
+        err = settle(out, mpid_cuda_copy(out, packed, tmp, (size_t) n));
         mpid_pinned_put(tmp);
-        return err ? fail("copy of packed bytes to the device failed") : 0;
+        return err;
     }
-    if (d->table || !b->kernels())
-        return staged(d, count, (void *) in, packed, 0);
+    if (d->table || !kernels(dev))
+        return staged(dev, d, count, (void *) in, packed, 0);
     if (!mpid_plan(&p, &start, d, count))
-        return fail("datatype has more levels than the device kernels");
-    src = (const char *) in + start;
-    if (mpid_on_device(packed))
-        return launch(b, 0, &p, src, packed) || (b->sync() && fail("device pack failed"));
-    if (!(tmp = mpid_device_get((size_t) n)))
-        return fail("no device memory for the packed bytes");
-    err = launch(b, 0, &p, src, tmp) || b->copy(packed, tmp, (size_t) n) || b->sync();
+        return mpid_fail("datatype has more levels than the device kernels");
+    if (out == dev)
+        return settle(dev, launch(dev, 0, &p, (const char *) in + start, packed));
+    if (!(tmp = mpid_device_get(dev, (size_t) n)))
+        return staged(dev, d, count, (void *) in, packed, 0);
+    err = launch(dev, 0, &p, (const char *) in + start, tmp) ||
+          mpid_cuda_copy(dev, packed, tmp, (size_t) n);
+    err = settle(dev, err);
     mpid_device_put(tmp);
-    return err ? fail("device pack to host memory failed") : 0;
-}
-
-/* The kernel reads or writes the packed bytes in mapped pinned host memory itself. */
-static int mapped(const mpic_desc *d, int64_t count, char *strided, char *pinned, int unpack)
-{
-    const mpid_backend *b = mpid_backend_active();
-    int64_t start;
-    mpik_plan p;
-
-    if (!b || !mpid_plan(&p, &start, d, count))
-        return fail(b ? "datatype has more levels than the device kernels" : "no device backend");
-    if (unpack)
-        return launch(b, 1, &p, pinned, strided + start) || (b->sync() && fail("device unpack "
-                                                                               "failed"));
-    return launch(b, 0, &p, strided + start, pinned) || (b->sync() && fail("device pack failed"));
-}
-
-int mpid_pack_mapped(const mpic_desc *d, int64_t count, const void *in, void *pinned)
-{
-    const mpid_backend *b = mpid_backend_active();
-
-    if (!b || !b->kernels() || !mpid_on_device(in) || d->table)
-        return mpid_pack(d, count, in, pinned);
-    return mapped(d, count, (char *) in, pinned, 0);
-}
-
-int mpid_unpack_mapped(const mpic_desc *d, int64_t count, const void *pinned, void *out)
-{
-    const mpid_backend *b = mpid_backend_active();
-
-    if (!b || !b->kernels() || !mpid_on_device(out) || d->table || !mpid_disjoint(d, count))
-        return mpid_unpack(d, count, pinned, out);
-    return mapped(d, count, out, (char *) pinned, 1);
+    return err;
 }
 
 int mpid_unpack(const mpic_desc *d, int64_t count, const void *packed, void *out)
 {
-    const mpid_backend *b = mpid_backend_active();
     int64_t start, n = count * d->info.size;
+    int dev = mpid_device_of(out), in = mpid_device_of(packed), err;
     mpik_plan p;
-    char *dst;
     void *tmp;
-    int err;
 
-    /* 1. The packed bytes into the strided side's memory, 2. unpack there (a type of the
-     * table form, or one whose blocks may overlap, or no kernels: through its span on the
-     * host), 3. wait for all of it. */
-    if (!b)
-        return fail("no device backend");
-    if (!mpid_on_device(out)) {
-        if (!(tmp = mpid_pinned_get((size_t) n)))
-            return fail("no pinned host memory for the packed bytes");
-        err = b->copy(tmp, packed, (size_t) n) || b->sync();
+    /* 1. Nothing to do for no bytes, 2. the packed bytes into the strided side's device,
+     * 3. unpack there (a type of the table form, or one whose blocks may overlap, or no
+     * kernels: through its span on the host), 4. wait for all of it. */
+    if (!active())
+        return mpid_fail("no device backend");
+    if (count <= 0 || n <= 0)
+        return 0;
+    if (dev < 0) {
+        if (in < 0) {
+            mpic_unpack(d, count, packed, out);
+            return 0;
+        }
+        if (!(tmp = mpid_pinned_get(in, (size_t) n)))
+            return mpid_fail("no host memory for the packed bytes");
+        err = settle(in, mpid_cuda_copy(in, tmp, packed, (size_t) n));
         if (!err)
             mpic_unpack(d, count, tmp, out);
         mpid_pinned_put(tmp);
-        return err ? fail("copy of packed bytes from the device failed") : 0;
+        return err;
     }
-    if (d->table || !b->kernels() || !mpid_disjoint(d, count))
-        return staged(d, count, out, (void *) packed, 1);
+    if (d->table || !kernels(dev) || !mpid_disjoint(d, count))
+        return staged(dev, d, count, out, (void *) packed, 1);
     if (!mpid_plan(&p, &start, d, count))
-        return fail("datatype has more levels than the device kernels");
-    dst = (char *) out + start;
-    if (mpid_on_device(packed))
-        return launch(b, 1, &p, packed, dst) || (b->sync() && fail("device unpack failed"));
-    if (!(tmp = mpid_device_get((size_t) n)))
-        return fail("no device memory for the packed bytes");
-    err = b->copy(tmp, packed, (size_t) n) || launch(b, 1, &p, tmp, dst) || b->sync();
+        return mpid_fail("datatype has more levels than the device kernels");
+    if (in == dev)
+        return settle(dev, launch(dev, 1, &p, packed, (char *) out + start));
+    if (!(tmp = mpid_device_get(dev, (size_t) n)))
+        return staged(dev, d, count, out, (void *) packed, 1);
+    err = mpid_cuda_copy(dev, tmp, packed, (size_t) n) ||
+          launch(dev, 1, &p, tmp, (char *) out + start);
+    err = settle(dev, err);
     mpid_device_put(tmp);
-    return err ? fail("device unpack from host memory failed") : 0;
+    return err;
 }
 
-/* 5. For mpicomm.device and mpicomm info (Python, through ctypes). */
+/* The one-shot forms: the kernel reads or writes the packed bytes in mapped pinned host
+ * memory itself, with no copy between; anything else is mpid_pack or mpid_unpack. */
+static int mapped_ok(const mpic_desc *d, int dev, const void *pinned)
+{
+    return dev >= 0 && !d->table && mpid_kind(pinned) == MPID_PINNED && kernels(dev);
+}
+
+int mpid_pack_mapped(const mpic_desc *d, int64_t count, const void *in, void *pinned)
+{
+    int dev = mpid_device_of(in);
+    int64_t start;
+    mpik_plan p;
+
+    if (count <= 0 || !active() || !mapped_ok(d, dev, pinned) || !mpid_plan(&p, &start, d, count))
+        return mpid_pack(d, count, in, pinned);
+    return settle(dev, launch(dev, 0, &p, (const char *) in + start, pinned));
+}
+
+int mpid_unpack_mapped(const mpic_desc *d, int64_t count, const void *pinned, void *out)
+{
+    int dev = mpid_device_of(out);
+    int64_t start;
+    mpik_plan p;
+
+    if (count <= 0 || !active() || !mapped_ok(d, dev, pinned) || !mpid_disjoint(d, count) ||
+        !mpid_plan(&p, &start, d, count))
+        return mpid_unpack(d, count, pinned, out);
+    return settle(dev, launch(dev, 1, &p, pinned, (char *) out + start));
+}
+
+/* 6. For mpicomm.device, mpicomm.datatypes and mpicomm info (Python, through ctypes). */
 const char *mpicomm_device_backend(void)
 {
     return mpid_backend_name();
+}
+
+const char *mpicomm_device_kernels(void)
+{
+    return mpid_kernels_status();
 }
 
 /* A copy that completes before it returns, either way between host and device. */

@@ -1,18 +1,17 @@
 /*
  * mpid: the device layer of the interposer. Nothing here includes mpi.h.
  *
- * A backend is a table of functions, as yaksa keeps its seq, cuda and ze backends: what
- * kind of memory a pointer is, device and pinned host memory, copies and kernel launches
- * queued on the backend's own stream, and a synchronisation that completes them. Two
- * backends: CUDA (mpid_cuda.c: the driver reached with dlopen, the generated kernels in a
- * library of their own built by nvcc) and a simulated device (mpid_sim.c,
- * MPICOMM_DEVICE=sim: host memory that only the device may touch, the same generated
- * kernel bodies run under a grid-emulation harness, a stream that runs only at
- * synchronisation points).
+ * One backend, over a driver: the CUDA driver (mpid_cuda.c, reached with dlopen, the
+ * generated kernels in a library of their own built by nvcc), or the simulated driver
+ * (mpid_sim.c, MPICOMM_DEVICE=sim: host memory that only the device may touch, several
+ * devices, contexts, streams with CUDA's ordering rules that run only at
+ * synchronisation, the same generated kernel bodies under a grid-emulation harness,
+ * launches and allocations that can be made to fail). The backend's code is the same
+ * for both, so the simulated device tests what a GPU runs.
  *
- * mpid.c holds what is common: which backend is active, the access width and launch
- * shape of a plan, pools of pinned and device buffers, and the synchronous operations
- * the wrappers call (pack, unpack, copies).
+ * mpid.c holds what is common: which driver, the access width and launch shape of a
+ * plan, pools of pinned and device buffers per device, and the synchronous operations
+ * the wrappers call (pack, unpack, copies, merges), each on the device of its buffers.
  */
 #ifndef MPID_H
 #define MPID_H
@@ -25,36 +24,32 @@
 /* What a pointer is. */
 enum { MPID_HOST = 0, MPID_DEVICE, MPID_MANAGED, MPID_PINNED };
 
-typedef struct mpid_backend {
-    const char *name;
-    int (*kind)(const void *p);                        /* MPID_* */
-    void *(*device_alloc)(size_t n);
-    void (*device_free)(void *p);
-    void *(*pinned_alloc)(size_t n);                   /* page-locked, device-mapped */
-    void (*pinned_free)(void *p);
-    /* Queued on the backend's stream; 0 on success. */
-    int (*copy)(void *dst, const void *src, size_t n);
-    int (*launch)(int unpack, const mpik_plan *p, int wi, const int64_t grid[3],
-                  const int64_t block[3], const char *src, char *dst);
-    int (*sync)(void);                                 /* everything queued is done */
-    int (*kernels)(void);                              /* 1 when launch can run kernels */
-} mpid_backend;
-
-extern const mpid_backend mpid_sim_backend;
-extern const mpid_backend mpid_cuda_backend;
-
-/* The active backend, or NULL when there is none (no MPICOMM_DEVICE=sim, and no CUDA
- * driver loaded in the process): then every pointer is host memory. */
-const mpid_backend *mpid_backend_active(void);
+/* The active backend: "cuda" (the process has loaded the CUDA driver), "sim"
+ * (MPICOMM_DEVICE=sim) or "none": then every pointer is host memory. */
 const char *mpid_backend_name(void);
+/* 1 when the backend is the real CUDA driver (a CUDA-aware MPI may be handed device
+ * pointers; never the simulated device's). */
+int mpid_backend_real(void);
 
-/* The kind of p; MPID_HOST without a backend. */
-int mpid_kind(const void *p);
+/* The kind of p (MPID_HOST without a backend); dev: the device of device or managed
+ * memory, else -1. */
+int mpid_where(const void *p, int *dev);
+static inline int mpid_kind(const void *p)
+{
+    int dev;
+    return mpid_where(p, &dev);
+}
 /* Does p need the device layer (device or managed memory)? */
 static inline int mpid_on_device(const void *p)
 {
     int k = mpid_kind(p);
     return k == MPID_DEVICE || k == MPID_MANAGED;
+}
+/* The device of device memory, -1 for any other. */
+static inline int mpid_device_of(const void *p)
+{
+    int dev, k = mpid_where(p, &dev);
+    return k == MPID_DEVICE || k == MPID_MANAGED ? dev : -1;
 }
 
 /* Access width and launch shape of a plan whose strided side starts at strided and packed
@@ -70,10 +65,14 @@ int mpid_plan(mpik_plan *out, int64_t *start, const mpic_desc *d, int64_t count)
  * order, as the MPI does. */
 int mpid_disjoint(const mpic_desc *d, int64_t count);
 
-/* Buffers kept for reuse (pinned host or device memory), never one per message. */
-void *mpid_pinned_get(size_t n);
+/* Buffers kept for reuse, per device (device memory) or made in a device's context
+ * (pinned host memory, portable): a pool allocates only while a program's working set
+ * grows, up to MPICOMM_DEVICE_POOL bytes each; beyond it a buffer is the message's own.
+ * Pinned memory that cannot be had is pageable host memory instead (one warning). dev:
+ * the device the buffer serves; -1 takes device 0. */
+void *mpid_pinned_get(int dev, size_t n);
 void mpid_pinned_put(void *p);
-void *mpid_device_get(size_t n);
+void *mpid_device_get(int dev, size_t n);
 void mpid_device_put(void *p);
 void mpid_release(void);
 
@@ -92,6 +91,16 @@ int mpid_copy(void *dst, const void *src, size_t n);
  * memory (mpid_pinned_get) directly, with no copy between. */
 int mpid_pack_mapped(const mpic_desc *d, int64_t count, const void *in, void *pinned);
 int mpid_unpack_mapped(const mpic_desc *d, int64_t count, const void *pinned, void *out);
+/* The bytes of host whose mask byte is set, into device memory dev_dst: no other byte
+ * of dev_dst changes (a merge kernel; without kernels, read, merged and written back). */
+int mpid_merge(void *dev_dst, const void *host, const unsigned char *mask, size_t n);
 const char *mpid_error(void);
+/* Whether the device kernels run here ("ok"), or why not. */
+const char *mpid_kernels_status(void);
+/* The device layer's counters, for MPICOMM_STATS: name i (NULL past the last), value. */
+const char *mpid_stat_name(int i);
+long long mpid_stat_value(int i);
+/* Where warnings go (the interposer's log); stderr until set. */
+void mpid_set_log(void (*fn)(const char *line));
 
 #endif

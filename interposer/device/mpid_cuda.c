@@ -1,56 +1,59 @@
 /*
- * The CUDA backend. The interposer never links CUDA: the driver (libcuda.so.1) is looked
- * up only once the process has loaded it itself (CuPy, PyTorch or the program's own CUDA
- * code), so a program that never touches a GPU makes no CUDA call at all. The generated
- * kernels live in libmpicomm_cuda.so beside the interposer (built by nvcc, mpicomm build),
- * loaded on the first launch. Copies and kernels run on a stream of the interposer's own.
+ * The device backend over the CUDA driver: the real one (libcuda.so.1, looked up only
+ * once the process has loaded it itself: CuPy, PyTorch or the program's own CUDA code)
+ * or the simulated one (MPICOMM_DEVICE=sim, mpid_sim.c). Either way this file is what
+ * runs, so CI tests the contexts, streams and the probe that a GPU runs.
+ *
+ * - Devices: the device of a buffer is the pointer's own (CU_POINTER_ATTRIBUTE_DEVICE_
+ *   ORDINAL), not the thread's current one. Work for device d runs in d's primary
+ *   context, pushed for the call and popped after it, so the program's current context
+ *   (and the CUDA runtime's current device) is never changed; each device has a stream
+ *   of its own (and pools, mpid.c).
+ * - Order: the streams are created with flags 0, so they are ordered after the legacy
+ *   default stream (cupy.asarray, PyTorch's default stream) as a CUDA-aware MPI is: a
+ *   send reads what the program's earlier work on that stream wrote, and the program's
+ *   later work on it sees what a receive wrote. Work on streams of the program's own
+ *   with CU_STREAM_NON_BLOCKING must be synchronised by the program before the call.
+ * - Reset: a program's cudaDeviceReset destroys the primary context with our stream and
+ *   memory in it; the next call finds the context inactive and starts over.
+ * - Kernels: libmpicomm_cuda.so, probed once: the driver must support the CUDA version
+ *   the kernels were built with, and a trial launch must run. Otherwise device buffers
+ *   are packed through host memory, and one warning says why.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <link.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "mpid.h"
+#include "mpid_driver.h"
+#include "mpid_internal.h"
 
-/* The driver API's types and values this file uses (cuda.h, stable ABI). */
-typedef int CUresult;
-typedef unsigned long long CUdeviceptr;
-typedef void *CUcontext;
-typedef void *CUstream;
-typedef int CUdevice;
-#define CU_POINTER_ATTRIBUTE_MEMORY_TYPE 2
-#define CU_POINTER_ATTRIBUTE_IS_MANAGED 8
-#define CU_MEMORYTYPE_HOST 1
-#define CU_MEMORYTYPE_DEVICE 2
-#define CU_MEMHOSTALLOC_PORTABLE 1
-#define CU_MEMHOSTALLOC_DEVICEMAP 2
-#define CU_STREAM_NON_BLOCKING 1
+typedef struct dev_state {
+    CUcontext ctx;                  /* the device's primary context, retained */
+    CUstream stream;
+} dev_state;
 
-static struct {
-    CUresult (*init)(unsigned);
-    CUresult (*ctx_get)(CUcontext *);
-    CUresult (*ctx_set)(CUcontext);
-    CUresult (*device_get)(CUdevice *, int);
-    CUresult (*primary_retain)(CUcontext *, CUdevice);
-    CUresult (*attribute)(void *, int, CUdeviceptr);
-    CUresult (*mem_alloc)(CUdeviceptr *, size_t);
-    CUresult (*mem_free)(CUdeviceptr);
-    CUresult (*host_alloc)(void **, size_t, unsigned);
-    CUresult (*host_free)(void *);
-    CUresult (*copy)(CUdeviceptr, CUdeviceptr, size_t, CUstream);
-    CUresult (*stream_create)(CUstream *, unsigned);
-    CUresult (*stream_sync)(CUstream);
-} cu;
-
-static void *driver;
-static CUstream stream;
-static int (*kernel_launch)(int, int, int, const int64_t *, const int64_t *, const char *, char *,
-                            const mpik_plan *, void *);
-static pthread_once_t kernels_once = PTHREAD_ONCE_INIT;
+static mpid_driver cu;
+static int published;               /* 0: no driver; MPID_REAL or MPID_SIM once cu is whole */
+static dev_state devs[MPID_MAX_DEVICES];
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static enum { UNPROBED, PROBED_OK, PROBED_BAD } kernels_state = UNPROBED;
 
-/* How many objects the process has loaded so far (the first entry's count stops the walk). */
+/* 1. Error text: the driver's name for a result. */
+static int cu_fail(const char *what, CUresult r)
+{
+    const char *name = NULL;
+
+    if (cu.error_name)
+        cu.error_name(r, &name);
+    return mpid_fail("%s (%s)", what, name ? name : "unknown CUDA error");
+}
+
+/* 2. Which driver. The table is filled and initialised before it is published. */
 static int count_adds(struct dl_phdr_info *info, size_t size, void *out)
 {
     (void) size;
@@ -58,18 +61,41 @@ static int count_adds(struct dl_phdr_info *info, size_t size, void *out)
     return 1;
 }
 
-#define SYM(field, name) (*(void **) &cu.field = dlsym(driver, name))
+#define SYM(field, name) (*(void **) &d->field = dlsym(lib, name))
 
-static int bind(void *lib)
+static int bind_real(mpid_driver *d, void *lib)
 {
-    driver = lib;
-    return SYM(init, "cuInit") && SYM(ctx_get, "cuCtxGetCurrent") &&
-           SYM(ctx_set, "cuCtxSetCurrent") && SYM(device_get, "cuDeviceGet") &&
-           SYM(primary_retain, "cuDevicePrimaryCtxRetain") &&
+    return SYM(init, "cuInit") && SYM(driver_version, "cuDriverGetVersion") &&
+           SYM(error_name, "cuGetErrorName") && SYM(device_count, "cuDeviceGetCount") &&
+           SYM(device_get, "cuDeviceGet") && SYM(primary_retain, "cuDevicePrimaryCtxRetain") &&
+           SYM(primary_release, "cuDevicePrimaryCtxRelease_v2") &&
+           SYM(primary_state, "cuDevicePrimaryCtxGetState") &&
+           SYM(ctx_push, "cuCtxPushCurrent_v2") && SYM(ctx_pop, "cuCtxPopCurrent_v2") &&
            SYM(attribute, "cuPointerGetAttribute") && SYM(mem_alloc, "cuMemAlloc_v2") &&
            SYM(mem_free, "cuMemFree_v2") && SYM(host_alloc, "cuMemHostAlloc") &&
            SYM(host_free, "cuMemFreeHost") && SYM(copy, "cuMemcpyAsync") &&
-           SYM(stream_create, "cuStreamCreate") && SYM(stream_sync, "cuStreamSynchronize");
+           SYM(stream_create, "cuStreamCreate") && SYM(stream_destroy, "cuStreamDestroy_v2") &&
+           SYM(stream_sync, "cuStreamSynchronize");
+}
+
+static void publish(const mpid_driver *d, int which)
+{
+    cu = *d;
+    __atomic_store_n(&published, which, __ATOMIC_RELEASE);
+}
+
+int mpid_cuda_start_sim(void)
+{
+    mpid_driver d = { 0 };
+
+    pthread_mutex_lock(&lock);
+    if (!published) {
+        mpid_sim_driver(&d);
+        if (d.init(0) == CUDA_SUCCESS)
+            publish(&d, MPID_SIM);
+    }
+    pthread_mutex_unlock(&lock);
+    return __atomic_load_n(&published, __ATOMIC_ACQUIRE);
 }
 
 /* Has the process loaded the CUDA driver? Looked up again only when objects were loaded
@@ -78,89 +104,201 @@ int mpid_cuda_present(void)
 {
     static unsigned long long seen = (unsigned long long) -1;
     unsigned long long adds = 0;
+    mpid_driver d = { 0 };
     void *lib;
-    int found = 0;
 
-    if (driver)
+    if (__atomic_load_n(&published, __ATOMIC_ACQUIRE))
         return 1;
     dl_iterate_phdr(count_adds, &adds);
-    if (adds == seen)
+    if (adds == __atomic_load_n(&seen, __ATOMIC_RELAXED))
         return 0;
     pthread_mutex_lock(&lock);
-    seen = adds;
-    if (!driver && (lib = dlopen("libcuda.so.1", RTLD_NOW | RTLD_NOLOAD))) {
-        if (bind(lib) && cu.init(0) == 0)
-            found = 1;
+    __atomic_store_n(&seen, adds, __ATOMIC_RELAXED);
+    if (!published && (lib = dlopen("libcuda.so.1", RTLD_NOW | RTLD_NOLOAD))) {
+        if (bind_real(&d, lib) && d.init(0) == CUDA_SUCCESS)
+            publish(&d, MPID_REAL);
         else
-            driver = NULL;
+            dlclose(lib);
     }
     pthread_mutex_unlock(&lock);
-    return found || driver;
+    return __atomic_load_n(&published, __ATOMIC_ACQUIRE) != 0;
 }
 
-/* The primary context current on this thread, and our stream on it. */
-static int ready(void)
+int mpid_cuda_which(void)
 {
-    CUcontext ctx = NULL;
-    CUdevice dev;
-
-    if (cu.ctx_get(&ctx) == 0 && !ctx &&
-        (cu.device_get(&dev, 0) || cu.primary_retain(&ctx, dev) || cu.ctx_set(ctx)))
-        return 0;
-    if (!stream) {
-        pthread_mutex_lock(&lock);
-        if (!stream)
-            cu.stream_create(&stream, CU_STREAM_NON_BLOCKING);
-        pthread_mutex_unlock(&lock);
-    }
-    return stream != NULL;
+    return __atomic_load_n(&published, __ATOMIC_ACQUIRE);
 }
 
-static int cuda_kind(const void *p)
+/* 3. Device d's primary context current on this thread (pushed), with our stream. A
+ * context found inactive (the program reset the device) takes our stream and pooled
+ * memory with it: they are forgotten, not freed, and made anew. */
+static void check_locked(int dev)
+{
+    dev_state *s = &devs[dev];
+    unsigned flags = 0;
+    int alive = 0;
+
+    if (s->ctx && (cu.primary_state(dev, &flags, &alive) != CUDA_SUCCESS || !alive)) {
+        mpid_pools_forget(dev);
+        cu.primary_release(dev);
+        s->ctx = NULL;
+        s->stream = NULL;
+    }
+}
+
+void mpid_cuda_check(int dev)
+{
+    if (dev < 0 || dev >= MPID_MAX_DEVICES || !mpid_cuda_which())
+        return;
+    pthread_mutex_lock(&lock);
+    check_locked(dev);
+    pthread_mutex_unlock(&lock);
+}
+
+static int enter(int dev)
+{
+    dev_state *s;
+    CUdevice handle;
+    CUresult r = CUDA_SUCCESS;
+
+    if (dev < 0 || dev >= MPID_MAX_DEVICES)
+        return mpid_fail("device %d is not one the device layer can use", dev);
+    s = &devs[dev];
+    pthread_mutex_lock(&lock);
+    check_locked(dev);
+    if (!s->ctx && ((r = cu.device_get(&handle, dev)) != CUDA_SUCCESS ||
+                    (r = cu.primary_retain(&s->ctx, handle)) != CUDA_SUCCESS))
+        s->ctx = NULL;
+    if (s->ctx && (r = cu.ctx_push(s->ctx)) == CUDA_SUCCESS && !s->stream &&
+        (r = cu.stream_create(&s->stream, CU_STREAM_DEFAULT)) != CUDA_SUCCESS) {
+        CUcontext popped;
+        cu.ctx_pop(&popped);
+        s->stream = NULL;
+    }
+    pthread_mutex_unlock(&lock);
+    return r != CUDA_SUCCESS ? cu_fail("the device's context or stream could not be had", r) : 0;
+}
+
+static void leave(void)
+{
+    CUcontext popped;
+    cu.ctx_pop(&popped);
+}
+
+/* 4. Memory. */
+int mpid_cuda_where(const void *p, int *dev)
 {
     unsigned type = 0, managed = 0;
+    int ordinal = -1;
+    CUdeviceptr at = (CUdeviceptr) (uintptr_t) p;
 
-    if (cu.attribute(&type, CU_POINTER_ATTRIBUTE_MEMORY_TYPE, (CUdeviceptr) (uintptr_t) p))
+    *dev = -1;
+    if (cu.attribute(&type, CU_POINTER_ATTRIBUTE_MEMORY_TYPE, at) != CUDA_SUCCESS)
         return MPID_HOST;
     if (type == CU_MEMORYTYPE_HOST)
         return MPID_PINNED;
-    if (cu.attribute(&managed, CU_POINTER_ATTRIBUTE_IS_MANAGED, (CUdeviceptr) (uintptr_t) p) == 0 &&
-        managed)
+    if (type != CU_MEMORYTYPE_DEVICE ||
+        cu.attribute(&ordinal, CU_POINTER_ATTRIBUTE_DEVICE_ORDINAL, at) != CUDA_SUCCESS)
+        return MPID_HOST;
+    *dev = ordinal;
+    if (cu.attribute(&managed, CU_POINTER_ATTRIBUTE_IS_MANAGED, at) == CUDA_SUCCESS && managed)
         return MPID_MANAGED;
-    return type == CU_MEMORYTYPE_DEVICE ? MPID_DEVICE : MPID_HOST;
+    return MPID_DEVICE;
 }
 
-static void *cuda_device_alloc(size_t n)
+void *mpid_cuda_alloc(int dev, size_t n, int pinned)
 {
-    CUdeviceptr p = 0;
-    return ready() && cu.mem_alloc(&p, n ? n : 1) == 0 ? (void *) (uintptr_t) p : NULL;
-}
-
-static void cuda_device_free(void *p)
-{
-    cu.mem_free((CUdeviceptr) (uintptr_t) p);
-}
-
-static void *cuda_pinned_alloc(size_t n)
-{
+    CUdeviceptr d = 0;
     void *p = NULL;
-    return ready() && cu.host_alloc(&p, n ? n : 1, CU_MEMHOSTALLOC_PORTABLE |
-                                    CU_MEMHOSTALLOC_DEVICEMAP) == 0 ? p : NULL;
+    CUresult r;
+
+    if (enter(dev))
+        return NULL;
+    r = pinned ? cu.host_alloc(&p, n ? n : 1, CU_MEMHOSTALLOC_PORTABLE | CU_MEMHOSTALLOC_DEVICEMAP)
+               : cu.mem_alloc(&d, n ? n : 1);
+    leave();
+    if (r != CUDA_SUCCESS) {
+        cu_fail(pinned ? "pinned host memory could not be allocated"
+                       : "device memory could not be allocated", r);
+        return NULL;
+    }
+    mpid_count(MPID_STAT_device_allocs);
+    return pinned ? p : (void *) (uintptr_t) d;
 }
 
-static void cuda_pinned_free(void *p)
+void mpid_cuda_free(int dev, void *p, int pinned)
 {
-    cu.host_free(p);
+    if (enter(dev))
+        return;
+    if (pinned)
+        cu.host_free(p);
+    else
+        cu.mem_free((CUdeviceptr) (uintptr_t) p);
+    leave();
 }
 
-static int cuda_copy(void *dst, const void *src, size_t n)
+/* 5. Work on device dev's stream. */
+int mpid_cuda_copy(int dev, void *dst, const void *src, size_t n)
 {
-    return !ready() || cu.copy((CUdeviceptr) (uintptr_t) dst, (CUdeviceptr) (uintptr_t) src, n,
-                               stream) != 0;
+    CUresult r;
+
+    if (enter(dev))
+        return 1;
+    r = cu.copy((CUdeviceptr) (uintptr_t) dst, (CUdeviceptr) (uintptr_t) src, n, devs[dev].stream);
+    leave();
+    return r != CUDA_SUCCESS ? cu_fail("a copy between host and device failed", r) : 0;
 }
 
-/* libmpicomm_cuda.so beside this library (the interposer's own folder). */
-static void load_kernels(void)
+int mpid_cuda_sync(int dev)
+{
+    CUresult r;
+
+    if (enter(dev))
+        return 1;
+    r = cu.stream_sync(devs[dev].stream);
+    leave();
+    return r != CUDA_SUCCESS ? cu_fail("the device's work failed", r) : 0;
+}
+
+static int kernel_fail(const char *what, int err)
+{
+    const char *name = cu.kernel_error_name ? cu.kernel_error_name(err) : NULL;
+    return mpid_fail("%s (%s)", what, name ? name : "unknown CUDA error");
+}
+
+int mpid_cuda_launch(int dev, int unpack, const mpik_plan *p, int wi, const int64_t grid[3],
+                     const int64_t block[3], const char *src, char *dst)
+{
+    int err;
+
+    if (enter(dev))
+        return 1;
+    err = cu.launch(unpack, p->ndims, wi, grid, block, src, dst, p, devs[dev].stream);
+    leave();
+    if (err)
+        return kernel_fail("a kernel launch failed", err);
+    mpid_count(MPID_STAT_kernel_launches);
+    return 0;
+}
+
+int mpid_cuda_merge(int dev, char *dst, const char *src, const unsigned char *mask, int64_t n)
+{
+    int err;
+
+    if (enter(dev))
+        return 1;
+    err = cu.merge(dst, src, mask, n, devs[dev].stream);
+    leave();
+    if (err)
+        return kernel_fail("a kernel launch failed", err);
+    mpid_count(MPID_STAT_kernel_launches);
+    return 0;
+}
+
+/* 6. The kernels: loaded and probed once. */
+static char kernels_why[8192];
+
+static int load_kernels(mpid_driver *d)
 {
     Dl_info self;
     char path[4096];
@@ -169,43 +307,130 @@ static void load_kernels(void)
 
     if (!dladdr((void *) load_kernels, &self) || !self.dli_fname ||
         !(slash = strrchr(self.dli_fname, '/')))
-        return;
+        return 0;
     snprintf(path, sizeof path, "%.*s/libmpicomm_cuda.so", (int) (slash - self.dli_fname),
              self.dli_fname);
-    if ((lib = dlopen(path, RTLD_NOW | RTLD_LOCAL)))
-        *(void **) &kernel_launch = dlsym(lib, "mpik_cuda_launch");
+    if (access(path, F_OK))
+        return 0;                           /* built without nvcc: mpicomm info says so */
+    if (!(lib = dlopen(path, RTLD_NOW | RTLD_LOCAL))) {
+        const char *e = dlerror();
+        snprintf(kernels_why, sizeof kernels_why, "%s did not load: %s", path,
+                 e ? e : "no reason given");
+        return 0;
+    }
+    if (!SYM(launch, "mpik_cuda_launch") || !SYM(merge, "mpik_cuda_merge") ||
+        !SYM(runtime_version, "mpik_cuda_runtime_version") ||
+        !SYM(kernel_error_name, "mpik_cuda_error_name")) {
+        snprintf(kernels_why, sizeof kernels_why, "%s lacks an entry point (%s)", path,
+                 dlerror());
+        return 0;
+    }
+    return 1;
 }
 
-static int cuda_launch(int unpack, const mpik_plan *p, int wi, const int64_t grid[3],
-                       const int64_t block[3], const char *src, char *dst)
+/* A one-byte pack on device dev, waited for: 1 when it ran, 0 when it failed, -1 when
+ * it could not be tried (no device memory now). */
+static int trial(int dev)
 {
-    pthread_once(&kernels_once, load_kernels);
-    if (!kernel_launch || !ready())
-        return 1;
-    return kernel_launch(unpack, p->ndims, wi, grid, block, src, dst, p, stream) != 0;
+    mpik_plan p = { .ndims = 1, .block = 1, .outer = 1, .counts = { 1 } };
+    int64_t one[3] = { 1, 1, 1 };
+    char *buf = mpid_cuda_alloc(dev, 2, 0);
+    int err;
+
+    if (!buf)
+        return -1;
+    if (!(err = enter(dev))) {
+        err = cu.launch(0, 1, MPIK_NWIDTHS - 1, one, one, buf, buf + 1, &p, devs[dev].stream);
+        if (err) {
+            const char *name = cu.kernel_error_name(err);
+            snprintf(kernels_why, sizeof kernels_why, "a trial launch failed (%s)",
+                     name ? name : "unknown CUDA error");
+        } else if ((err = cu.stream_sync(devs[dev].stream))) {
+            const char *name = NULL;
+            cu.error_name(err, &name);
+            snprintf(kernels_why, sizeof kernels_why, "a trial kernel failed (%s)",
+                     name ? name : "unknown CUDA error");
+        }
+        leave();
+    } else {
+        snprintf(kernels_why, sizeof kernels_why, "%s", mpid_error());
+    }
+    mpid_cuda_free(dev, buf, 0);
+    return err == 0;
 }
 
-static int cuda_sync(void)
+int mpid_cuda_kernels(int dev)
 {
-    return !ready() || cu.stream_sync(stream) != 0;
+    mpid_driver d = cu;
+    int driver = 0, runtime = 0, ok = 0, state;
+
+    if ((state = __atomic_load_n(&kernels_state, __ATOMIC_ACQUIRE)) != UNPROBED)
+        return state == PROBED_OK;
+    pthread_mutex_lock(&lock);
+    if (kernels_state != UNPROBED) {
+        pthread_mutex_unlock(&lock);
+        return kernels_state == PROBED_OK;
+    }
+    /* 1. The library (built in, for the simulated driver), 2. the CUDA versions of
+     * driver and kernels, 3. a trial launch. */
+    if (d.launch || load_kernels(&d)) {
+        cu.launch = d.launch;
+        cu.merge = d.merge;
+        cu.runtime_version = d.runtime_version;
+        cu.kernel_error_name = d.kernel_error_name;
+        runtime = cu.runtime_version();
+        if (cu.driver_version(&driver) == CUDA_SUCCESS && driver < runtime)
+            snprintf(kernels_why, sizeof kernels_why, "the kernels were built with CUDA %d.%d, "
+                     "the driver supports CUDA %d.%d", runtime / 1000, runtime % 1000 / 10,
+                     driver / 1000, driver % 1000 / 10);
+        else
+            ok = 1;
+    }
+    pthread_mutex_unlock(&lock);
+    if (ok && (ok = trial(dev)) < 0)
+        return 0;                           /* asked again next time */
+    __atomic_store_n(&kernels_state, ok ? PROBED_OK : PROBED_BAD, __ATOMIC_RELEASE);
+    if (!ok && kernels_why[0])
+        mpid_warn("the device kernels cannot run: %s; device buffers are packed through host "
+                  "memory", kernels_why);
+    return ok;
 }
 
-/* Whether the kernels were built and load. */
-static int cuda_kernels(void)
+const char *mpid_cuda_kernels_status(void)
 {
-    pthread_once(&kernels_once, load_kernels);
-    return kernel_launch != NULL;
+    switch (__atomic_load_n(&kernels_state, __ATOMIC_ACQUIRE)) {
+    case PROBED_OK:
+        return "ok";
+    case PROBED_BAD:
+        return kernels_why[0] ? kernels_why : "not built (no nvcc at build)";
+    default:
+        return "not probed yet (no device buffer packed so far)";
+    }
 }
 
-const mpid_backend mpid_cuda_backend = {
-    .name = "cuda",
-    .kind = cuda_kind,
-    .device_alloc = cuda_device_alloc,
-    .device_free = cuda_device_free,
-    .pinned_alloc = cuda_pinned_alloc,
-    .pinned_free = cuda_pinned_free,
-    .copy = cuda_copy,
-    .launch = cuda_launch,
-    .sync = cuda_sync,
-    .kernels = cuda_kernels,
-};
+/* 7. The end: each device's stream and context let go of, in that context. */
+void mpid_cuda_release(void)
+{
+    unsigned flags;
+    int alive;
+
+    if (!mpid_cuda_which())
+        return;
+    pthread_mutex_lock(&lock);
+    for (int dev = 0; dev < MPID_MAX_DEVICES; dev++) {
+        dev_state *s = &devs[dev];
+        if (!s->ctx)
+            continue;
+        if (cu.primary_state(dev, &flags, &alive) == CUDA_SUCCESS && alive && s->stream &&
+            cu.ctx_push(s->ctx) == CUDA_SUCCESS) {
+            CUcontext popped;
+            cu.stream_sync(s->stream);
+            cu.stream_destroy(s->stream);
+            cu.ctx_pop(&popped);
+        }
+        cu.primary_release(dev);
+        s->ctx = NULL;
+        s->stream = NULL;
+    }
+    pthread_mutex_unlock(&lock);
+}

@@ -181,7 +181,7 @@ static inline int mpiw_packs(int method)
  * memory (pack), device memory (device), pinned host memory (staged, oneshot). get
  * returns NULL when out of memory; pack and unpack return 0 on success (unpack: the first
  * nbytes of the stream, a short message's). */
-void *mpiw_bytes_get(int method, int64_t n);
+void *mpiw_bytes_get(int method, int64_t n, const void *buf);
 void mpiw_bytes_put(int method, void *bytes);
 int mpiw_bytes_pack(int method, const mpic_desc *d, int64_t count, const void *buf,
                     void *bytes);
@@ -240,6 +240,7 @@ typedef struct mpiw_pending {
     void *buf;
     mpic_desc desc;
     MPI_Datatype dt;       /* mirror: the program's type (a receive copies back what came) */
+    MPI_Datatype kept;     /* a mirror receive's own copy of dt for its mask, or NULL */
     struct mpiw_mirror *mirror;  /* method mirror: the host copy the MPI moves, else NULL */
     struct mpiw_coll *coll;      /* a nonblocking collective's mirrors (mpiw_coll.c), or NULL */
 } mpiw_pending;
@@ -407,6 +408,7 @@ int mpiw_unpack_try(const void *inbuf, int64_t insize, int64_t *position, void *
 typedef struct mpiw_mirror {
     char *dev;
     char *host;
+    unsigned char *mask;   /* the bytes close may change (NULL: all of the span) */
     int64_t lo, hi;
 } mpiw_mirror;
 int mpiw_mirror_open(mpiw_mirror *m, const void *buf, int64_t count, MPI_Datatype dt, int in);
@@ -417,6 +419,11 @@ int mpiw_mirror_open_span(mpiw_mirror *m, const void *buf, int64_t lo, int64_t h
 int mpiw_type_info(MPI_Datatype dt, mpic_typeinfo *t);
 int64_t mpiw_mirror_len(const mpiw_mirror *m);
 int mpiw_mirror_close(mpiw_mirror *m, int64_t first, int64_t bytes);
+/* Only the bytes count elements of dt take from the first `bytes` bytes of a message are
+ * copied back at close (those the MPI writes; the program may change the others
+ * meanwhile). 0 on success. */
+int mpiw_mirror_mask(mpiw_mirror *m, int64_t count, MPI_Datatype dt, int64_t bytes);
+void mpiw_device_finalize(void);
 /* A device-layer failure: logged with its cause, then the communicator's error handler
  * with code; returns code. */
 int mpiw_device_failed(MPI_Comm comm, int code);

@@ -8,16 +8,16 @@
 #include <stdlib.h>
 #include "mpiw.h"
 
-void *mpiw_bytes_get(int method, int64_t n)
+void *mpiw_bytes_get(int method, int64_t n, const void *buf)
 {
     size_t size = (size_t) (n > 0 ? n : 1);
 
     switch (method) {
     case MPIW_METHOD_DEVICE:
-        return mpid_device_get(size);
+        return mpid_device_get(mpid_device_of(buf), size);
     case MPIW_METHOD_STAGED:
     case MPIW_METHOD_ONESHOT:
-        return mpid_pinned_get(size);
+        return mpid_pinned_get(mpid_device_of(buf), size);
     default:
         return malloc(size);
     }

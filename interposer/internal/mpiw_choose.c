@@ -71,7 +71,7 @@ static int packable(const mpiw_call *c, mpic_desc *d, int tables)
 /* A device buffer (1. of mpiw_choose passed). */
 static int on_device(const mpiw_call *c, mpiw_choice *out)
 {
-    int aware = mpiw_g.cuda_aware && mpid_backend_active() == &mpid_cuda_backend;
+    int aware = mpiw_g.cuda_aware && mpid_backend_real();
     int forced = mpiw_g.method, measured;
 
     if (!packable(c, &out->desc, c->tables))

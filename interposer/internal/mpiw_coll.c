@@ -4,16 +4,19 @@
  * the mirrors with the program's own counts and types, and the receive buffer's span is
  * copied back once the call returns (a nonblocking call: once its request completes,
  * through whichever completion call, mpiw_requests.c). A receive buffer is copied in first
- * too: MPI_IN_PLACE reads it, and a type with gaps must keep them.
+ * too (MPI_IN_PLACE reads it), and only the bytes of its blocks go back: the program may
+ * change the others while a nonblocking call is under way.
  */
+#include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include "mpiw.h"
 
 int mpiw_coll_device(const void *sbuf, const void *rbuf)
 {
     return mpiw_active() &&
-           !(mpiw_g.cuda_aware && mpid_backend_active() == &mpid_cuda_backend) &&
+           !(mpiw_g.cuda_aware && mpid_backend_real()) &&
            (mpid_on_device(sbuf) || mpid_on_device(rbuf));
 }
 
@@ -111,6 +114,60 @@ static void side_span(const mpiw_side *s, int n, int64_t *lo, int64_t *hi)
     }
 }
 
+#if MPIW_HAVE_LARGE_COUNT
+#define POSITION MPI_Count
+#else
+#define POSITION int
+#endif
+
+/* The receive side's mask: the bytes of its blocks (MPI_Unpack of 0xff bytes), so that
+ * only they go back to the device; none where the blocks fill the span. */
+static void mask_side(mpiw_mirror *m, const mpiw_side *r, int n)
+{
+    mpic_typeinfo one = { 0 }, t;
+    int64_t total = 0, most = 0;
+    unsigned char *ones;
+    int err = 0;
+
+    if (!m->host || (!r->types && !mpiw_type_info(r->type, &one)))
+        return;
+    for (int i = 0; i < n; i++) {
+        int64_t k = mpiw_side_count(r, i);
+        if (k > 0 && mpiw_type_info(mpiw_side_type(r, i), &t)) {
+            total += k * t.size;
+            most = k * t.size > most ? k * t.size : most;
+        }
+    }
+    if (total >= m->hi - m->lo || !(m->mask = calloc(1, (size_t) (m->hi - m->lo))))
+        return;
+    if (!(ones = malloc((size_t) most))) {
+        free(m->mask);
+        m->mask = NULL;
+        return;
+    }
+    memset(ones, 0xff, (size_t) most);
+    for (int i = 0; i < n && !err; i++) {
+        int64_t k = mpiw_side_count(r, i);
+        MPI_Datatype type = mpiw_side_type(r, i);
+        POSITION pos = 0;
+        unsigned char *at;
+        if (k <= 0 || !mpiw_type_info(type, &t))
+            continue;
+        at = m->mask - m->lo + (mpiw_side_block(r, i, (MPI_Aint) one.extent) - r->buf);
+#if MPIW_HAVE_LARGE_COUNT
+        err = PMPI_Unpack_c(ones, k * t.size, &pos, at, k, type, MPI_COMM_SELF);
+#else
+        err = k * t.size > INT_MAX ||
+              PMPI_Unpack(ones, (int) (k * t.size), &pos, at, (int) k, type, MPI_COMM_SELF);
+#endif
+    }
+    free(ones);
+    if (err) {
+        free(m->mask);
+        m->mask = NULL;
+    }
+}
+
 int mpiw_coll_open_sides(mpiw_coll *c, mpiw_side *s, int ns, mpiw_side *r, int nr)
 {
     int64_t lo, hi;
@@ -123,6 +180,7 @@ int mpiw_coll_open_sides(mpiw_coll *c, mpiw_side *s, int ns, mpiw_side *r, int n
         mpiw_mirror_close(&c->s, 0, 0);
         return 1;
     }
+    mask_side(&c->r, r, nr);
     if (c->s.host)
         s->buf = mpiw_mirror_at(&c->s);
     if (c->r.host)

@@ -10,7 +10,9 @@
  * reported through the communicator's error handler, as the MPI reports its own.
  */
 #include <limits.h>
+#include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 #include "mpiw.h"
 
 /* The MPI's own view of a type: size, bounds, extent. 0 when it does not know it. */
@@ -53,11 +55,12 @@ int mpiw_mirror_open(mpiw_mirror *m, const void *buf, int64_t count, MPI_Datatyp
 
     m->dev = (char *) buf;
     m->host = NULL;
+    m->mask = NULL;
     m->lo = m->hi = 0;
     if (count <= 0 || !mpid_on_device(buf) || !mpiw_type_info(dt, &t) || t.size == 0)
         return 0;
     mpid_span(&t, count, &m->lo, &m->hi);
-    if (!(m->host = mpid_pinned_get((size_t) (m->hi - m->lo))))
+    if (!(m->host = mpid_pinned_get(mpid_device_of(buf), (size_t) (m->hi - m->lo))))
         return 1;
     if (in && mpid_copy(m->host, m->dev + m->lo, (size_t) (m->hi - m->lo))) {
         mpid_pinned_put(m->host);
@@ -71,11 +74,12 @@ int mpiw_mirror_open_span(mpiw_mirror *m, const void *buf, int64_t lo, int64_t h
 {
     m->dev = (char *) buf;
     m->host = NULL;
+    m->mask = NULL;
     m->lo = lo;
     m->hi = hi;
     if (hi <= lo || !mpid_on_device(buf))
         return 0;
-    if (!(m->host = mpid_pinned_get((size_t) (hi - lo))))
+    if (!(m->host = mpid_pinned_get(mpid_device_of(buf), (size_t) (hi - lo))))
         return 1;
     if (mpid_copy(m->host, m->dev + lo, (size_t) (hi - lo))) {
         mpid_pinned_put(m->host);
@@ -96,10 +100,69 @@ int mpiw_mirror_close(mpiw_mirror *m, int64_t first, int64_t bytes)
 
     if (!m->host)
         return 0;
-    if (bytes > 0)
+    if (bytes > 0 && m->mask)
+        err = mpid_merge(m->dev + first, m->host + (first - m->lo), m->mask + (first - m->lo),
+                         (size_t) bytes);
+    else if (bytes > 0)
         err = mpid_copy(m->dev + first, m->host + (first - m->lo), (size_t) bytes);
     mpid_pinned_put(m->host);
+    free(m->mask);
     m->host = NULL;
+    m->mask = NULL;
+    return err;
+}
+
+/* A communicator of this process alone, for the masks' messages to itself. */
+static MPI_Comm self = MPI_COMM_NULL;
+static pthread_mutex_t self_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void mpiw_device_finalize(void)
+{
+    if (self != MPI_COMM_NULL)
+        PMPI_Comm_free(&self);
+}
+
+/* The bytes the MPI writes when count elements of dt take the first `bytes` bytes of a
+ * message, as the mirror's mask: 0xff bytes sent to this process as MPI_PACKED and
+ * received with the program's own type (partial elements too), so that closing the
+ * mirror changes those bytes of the device buffer and no other. 0 on success; 1 leaves
+ * no mask (the whole span is copied back). */
+int mpiw_mirror_mask(mpiw_mirror *m, int64_t count, MPI_Datatype dt, int64_t bytes)
+{
+    static int tags;
+    int tag = __atomic_fetch_add(&tags, 1, __ATOMIC_RELAXED) & 0x7fff, err;
+    unsigned char *ones;
+    MPI_Request req;
+
+    if (!m->host || bytes <= 0)
+        return 0;
+    pthread_mutex_lock(&self_lock);
+    if (self == MPI_COMM_NULL)
+        PMPI_Comm_dup(MPI_COMM_SELF, &self);
+    pthread_mutex_unlock(&self_lock);
+    if (self == MPI_COMM_NULL || !(m->mask = calloc(1, (size_t) (m->hi - m->lo))))
+        return 1;
+    if (!(ones = malloc((size_t) bytes))) {
+        free(m->mask);
+        m->mask = NULL;
+        return 1;
+    }
+    memset(ones, 0xff, (size_t) bytes);
+#if MPIW_HAVE_LARGE_COUNT
+    err = PMPI_Isend_c(ones, bytes, MPI_PACKED, 0, tag, self, &req) ||
+          PMPI_Recv_c(m->mask - m->lo, count, dt, 0, tag, self, MPI_STATUS_IGNORE) ||
+          PMPI_Wait(&req, MPI_STATUS_IGNORE);
+#else
+    err = bytes > INT_MAX || count > INT_MAX ||
+          PMPI_Isend(ones, (int) bytes, MPI_PACKED, 0, tag, self, &req) ||
+          PMPI_Recv(m->mask - m->lo, (int) count, dt, 0, tag, self, MPI_STATUS_IGNORE) ||
+          PMPI_Wait(&req, MPI_STATUS_IGNORE);
+#endif
+    free(ones);
+    if (err) {
+        free(m->mask);
+        m->mask = NULL;
+    }
     return err;
 }
 
@@ -152,7 +215,7 @@ int mpiw_device_mpi_pack(const void *inbuf, int64_t incount, MPI_Datatype dt, vo
         return mpiw_device_failed(comm, MPI_ERR_NO_MEM);
     if (mpid_on_device(outbuf) && incount > 0 && dt != MPI_DATATYPE_NULL &&
         comm != MPI_COMM_NULL && pack_bound(incount, dt, comm, &bound) &&
-        !(tmp = mpid_pinned_get((size_t) bound))) {
+        !(tmp = mpid_pinned_get(mpid_device_of(outbuf), (size_t) bound))) {
         mpiw_mirror_close(&in, 0, 0);
         return mpiw_device_failed(comm, MPI_ERR_NO_MEM);
     }
@@ -194,7 +257,7 @@ int mpiw_device_mpi_unpack(const void *inbuf, int64_t insize, int64_t *position,
         comm != MPI_COMM_NULL && pack_bound(outcount, dt, comm, &bound) && start >= 0 &&
         start < insize) {
         int64_t n = insize - start < bound ? insize - start : bound;
-        if (!(tmp = mpid_pinned_get((size_t) n)) || mpid_copy(tmp, (const char *) inbuf + start,
+        if (!(tmp = mpid_pinned_get(mpid_device_of(inbuf), (size_t) n)) || mpid_copy(tmp, (const char *) inbuf + start,
                                                               (size_t) n)) {
             mpid_pinned_put(tmp);
             return mpiw_device_failed(comm, MPI_ERR_NO_MEM);
@@ -233,13 +296,13 @@ int mpiw_device_unpack_bytes(const mpic_desc *d, int64_t nbytes, const void *pac
         return 0;
     mpid_span(&d->info, 1, &m.lo, &m.hi);
     m.dev = (char *) out + whole * d->info.extent;
-    if (!(host = m.host = mpid_pinned_get((size_t) (m.hi - m.lo))) ||
+    if (!(host = m.host = mpid_pinned_get(mpid_device_of(m.dev), (size_t) (m.hi - m.lo))) ||
         mpid_copy(host, m.dev + m.lo, (size_t) (m.hi - m.lo))) {
         mpid_pinned_put(host);
         return 1;
     }
     if (mpid_on_device(packed)) {
-        char *tail = mpid_pinned_get((size_t) left);
+        char *tail = mpid_pinned_get(mpid_device_of(packed), (size_t) left);
         int err = !tail || mpid_copy(tail, (const char *) packed + whole * d->info.size,
                                      (size_t) left);
         if (!err)

@@ -43,6 +43,7 @@ int mpiw_pending_fill(mpiw_pending *p, const mpiw_choice *c, int recv, int persi
     p->tmp = NULL;
     p->mirror = NULL;
     p->coll = NULL;
+    p->kept = MPI_DATATYPE_NULL;
     if (c->method == MPIW_METHOD_MIRROR) {
         if (!(p->mirror = malloc(sizeof *p->mirror)))
             return 1;
@@ -51,7 +52,13 @@ int mpiw_pending_fill(mpiw_pending *p, const mpiw_choice *c, int recv, int persi
             p->mirror = NULL;
             return 1;
         }
-        if (recv ? !dense(count, dt) : !persistent) {
+        /* A receive with gaps keeps its own copy of the type, for the mask of the bytes
+         * that came (the program may free its type before the message arrives). */
+        if (recv && !dense(count, dt) && PMPI_Type_dup(dt, &p->kept) != MPI_SUCCESS) {
+            mpiw_pending_clear(p);
+            return 1;
+        }
+        if (recv ? p->kept != MPI_DATATYPE_NULL : !persistent) {
             if (mpiw_pending_refresh(p)) {
                 mpiw_pending_clear(p);
                 return 1;
@@ -59,7 +66,7 @@ int mpiw_pending_fill(mpiw_pending *p, const mpiw_choice *c, int recv, int persi
         }
         return 0;
     }
-    if (!(p->tmp = mpiw_bytes_get(c->method, c->bytes)))
+    if (!(p->tmp = mpiw_bytes_get(c->method, c->bytes, buf)))
         return 1;
     if (!recv && !persistent && mpiw_bytes_pack(c->method, &c->desc, count, buf, p->tmp)) {
         mpiw_pending_clear(p);
@@ -104,12 +111,19 @@ void mpiw_recv_complete(const mpiw_pending *p, const MPI_Status *st)
     PMPI_Test_cancelled(st, &cancelled);
     if (cancelled)
         return;
-    if (!m)
+    if (!m) {
         err = mpiw_bytes_unpack(p->method, &p->desc, mpiw_status_bytes(st), p->tmp, p->buf);
-    else if (dense(p->count, p->dt))
+    } else if (p->kept == MPI_DATATYPE_NULL) {
         err = mpid_copy(m->dev + m->lo, m->host, (size_t) mpiw_status_bytes(st));
-    else
-        err = mpid_copy(m->dev + m->lo, m->host, (size_t) (m->hi - m->lo));
+    } else {
+        /* Only the bytes the message wrote: the program may have changed the others,
+         * gaps within the span included, since the receive was posted. */
+        mpiw_mirror_mask(m, p->count, p->kept, mpiw_status_bytes(st));
+        err = m->mask ? mpid_merge(m->dev + m->lo, m->host, m->mask, (size_t) (m->hi - m->lo))
+                      : mpid_copy(m->dev + m->lo, m->host, (size_t) (m->hi - m->lo));
+        free(m->mask);
+        m->mask = NULL;
+    }
     if (err)
         mpiw_log(MPIW_LOG_ERROR, "a received message could not be delivered to the device "
                  "buffer: %s", mpid_error());
@@ -130,5 +144,7 @@ void mpiw_pending_clear(mpiw_pending *p)
         mpiw_bytes_put(p->method, p->tmp);
     }
     p->tmp = NULL;
+    if (p->kept != MPI_DATATYPE_NULL)
+        PMPI_Type_free(&p->kept);
     mpic_desc_release(&p->desc);
 }

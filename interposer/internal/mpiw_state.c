@@ -131,8 +131,15 @@ static void check_device(void)
         mpiw_log(MPIW_LOG_WARN, "MPICOMM_DEVICE=%s is not one of cuda, sim, off; using cuda", v);
 }
 
+/* The device layer's warnings, as the interposer's own. */
+static void device_log(const char *line)
+{
+    mpiw_log(MPIW_LOG_WARN, "%s", line);
+}
+
 void mpiw_state_init(int thread_level)
 {
+    mpid_set_log(device_log);
     check_device();
     mpiw_g.log_level = env_log_level();
     mpiw_g.disabled = env_flag("MPICOMM_DISABLE", 0);
@@ -160,6 +167,9 @@ void mpiw_state_report(void)
     for (int i = 0; i < MPIW_NSTATS; i++)
         n += snprintf(line + n, sizeof line - (size_t) n, ", \"%s\": %lld", stat_names[i],
                       (long long) mpiw_g.counters[i]);
+    for (int i = 0; mpid_stat_name(i); i++)
+        n += snprintf(line + n, sizeof line - (size_t) n, ", \"%s\": %lld", mpid_stat_name(i),
+                      mpid_stat_value(i));
     fprintf(stderr, "%s}\n", line);
     fflush(stderr);
 }
@@ -169,5 +179,8 @@ long long mpiw_stat(const char *name)
     for (int i = 0; i < MPIW_NSTATS; i++)
         if (!strcmp(name, stat_names[i]))
             return __atomic_load_n(&mpiw_g.counters[i], __ATOMIC_RELAXED);
+    for (int i = 0; mpid_stat_name(i); i++)
+        if (!strcmp(name, mpid_stat_name(i)))
+            return mpid_stat_value(i);
     return -1;
 }

@@ -11,6 +11,7 @@ void mpiw_finalize(void)
     mpiw_types_clear();
     mpiw_comms_finalize();
     mpiw_scratch_release();
+    mpiw_device_finalize();
     mpid_release();
     mpiw_g.initialized = 0;
 }
