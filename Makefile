@@ -58,7 +58,8 @@ $(MPIS:%=test-%): test-%: setup-%
 	        $(call venv,$*)/bin/pytest -q --color=no --with-mpi tests/mpi || exit 1; \
 	done
 	for n in $(DEVICE_RANKS); do \
-	    PATH=$(call venv,$*)/bin:$$PATH MPICOMM_DEVICE=sim $(call venv,$*)/bin/mpicomm run -n $$n -- \
+	    PATH=$(call venv,$*)/bin:$$PATH MPICOMM_DEVICE=sim MPICOMM_SIM_DEVICES=2 \
+	        $(call venv,$*)/bin/mpicomm run -n $$n -- \
 	        $(call venv,$*)/bin/pytest -q --color=no --with-mpi tests/device || exit 1; \
 	done
 

@@ -62,10 +62,20 @@ static int keep(MPI_Request *req, mpiw_pending *p)
     return err ? complete_here(req, p) : MPI_SUCCESS;
 }
 
-/* A request the interposer just created (p->tmp holds its bytes). */
+/* A request the interposer just created (p->tmp holds its bytes). A send the MPI
+ * completed at once is finished now and left to the MPI: MPICH hands out one built-in
+ * completed request for every such send, so its handle names no single message. */
 int mpiw_requests_track(MPI_Request *req, mpiw_pending *p)
 {
+    MPI_Status st;
+    int done = 0;
+
     __atomic_fetch_add(&mpiw_requests_live, 1, __ATOMIC_RELAXED);
+    if (!p->driver && !p->persistent && !p->recv &&
+        PMPI_Request_get_status(*req, &done, &st) == MPI_SUCCESS && done) {
+        mpiw_requests_release(p, &st, 1);
+        return MPI_SUCCESS;
+    }
     return keep(req, p);
 }
 
