@@ -75,7 +75,7 @@ static int bind_real(mpid_driver *d, void *lib)
            SYM(mem_free, "cuMemFree_v2") && SYM(host_alloc, "cuMemHostAlloc") &&
            SYM(host_free, "cuMemFreeHost") && SYM(copy, "cuMemcpyAsync") &&
            SYM(stream_create, "cuStreamCreate") && SYM(stream_destroy, "cuStreamDestroy_v2") &&
-           SYM(stream_sync, "cuStreamSynchronize");
+           SYM(stream_sync, "cuStreamSynchronize") && SYM(stream_query, "cuStreamQuery");
 }
 
 static void publish(const mpid_driver *d, int which)
@@ -130,17 +130,27 @@ int mpid_cuda_which(void)
 }
 
 /* 3. Device d's primary context current on this thread (pushed), with our stream. A
- * context found inactive (the program reset the device) takes our stream and pooled
- * memory with it: they are forgotten, not freed, and made anew. */
+ * program's cudaDeviceReset takes our stream and pooled memory with it, even where the
+ * program has made the context anew since: a context found inactive, or a stream the
+ * driver no longer knows, is forgotten (not freed) and made anew. */
 static void check_locked(int dev)
 {
     dev_state *s = &devs[dev];
+    CUcontext popped;
+    CUresult r = CUDA_SUCCESS;
     unsigned flags = 0;
     int alive = 0;
 
-    if (s->ctx && (cu.primary_state(dev, &flags, &alive) != CUDA_SUCCESS || !alive)) {
+    if (!s->ctx)
+        return;
+    if (cu.primary_state(dev, &flags, &alive) != CUDA_SUCCESS || !alive)
+        r = CUDA_ERROR_CONTEXT_IS_DESTROYED;
+    else if (s->stream && (r = cu.ctx_push(s->ctx)) == CUDA_SUCCESS) {
+        r = cu.stream_query(s->stream);
+        cu.ctx_pop(&popped);
+    }
+    if (r != CUDA_SUCCESS && r != CUDA_ERROR_NOT_READY) {
         mpid_pools_forget(dev);
-        cu.primary_release(dev);
         s->ctx = NULL;
         s->stream = NULL;
     }

@@ -24,6 +24,7 @@ typedef int CUdevice;
 #define CUDA_ERROR_OUT_OF_MEMORY 2
 #define CUDA_ERROR_NOT_INITIALIZED 3
 #define CUDA_ERROR_INVALID_CONTEXT 201
+#define CUDA_ERROR_NOT_READY 600
 #define CUDA_ERROR_INVALID_HANDLE 400
 #define CUDA_ERROR_CONTEXT_IS_DESTROYED 709
 #define CU_POINTER_ATTRIBUTE_MEMORY_TYPE 2
@@ -60,6 +61,7 @@ typedef struct mpid_driver {
     CUresult (*stream_create)(CUstream *, unsigned);
     CUresult (*stream_destroy)(CUstream);
     CUresult (*stream_sync)(CUstream);
+    CUresult (*stream_query)(CUstream);
     /* The kernels' library (mpik_cuda.cu): launches on a stream of the current context,
      * returning a cudaError_t; the CUDA runtime version it was built with; error names. */
     int (*launch)(int unpack, int ndims, int wi, const int64_t grid[3], const int64_t block[3],

@@ -63,7 +63,7 @@ struct CUstream_st {
 typedef struct region {
     char *base;
     size_t len;                     /* usable bytes, a multiple of the page size */
-    int dev, pinned;
+    int dev, pinned, driver;        /* driver: allocated by a driver call (the interposer) */
 } region;
 
 enum { OP_COPY, OP_LAUNCH, OP_MERGE, OP_FILL };
@@ -199,7 +199,7 @@ static void *region_new(int dev, size_t n, int pinned)
         munmap(p, len + page());
         return NULL;
     }
-    regions[nregions++] = (region) { p, len, dev, pinned };
+    regions[nregions++] = (region) { p, len, dev, pinned, 0 };
     return p;
 }
 
@@ -634,7 +634,18 @@ static CUresult alloc(void **p, size_t n, int pinned)
         return CUDA_ERROR_INVALID_CONTEXT;
     if (fail_alloc)
         return CUDA_ERROR_OUT_OF_MEMORY;
-    return (*p = region_new(ctx->dev, n, pinned)) ? CUDA_SUCCESS : CUDA_ERROR_OUT_OF_MEMORY;
+    if (!(*p = region_new(ctx->dev, n, pinned)))
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    regions[nregions - 1].driver = 1;
+    return CUDA_SUCCESS;
+}
+
+/* cuMemFree and cuMemFreeHost need a current context, as CUDA's do. */
+static CUresult driver_free(void *p)
+{
+    if (!current())
+        return CUDA_ERROR_INVALID_CONTEXT;
+    return region_free(p) ? CUDA_ERROR_INVALID_VALUE : CUDA_SUCCESS;
 }
 
 static CUresult sim_mem_alloc(CUdeviceptr *p, size_t n)
@@ -651,7 +662,7 @@ static CUresult sim_mem_alloc(CUdeviceptr *p, size_t n)
 
 static CUresult sim_mem_free(CUdeviceptr p)
 {
-    LOCKED(region_free((void *) (uintptr_t) p) ? CUDA_ERROR_INVALID_VALUE : CUDA_SUCCESS);
+    LOCKED(driver_free((void *) (uintptr_t) p));
 }
 
 static CUresult sim_host_alloc(void **p, size_t n, unsigned flags)
@@ -662,7 +673,7 @@ static CUresult sim_host_alloc(void **p, size_t n, unsigned flags)
 
 static CUresult sim_host_free(void *p)
 {
-    LOCKED(region_free(p) ? CUDA_ERROR_INVALID_VALUE : CUDA_SUCCESS);
+    LOCKED(driver_free(p));
 }
 
 static CUresult copy(CUdeviceptr dst, CUdeviceptr src, size_t n, CUstream s)
@@ -739,6 +750,26 @@ static CUresult sim_stream_sync(CUstream s)
     LOCKED(stream_sync(s));
 }
 
+static CUresult stream_query(CUstream s)
+{
+    CUcontext ctx = current();
+    CUresult r;
+
+    if (!ctx)
+        return CUDA_ERROR_INVALID_CONTEXT;
+    if ((r = resolve(&s, ctx)) != CUDA_SUCCESS)
+        return r;
+    for (size_t i = 0; i < nqueue; i++)
+        if (queue[i].stream == s)
+            return CUDA_ERROR_NOT_READY;
+    return CUDA_SUCCESS;
+}
+
+static CUresult sim_stream_query(CUstream s)
+{
+    LOCKED(stream_query(s));
+}
+
 /* 6. The kernels' library, as the CUDA runtime runs it: the current context, or with
  * none device 0's primary context (made current as cudart does). */
 static int kernel_op(op *o, void *stream)
@@ -803,7 +834,8 @@ void mpid_sim_driver(mpid_driver *d)
         .attribute = sim_attribute, .mem_alloc = sim_mem_alloc, .mem_free = sim_mem_free,
         .host_alloc = sim_host_alloc, .host_free = sim_host_free, .copy = sim_copy,
         .stream_create = sim_stream_create, .stream_destroy = sim_stream_destroy,
-        .stream_sync = sim_stream_sync, .launch = sim_launch, .merge = sim_merge,
+        .stream_sync = sim_stream_sync, .stream_query = sim_stream_query, .launch = sim_launch,
+        .merge = sim_merge,
         .runtime_version = sim_runtime_version, .kernel_error_name = sim_kernel_error_name,
     };
 }
@@ -884,6 +916,21 @@ int mpicomm_sim_reset(int dev)
 int mpicomm_sim_pending(void)
 {
     LOCKED((int) nqueue);
+}
+
+/* Allocations made by driver calls (the interposer's) and not freed. */
+static int live(void)
+{
+    int n = 0;
+
+    for (size_t i = 0; i < nregions; i++)
+        n += regions[i].driver;
+    return n;
+}
+
+int mpicomm_sim_live(void)
+{
+    LOCKED(live());
 }
 
 /* For the harness's own tests: a launch run at once, as queued by the stream. */
