@@ -109,12 +109,40 @@ def _cuda_row():
             "stages device arrays through host either way)")
 
 
-def _cuda_kernels_row(cuda):
+def _cuda_kernels_row(meta):
+    cuda = meta["cuda_kernels"]
+    if not cuda and meta.get("cuda_error"):
+        why = meta["cuda_error"].splitlines()[0]
+        return f"no ({why}: device buffers are packed through host memory)"
     if not cuda:
         return ("no (no nvcc found at build: device buffers are packed through host "
                 "memory)")
-    return (f"yes ({cuda['kernels']} generated, {cuda['nvcc_version']}, "
-            f"sm_{', sm_'.join(map(str, cuda['archs']))})")
+    row = (f"yes ({cuda['kernels']} generated, {cuda['nvcc_version']}, "
+           f"sm_{', sm_'.join(map(str, cuda['archs']))})")
+    return row + _kernels_driver_check(cuda["library"])
+
+
+def _kernels_driver_check(library):
+    """Whether this machine's CUDA driver runs kernels of the CUDA version they were built
+    with (a driver older than the kernels fails every launch)."""
+    import ctypes
+    try:
+        driver = ctypes.CDLL("libcuda.so.1")
+    except OSError:
+        return ""
+    version = ctypes.c_int(0)
+    if driver.cuDriverGetVersion(ctypes.byref(version)) != 0:
+        return ""
+    try:
+        built = ctypes.CDLL(library).mpik_cuda_runtime_version()
+    except (OSError, AttributeError) as exc:
+        return f"; its library does not load here ({exc}): device buffers are packed on the host"
+    have, need = version.value, built
+    if have < need:
+        return (f"; this driver supports CUDA {have // 1000}.{have % 1000 // 10}, older than "
+                f"the kernels' CUDA {need // 1000}.{need % 1000 // 10}: device buffers are "
+                "packed through host memory (update the driver, or build with an older nvcc)")
+    return f"; the driver supports CUDA {have // 1000}.{have % 1000 // 10}"
 
 
 def _gpu_row():
@@ -165,7 +193,7 @@ def _cmd_info(args):
             ("interposer", meta["library"]),
             ("built against", f"{meta['mpi_vendor']} {meta['mpi_version']} ({meta['mpicc']})"),
             ("CPU kernels", f"yes ({meta['cpu_kernels']} generated)"),
-            ("CUDA kernels", _cuda_kernels_row(meta["cuda_kernels"])),
+            ("CUDA kernels", _cuda_kernels_row(meta)),
             ("Fortran", f"{meta['fortran_entry_points']} entry points of its own, for the "
                         "MPI binding's calls that skip the C functions; the rest go "
                         "through the C wrappers" if meta.get("fortran_entry_points")

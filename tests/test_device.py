@@ -78,6 +78,46 @@ def test_nvcc_builds_the_cuda_kernels_with_warnings_as_errors():
     assert cuda["kernels"] == 91          # 9 levels x 5 widths x pack, unpack, and merge
 
 
+def test_the_cuda_library_is_readable_by_everyone():
+    """A shared cache (a site's installation) serves users who did not build it."""
+    meta = build.build(quiet=True)
+    if not meta["cuda_kernels"]:
+        pytest.skip("built without CUDA kernels (no nvcc)")
+    assert os.stat(meta["cuda_kernels"]["library"]).st_mode & 0o777 == 0o755
+
+
+def fake_nvcc(tmp_path, archs, compiles):
+    """An nvcc that lists archs and fails to compile, or stands in for the real one."""
+    real = build.choose_nvcc()
+    script = tmp_path / "nvcc"
+    script.write_text("#!/bin/sh\n"
+                      f"if [ \"$1\" = --list-gpu-arch ]; then printf '{archs}'; exit 0; fi\n" +
+                      (f'exec {real} "$@"\n' if compiles else
+                       "echo 'nvcc fatal   : Unsupported gpu architecture' >&2; exit 1\n"))
+    script.chmod(0o755)
+    return str(script)
+
+
+def test_nvcc_architectures_with_suffixes_are_read(tmp_path):
+    """nvcc 12.x lists compute_90a and compute_100a beside the plain numbers."""
+    nvcc = fake_nvcc(tmp_path, "compute_75\\ncompute_90\\ncompute_90a\\ncompute_100a\\n",
+                     False)
+    assert build.nvcc_archs(nvcc) == [75, 90]
+
+
+def test_a_failing_nvcc_builds_the_interposer_without_kernels(tmp_path, capfd):
+    """The interposer is built, says why it has no kernels, and mpicomm info shows it."""
+    nvcc = fake_nvcc(tmp_path, "compute_80\\n", False)
+    meta = build.build(force=True, quiet=True, nvcc=nvcc)
+    assert Path(meta["library"]).exists()
+    assert meta["cuda_kernels"] is False
+    assert "compiling the CUDA kernels failed" in meta["cuda_error"]
+    assert "Unsupported gpu architecture" in meta["cuda_error"]
+    assert "building without CUDA kernels" in capfd.readouterr().err
+    from mpicomm import cli
+    assert cli._cuda_kernels_row(meta).startswith("no (compiling the CUDA kernels failed")
+
+
 def test_the_cuda_wheels_nvcc_builds_the_kernels(tmp_path):
     """pip install mpicomm[cuda] (make setup does) brings NVIDIA's nvcc and runtime as
     wheels: found without a CUDA toolkit, and enough to build the kernels."""
