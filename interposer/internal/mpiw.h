@@ -240,7 +240,8 @@ typedef struct mpiw_pending {
     void *buf;
     mpic_desc desc;
     MPI_Datatype dt;       /* mirror: the program's type (a receive copies back what came) */
-    MPI_Datatype kept;     /* a mirror receive's own copy of dt for its mask, or NULL */
+    MPI_Datatype kept;     /* with keeps: a mirror receive's own copy of dt, for its mask */
+    int keeps;
     struct mpiw_mirror *mirror;  /* method mirror: the host copy the MPI moves, else NULL */
     struct mpiw_coll *coll;      /* a nonblocking collective's mirrors (mpiw_coll.c), or NULL */
 } mpiw_pending;

@@ -43,7 +43,7 @@ int mpiw_pending_fill(mpiw_pending *p, const mpiw_choice *c, int recv, int persi
     p->tmp = NULL;
     p->mirror = NULL;
     p->coll = NULL;
-    p->kept = MPI_DATATYPE_NULL;
+    p->keeps = 0;
     if (c->method == MPIW_METHOD_MIRROR) {
         if (!(p->mirror = malloc(sizeof *p->mirror)))
             return 1;
@@ -54,11 +54,14 @@ int mpiw_pending_fill(mpiw_pending *p, const mpiw_choice *c, int recv, int persi
         }
         /* A receive with gaps keeps its own copy of the type, for the mask of the bytes
          * that came (the program may free its type before the message arrives). */
-        if (recv && !dense(count, dt) && PMPI_Type_dup(dt, &p->kept) != MPI_SUCCESS) {
-            mpiw_pending_clear(p);
-            return 1;
+        if (recv && !dense(count, dt)) {
+            if (PMPI_Type_dup(dt, &p->kept) != MPI_SUCCESS) {
+                mpiw_pending_clear(p);
+                return 1;
+            }
+            p->keeps = 1;
         }
-        if (recv ? p->kept != MPI_DATATYPE_NULL : !persistent) {
+        if (recv ? p->keeps : !persistent) {
             if (mpiw_pending_refresh(p)) {
                 mpiw_pending_clear(p);
                 return 1;
@@ -113,7 +116,7 @@ void mpiw_recv_complete(const mpiw_pending *p, const MPI_Status *st)
         return;
     if (!m) {
         err = mpiw_bytes_unpack(p->method, &p->desc, mpiw_status_bytes(st), p->tmp, p->buf);
-    } else if (p->kept == MPI_DATATYPE_NULL) {
+    } else if (!p->keeps) {
         err = mpid_copy(m->dev + m->lo, m->host, (size_t) mpiw_status_bytes(st));
     } else {
         /* Only the bytes the message wrote: the program may have changed the others,
@@ -144,7 +147,8 @@ void mpiw_pending_clear(mpiw_pending *p)
         mpiw_bytes_put(p->method, p->tmp);
     }
     p->tmp = NULL;
-    if (p->kept != MPI_DATATYPE_NULL)
+    if (p->keeps)
         PMPI_Type_free(&p->kept);
+    p->keeps = 0;
     mpic_desc_release(&p->desc);
 }
