@@ -223,3 +223,27 @@ def test_the_pools_stop_allocating(interposer, device, column):
     want = np.zeros((16, 8))
     want[::2] = np.random.default_rng(1200 + SRC).standard_normal((16, 8))[::2]
     assert np.array_equal(device.asnumpy(gots[5]), want)
+
+
+@pytest.mark.mpi
+def test_a_mirrored_receive_keeps_the_programs_writes_in_its_gaps(interposer, device):
+    """Irecv of a type the interposer does not decode (a darray: the left half of each row)
+    is mirrored through host memory; while it is under way the program writes the right
+    halves (the gaps inside its span). At completion only the left halves have changed."""
+    t = MPI.DOUBLE.Create_darray(2, 0, [16, 8], [MPI.DISTRIBUTE_NONE, MPI.DISTRIBUTE_BLOCK],
+                                 [MPI.DISTRIBUTE_DFLT_DARG] * 2, [1, 2]).Commit()
+    try:
+        before = interposer.stat("method_mirror")
+        a = device.asarray(rows(seed=20))
+        got = device.asarray(np.zeros((16, 8)))
+        device.synchronize()
+        r = COMM.Irecv([got, 1, t], SRC, 21)
+        got[:] = 9.0                                  # every byte, gaps and blocks alike
+        s = COMM.Isend([a, 1, t], DEST, 21)
+        MPI.Request.Waitall([r, s])
+        want = np.full((16, 8), 9.0)
+        want[:, :4] = np.random.default_rng(2000 + SRC).standard_normal((16, 8))[:, :4]
+        assert np.array_equal(device.asnumpy(got), want)
+        assert interposer.stat("method_mirror") >= before + 2
+    finally:
+        t.Free()
