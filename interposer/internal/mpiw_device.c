@@ -274,6 +274,8 @@ int mpiw_device_mpi_unpack(const void *inbuf, int64_t insize, int64_t *position,
     err = PMPI_Unpack(tmp ? tmp - pos : inbuf, (int) insize, &pos, mpiw_mirror_at(&out),
                       (int) outcount, dt, comm);
 #endif
+    if (err == MPI_SUCCESS)
+        mpiw_mirror_mask(&out, outcount, dt, (int64_t) (pos - start));
     if (mpiw_mirror_close(&out, out.lo, err == MPI_SUCCESS ? mpiw_mirror_len(&out) : 0))
         err = mpiw_device_failed(comm, MPI_ERR_OTHER);
     mpid_pinned_put(tmp);
@@ -288,7 +290,7 @@ int mpiw_device_unpack_bytes(const mpic_desc *d, int64_t nbytes, const void *pac
     int64_t whole = nbytes / d->info.size, left = nbytes - whole * d->info.size;
     mpic_desc one = *d;
     mpiw_mirror m = { 0 };
-    char *host;
+    char *host, *ones;
 
     if (whole && mpid_unpack(d, whole, packed, out))
         return 1;
@@ -314,6 +316,17 @@ int mpiw_device_unpack_bytes(const mpic_desc *d, int64_t nbytes, const void *pac
         }
     } else {
         mpic_unpack_bytes(&one, left, (const char *) packed + whole * d->info.size, host - m.lo);
+    }
+    /* Only the bytes of the partial element: its mask, unpacked from 0xff bytes. */
+    m.mask = calloc(1, (size_t) (m.hi - m.lo));
+    ones = m.mask ? malloc((size_t) left) : NULL;
+    if (ones) {
+        memset(ones, 0xff, (size_t) left);
+        mpic_unpack_bytes(&one, left, ones, (char *) m.mask - m.lo);
+        free(ones);
+    } else {
+        free(m.mask);                       /* no mask: the element's span goes back */
+        m.mask = NULL;
     }
     return mpiw_mirror_close(&m, m.lo, m.hi - m.lo);
 }
