@@ -32,9 +32,8 @@ def harness(tmp_path_factory):
     return exe
 
 
-def run_harness(exe, *args):
-    import os
-    env = dict(os.environ, MPICOMM_DEVICE="sim", ASAN_OPTIONS="detect_leaks=0")
+def run_harness(exe, *args, **more):
+    env = dict(os.environ, MPICOMM_DEVICE="sim", ASAN_OPTIONS="detect_leaks=0", **more)
     return subprocess.run([str(exe), *args], capture_output=True, text=True, env=env,
                           timeout=300)
 
@@ -47,6 +46,14 @@ def test_device_kernels_match_the_host_kernels_under_asan(harness, seed):
     out = run_harness(harness, "random", "1500", seed)
     assert out.returncode == 0, out.stderr[-3000:]
     assert out.stdout.strip() == "ok 1500"
+
+
+def test_the_simulated_streams_keep_cudas_order(harness):
+    """The legacy default stream and a blocking stream wait for each other's earlier work;
+    a non-blocking stream waits for neither; a launch on another device's stream fails."""
+    out = run_harness(harness, "streams", MPICOMM_SIM_DEVICES="2")
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.strip() == "ok streams"
 
 
 @pytest.mark.parametrize("case, says", [

@@ -9,19 +9,26 @@
  *   device_harness misaligned      a 16-byte kernel on 8-byte-aligned data
  *   device_harness limits          a block of 2048 threads
  *   device_harness twice           a one-level kernel on a grid two blocks high
+ *   device_harness streams         CUDA's ordering rules among the legacy stream, a
+ *                                  blocking and a non-blocking stream, and a launch on
+ *                                  another device's stream (MPICOMM_SIM_DEVICES=2);
+ *                                  prints "ok streams"
  *
- * The last three must end in the harness's own abort, naming what broke.
+ * misaligned, limits and twice must end in the harness's own abort, naming what broke.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "mpic_internal.h"
 #include "mpid.h"
+#include "mpid_driver.h"
 
 void *mpicomm_sim_alloc(int dev, size_t n);
 void mpicomm_sim_free(void *p);
 void mpid_sim_run_launch(int unpack, const mpik_plan *p, int wi, const int64_t grid[3],
                          const int64_t block[3], const char *src, char *dst);
+int mpicomm_sim_copy_async(int dev, void *dst, const void *src, size_t n);
+int mpicomm_sim_synchronize(int dev);
 
 static uint64_t state;
 
@@ -178,6 +185,49 @@ static int bad_launch(const char *what)
     return 0;
 }
 
+/* What the simulated driver's streams must see, by CUDA's rules. */
+static int streams(void)
+{
+    mpid_driver cu;
+    CUcontext ctx, other;
+    CUstream blocking, nonblocking, on1;
+    char *a = mpicomm_sim_alloc(0, 64), *b = mpicomm_sim_alloc(1, 64), v1[64], v2[64],
+         v3[64], out[64];
+    mpik_plan p = { .ndims = 1, .block = 64, .outer = 1, .counts = { 64 } };
+    int64_t one[3] = { 1, 1, 1 }, threads[3] = { 8, 1, 1 };
+
+    mpid_sim_driver(&cu);
+    memset(v1, 0x11, 64);
+    memset(v2, 0x22, 64);
+    memset(v3, 0x33, 64);
+    check(a && b && !cu.primary_retain(&ctx, 0) && !cu.primary_retain(&other, 1) &&
+          !cu.ctx_push(ctx) && !cu.stream_create(&blocking, CU_STREAM_DEFAULT) &&
+          !cu.stream_create(&nonblocking, CU_STREAM_NON_BLOCKING), "streams", -1);
+    /* 1. A blocking stream's work follows the legacy stream's earlier work. */
+    mpicomm_sim_copy_async(0, a, v1, 64);
+    check(!cu.copy((CUdeviceptr) (uintptr_t) out, (CUdeviceptr) (uintptr_t) a, 64, blocking) &&
+          out[0] == 0x11, "a blocking stream did not wait for the legacy stream", -1);
+    /* 2. A non-blocking stream's does not. */
+    mpicomm_sim_copy_async(0, a, v2, 64);
+    check(!cu.copy((CUdeviceptr) (uintptr_t) out, (CUdeviceptr) (uintptr_t) a, 64, nonblocking) &&
+          out[0] == 0x11, "a non-blocking stream waited for the legacy stream", -1);
+    mpicomm_sim_synchronize(0);
+    /* 3. The legacy stream's later work follows a blocking stream's earlier work. */
+    check(!cu.copy((CUdeviceptr) (uintptr_t) a, (CUdeviceptr) (uintptr_t) v3, 64, blocking),
+          "copy", -1);
+    check(!cu.copy((CUdeviceptr) (uintptr_t) out, (CUdeviceptr) (uintptr_t) a, 64,
+                   CU_STREAM_LEGACY) && out[0] == 0x33,
+          "the legacy stream did not wait for a blocking stream", -1);
+    /* 4. A launch on device 1's stream with device 0's context current fails. */
+    check(!cu.ctx_push(other) && !cu.stream_create(&on1, CU_STREAM_DEFAULT) &&
+          !cu.ctx_pop(&other), "device 1", -1);
+    check(cu.launch(0, 1, 1, one, threads, b, b, &p, on1) != 0,
+          "a launch on another device's stream ran", -1);
+    cu.ctx_pop(&ctx);
+    printf("ok streams\n");
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (strcmp(mpid_backend_name(), "sim")) {
@@ -188,8 +238,11 @@ int main(int argc, char **argv)
         state = strtoull(argv[3], NULL, 10) * 2654435761ULL + 1;
         return random_plans(atoi(argv[2]));
     }
+    if (argc == 2 && !strcmp(argv[1], "streams"))
+        return streams();
     if (argc == 2)
         return bad_launch(argv[1]);
-    fprintf(stderr, "usage: device_harness random N SEED | misaligned | limits | twice\n");
+    fprintf(stderr, "usage: device_harness random N SEED | misaligned | limits | twice | "
+            "streams\n");
     return 2;
 }
