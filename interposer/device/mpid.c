@@ -480,6 +480,16 @@ static int copy(void *dst, const void *src, size_t n)
     return mpid_cuda_copy(dev, dst, src, n);
 }
 
+/* Before an operation on devices a and b (-1: none): whatever a reset of theirs took
+ * is forgotten first. */
+static void fresh(int a, int b)
+{
+    if (a >= 0)
+        mpid_cuda_check(a);
+    if (b >= 0 && b != a)
+        mpid_cuda_check(b);
+}
+
 /* Wait for dev's stream; after an error, wait as well and keep the first reason. */
 static int settle(int dev, int err)
 {
@@ -501,6 +511,7 @@ int mpid_copy(void *dst, const void *src, size_t n)
 
     if (!active())
         return mpid_fail("no device backend");
+    fresh(dev, -1);
     return settle(dev, copy(dst, src, n));
 }
 
@@ -525,6 +536,7 @@ int mpid_merge(void *dst, const void *host, const unsigned char *mask, size_t n)
                 ((char *) dst)[i] = ((const char *) host)[i];
         return 0;
     }
+    fresh(dev, -1);
     if (kernels(dev) && (tmp = mpid_device_get(dev, 2 * n))) {
         err = mpid_cuda_copy(dev, tmp, host, n) || mpid_cuda_copy(dev, tmp + n, mask, n) ||
               mpid_cuda_merge(dev, dst, tmp, (unsigned char *) tmp + n, (int64_t) n);
@@ -606,6 +618,7 @@ int mpid_pack(const mpic_desc *d, int64_t count, const void *in, void *packed)
         return mpid_fail("no device backend");
     if (count <= 0 || n <= 0)
         return 0;
+    fresh(dev, out);
     if (dev < 0) {
         if (out < 0) {
             mpic_pack(d, count, in, packed);
@@ -647,6 +660,7 @@ int mpid_unpack(const mpic_desc *d, int64_t count, const void *packed, void *out
         return mpid_fail("no device backend");
     if (count <= 0 || n <= 0)
         return 0;
+    fresh(dev, in);
     if (dev < 0) {
         if (in < 0) {
             mpic_unpack(d, count, packed, out);
@@ -688,8 +702,10 @@ int mpid_pack_mapped(const mpic_desc *d, int64_t count, const void *in, void *pi
     int64_t start;
     mpik_plan p;
 
-    if (count <= 0 || !active() || !mapped_ok(d, dev, pinned) || !mpid_plan(&p, &start, d, count))
+    if (count <= 0 || !active() || !mapped_ok(d, dev, pinned) ||
+        !mpid_plan(&p, &start, d, count))
         return mpid_pack(d, count, in, pinned);
+    fresh(dev, -1);
     return settle(dev, launch(dev, 0, &p, (const char *) in + start, pinned));
 }
 
@@ -702,6 +718,7 @@ int mpid_unpack_mapped(const mpic_desc *d, int64_t count, const void *pinned, vo
     if (count <= 0 || !active() || !mapped_ok(d, dev, pinned) || !mpid_disjoint(d, count) ||
         !mpid_plan(&p, &start, d, count))
         return mpid_unpack(d, count, pinned, out);
+    fresh(dev, -1);
     return settle(dev, launch(dev, 1, &p, pinned, (char *) out + start));
 }
 

@@ -35,6 +35,7 @@
 typedef struct dev_state {
     CUcontext ctx;                  /* the device's primary context, retained */
     CUstream stream;
+    int ready;                      /* both made (read without the lock) */
 } dev_state;
 
 static mpid_driver cu;
@@ -129,10 +130,11 @@ int mpid_cuda_which(void)
     return __atomic_load_n(&published, __ATOMIC_ACQUIRE);
 }
 
-/* 3. Device d's primary context current on this thread (pushed), with our stream. A
- * program's cudaDeviceReset takes our stream and pooled memory with it, even where the
- * program has made the context anew since: a context found inactive, or a stream the
- * driver no longer knows, is forgotten (not freed) and made anew. */
+/* 3. Device d's primary context current on this thread (pushed), with our stream.
+ * A program's cudaDeviceReset takes our stream and pooled memory with it, even where the
+ * program has made the context anew since: mpid_cuda_check, at the start of each
+ * operation, finds the context inactive or the stream unknown to the driver, and
+ * forgets them (they are not freed) to be made anew. */
 static void check_locked(int dev)
 {
     dev_state *s = &devs[dev];
@@ -150,6 +152,7 @@ static void check_locked(int dev)
         cu.ctx_pop(&popped);
     }
     if (r != CUDA_SUCCESS && r != CUDA_ERROR_NOT_READY) {
+        __atomic_store_n(&s->ready, 0, __ATOMIC_RELEASE);
         mpid_pools_forget(dev);
         s->ctx = NULL;
         s->stream = NULL;
@@ -158,7 +161,8 @@ static void check_locked(int dev)
 
 void mpid_cuda_check(int dev)
 {
-    if (dev < 0 || dev >= MPID_MAX_DEVICES || !mpid_cuda_which())
+    if (dev < 0 || dev >= MPID_MAX_DEVICES || !mpid_cuda_which() ||
+        !__atomic_load_n(&devs[dev].ready, __ATOMIC_ACQUIRE))
         return;
     pthread_mutex_lock(&lock);
     check_locked(dev);
@@ -169,24 +173,30 @@ static int enter(int dev)
 {
     dev_state *s;
     CUdevice handle;
+    CUcontext popped;
     CUresult r = CUDA_SUCCESS;
 
     if (dev < 0 || dev >= MPID_MAX_DEVICES)
         return mpid_fail("device %d is not one the device layer can use", dev);
     s = &devs[dev];
-    pthread_mutex_lock(&lock);
-    check_locked(dev);
-    if (!s->ctx && ((r = cu.device_get(&handle, dev)) != CUDA_SUCCESS ||
-                    (r = cu.primary_retain(&s->ctx, handle)) != CUDA_SUCCESS))
-        s->ctx = NULL;
-    if (s->ctx && (r = cu.ctx_push(s->ctx)) == CUDA_SUCCESS && !s->stream &&
-        (r = cu.stream_create(&s->stream, CU_STREAM_DEFAULT)) != CUDA_SUCCESS) {
-        CUcontext popped;
-        cu.ctx_pop(&popped);
-        s->stream = NULL;
+    if (!__atomic_load_n(&s->ready, __ATOMIC_ACQUIRE)) {
+        pthread_mutex_lock(&lock);
+        if (!s->ctx && ((r = cu.device_get(&handle, dev)) != CUDA_SUCCESS ||
+                        (r = cu.primary_retain(&s->ctx, handle)) != CUDA_SUCCESS))
+            s->ctx = NULL;
+        if (s->ctx && !s->stream && (r = cu.ctx_push(s->ctx)) == CUDA_SUCCESS) {
+            if ((r = cu.stream_create(&s->stream, CU_STREAM_DEFAULT)) != CUDA_SUCCESS)
+                s->stream = NULL;
+            cu.ctx_pop(&popped);
+        }
+        __atomic_store_n(&s->ready, s->ctx && s->stream, __ATOMIC_RELEASE);
+        pthread_mutex_unlock(&lock);
+        if (r != CUDA_SUCCESS)
+            return cu_fail("the device's context or stream could not be had", r);
     }
-    pthread_mutex_unlock(&lock);
-    return r != CUDA_SUCCESS ? cu_fail("the device's context or stream could not be had", r) : 0;
+    if ((r = cu.ctx_push(s->ctx)) != CUDA_SUCCESS)
+        return cu_fail("the device's context could not be made current", r);
+    return 0;
 }
 
 static void leave(void)
@@ -439,6 +449,7 @@ void mpid_cuda_release(void)
             cu.ctx_pop(&popped);
         }
         cu.primary_release(dev);
+        __atomic_store_n(&s->ready, 0, __ATOMIC_RELEASE);
         s->ctx = NULL;
         s->stream = NULL;
     }

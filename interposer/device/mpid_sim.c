@@ -374,7 +374,8 @@ static int orders(const op *later, const op *earlier)
 {
     CUstream a = later->stream, b = earlier->stream;
 
-    return a == b || (a->dev == b->dev && ((a->legacy && blocking(b)) || (blocking(a) && b->legacy)));
+    return a == b ||
+           (a->dev == b->dev && ((a->legacy && blocking(b)) || (blocking(a) && b->legacy)));
 }
 
 /* Run the marked operations in order and drop them from the queue. */

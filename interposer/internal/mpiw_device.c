@@ -257,8 +257,8 @@ int mpiw_device_mpi_unpack(const void *inbuf, int64_t insize, int64_t *position,
         comm != MPI_COMM_NULL && pack_bound(outcount, dt, comm, &bound) && start >= 0 &&
         start < insize) {
         int64_t n = insize - start < bound ? insize - start : bound;
-        if (!(tmp = mpid_pinned_get(mpid_device_of(inbuf), (size_t) n)) || mpid_copy(tmp, (const char *) inbuf + start,
-                                                              (size_t) n)) {
+        tmp = mpid_pinned_get(mpid_device_of(inbuf), (size_t) n);
+        if (!tmp || mpid_copy(tmp, (const char *) inbuf + start, (size_t) n)) {
             mpid_pinned_put(tmp);
             return mpiw_device_failed(comm, MPI_ERR_NO_MEM);
         }
