@@ -450,6 +450,14 @@ static CUresult resolve(CUstream *s, CUcontext ctx)
     return (*s)->dev == ctx->dev ? CUDA_SUCCESS : CUDA_ERROR_INVALID_HANDLE;
 }
 
+/* The stream a driver call names, in the current context (which it needs). */
+static CUresult named(CUstream *s)
+{
+    CUcontext ctx = current();
+
+    return ctx ? resolve(s, ctx) : CUDA_ERROR_INVALID_CONTEXT;
+}
+
 /* A copy on stream s: a pageable source taken now, a pageable destination waited for. */
 static CUresult copy_on(CUstream s, char *dst, const char *src, size_t n)
 {
@@ -679,12 +687,9 @@ static CUresult sim_host_free(void *p)
 
 static CUresult copy(CUdeviceptr dst, CUdeviceptr src, size_t n, CUstream s)
 {
-    CUcontext ctx = current();
-    CUresult r;
+    CUresult r = named(&s);
 
-    if (!ctx)
-        return CUDA_ERROR_INVALID_CONTEXT;
-    if ((r = resolve(&s, ctx)) != CUDA_SUCCESS)
+    if (r != CUDA_SUCCESS)
         return r;
     return copy_on(s, (char *) (uintptr_t) dst, (const char *) (uintptr_t) src, n);
 }
@@ -735,15 +740,11 @@ static CUresult sim_stream_destroy(CUstream s)
 
 static CUresult stream_sync(CUstream s)
 {
-    CUcontext ctx = current();
-    CUresult r;
+    CUresult r = named(&s);
 
-    if (!ctx)
-        return CUDA_ERROR_INVALID_CONTEXT;
-    if ((r = resolve(&s, ctx)) != CUDA_SUCCESS)
-        return r;
-    run_stream(s);
-    return CUDA_SUCCESS;
+    if (r == CUDA_SUCCESS)
+        run_stream(s);
+    return r;
 }
 
 static CUresult sim_stream_sync(CUstream s)
@@ -753,17 +754,12 @@ static CUresult sim_stream_sync(CUstream s)
 
 static CUresult stream_query(CUstream s)
 {
-    CUcontext ctx = current();
-    CUresult r;
+    CUresult r = named(&s);
 
-    if (!ctx)
-        return CUDA_ERROR_INVALID_CONTEXT;
-    if ((r = resolve(&s, ctx)) != CUDA_SUCCESS)
-        return r;
-    for (size_t i = 0; i < nqueue; i++)
+    for (size_t i = 0; r == CUDA_SUCCESS && i < nqueue; i++)
         if (queue[i].stream == s)
-            return CUDA_ERROR_NOT_READY;
-    return CUDA_SUCCESS;
+            r = CUDA_ERROR_NOT_READY;
+    return r;
 }
 
 static CUresult sim_stream_query(CUstream s)
