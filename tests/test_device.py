@@ -221,25 +221,31 @@ def device_job(what, nprocs=2, **env):
     return res, stats
 
 
-def test_a_driver_older_than_the_kernels_falls_back_to_host_packing():
+RANKS = [1, 2, 3]
+
+
+@pytest.mark.parametrize("nprocs", RANKS)
+def test_a_driver_older_than_the_kernels_falls_back_to_host_packing(nprocs):
     """MPICOMM_SIM_FAIL=launch fails every launch as a CUDA 13 kernel on an r550 driver
     does: the probe's trial launch finds it, each rank says why once, and every byte is
     still right, packed through host memory."""
-    res, stats = device_job("exchange", MPICOMM_SIM_FAIL="launch")
+    res, stats = device_job("exchange", nprocs, MPICOMM_SIM_FAIL="launch")
     warn = [ln for ln in res.stderr.splitlines() if "device kernels cannot run" in ln]
-    assert len(warn) == 2, res.stderr
+    assert len(warn) == nprocs, res.stderr
     assert all("cudaErrorInsufficientDriver" in ln and "trial launch" in ln for ln in warn)
-    assert res.stdout.count("ok exchange 1") == 2
+    assert res.stdout.count("ok exchange 1") == nprocs
     assert all(s["kernel_launches"] == 0 and s["method_staged"] > 0 for s in stats), stats
 
 
-def test_failing_allocations_fall_back_to_pageable_memory():
+@pytest.mark.parametrize("nprocs", RANKS)
+def test_failing_allocations_fall_back_to_pageable_memory(nprocs):
     """MPICOMM_SIM_FAIL=alloc: no device or pinned memory from the driver. The bytes are
     right through pageable host memory; the warning names the driver's error once."""
-    res, stats = device_job("exchange", MPICOMM_SIM_FAIL="alloc")
+    res, stats = device_job("exchange", nprocs, MPICOMM_SIM_FAIL="alloc")
     warn = [ln for ln in res.stderr.splitlines() if "pageable host memory" in ln]
-    assert len(warn) == 2 and all("CUDA_ERROR_OUT_OF_MEMORY" in ln for ln in warn), res.stderr
-    assert res.stdout.count("ok exchange 1") == 2
+    assert len(warn) == nprocs, res.stderr
+    assert all("CUDA_ERROR_OUT_OF_MEMORY" in ln for ln in warn), res.stderr
+    assert res.stdout.count("ok exchange 1") == nprocs
     assert all(s["host_fallbacks"] > 0 and s["device_allocs"] == 0 for s in stats), stats
 
 
@@ -249,17 +255,19 @@ def test_the_kernels_run_and_are_counted():
     assert all(s["kernel_launches"] > 0 and s["device_allocs"] > 0 for s in stats), stats
 
 
-def test_the_device_path_recovers_after_the_program_resets_the_device():
+@pytest.mark.parametrize("nprocs", RANKS)
+def test_the_device_path_recovers_after_the_program_resets_the_device(nprocs):
     """device.reset() (cudaDeviceReset) destroys the context with the interposer's stream
     and pooled memory; the next calls start over, and the bytes are right."""
-    res, stats = device_job("reset")
-    assert res.stdout.count("ok exchange 2") == 2, res.stdout
+    res, stats = device_job("reset", nprocs)
+    assert res.stdout.count("ok exchange 2") == nprocs, res.stdout
 
 
-def test_finalize_frees_the_driver_memory_in_each_devices_context():
+@pytest.mark.parametrize("nprocs", RANKS)
+def test_finalize_frees_the_driver_memory_in_each_devices_context(nprocs):
     """At MPI_Finalize every pinned and device buffer the interposer took from the driver
     is freed (the simulated cuMemFree, as CUDA's, needs the device's context current)."""
-    res, stats = device_job("finalize", MPICOMM_SIM_DEVICES="2")
+    res, stats = device_job("finalize", nprocs, MPICOMM_SIM_DEVICES="2")
     assert all(s["live_after_finalize"] == 0 and s["device_allocs"] > 0 for s in stats), stats
 
 
