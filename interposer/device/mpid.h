@@ -66,14 +66,19 @@ int mpid_plan(mpik_plan *out, int64_t *start, const mpic_desc *d, int64_t count)
 int mpid_disjoint(const mpic_desc *d, int64_t count);
 
 /* Buffers kept for reuse, per device (device memory) or made in a device's context
- * (pinned host memory, portable): a pool allocates only while a program's working set
- * grows, up to MPICOMM_DEVICE_POOL bytes each; beyond it a buffer is the message's own.
+ * (pinned host memory, portable): the pools allocate only while a program's working
+ * set grows, up to MPICOMM_POOL bytes in all; beyond it a buffer is its
+ * message's own.
  * Pinned memory that cannot be had is pageable host memory instead (one warning). dev:
  * the device the buffer serves; -1 takes device 0. */
 void *mpid_pinned_get(int dev, size_t n);
 void mpid_pinned_put(void *p);
 void *mpid_device_get(int dev, size_t n);
 void mpid_device_put(void *p);
+/* Pageable host memory for the packed bytes of host messages, pooled the same way (no
+ * driver involved): a halo loop's packed buffers are allocated in its first step only. */
+void *mpid_host_get(size_t n);
+void mpid_host_put(void *p);
 void mpid_release(void);
 
 /* The bytes count elements of a type span from its buffer: [lo, hi), from the true

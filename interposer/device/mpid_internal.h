@@ -13,9 +13,11 @@
 enum { MPID_REAL = 1, MPID_SIM = 2 };         /* which driver mpid_cuda.c runs on */
 
 /* Counters (MPICOMM_STATS): kernels launched, device and pinned memory allocated from
- * the driver (none per message once the pools hold a program's working set), messages
- * whose buffers the pools could not keep, packs that fell back to host memory. */
-#define MPID_STATS(X) X(kernel_launches) X(device_allocs) X(pool_overflows) X(host_fallbacks)
+ * the driver and host buffers from malloc (none per message once the pools hold a
+ * program's working set), buffers the pools could not keep, pinned buffers that fell
+ * back to pageable memory. */
+#define MPID_STATS(X)                                                                   \
+    X(kernel_launches) X(device_allocs) X(host_allocs) X(pool_overflows) X(host_fallbacks)
 enum {
 #define MPID_STAT_ENUM(name) MPID_STAT_##name,
     MPID_STATS(MPID_STAT_ENUM)
@@ -28,6 +30,15 @@ void mpid_count(int stat);
 int mpid_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* A warning through the interposer's log (stderr without it). */
 void mpid_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* The least power of two at least n (at most cap). */
+static inline int64_t mpid_pow2_at_least(int64_t n, int64_t cap)
+{
+    int64_t v = 1;
+    while (v < n && v < cap)
+        v <<= 1;
+    return v;
+}
 
 /* Pooled buffers of a device whose context was reset: gone with it, dropped unfreed. */
 void mpid_pools_forget(int dev);

@@ -1,7 +1,8 @@
 /*
- * The packed bytes of a message, wherever its method keeps them: host memory for the
- * pack method, device memory for the device method (a CUDA-aware MPI sends them from
- * there), pinned host memory for the staged and one-shot methods. Packing and unpacking
+ * The packed bytes of a message, wherever its method keeps them: pooled host memory
+ * for the pack method (no allocation per message once the messages a program has in
+ * flight have their buffers), device memory for the device method (a CUDA-aware MPI
+ * sends them from there), pinned host memory for the staged and one-shot methods. Packing and unpacking
  * go through the host kernels or the device layer accordingly; a device unpack of a
  * short message unpacks only the bytes that came.
  */
@@ -19,7 +20,7 @@ void *mpiw_bytes_get(int method, int64_t n, const void *buf)
     case MPIW_METHOD_ONESHOT:
         return mpid_pinned_get(mpid_device_of(buf), size);
     default:
-        return malloc(size);
+        return mpid_host_get(size);
     }
 }
 
@@ -34,7 +35,7 @@ void mpiw_bytes_put(int method, void *bytes)
         mpid_pinned_put(bytes);
         break;
     default:
-        free(bytes);
+        mpid_host_put(bytes);
     }
 }
 
