@@ -11,6 +11,7 @@ from mpicomm import installation
 
 
 cli = helpers.cli
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def test_preload_path_is_an_existing_library_built_for_this_mpi():
@@ -108,6 +109,26 @@ def test_refuses_to_hand_out_a_build_for_another_mpi(tmp_path):
     res = cli("preload-path", "--mpicc", other, env=env)
     assert res.returncode == 2
     assert "refusing to preload" in res.stderr and installation.probe().vendor in res.stderr
+
+
+def test_a_program_of_another_mpi_is_told_why_before_it_fails(tmp_path):
+    """A program built with the other MPI's mpicc, started with this MPI's interposer: the
+    interposer says which MPI it was built for and how to run the program, from MPI_Init
+    itself, without touching the other MPI's handles (its log asked the wrong MPI for the
+    rank and crashed there)."""
+    other = os.environ.get("MPICOMM_TEST_OTHER_MPICC")
+    if not other or not os.access(other, os.X_OK):
+        pytest.skip("MPICOMM_TEST_OTHER_MPICC (the other MPI's mpicc) not given; make test sets it")
+    if installation.probe().vendor == "Open MPI":
+        pytest.skip("an MPICH program cannot start under Open MPI's launcher (its MPI_Init "
+                    "refuses PMIx before any interposer code runs); the MPICH run tests this")
+    exe = tmp_path / "halo3d"
+    subprocess.run([other, "-O2", "-o", str(exe), os.path.join(ROOT, "examples", "halo3d.c")],
+                   check=True)
+    res = helpers.mpicomm_run(1, [str(exe), "--n", "8", "--iters", "1"], timeout=120)
+    assert "whose handles it cannot pass on" in res.stderr, res.stderr[-3000:]
+    assert "mpicomm run --no-interposer" in res.stderr
+    assert "mpiw_log" not in res.stderr
 
 
 # Finds the interposer the way `mpicomm run` does, with every child process and compiler

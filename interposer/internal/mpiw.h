@@ -59,6 +59,7 @@ enum {
 
 typedef struct mpiw_state {
     int initialized;
+    int verified;          /* the MPI that runs is the one the library was built for */
     int disabled;          /* MPICOMM_DISABLE: every wrapper passes through */
     int bypass;            /* set at run time by mpicomm_interposer_set_enabled(0) */
     int log_level;

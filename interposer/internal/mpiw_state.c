@@ -19,20 +19,37 @@ static const char *stat_names[] = {
 
 static const char *level_names[] = { "error", "warn", "info", "debug" };
 
+/* This process's rank: the MPI's once it is known to be the one the library was built
+ * for (a handle of another MPI would crash it), before that the launcher's word. */
+static int log_rank(void)
+{
+    static const char *vars[] = { "PMI_RANK", "OMPI_COMM_WORLD_RANK", "PMIX_RANK",
+                                  "SLURM_PROCID" };
+    int rank = -1, up = 0, down = 0;
+
+    if (mpiw_g.verified) {
+        PMPI_Initialized(&up);
+        PMPI_Finalized(&down);
+        if (up && !down)
+            PMPI_Comm_rank(MPI_COMM_WORLD, &rank);
+        return rank;
+    }
+    for (size_t i = 0; i < sizeof vars / sizeof *vars; i++)
+        if (getenv(vars[i]))
+            return atoi(getenv(vars[i]));
+    return -1;
+}
+
 void mpiw_log(int level, const char *fmt, ...)
 {
     char line[1024];
     va_list ap;
-    int rank = -1, up = 0, down = 0, n;
+    int n;
 
     if (level > mpiw_g.log_level)
         return;
-    PMPI_Initialized(&up);
-    PMPI_Finalized(&down);
-    if (up && !down)
-        PMPI_Comm_rank(MPI_COMM_WORLD, &rank);
     /* One write per message, so that ranks sharing a terminal do not interleave. */
-    n = snprintf(line, sizeof line, "mpicomm[%d] %s: ", rank, level_names[level]);
+    n = snprintf(line, sizeof line, "mpicomm[%d] %s: ", log_rank(), level_names[level]);
     va_start(ap, fmt);
     vsnprintf(line + n, sizeof line - (size_t) n, fmt, ap);
     va_end(ap);

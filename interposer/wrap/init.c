@@ -8,23 +8,33 @@
 #include <string.h>
 #include "mpiw.h"
 
-/* The library must run under the MPI it was compiled for. */
+/* The library must run under the MPI it was compiled for. Another MPI of the same ABI
+ * (Intel MPI under an MPICH build) gets every call passed through; one of another ABI
+ * (Open MPI's handles are pointers, MPICH's integers) cannot be served at all, not even
+ * passed through, and the user is told so before the program fails in it. */
 static int same_mpi(void)
 {
     char version[MPI_MAX_LIBRARY_VERSION_STRING];
     int len = 0;
 #if defined(MPICH_VERSION)
-    const char *expect = "MPICH";
+    const char *expect = "MPICH", *other = "Open MPI";
 #elif defined(OPEN_MPI)
-    const char *expect = "Open MPI";
+    const char *expect = "Open MPI", *other = "MPICH";
 #else
-    const char *expect = "";
+    const char *expect = "", *other = NULL;
 #endif
     PMPI_Get_library_version(version, &len);
     if (strstr(version, expect))
         return 1;
-    mpiw_log(MPIW_LOG_ERROR, "built for %s but running under \"%.40s\"; passing every call through",
-             expect, version);
+    if (other && strstr(version, other))
+        mpiw_log(MPIW_LOG_ERROR, "built for %s but running under \"%.40s\", whose handles "
+                 "it cannot pass on: the program will fail in its MPI calls. Run it without "
+                 "the interposer (mpicomm run --no-interposer), or build one for this MPI "
+                 "(mpicomm build --mpicc <its mpicc>)", expect, version);
+    else
+        mpiw_log(MPIW_LOG_ERROR, "built for %s but running under \"%.40s\"; passing every "
+                 "call through (mpicomm build --mpicc <its mpicc> builds one for it)", expect,
+                 version);
     return 0;
 }
 
@@ -59,14 +69,20 @@ static int cuda_aware(void)
     return aware;
 }
 
-/* 1. Settings, 2. the MPI it runs under and whether it takes device pointers, 3. the
- * model (collective over MPI_COMM_WORLD), 4. communicator hints, 5. the launch. */
+/* 1. Settings, 2. the MPI it runs under (another MPI: nothing more, every call passes
+ * through without the interposer touching a handle of its own) and whether it takes
+ * device pointers, 3. the model (collective over MPI_COMM_WORLD), 4. communicator hints,
+ * 5. the launch. */
 void mpiw_init(int thread_level)
 {
     if (mpiw_g.initialized)
         return;
     mpiw_state_init(thread_level);
-    mpiw_g.disabled = mpiw_g.disabled || !same_mpi();
+    if (!same_mpi()) {
+        mpiw_g.disabled = 1;
+        return;
+    }
+    mpiw_g.verified = 1;
     mpiw_g.cuda_aware = cuda_aware();
     mpiw_g.initialized = 1;
     if (!mpiw_g.disabled && mpiw_g.method != MPIW_METHOD_PASSTHROUGH &&
