@@ -46,10 +46,11 @@ if [ "$GPU_CMD" = device ]; then
     nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
     nvcc --version 2>/dev/null | tail -2 || true
     mpicomm info | tee /tmp/info-$mpi.txt
-    grep -q "^CUDA kernels *yes" /tmp/info-$mpi.txt || { echo "gpu_run.sh: no CUDA kernels built"; exit 1; }
+    grep -q "^CUDA kernels *yes" /tmp/info-$mpi.txt ||
+        { echo "gpu_run.sh: no CUDA kernels built"; exit 1; }
     echo "--- $mpi: tests/device, 1 and 2 ranks"
-    for n in 1 2; do MPICOMM_STATS=1 mpicomm run -n $n -- $V/bin/pytest -q \
-        --with-mpi -p no:cacheprovider tests/device 2>&1 | tee /tmp/device-$mpi-$n.log || exit 1; done
+    for n in 1 2; do MPICOMM_STATS=1 mpicomm run -n $n -- $V/bin/pytest -q --with-mpi \
+        -p no:cacheprovider tests/device 2>&1 | tee /tmp/device-$mpi-$n.log || exit 1; done
     launched=$(sed -n "s/.*\"kernel_launches\": \([0-9]*\).*/\1/p" /tmp/device-$mpi-*.log |
                awk "{s += \$1} END {print s + 0}")
     echo "kernel launches on the GPU: $launched"

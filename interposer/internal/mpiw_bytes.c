@@ -2,9 +2,9 @@
  * The packed bytes of a message, wherever its method keeps them: pooled host memory
  * for the pack method (no allocation per message once the messages a program has in
  * flight have their buffers), device memory for the device method (a CUDA-aware MPI
- * sends them from there), pinned host memory for the staged and one-shot methods. Packing and unpacking
- * go through the host kernels or the device layer accordingly; a device unpack of a
- * short message unpacks only the bytes that came.
+ * sends them from there), pinned host memory for the staged and one-shot methods.
+ * Packing and unpacking go through the host kernels or the device layer accordingly; a
+ * device unpack of a short message unpacks only the bytes that came.
  */
 #include <stdlib.h>
 #include "mpiw.h"

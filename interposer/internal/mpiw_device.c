@@ -148,15 +148,22 @@ int mpiw_mirror_mask(mpiw_mirror *m, int64_t count, MPI_Datatype dt, int64_t byt
         return 1;
     }
     memset(ones, 0xff, (size_t) bytes);
+    /* The send is waited for even when the receive failed: ones is freed after it. */
 #if MPIW_HAVE_LARGE_COUNT
-    err = PMPI_Isend_c(ones, bytes, MPI_PACKED, 0, tag, self, &req) ||
-          PMPI_Recv_c(m->mask - m->lo, count, dt, 0, tag, self, MPI_STATUS_IGNORE) ||
-          PMPI_Wait(&req, MPI_STATUS_IGNORE);
+    err = PMPI_Isend_c(ones, bytes, MPI_PACKED, 0, tag, self, &req) != MPI_SUCCESS;
+    if (!err) {
+        err = PMPI_Recv_c(m->mask - m->lo, count, dt, 0, tag, self, MPI_STATUS_IGNORE) !=
+              MPI_SUCCESS;
+        err = PMPI_Wait(&req, MPI_STATUS_IGNORE) != MPI_SUCCESS || err;
+    }
 #else
     err = bytes > INT_MAX || count > INT_MAX ||
-          PMPI_Isend(ones, (int) bytes, MPI_PACKED, 0, tag, self, &req) ||
-          PMPI_Recv(m->mask - m->lo, (int) count, dt, 0, tag, self, MPI_STATUS_IGNORE) ||
-          PMPI_Wait(&req, MPI_STATUS_IGNORE);
+          PMPI_Isend(ones, (int) bytes, MPI_PACKED, 0, tag, self, &req) != MPI_SUCCESS;
+    if (!err) {
+        err = PMPI_Recv(m->mask - m->lo, (int) count, dt, 0, tag, self, MPI_STATUS_IGNORE) !=
+              MPI_SUCCESS;
+        err = PMPI_Wait(&req, MPI_STATUS_IGNORE) != MPI_SUCCESS || err;
+    }
 #endif
     free(ones);
     if (err) {
