@@ -9,6 +9,7 @@ takes mpiexec, because ULFM's failure detection lives in Open MPI's own runtime.
 import os
 import shutil
 import subprocess
+import sys
 
 from mpicomm import build, installation
 
@@ -97,6 +98,34 @@ def srun_pmi(inst, srun_args=()):
     return [f"--mpi={plugin}"]
 
 
+def _needed(path):
+    """The shared libraries an ELF executable names (DT_NEEDED), [] for anything else."""
+    try:
+        with open(path, "rb") as f:
+            if f.read(4) != b"\x7fELF":
+                return []
+        out = subprocess.run(["readelf", "-d", path], capture_output=True, text=True,
+                             timeout=30).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return [ln.split("[", 1)[1].rstrip("]") for ln in out.splitlines() if "(NEEDED)" in ln]
+
+
+def other_mpi(program, inst):
+    """Whether program is an executable linked against another libmpi than the one the
+    interposer is built for (another soname: another ABI); says so on stderr."""
+    path = shutil.which(program) or program
+    mine = os.path.basename(inst.libmpi)
+    theirs = [n for n in _needed(path) if n.startswith("libmpi.so")]
+    if not theirs or not mine.startswith("libmpi.so") or theirs[0] == mine:
+        return False
+    print(f"mpicomm run: {program} is linked against {theirs[0]}, another MPI than "
+          f"{inst.vendor} {inst.version} ({mine}), which the interposer is built for: "
+          "starting it without the interposer. To serve it, run it from the environment "
+          "of its own MPI (mpicomm build --mpicc <its mpicc>).", file=sys.stderr)
+    return True
+
+
 def command(nprocs, argv, interposer=True, mpiexec_args=(), inst=None, env_vars=None, ft=False,
             launcher=None, srun_args=(), one_node=False):
     """(argv, env) for running argv on nprocs ranks (None: the allocation's task count);
@@ -125,8 +154,11 @@ def command(nprocs, argv, interposer=True, mpiexec_args=(), inst=None, env_vars=
                          "here: without --ft a failed rank ends the whole job")
 
     # 2. What the ranks get: the preload and the caller's variables, through env(1) so
-    # that neither launcher loads the interposer itself.
+    # that neither launcher loads the interposer itself; none for a program linked
+    # against another MPI, which no build for this one can serve.
     rank_env = [f"{k}={v}" for k, v in (env_vars or {}).items()]
+    if interposer and other_mpi(argv[0], inst):
+        interposer = False
     if interposer:
         lib = build.preload_path(inst=inst)
         preload = ":".join(p for p in (lib, os.environ.get("LD_PRELOAD", "")) if p)

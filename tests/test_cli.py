@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from support import helpers
-from mpicomm import installation
+from mpicomm import build, installation
 
 
 cli = helpers.cli
@@ -111,11 +111,8 @@ def test_refuses_to_hand_out_a_build_for_another_mpi(tmp_path):
     assert "refusing to preload" in res.stderr and installation.probe().vendor in res.stderr
 
 
-def test_a_program_of_another_mpi_is_told_why_before_it_fails(tmp_path):
-    """A program built with the other MPI's mpicc, started with this MPI's interposer: the
-    interposer says which MPI it was built for and how to run the program, from MPI_Init
-    itself, without touching the other MPI's handles (its log asked the wrong MPI for the
-    rank and crashed there)."""
+def other_mpi_program(tmp_path):
+    """halo3d built with the other MPI's mpicc (skips where that cannot run here)."""
     other = os.environ.get("MPICOMM_TEST_OTHER_MPICC")
     if not other or not os.access(other, os.X_OK):
         pytest.skip("MPICOMM_TEST_OTHER_MPICC (the other MPI's mpicc) not given; make test sets it")
@@ -125,7 +122,27 @@ def test_a_program_of_another_mpi_is_told_why_before_it_fails(tmp_path):
     exe = tmp_path / "halo3d"
     subprocess.run([other, "-O2", "-o", str(exe), os.path.join(ROOT, "examples", "halo3d.c")],
                    check=True)
+    return exe
+
+
+def test_mpicomm_run_starts_a_program_of_another_mpi_without_the_interposer(tmp_path):
+    """Linked against another libmpi (another ABI): said before launching, and the program
+    runs as it would without mpicomm."""
+    exe = other_mpi_program(tmp_path)
     res = helpers.mpicomm_run(1, [str(exe), "--n", "8", "--iters", "1"], timeout=120)
+    assert "another MPI than" in res.stderr and "without the interposer" in res.stderr
+    assert res.returncode == 0 and "check OK" in res.stdout, res.stdout + res.stderr[-2000:]
+
+
+def test_a_program_of_another_mpi_preloaded_by_hand_is_told_why(tmp_path):
+    """The same program with the interposer preloaded by hand (mpiexec env LD_PRELOAD=…):
+    MPI_Init says which MPI it was built for and how to run the program, without touching
+    the other MPI's handles (its log asked the wrong MPI for the rank and crashed there)."""
+    exe = other_mpi_program(tmp_path)
+    lib = build.preload_path()
+    res = subprocess.run([installation.probe().tool("mpiexec"), "-n", "1", "env",
+                          f"LD_PRELOAD={lib}", str(exe), "--n", "8", "--iters", "1"],
+                         capture_output=True, text=True, timeout=120)
     assert "whose handles it cannot pass on" in res.stderr, res.stderr[-3000:]
     assert "mpicomm run --no-interposer" in res.stderr
     assert "mpiw_log" not in res.stderr
