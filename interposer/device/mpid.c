@@ -319,6 +319,21 @@ int mpid_merge(void *dst, const void *host, const unsigned char *mask, size_t n)
     return err;
 }
 
+unsigned char *mpid_mask(const mpic_desc *d, int64_t nbytes, int64_t lo, int64_t len)
+{
+    unsigned char *mask = calloc(1, (size_t) (len > 0 ? len : 1));
+    char *ones = mask ? malloc((size_t) (nbytes > 0 ? nbytes : 1)) : NULL;
+
+    if (!ones) {
+        free(mask);
+        return NULL;
+    }
+    memset(ones, 0xff, (size_t) nbytes);
+    mpic_unpack_bytes(d, nbytes, ones, (char *) mask - lo);
+    free(ones);
+    return mask;
+}
+
 /* Through host memory: the strided side's span, packed or unpacked there by the host
  * kernels. An unpack changes only the type's bytes on the device (mpid_merge with the
  * type's own mask), never the gaps between them. */
@@ -326,7 +341,7 @@ static int staged(int dev, const mpic_desc *d, int64_t count, void *strided, voi
                   int unpack)
 {
     int64_t lo, hi, n = count * d->info.size, len;
-    char *span, *bytes, *ones = NULL;
+    char *span, *bytes;
     unsigned char *mask = NULL;
     int err;
 
@@ -346,19 +361,14 @@ static int staged(int dev, const mpic_desc *d, int64_t count, void *strided, voi
         err = err || (bytes != packed && mpid_copy(packed, bytes, (size_t) n));
     } else {
         err = bytes != packed && mpid_copy(bytes, packed, (size_t) n);
-        mask = err ? NULL : calloc(1, (size_t) len);
-        ones = mask ? malloc((size_t) (n ? n : 1)) : NULL;
-        if (!err && !ones)
+        if (!err && !(mask = mpid_mask(d, n, lo, len)))
             err = mpid_fail("no host memory for the datatype's mask");
         if (!err) {
-            memset(ones, 0xff, (size_t) n);
-            mpic_unpack(d, count, ones, (char *) mask - lo);
             mpic_unpack(d, count, bytes, span - lo);
             err = mpid_merge((char *) strided + lo, span, mask, (size_t) len);
         }
     }
     free(mask);
-    free(ones);
     if (bytes != packed)
         mpid_pinned_put(bytes);
     mpid_pinned_put(span);

@@ -99,6 +99,9 @@ int mpid_unpack_mapped(const mpic_desc *d, int64_t count, const void *pinned, vo
 /* The bytes of host whose mask byte is set, into device memory dev_dst: no other byte
  * of dev_dst changes (a merge kernel; without kernels, read, merged and written back). */
 int mpid_merge(void *dev_dst, const void *host, const unsigned char *mask, size_t n);
+/* The mask for mpid_merge of the bytes [lo, lo + len) of a buffer that the first nbytes
+ * of a packed stream of d's elements take (malloc'd: free it), NULL without memory. */
+unsigned char *mpid_mask(const mpic_desc *d, int64_t nbytes, int64_t lo, int64_t len);
 const char *mpid_error(void);
 /* Whether the device kernels run here ("ok"), or why not. */
 const char *mpid_kernels_status(void);

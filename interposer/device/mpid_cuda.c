@@ -360,21 +360,16 @@ static int trial(int dev)
     if (!buf)
         return -1;
     if (!(err = enter(dev))) {
-        err = cu.launch(0, 1, MPIK_NWIDTHS - 1, one, one, buf, buf + 1, &p, devs[dev].stream);
-        if (err) {
-            const char *name = cu.kernel_error_name(err);
-            snprintf(kernels_why, sizeof kernels_why, "a trial launch failed (%s)",
-                     name ? name : "unknown CUDA error");
-        } else if ((err = cu.stream_sync(devs[dev].stream))) {
-            const char *name = NULL;
-            cu.error_name(err, &name);
-            snprintf(kernels_why, sizeof kernels_why, "a trial kernel failed (%s)",
-                     name ? name : "unknown CUDA error");
-        }
+        CUresult r;
+        if ((err = cu.launch(0, 1, MPIK_NWIDTHS - 1, one, one, buf, buf + 1, &p,
+                             devs[dev].stream)))
+            kernel_fail("a trial launch failed", err);
+        else if ((r = cu.stream_sync(devs[dev].stream)) != CUDA_SUCCESS)
+            err = cu_fail("a trial kernel failed", r);
         leave();
-    } else {
-        snprintf(kernels_why, sizeof kernels_why, "%s", mpid_error());
     }
+    if (err)
+        snprintf(kernels_why, sizeof kernels_why, "%s", mpid_error());
     mpid_cuda_free(dev, buf, 0);
     return err == 0;
 }

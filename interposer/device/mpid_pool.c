@@ -35,19 +35,11 @@ static long long pool_cap = -1;
 static long long env_pool_cap(void)
 {
     const char *v = getenv("MPICOMM_POOL");
-    char *end = NULL;
-    long long n;
+    long long n = 0;
 
     if (!v || !*v)
         return POOL_CAP;
-    n = strtoll(v, &end, 10);
-    if (*end == 'k' || *end == 'K')
-        n <<= 10, end++;
-    else if (*end == 'm' || *end == 'M')
-        n <<= 20, end++;
-    else if (*end == 'g' || *end == 'G')
-        n <<= 30, end++;
-    if (*end || n < 0) {
+    if (!mpic_parse_size(v, &n) || n < 0) {
         mpid_warn("MPICOMM_POOL=%s is not a size in bytes (e.g. 268435456, 256m, 1g); "
                   "using 1g", v);
         return POOL_CAP;

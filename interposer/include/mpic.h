@@ -156,4 +156,8 @@ const char *mpic_kernel_name(const mpic_desc *d, int64_t count, const void *inbu
 /* Number of generated kernels linked in. */
 int mpic_kernel_count(void);
 
+/* A size in bytes as the MPICOMM_* settings write it: digits, then optionally k, m or g
+ * (KiB, MiB, GiB). 1 and *bytes set when text is one, 0 otherwise. */
+int mpic_parse_size(const char *text, long long *bytes);
+
 #endif

@@ -297,7 +297,7 @@ int mpiw_device_unpack_bytes(const mpic_desc *d, int64_t nbytes, const void *pac
     int64_t whole = nbytes / d->info.size, left = nbytes - whole * d->info.size;
     mpic_desc one = *d;
     mpiw_mirror m = { 0 };
-    char *host, *ones;
+    char *host;
 
     if (whole && mpid_unpack(d, whole, packed, out))
         return 1;
@@ -324,16 +324,7 @@ int mpiw_device_unpack_bytes(const mpic_desc *d, int64_t nbytes, const void *pac
     } else {
         mpic_unpack_bytes(&one, left, (const char *) packed + whole * d->info.size, host - m.lo);
     }
-    /* Only the bytes of the partial element: its mask, unpacked from 0xff bytes. */
-    m.mask = calloc(1, (size_t) (m.hi - m.lo));
-    ones = m.mask ? malloc((size_t) left) : NULL;
-    if (ones) {
-        memset(ones, 0xff, (size_t) left);
-        mpic_unpack_bytes(&one, left, ones, (char *) m.mask - m.lo);
-        free(ones);
-    } else {
-        free(m.mask);                       /* no mask: the element's span goes back */
-        m.mask = NULL;
-    }
+    /* Only the bytes of the partial element (without memory for its mask, its span). */
+    m.mask = mpid_mask(&one, left, m.lo, m.hi - m.lo);
     return mpiw_mirror_close(&m, m.lo, m.hi - m.lo);
 }

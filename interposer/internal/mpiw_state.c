@@ -120,17 +120,11 @@ static int env_method(void)
 static int64_t env_chunk(void)
 {
     const char *v = getenv("MPICOMM_PIPELINE_CHUNK");
-    char *end = NULL;
-    long long n;
+    long long n = 0;
 
     if (!v || !*v)
         return MPIW_PIPE_CHUNK;
-    n = strtoll(v, &end, 10);
-    if (*end == 'k' || *end == 'K')
-        n <<= 10, end++;
-    else if (*end == 'm' || *end == 'M')
-        n <<= 20, end++;
-    if (*end || n < 4096 || n > (1LL << 28)) {
+    if (!mpic_parse_size(v, &n) || n < 4096 || n > (1LL << 28)) {
         mpiw_log(MPIW_LOG_WARN, "MPICOMM_PIPELINE_CHUNK=%s is not a size from 4096 bytes to "
                  "256 MiB (e.g. 131072, 128k, 1m); using %d", v, MPIW_PIPE_CHUNK);
         return MPIW_PIPE_CHUNK;
