@@ -43,7 +43,21 @@ def resilient(comm):
     finalize_timeout()             # a bad MPICOMM_FT_FINALIZE_S is named now, not at a failure
     dup = comm.Dup()
     dup.Set_errhandler(MPI.ERRORS_RETURN)
-    return dup
+    return _settled(dup)
+
+
+def _settled(comm):
+    """comm once every rank holds it. Open MPI 5.0.11 crashes a rank (a segfault in
+    ompi_comm_revoke_local) when another rank fails while it still builds a new
+    communicator, so nobody leaves a Dup or a Shrink before all have it. A failure in
+    this barrier revokes comm: its next operation reports it and recover() shrinks it."""
+    try:
+        comm.Barrier()
+    except MPI.Exception as exc:
+        if not is_failure(exc):
+            raise
+        comm.Revoke()
+    return comm
 
 
 def is_failure(exc):
@@ -63,6 +77,7 @@ def recover(comm, exc):
     bound_finalize()
     new = comm.Shrink()
     new.Set_errhandler(MPI.ERRORS_RETURN)
+    _settled(new)
     old_group, new_group = comm.Get_group(), new.Get_group()
     kept = MPI.Group.Translate_ranks(new_group, list(range(new.Get_size())), old_group)
     failed = sorted(set(range(comm.Get_size())) - set(kept))
