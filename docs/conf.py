@@ -1,6 +1,7 @@
 """Sphinx configuration: the pages are Markdown (MyST); the Python API comes from the
 docstrings (autodoc); the benchmark plots are drawn from benchmarks/results at each build
-(plots.py); `make docs` builds with warnings as errors and runs the doctest blocks."""
+(plots.py), and so are the tables of figures the pages include (tables.py); `make docs`
+builds with warnings as errors and runs the doctest blocks."""
 import os
 import sys
 
@@ -8,6 +9,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)                 # plots.py
 
 import plots  # noqa: E402
+import tables  # noqa: E402
 
 project = "mpicomm"
 author = "the mpicomm developers"
@@ -26,3 +28,4 @@ autodoc_default_options = {"members": True}
 doctest_test_doctest_blocks = ""
 
 plots.draw(os.path.join(HERE, "_generated"))
+tables.write(os.path.join(HERE, "_generated"))

@@ -332,3 +332,22 @@ def test_byte_ranges_outside_the_stream_are_refused():
     assert lib.mpic_pack_range(d, 2, ffi.from_buffer(buf), -1, 2, ffi.from_buffer(buf)) < 0
     assert lib.mpic_unpack_range(d, 2, ffi.from_buffer(buf), 0, 49, ffi.from_buffer(buf)) < 0
     assert lib.mpic_pack_range(d, 2, ffi.from_buffer(buf), 48, 0, ffi.from_buffer(buf)) == 0
+
+
+def test_array_addresses_in_one_pass_match_numpy():
+    """mpip_addresses reads numpy's array head: the data address of every C-contiguous,
+    writeable array (any dtype, shape, offset into a base), 0 for the others."""
+    import numpy as np
+    base = np.arange(400, dtype=np.float64)
+    ro = np.zeros(5)
+    ro.flags.writeable = False
+    arrays = [base, base[3:50], base.reshape(20, 20)[2:5], np.zeros((0,), np.int32),
+              np.ones((3, 4, 5), np.float16), base[::2], base.reshape(20, 20).T, ro,
+              np.empty(1, np.int64)]
+    ids = np.array([id(a) for a in arrays], np.intp)
+    addr = np.zeros(len(arrays), np.intp)
+    odd = lib.mpip_addresses(ffi.cast("intptr_t *", ids.ctypes.data), len(arrays),
+                             ffi.cast("intptr_t *", addr.ctypes.data))
+    want = [a.__array_interface__["data"][0]
+            if a.flags.c_contiguous and a.flags.writeable else 0 for a in arrays]
+    assert addr.tolist() == want and odd == 3

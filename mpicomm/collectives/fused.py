@@ -8,9 +8,10 @@ Many arrays of many sizes are reduced with few MPI calls: arrays are grouped by
 dtype, in order, into fusion buffers of at most MPICOMM_FUSION_BYTES (default
 64 MiB) each, as Horovod's tensor fusion does; an array of 1 MiB or more (or larger
 than the limit) is reduced where it is, on its own (plans.py). The grouping is made
-once and kept while the same arrays come back, and the arrays are copied in and out
-by the interposer's core in one native call per buffer, so a training step's call
-costs about what the MPI calls cost, however many arrays there are.
+once per layout (dtypes, shapes, order) and kept, new arrays of a known layout are bound
+to it in one native pass, and they are copied in and out in one native call per buffer,
+so a training step's call costs about what the MPI calls cost, however many arrays
+there are and whether they are new each step.
 
 Every rank must pass arrays of the same shapes and dtypes in the same order, and the
 same operation: checked inside the first MPI call, which carries a header naming the
@@ -127,7 +128,7 @@ class _DeviceFusion:
     supported dtypes, in the buckets a host plan of the same layout has (so the MPI calls
     are the same), every bucket copied (none reduced where it is), the first buffer
     after the header; copied in and out with the interposer's device copy. The MPI gets
-    each buffer as a device buffer. Kept while the same arrays come back, as a Plan is."""
+    each buffer as a device buffer. Kept while the same arrays come back."""
 
     def __init__(self, arrays, limit):
         from mpicomm import device
@@ -145,7 +146,7 @@ class _DeviceFusion:
             dtype, skip = np.dtype(key), HEADER if group is first else 0
             total = skip + sum(n for _, _, n in members)
             self.parts.append((dtype, device.empty(total, dtype), skip,
-                               [(a, skip + off) for a, off, _ in members]))
+                               [(arrays[i], skip + off) for i, off, _ in members]))
         self.shapes = [(dtype, buf.size) for dtype, buf, _, _ in self.parts]
         self._copy = _device_copy()
 
@@ -239,9 +240,11 @@ def _to_device(like, host):
 STAGING = _Staging()
 
 
-def check_arrays(arrays, op):
+def check_arrays(arrays, op, which=None):
+    """arrays as a list, after checking each (those at the indices `which`, where given)."""
     arrays = list(arrays)
-    for i, a in enumerate(arrays):
+    for i in range(len(arrays)) if which is None else which:
+        a = arrays[i]
         if not isinstance(a, np.ndarray):
             raise TypeError(f"array {i} is a {type(a).__name__}, not a numpy.ndarray "
                             "(the reduction is in place)")
@@ -266,7 +269,7 @@ def _shapes(plan):
     return [_first_shape(plan)] + [(b.dtype, b.total) for b in plan.rest]
 
 
-def _first_buffer(plan, signature, own):
+def _first_buffer(plan, signature, own, bound):
     """The first call's buffer (kept in own): the header, then the first fused
     bucket's arrays."""
     buf = own.get("first")
@@ -275,16 +278,16 @@ def _first_buffer(plan, signature, own):
         buf = own["first"] = np.empty(n, dtype)
     buf[:HEADER] = agreement.header(signature, buf.dtype)
     if plan.head is not None:
-        plan.head.gather_into(buf[HEADER:])
+        plan.head.gather_into(buf[HEADER:], bound)
     return buf
 
 
-def _bucket_buffer(bucket, own):
+def _bucket_buffer(bucket, own, bound):
     """A bucket's arrays copied into its buffer (kept in own)."""
     buf = own.get(id(bucket))
     if buf is None:
         buf = own[id(bucket)] = np.empty(bucket.total, bucket.dtype)
-    bucket.gather_into(buf)
+    bucket.gather_into(buf, bound)
     return buf
 
 
@@ -363,22 +366,22 @@ def _agree(comm, state, signature, shapes, reduce, blocking):
         state.signature, state.shapes = signature, shapes
 
 
-def _finisher(parts, divisor, copy_back, release=None):
+def _finisher(parts, bound, divisor, copy_back, release=None):
     """What completes a host reduction once its buffers (bucket, buffer, where it is)
-    are reduced: check the header, then divide an average and copy back; then
-    release() the buffers."""
+    are reduced: check the header, then divide an average and copy back to the bound
+    arrays; then release() the buffers."""
     first = parts[0][1]
 
     def finish():
         try:
-            _finish(parts, first, divisor, copy_back)
+            _finish(parts, bound, first, divisor, copy_back)
         finally:
             if release is not None:
                 release()
     return finish
 
 
-def _finish(parts, first, divisor, copy_back):
+def _finish(parts, bound, first, divisor, copy_back):
     if not agreement.same(first[:HEADER]):
         raise ValueError(agreement.MISMATCH)
     for bucket, buf, inplace in parts:
@@ -388,14 +391,15 @@ def _finish(parts, first, divisor, copy_back):
         if divisor is not None and bucket.dtype.kind == "f":
             np.true_divide(data, divisor, out=data)
         if not inplace:
-            bucket.scatter_from(data)
+            bucket.scatter_from(data, bound)
     if copy_back is not None:
         copy_back()
 
 
 def _start(arrays, op, comm, blocking):
-    # 1. The plan: the kept one when these same arrays come back (checked when it was
-    #    made), else one on the device, else a new one (device arrays staged, checked).
+    # 1. The plan: the kept one of these arrays' layout (checked when it was made; new
+    #    arrays are bound to it), else one on the device, else a new one (device arrays
+    #    staged, checked).
     comm = comm or MPI.COMM_WORLD
     name = op_name(op)
     limit = fusion_bytes()
@@ -403,15 +407,9 @@ def _start(arrays, op, comm, blocking):
         tuning.algorithm_setting()           # a bad MPICOMM_ALLREDUCE is named up front,
     watched = not blocking and progress.enabled()   # as is a bad MPICOMM_PROGRESS_THREAD
     arrays = arrays if type(arrays) is list else list(arrays)
-    plan, copy_back = plans.cached_plan(arrays, limit), None
+    plan, bound, copy_back = bound_plan(arrays, name, limit)
     if plan is None:
-        if _device_fusable(arrays, name):
-            return _start_device(arrays, name, comm, blocking, limit, watched)
-        arrays, copy_back = STAGING.stage(arrays)
-        check_arrays(arrays, name)
-        plan = plans.fusion_plan(arrays, limit)
-    elif name == "average" and plan.integers:
-        check_arrays(arrays, name)           # raises, naming the array
+        return _start_device(arrays, name, comm, blocking, limit, watched)
     signature = plan.signature(name)
     state = agreement.agreed(comm)
     divisor = comm.Get_size() if name == "average" else None
@@ -423,31 +421,50 @@ def _start(arrays, op, comm, blocking):
         _agree(comm, state, signature, _shapes(plan), lambda bufs: MPI.Request.Waitall(
             [comm.Iallreduce(MPI.IN_PLACE, b, op=OPS[name]) for b in bufs]), False)
         own = plan.spare.pop() if plan.spare else {}
-        parts = [(plan.head, _first_buffer(plan, signature, own), False)]
-        parts += [(b, _bucket_buffer(b, own), False) for b in plan.rest]
+        parts = [(plan.head, _first_buffer(plan, signature, own, bound), False)]
+        parts += [(b, _bucket_buffer(b, own, bound), False) for b in plan.rest]
         reqs = [comm.Iallreduce(MPI.IN_PLACE, buf, op=OPS[name]) for _, buf, _ in parts]
-        finish = _finisher(parts, divisor, copy_back, lambda: plan.spare.append(own))
+        finish = _finisher(parts, bound, divisor, copy_back, lambda: plan.spare.append(own))
         return FusedRequest(finish, reqs, watched, copy_back is None), len(parts)
     # 3. Blocking: the first call carries the header; where this rank's layout is new,
     #    it is a scratch call shaped as the agreed layout's first (the others stop there).
     if state.signature != signature:
         _agree(comm, state, signature, _shapes(plan),
                lambda bufs: tuning.allreduce(comm, bufs[0], op), True)
-    first = _first_buffer(plan, signature, plan.own)
+    first = _first_buffer(plan, signature, plan.own, bound)
     tuning.allreduce(comm, first, op)
     if not agreement.same(first[:HEADER]):
         raise ValueError(agreement.MISMATCH)
     # 4. The other buckets, then the copies back.
     parts = [(plan.head, first, False)]
     for bucket in plan.rest:
-        buf = bucket.inplace()
+        buf = bucket.inplace(bound)
         inplace = buf is not None
         if not inplace:
-            buf = _bucket_buffer(bucket, plan.own)
+            buf = _bucket_buffer(bucket, plan.own, bound)
         tuning.allreduce(comm, buf, op)
         parts.append((bucket, buf, inplace))
-    _finisher(parts, divisor, copy_back)()
+    _finisher(parts, bound, divisor, copy_back)()
     return None, len(parts)
+
+
+def bound_plan(arrays, name, limit, on_device=True):
+    """(plan, the arrays bound to it, a copy back to device arrays or None); (None,
+    None, None) where the arrays are to be fused on the device (if on_device)."""
+    found = plans.host_plan(arrays, limit)
+    if found is not None:
+        plan, bound = found
+        if name == "average" and plan.integers:
+            check_arrays(arrays, name)       # raises, naming the array
+        elif bound.odd:
+            check_arrays(arrays, name, bound.odd)
+        return plan, bound, None
+    if on_device and _device_fusable(arrays, name):
+        return None, None, None
+    arrays, copy_back = STAGING.stage(arrays)
+    check_arrays(arrays, name)
+    plan = plans.fusion_plan(arrays, limit)
+    return plan, plan.bind(arrays), copy_back
 
 
 def _start_device(arrays, name, comm, blocking, limit, watched):

@@ -35,8 +35,7 @@ import numpy as np
 from mpi4py import MPI
 
 from mpicomm import traces
-from mpicomm.collectives import plans
-from mpicomm.collectives.fused import STAGING, check_arrays, op_name
+from mpicomm.collectives.fused import bound_plan, op_name
 
 __all__ = ["PartialAllreduce", "PartialResult", "allreduce_partial"]
 
@@ -66,7 +65,6 @@ class _Layout:
     part starting on an 8-byte boundary. Kept with the fusion plan."""
 
     def __init__(self, plan):
-        self.plan = plan
         self.parts, offset = [], 0
         for bucket in plan.buckets:
             nbytes = bucket.total * bucket.dtype.itemsize
@@ -77,6 +75,7 @@ class _Layout:
 
     @classmethod
     def of(cls, plan):
+        """The plan's layout, made once."""
         layout = plan.own.get("partial")
         if layout is None:
             layout = plan.own["partial"] = cls(plan)
@@ -85,9 +84,9 @@ class _Layout:
     def views(self, payload):
         return [(b, payload[off:off + n].view(b.dtype)) for b, off, n in self.parts]
 
-    def pack(self, payload):
+    def pack(self, payload, bound):
         for bucket, view in self.views(payload):
-            bucket.gather_into(view)
+            bucket.gather_into(view, bound)
 
     def reduce(self, ufunc, mine, theirs):
         for (_, a), (_, b) in zip(self.views(mine), self.views(theirs)):
@@ -99,9 +98,9 @@ class _Layout:
             if bucket.dtype.kind == "f":
                 np.true_divide(view, divisor, out=view)
 
-    def unpack(self, payload):
+    def unpack(self, payload, bound):
         for bucket, view in self.views(payload):
-            bucket.scatter_from(view)
+            bucket.scatter_from(view, bound)
 
 
 class _Up:
@@ -225,32 +224,27 @@ class PartialAllreduce:
                              f"{self.size}, got {min_ranks!r}")
         if timeout_s is not None and not timeout_s >= deadline_s:
             raise ValueError(f"timeout_s ({timeout_s!r}) must be >= deadline_s ({deadline_s!r})")
-        # The kept layout when the same arrays come back (checked when it was made).
+        # The kept plan of these arrays' layout (checked when it was made), the arrays
+        # bound to it.
         arrays = arrays if type(arrays) is list else list(arrays)
-        plan, copy_back = plans.cached_plan(arrays, float("inf")), None
-        if plan is None:
-            arrays, copy_back = STAGING.stage(arrays)
-            check_arrays(arrays, name)
-            plan = plans.fusion_plan(arrays, float("inf"))
-        elif name == "average" and plan.integers:
-            check_arrays(arrays, name)                  # raises, naming the array
+        plan, bound, copy_back = bound_plan(arrays, name, float("inf"), on_device=False)
         layout = _Layout.of(plan)
         entered = time.perf_counter()
         step, self.step = self.step, self.step + 1
         mine = _Outgoing(step, layout.signature, layout.nbytes, self.tree.subtree)
-        layout.pack(mine.payload)
+        layout.pack(mine.payload, bound)
         mine.add([(self.rank, entered - self._since)])
         self._sends = [(r, b) for r, b in self._sends if not r.Test()]
         if self.tree.parent is None:
-            result = self._root(layout, mine, name, deadline_s, min_ranks, timeout_s)
+            result = self._root(layout, bound, mine, name, deadline_s, min_ranks, timeout_s)
         else:
-            result = self._member(layout, mine, REDUCE[name], deadline_s)
+            result = self._member(layout, bound, mine, REDUCE[name], deadline_s)
         self._since = time.perf_counter()
         if copy_back is not None:
             copy_back()
         return result
 
-    def _member(self, layout, mine, ufunc, deadline_s):
+    def _member(self, layout, bound, mine, ufunc, deadline_s):
         # 1. Reduce the children's subtrees into this rank's message until all are in or
         #    this rank's share of the deadline has passed; then send it up.
         entered = time.perf_counter()
@@ -297,11 +291,11 @@ class PartialAllreduce:
         if signature != layout.signature:
             raise ValueError("ranks passed different arrays to a partial allreduce (their "
                              "number, shapes or dtypes differ from the root's)")
-        layout.unpack(down[HEAD + -(-nranks // 64) * 8:])      # the root has divided
+        layout.unpack(down[HEAD + -(-nranks // 64) * 8:], bound)      # the root has divided
         return PartialResult(mine.step, included, self.size,
                              time.perf_counter() - self._since)
 
-    def _root(self, layout, mine, name, deadline_s, min_ranks, timeout_s):
+    def _root(self, layout, bound, mine, name, deadline_s, min_ranks, timeout_s):
         entered = time.perf_counter()
         step = mine.step
         seconds = np.full(self.size, np.nan)
@@ -355,7 +349,7 @@ class PartialAllreduce:
         for child in self.tree.children:
             self._sends.append((self.comm.Isend(down, child, TAG_DOWN), down))
         self._raise_for(status, timeout_s, min_ranks, len(included))
-        layout.unpack(acc)
+        layout.unpack(acc, bound)
         return PartialResult(step, sorted(included), self.size, waited)
 
     def _send_up(self, buf):

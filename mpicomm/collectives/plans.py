@@ -7,14 +7,12 @@ it is reduced where it is when it is contiguous. The grouping depends only on th
 arrays' dtypes and shapes (never on where they lie in memory or whether they are
 contiguous), so every rank that passes the same layout makes the same MPI calls.
 
-A bucket copies its contiguous members in and out with one call into the interposer's
-core: the members are the pieces of a table datatype (offset from the lowest address,
-bytes) and the copies are the core's pack and unpack kernels; members that follow each
-other in memory become one run. A non-contiguous member is copied by numpy.
-
-A plan is kept while the same arrays come back (the same objects, dtypes unchanged: the
-usual case, the same gradients every step), so a step costs a lookup, one pack and one
-unpack per buffer, not a regrouping.
+A plan belongs to a layout (the arrays' number, order, dtypes and shapes), not to the
+arrays themselves: numpy code that makes new gradient arrays every step finds the plan
+its layout made, and only binds the new arrays to it (Bound: their data addresses taken
+in one native pass over the list). The same arrays coming back reuse their binding.
+A bucket copies its contiguous members in and out with one native call (mpip_gather,
+mpip_scatter); a member that is not contiguous is copied by numpy.
 """
 import hashlib
 import operator
@@ -22,108 +20,103 @@ import operator
 import numpy as np
 
 from mpicomm._core import ffi, lib
-from mpicomm.datatypes import Description, _ctable
 
-__all__ = ["Bucket", "Plan", "fusion_plan", "cached_plan", "ALONE_BYTES"]
+__all__ = ["Bucket", "Bound", "Plan", "host_plan", "fusion_plan", "counters", "ALONE_BYTES"]
 
 ALONE_BYTES = 1 << 20
 PLANS = 4
+_COUNTS = {"plans_made": 0, "arrays_bound": 0, "bindings_reused": 0}
 
 
-class _Runs:
-    """Contiguous arrays packed back to back into a buffer, with the core's kernels."""
+def counters():
+    """How many plans were made, how many times new arrays were bound to a kept plan,
+    and how many times the same arrays reused their binding (this process)."""
+    return dict(_COUNTS)
+
+
+def _pointer(a, ctype):
+    return ffi.cast(ctype, a.ctypes.data)
+
+
+class Bound:
+    """One call's arrays on a plan: the list (kept alive while it is in use) and each
+    array's data address, 0 where it is not C-contiguous and writeable."""
+
+    __slots__ = ("arrays", "addr", "_addr", "odd")
 
     def __init__(self, arrays):
-        addrs = [a.__array_interface__["data"][0] for a in arrays]
-        self.base = min(addrs)
-        pieces = tuple((addr - self.base, a.nbytes, -1) for addr, a in zip(addrs, arrays))
-        lo = min(p[0] for p in pieces)
-        hi = max(p[0] + p[1] for p in pieces)
-        size = sum(p[1] for p in pieces)
-        self.nbytes = size
-        self.desc = _ctable(Description(canonical=False, start=0, counts=(), strides=(),
-                                        size=size, lb=lo, extent=hi - lo, true_lb=lo,
-                                        true_extent=hi - lo, pieces=pieces, shapes=()))
-        self.arrays = arrays                 # kept: their memory must stay where it is
-
-    def pack(self, dst):
-        lib.mpic_pack(self.desc, 1, ffi.cast("char *", self.base),
-                      ffi.cast("char *", dst.__array_interface__["data"][0]))
-
-    def unpack(self, src):
-        lib.mpic_unpack(self.desc, 1, ffi.cast("char *", src.__array_interface__["data"][0]),
-                        ffi.cast("char *", self.base))
+        n = len(arrays)
+        ids = np.fromiter(map(id, arrays), np.intp, n)
+        self.arrays = arrays
+        self.addr = np.empty(n, np.intp)
+        self._addr = _pointer(self.addr, "intptr_t *")
+        odd = lib.mpip_addresses(_pointer(ids, "intptr_t *"), n, self._addr)
+        self.odd = np.flatnonzero(self.addr == 0).tolist() if odd else ()
 
 
 class Bucket:
-    """One fusion buffer's worth of arrays of one dtype: their offsets (elements) in
-    the buffer, and how to copy them in and out."""
+    """One fusion buffer's worth of arrays of one dtype: which arrays of the list
+    (index, offset and elements in the buffer), and how to copy them in and out."""
 
     def __init__(self, dtype, members, alone):
         self.dtype = np.dtype(dtype)
-        self.arrays = [a for a, _, _ in members]
-        self.bounds = [(off, off + n) for _, off, n in members]
+        self.index = [i for i, _, _ in members]
+        self.bounds = {i: (off, off + n) for i, off, n in members}
         self.total = sum(n for _, _, n in members)
         self.alone = alone                   # one large array: reduced where it is
-        # Runs of adjacent contiguous members go through the core's table kernels, each
-        # run into its place in the buffer; the other members through numpy.
-        self._runs, self._strided, run = [], [], []
-        for a, (lo, hi) in zip(self.arrays, self.bounds):
-            if a.flags.c_contiguous and a.size:
-                run.append((a, lo))
-                continue
-            if run:
-                self._runs.append((run[0][1], _Runs([m for m, _ in run])))
-                run = []
-            if a.size:
-                self._strided.append((a, lo, hi))
-        if run:
-            self._runs.append((run[0][1], _Runs([m for m, _ in run])))
+        size = self.dtype.itemsize
+        self._member = np.array(self.index, np.int64)
+        self._offset = np.array([off * size for _, off, _ in members], np.int64)
+        self._bytes = np.array([n * size for _, _, n in members], np.int64)
+        self._args = (len(members), _pointer(self._member, "int64_t *"),
+                      _pointer(self._offset, "int64_t *"), _pointer(self._bytes, "int64_t *"))
 
     @property
     def nbytes(self):
         return self.total * self.dtype.itemsize
 
-    def inplace(self):
+    def inplace(self, bound):
         """The flat array itself where the bucket is reduced where it is, else None."""
-        a = self.arrays[0]
+        a = bound.arrays[self.index[0]]
         return a.reshape(-1) if self.alone and a.flags.c_contiguous else None
 
-    def gather_into(self, buf):
-        """Copy the arrays, in order, into buf (self.total elements of self.dtype)."""
-        for lo, runs in self._runs:
-            runs.pack(buf[lo:])
-        for a, lo, hi in self._strided:
+    def _odd(self, bound):
+        return [(bound.arrays[i], *self.bounds[i]) for i in bound.odd if i in self.bounds]
+
+    def gather_into(self, buf, bound):
+        """Copy the bound arrays, in order, into buf (self.total elements of self.dtype)."""
+        n, member, offset, nbytes = self._args
+        lib.mpip_gather(n, member, bound._addr, offset, nbytes, _pointer(buf, "char *"))
+        for a, lo, hi in self._odd(bound):
             buf[lo:hi].reshape(a.shape)[...] = a
 
-    def scatter_from(self, buf):
-        """Copy buf (self.total elements) out to the arrays."""
-        for lo, runs in self._runs:
-            runs.unpack(buf[lo:])
-        for a, lo, hi in self._strided:
+    def scatter_from(self, buf, bound):
+        """Copy buf (self.total elements) out to the bound arrays."""
+        n, member, offset, nbytes = self._args
+        lib.mpip_scatter(n, member, bound._addr, offset, nbytes, _pointer(buf, "char *"))
+        for a, lo, hi in self._odd(bound):
             np.copyto(a, buf[lo:hi].reshape(a.shape))
 
 
 def groups(arrays, limit):
     """Group by dtype (first-seen order), then fill buckets of at most limit bytes:
-    [(dtype, [(array, offset, elements)], alone)]; empty arrays are left out."""
+    [(dtype, [(index in arrays, offset, elements)], alone)]; empty arrays are left out."""
     by_dtype = {}
-    for a in arrays:
+    for i, a in enumerate(arrays):
         if a.size:
-            by_dtype.setdefault(np.dtype(a.dtype).str, []).append(a)
+            by_dtype.setdefault(np.dtype(a.dtype).str, []).append((i, a.size))
     out = []
     for key, group in by_dtype.items():
         itemsize = np.dtype(key).itemsize
         members, used = [], 0
-        for a in group:
-            n = a.size
+        for i, n in group:
             if n * itemsize >= ALONE_BYTES or n * itemsize > limit:
-                out.append((key, [(a, 0, n)], True))
+                out.append((key, [(i, 0, n)], True))
                 continue
             if members and (used + n) * itemsize > limit:
                 out.append((key, members, False))
                 members, used = [], 0
-            members.append((a, used, n))
+            members.append((i, used, n))
             used += n
         if members:
             out.append((key, members, False))
@@ -143,12 +136,16 @@ def layout_key(arrays, limit):
     return f"{limit};" + ";".join(f"{np.dtype(a.dtype).str}{tuple(a.shape)}" for a in arrays)
 
 
+_DTYPE = operator.attrgetter("dtype")
+_SHAPE = operator.attrgetter("shape")
+
+
 class Plan:
-    """The buckets for one list of host arrays (checked before a plan is made)."""
+    """The buckets for one layout of host arrays (checked before a plan is made)."""
 
     def __init__(self, arrays, limit):
-        self.refs = list(arrays)
-        self.dtypes = [a.dtype for a in arrays]
+        self.dtypes = tuple(map(_DTYPE, arrays))
+        self.shapes = tuple(map(_SHAPE, arrays))
         self.limit = limit
         self.buckets = [Bucket(key, members, alone)
                         for key, members, alone in groups(arrays, limit)]
@@ -160,6 +157,8 @@ class Plan:
         self._signatures = {}
         self.own = {}                        # the blocking path's buffers, reused
         self.spare = []                      # the nonblocking path's, between calls
+        self.last = None                     # the last binding, for the same arrays
+        _COUNTS["plans_made"] += 1
 
     def signature(self, op):
         """8 bytes naming the layout and the operation."""
@@ -170,34 +169,65 @@ class Plan:
         return sig
 
     def matches(self, arrays, limit):
-        # The same array objects (their sizes cannot change while the plan holds them:
-        # numpy refuses to resize a referenced array) with the same dtypes (an array's
-        # dtype can be reassigned); dtypes are compared by identity first, which holds
-        # for the built-in ones.
-        if limit != self.limit or len(arrays) != len(self.refs):
+        """Are these arrays of this plan's layout? dtypes are compared by identity first
+        (which holds for the built-in ones), shapes as tuples."""
+        if limit != self.limit or len(arrays) != len(self.shapes):
             return False
-        if not all(map(operator.is_, self.refs, arrays)):
+        now = tuple(map(_DTYPE, arrays))
+        if not (all(map(operator.is_, now, self.dtypes)) or now == self.dtypes):
             return False
-        now = list(map(_DTYPE, arrays))
-        return all(map(operator.is_, now, self.dtypes)) or now == self.dtypes
+        return tuple(map(_SHAPE, arrays)) == self.shapes
+
+    def bind(self, arrays):
+        """The arrays bound to this plan: the last binding where the very same arrays
+        come back (their memory cannot move while the binding holds them: numpy refuses
+        to resize a referenced array), else their addresses taken anew."""
+        last = self.last
+        if last is not None and len(last.arrays) == len(arrays) and \
+                all(map(operator.is_, last.arrays, arrays)):
+            _COUNTS["bindings_reused"] += 1
+            return last
+        self.last = Bound(list(arrays))
+        _COUNTS["arrays_bound"] += 1
+        return self.last
 
 
-_DTYPE = operator.attrgetter("dtype")
-_plans = {}
+_kept = []                  # the last PLANS plans of any kind, the newest last
 
 
-def cached_plan(arrays, limit, kind=Plan):
-    """The kept plan of this kind for exactly these arrays, or None."""
-    plan = _plans.get((kind, limit, *map(id, arrays)))
-    return plan if plan is not None and plan.matches(arrays, limit) else None
+def _ndarrays(arrays):
+    return all(issubclass(t, np.ndarray) for t in set(map(type, arrays)))
+
+
+def _find(arrays, limit, kind):
+    for plan in reversed(_kept):
+        if type(plan) is kind and plan.matches(arrays, limit):
+            if plan is not _kept[-1]:
+                _kept.remove(plan)
+                _kept.append(plan)
+            return plan
+    return None
+
+
+def host_plan(arrays, limit):
+    """(the kept plan of these numpy arrays' layout, the arrays bound to it), or None
+    where one of them is not a numpy array, or no plan of their layout is kept. A
+    member that is not contiguous and writeable is left to the caller's check (it
+    raises for a read-only one) through bound.odd."""
+    if not _kept or not _ndarrays(arrays):
+        return None
+    plan = _find(arrays, limit, Plan)
+    return None if plan is None else (plan, plan.bind(arrays))
 
 
 def fusion_plan(arrays, limit, kind=Plan):
-    """The kept plan (of kind, Plan by default) for this list of arrays, made when it
-    is new or changed; the last PLANS are kept."""
-    plan = cached_plan(arrays, limit, kind)
+    """The kept plan of kind (Plan by default) for this list of arrays (of their layout
+    for a Plan; of these very arrays for a kind whose matches() says so), made when it
+    is new; the last PLANS are kept."""
+    plan = _find(arrays, limit, kind)
     if plan is None:
-        if len(_plans) >= PLANS:
-            _plans.pop(next(iter(_plans)))
-        plan = _plans[(kind, limit, *map(id, arrays))] = kind(arrays, limit)
+        if len(_kept) >= PLANS:
+            _kept.pop(0)
+        plan = kind(arrays, limit)
+        _kept.append(plan)
     return plan

@@ -161,6 +161,87 @@ def test_repeated_steps_reuse_and_renew_the_plan():
         assert np.array_equal(a, w)
 
 
+def fresh_grads(step, layout=((256,), (3, 5), (7,), (40, 2), (0,), (1000,))):
+    """New arrays every call, of one layout, as numpy code that computes gradients makes."""
+    out = []
+    for i, shape in enumerate(layout):
+        out.append(np.full(shape, step + RANK + i, np.float32 if i % 2 else np.float64))
+    return out
+
+
+@pytest.mark.mpi
+@pytest.mark.parametrize("form", ["blocking", "nonblocking", "partial"])
+def test_new_arrays_of_a_known_layout_reuse_its_plan(form):
+    """A plan belongs to the layout: new arrays each step are bound to it (a counter says
+    so), and the results land in the arrays of that call."""
+    from mpicomm.collectives import PartialAllreduce, plans
+    partial = PartialAllreduce(COMM) if form == "partial" else None
+
+    def reduce(grads):
+        if form == "blocking":
+            allreduce_fused(grads)
+        elif form == "nonblocking":
+            iallreduce_fused(grads).wait()
+        else:
+            partial.allreduce(grads, deadline_s=60.0, min_ranks=SIZE)
+
+    reduce(fresh_grads(0))                   # the layout's plan, made here or before
+    before = plans.counters()
+    for step in range(1, 6):
+        grads = fresh_grads(step)
+        want = reference([g.copy() for g in grads], MPI.SUM)
+        reduce(grads)
+        for a, w in zip(grads, want):
+            assert np.array_equal(a, w)
+    same = fresh_grads(9)
+    reduce(same)
+    reduce(same)
+    after = plans.counters()
+    assert after["plans_made"] == before["plans_made"]
+    assert after["arrays_bound"] - before["arrays_bound"] == 6
+    assert after["bindings_reused"] - before["bindings_reused"] == 1
+    if partial is not None:
+        partial.close()
+
+
+@pytest.mark.mpi
+def test_two_calls_in_flight_on_new_arrays_of_one_layout_keep_their_own():
+    """Each call keeps its own binding: a second call on new arrays of the same layout
+    does not redirect the first one's results."""
+    a, b = fresh_grads(1), fresh_grads(2)
+    want_a = reference([g.copy() for g in a], MPI.SUM)
+    want_b = reference([g.copy() for g in b], MPI.SUM)
+    ra = iallreduce_fused(a)
+    rb = iallreduce_fused(b)
+    rb.wait()
+    ra.wait()
+    for got, want in ((a, want_a), (b, want_b)):
+        for x, w in zip(got, want):
+            assert np.array_equal(x, w)
+
+
+@pytest.mark.mpi
+def test_new_arrays_of_a_known_layout_may_be_strided_or_read_only():
+    """Members that are not contiguous are copied by numpy; a read-only one is named and
+    nothing changes."""
+    allreduce_fused(fresh_grads(0))
+    grads = fresh_grads(3)
+    base = np.full((40, 4), 3.0 + RANK, np.float32)
+    grads[3] = base[:, ::2]                  # (40, 2), not contiguous
+    want = reference([g.copy() for g in grads], MPI.SUM)
+    allreduce_fused(grads)
+    for x, w in zip(grads, want):
+        assert np.array_equal(x, w)
+    assert np.array_equal(base[:, 1::2], np.full((40, 2), 3.0 + RANK, np.float32))
+    grads = fresh_grads(4)
+    grads[2].flags.writeable = False
+    kept = [g.copy() for g in grads]
+    with pytest.raises(ValueError, match="array 2 is read-only"):
+        allreduce_fused(grads)
+    for x, k in zip(grads, kept):
+        assert np.array_equal(x, k)
+
+
 class Counting(MPI.Intracomm):
     """A communicator that counts the reductions made on it."""
 

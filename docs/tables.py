@@ -1,0 +1,147 @@
+"""Tables for the documentation pages, written from benchmarks/results/*.json at each docs
+build (conf.py calls write() into docs/_generated; the pages include them), so every
+figure in them is a measured one.
+
+    python docs/tables.py OUTDIR
+"""
+import sys
+from pathlib import Path
+
+from plots import _load
+
+MPIS = (("mpich", "MPICH 5.0.2"), ("openmpi", "Open MPI 5.0.11"))
+MISSING = "–"
+
+
+def _ms(value, digits=3):
+    return MISSING if value is None else f"{value:.{digits}f}"
+
+
+def _table(header, align, rows):
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(align) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def _allreduce_runs():
+    """[(ranks, {mpi: results})] for the 4- and 2-rank runs of allreduce_bench.py."""
+    return [(ranks, {mpi: _load(f"allreduce-{mpi}{suffix}.json") for mpi, _ in MPIS})
+            for ranks, suffix in ((4, ""), (2, "-2ranks"))]
+
+
+def allreduce_cases():
+    header = ["case, best of 7", "ranks"]
+    for _, name in MPIS:
+        header += [f"{name}: loop / `Allreduce` ms", "by hand ms", "fused ms", "ratio"]
+    cases = []
+    for _, runs in _allreduce_runs():
+        for d in runs.values():
+            cases += [c["case"] for c in (d or {}).get("cases", []) if c["case"] not in cases]
+    rows = []
+    for case in cases:
+        for ranks, runs in _allreduce_runs():
+            row = [case, str(ranks)]
+            for mpi, _ in MPIS:
+                got = {c["case"]: c for c in (runs[mpi] or {}).get("cases", [])}.get(case)
+                if got is None:
+                    row += [MISSING] * 4
+                    continue
+                row += [_ms(got["mpi_ms"], 2), _ms(got.get("hand_ms"), 2),
+                        _ms(got["fused_ms"], 2), f"{got['ratio']:.2f}×"]
+            rows.append(row)
+    return _table(header, ["---", "---:"] + ["---:"] * 4 * len(MPIS), rows)
+
+
+def allreduce_fresh():
+    """The nonblocking form on new arrays each call, against by hand."""
+    header = ["ranks"] + [f"{name}: {col}" for _, name in MPIS
+                          for col in ("`iallreduce_fused` + `wait` ms", "by hand ms")]
+    rows = []
+    for ranks, runs in _allreduce_runs():
+        row = [str(ranks)]
+        for mpi, _ in MPIS:
+            got = [c for c in (runs[mpi] or {}).get("cases", []) if "ifused_ms" in c]
+            row += [_ms(got[0]["ifused_ms"], 2), _ms(got[0]["hand_ms"], 2)] if got \
+                else [MISSING] * 2
+        rows.append(row)
+    return _table(header, ["---:"] * (1 + 2 * len(MPIS)), rows)
+
+
+def allreduce_overlap():
+    header = ["ranks"]
+    for _, name in MPIS:
+        header += [f"{name} blocking", "start + wait", "step", "compute then blocking"]
+    rows = []
+    for ranks, runs in _allreduce_runs():
+        row = [str(ranks)]
+        for mpi, _ in MPIS:
+            lap = (runs[mpi] or {}).get("overlap")
+            row += [MISSING] * 4 if lap is None else [
+                _ms(lap["blocking_ms"], 2), f"{lap['start_ms']:.2f} + {lap['wait_ms']:.2f}",
+                _ms(lap["step_ms"], 2), _ms(lap["serial_ms"], 2)]
+        rows.append(row)
+    return _table(header, ["---:"] * (1 + 4 * len(MPIS)), rows)
+
+
+def _size(nbytes):
+    for unit, shift in (("MiB", 20), ("KiB", 10)):
+        if nbytes >= 1 << shift:
+            return f"{nbytes >> shift} {unit}"
+    return f"{nbytes} B"
+
+
+def allreduce_algorithms(mpi):
+    d = _load(f"allreduce-{mpi}.json") or {}
+    algos = d.get("algorithms", [])
+    names = [k[:-3] for k in (algos[0] if algos else {}) if k.endswith("_ms")]
+    label = dict(MPIS)[mpi]
+    header = ["size"] + [f"{label} `mpi`" if n == "mpi" else n for n in names] + ["auto"]
+    rows = [[_size(r["bytes"])] + [_ms(r[f"{n}_ms"]) for n in names] + [r["auto"]]
+            for r in algos]
+    return _table(header, ["---"] + ["---:"] * len(names) + ["---"], rows)
+
+
+def allreduce_steps():
+    header = ["step", "ranks"] + [f"{name}: {col}" for _, name in MPIS
+                                  for col in ("full ms", "partial ms", "ratio")]
+    d = {mpi: _load(f"allreduce-{mpi}.json") or {} for mpi, _ in MPIS}
+    cases = [s["case"] for s in next((v["steps"] for v in d.values() if v.get("steps")), [])]
+    rows = []
+    for case in cases:
+        row = [case, str(next((v["ranks"] for v in d.values() if v), MISSING))]
+        for mpi, _ in MPIS:
+            got = {s["case"]: s for s in d[mpi].get("steps", [])}.get(case)
+            row += [MISSING] * 3 if got is None else [
+                _ms(got["full_ms"], 1), _ms(got["partial_ms"], 1), f"{got['ratio']:.2f}×"]
+        rows.append(row)
+    return _table(header, ["---", "---:"] + ["---:"] * 3 * len(MPIS), rows)
+
+
+TABLES = {
+    "allreduce-cases.md": allreduce_cases,
+    "allreduce-fresh.md": allreduce_fresh,
+    "allreduce-overlap.md": allreduce_overlap,
+    "allreduce-algorithms-mpich.md": lambda: allreduce_algorithms("mpich"),
+    "allreduce-algorithms-openmpi.md": lambda: allreduce_algorithms("openmpi"),
+    "allreduce-steps.md": allreduce_steps,
+}
+
+
+def write(outdir):
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    for name, make in TABLES.items():
+        (outdir / name).write_text(make())
+    return list(TABLES)
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 1:
+        sys.exit("usage: tables.py OUTDIR")
+    for name in write(argv[0]):
+        print(name)
+
+
+if __name__ == "__main__":
+    main()
