@@ -98,6 +98,8 @@ $(MPIS:%=bench-%): bench-%: setup-%
 	$(call venv,$*)/bin/python benchmarks/overhead.py --rounds 7 --iters 200000
 	$(call venv,$*)/bin/python benchmarks/fortran_bench.py --rounds 9 \
 	    --json benchmarks/results/fortran-$*.json
+	MPICOMM_MODEL=builtin PATH=$(call venv,$*)/bin:$$PATH $(call venv,$*)/bin/python \
+	    benchmarks/c_bench.py --rounds 7 --json benchmarks/results/c-$*.json
 	$(call venv,$*)/bin/mpicomm run -n 4 --no-interposer -- $(call venv,$*)/bin/python \
 	    benchmarks/allreduce_bench.py --reps 7 --json benchmarks/results/allreduce-$*.json
 	$(call venv,$*)/bin/mpicomm run -n 2 --no-interposer -- $(call venv,$*)/bin/python \

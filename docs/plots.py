@@ -48,6 +48,11 @@ def _codegen(mpi):
                    r["passthrough"] / r["auto"]) for r in d["us_per_exchange"]]
 
 
+def _c(mpi):
+    d = _load(f"c-{mpi}.json")
+    return d and [(c["case"], c["auto_ratio"]) for c in d["cases"]]
+
+
 def _allreduce(mpi):
     d = _load(f"allreduce-{mpi}.json")
     return d and [(c["case"], c["ratio"]) for c in d["cases"]]
@@ -59,6 +64,8 @@ FIGURES = [
     ("p2p.png", "Point-to-point, auto (benchmarks/p2p_bench.py)", "MPI time / auto time", _p2p),
     ("alltoall.png", "All-to-alls with derived types, auto (benchmarks/alltoall_bench.py)",
      "MPI time / auto time", _alltoall),
+    ("c.png", "C programs, auto with the built-in defaults (benchmarks/c_bench.py)",
+     "MPI time / auto time", _c),
     ("fortran.png", "A Fortran halo program, auto (benchmarks/fortran_bench.py)",
      "MPI time / auto time", _fortran),
     ("codegen.png", "Generated halo exchanges, auto (benchmarks/codegen_bench.py)",

@@ -117,7 +117,26 @@ def allreduce_steps():
     return _table(header, ["---", "---:"] + ["---:"] * 3 * len(MPIS), rows)
 
 
+def c_programs():
+    header = ["case"]
+    for _, name in MPIS:
+        header += [f"{name}: MPI µs", "auto µs", "pack µs", "MPI / auto", "auto / better"]
+    runs = {mpi: _load(f"c-{mpi}.json") or {} for mpi, _ in MPIS}
+    cases = list(dict.fromkeys(c["case"] for d in runs.values() for c in d.get("cases", [])))
+    rows = []
+    for case in cases:
+        row = [case]
+        for mpi, _ in MPIS:
+            got = {c["case"]: c for c in runs[mpi].get("cases", [])}.get(case)
+            row += [MISSING] * 5 if got is None else [
+                _ms(got["mpi_us"], 1), _ms(got["auto_us"], 1), _ms(got["pack_us"], 1),
+                f"{got['auto_ratio']:.2f}×", f"{got['auto_vs_best']:.2f}×"]
+        rows.append(row)
+    return _table(header, ["---"] + ["---:"] * 5 * len(MPIS), rows)
+
+
 TABLES = {
+    "c-programs.md": c_programs,
     "allreduce-cases.md": allreduce_cases,
     "allreduce-fresh.md": allreduce_fresh,
     "allreduce-overlap.md": allreduce_overlap,

@@ -170,7 +170,7 @@ int main(int argc, char **argv)
     MPI_Allreduce(&med, &worst, 1, MPI_DOUBLE, MPI_MAX, cart);
     if (rank == 0)
         printf("halo3d: %d ranks [%d, %d, %d], %d^3 per rank, ghost %d, %d neighbours: "
-               "%.3f ms per exchange; check %s\n", size, dims[0], dims[1], dims[2], n, g,
+               "%.4f ms per exchange; check %s\n", size, dims[0], dims[1], dims[2], n, g,
                o.neighbors, worst * 1e3, all_bad ? "FAILED" : "OK");
     for (int q = 0; q < nd; q++) {
         MPI_Type_free(&send[q]);

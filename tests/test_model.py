@@ -445,17 +445,23 @@ def test_auto_follows_stride_and_construction(tmp_path, nested_pack, page_pack):
 def test_builtin_defaults_follow_stride_and_construction():
     """MPICH: small blocks packed when built as one long vector less than 8 KiB apart; the
     same face built of short nested vectors, or at page strides, left to the MPI in a
-    ping-pong, as are larger blocks and small messages, as the measurement behind the
+    ping-pong, as are small messages; under MPICH 5 blocks of 65 B to 2 KiB in messages
+    of 8 KiB to 1 MiB too (8 to 64 KiB in an exchange), as the measurements behind the
     defaults found. Open MPI: always the MPI."""
+    inst = installation.probe()
+    mpich = inst.vendor == "MPICH"
+    mpich5 = mpich and int(inst.version.split(".")[0]) >= 5
     cases = [[8, 128, 1 << 15, False], [8, 128, 1 << 15, True], [8, 8192, 1 << 15, False],
-             [1024, 2048, 1 << 15, False], [8, 128, 4096, False]]
-    mpich = installation.probe().vendor == "MPICH"
-    want = [True, False, False, False, False] if mpich else [False] * 5
+             [1024, 2048, 1 << 15, False], [8, 128, 4096, False], [1024, 2048, 1 << 18, False],
+             [1024, 2048, 1 << 22, False], [4096, 8192, 1 << 15, False],
+             [256, 512, 1 << 16, True]]
+    want = [mpich, False, False, mpich5, False, mpich5, False, False, mpich5]
     assert packed_cases(cases, {"MPICOMM_MODEL": "builtin"}) == want
-    # Nonblocking calls of 64 KiB or more: nested faces too (an exchange, not a ping-pong).
+    # Nonblocking calls (an exchange, not a ping-pong): nested faces of 16 KiB or more
+    # too, and under MPICH 5 every message under 8 KiB.
     cases = [[8, 2048, 1 << 18, True], [8, 2048, 1 << 15, True], [8, 8192, 1 << 18, True],
-             [1024, 2048, 1 << 18, True]]
-    want = [True, False, False, False] if mpich else [False] * 4
+             [1024, 2048, 1 << 18, True], [8, 2048, 1 << 13, True], [8, 128, 4096, True]]
+    want = [mpich, mpich, False, False, False, mpich5]
     assert packed_cases(cases, {"MPICOMM_MODEL": "builtin"}, "exchange") == want
 
 

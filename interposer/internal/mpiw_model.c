@@ -98,6 +98,11 @@ typedef struct model {
 
 static model m;
 
+#if defined(MPICH_NUMVERSION) && MPICH_NUMVERSION >= 50000000
+#define MPICH5 1
+#else
+#define MPICH5 0
+#endif
 #if defined(MPICH_VERSION)
 static const char vendor[] = "MPICH", vendor_key[] = "mpich";
 #elif defined(OPEN_MPI)
@@ -514,19 +519,30 @@ static int construction(int64_t leaf, int64_t blocks)
 }
 
 /* The built-in defaults, read off the same measurement `mpicomm measure` makes
- * (benchmarks/model_map.py, results/model-*.json), keeping only what wins by a wide
- * margin, since they serve MPIs and machines never measured. MPICH: messages of 8 KiB or
- * more of blocks of at most 64 B less than 8 KiB apart in a type built as a long vector
- * (2-16x there); built of short nested vectors, MPICH moves them as fast itself in a
- * ping-pong, but not in an exchange of 64 KiB or more (1.4x there). Larger blocks also
- * pack faster under MPICH 5, but MPICH 4.0's pack path lost 8x on 2 KiB rows
+ * (benchmarks/model_map.py, results/model-*.json) and the C programs of
+ * benchmarks/c_bench.py, keeping only what wins by a wide margin, since they serve MPIs
+ * and machines never measured. MPICH: messages of 8 KiB or more of blocks of at most 64 B
+ * less than 8 KiB apart in a type built as a long vector (2-16x there); built of short
+ * nested vectors, MPICH moves them as fast itself in a ping-pong, but not in an exchange
+ * of 16 KiB or more (a 64^3 halo's 8-byte faces: 1.4x). MPICH 5 also loses to packing on
+ * blocks of 65 B to 2 KiB in messages of 8 KiB to 1 MiB sent alone (2.4x on 256-byte
+ * rows), 8 to 64 KiB in an exchange (1.4x on a 64^3 halo's faces; a 128^3 halo's
+ * 128 KiB faces it moves faster itself), and on the small point-to-point messages of an
+ * exchange (a 26-neighbour halo's edges: 1.1-1.4x). MPICH 4.0's pack path lost 8x on 2 KiB rows
  * (benchmarks/fortran_bench.py): left to a measured model. Open MPI's derived-type sends
  * pipeline: pass through everywhere. */
-static int builtin_pack(int64_t block, int64_t stride, double bytes, int built, int alone)
+static int builtin_pack(int64_t block, int64_t stride, double bytes, int built, int alone,
+                        int coll)
 {
-    if (strcmp(vendor, "MPICH") || bytes < 8192 || block > 64 || stride >= 8192)
+    if (strcmp(vendor, "MPICH"))
         return 0;
-    return built == LONG_ONLY || (!alone && bytes >= 65536);
+    if (bytes < 8192)
+        return MPICH5 && !alone && !coll;
+    if (block > 64)
+        return MPICH5 && block <= 2048 && bytes <= (alone ? 1 << 20 : 65536);
+    if (stride >= 8192)
+        return 0;
+    return built == LONG_ONLY || (!alone && bytes >= 16384);
 }
 
 /* An all-to-all's table v[cnb][cnr][cns] at (log2 block, log2 ranks, log2 bytes per
@@ -596,7 +612,8 @@ int mpiw_model_pack(const mpic_desc *d, int64_t count, const mpiw_call *c)
     e = &memos[memo_next++ % MEMO];
     *e = (memo) { block, stride, d->leaf_count, bytes, c->alone, c->coll, c->ranks, c->recv,
                   m.loaded ? measured_pack(block, stride, (double) bytes, built, c)
-                           : builtin_pack(block, stride, (double) bytes, built, c->alone) };
+                           : builtin_pack(block, stride, (double) bytes, built, c->alone,
+                                          c->coll) };
     return e->pack;
 }
 
