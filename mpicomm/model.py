@@ -300,8 +300,9 @@ def _size(n):
 
 
 BUILTIN = {"MPICH": "pack messages of 8 KiB or more of blocks of at most 64 bytes less than "
-                   "8 KiB apart in types built as long vectors or tables, and in any type "
-                   "for nonblocking calls of 16 KiB or more; under MPICH 5 also blocks of "
+                   "8 KiB apart in types built as long vectors or tables, and for "
+                   "nonblocking calls in any type of 16 KiB or more or at strides of 8 KiB "
+                   "or more; under MPICH 5 also blocks of "
                    "65 B to 2 KiB in messages of 8 KiB to 1 MiB (blocking) or 8 to 64 KiB "
                    "(nonblocking), and nonblocking point-to-point messages under 8 KiB; "
                    "pass through the rest",

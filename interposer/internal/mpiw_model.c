@@ -523,8 +523,10 @@ static int construction(int64_t leaf, int64_t blocks)
  * benchmarks/c_bench.py, keeping only what wins by a wide margin, since they serve MPIs
  * and machines never measured. MPICH: messages of 8 KiB or more of blocks of at most 64 B
  * less than 8 KiB apart in a type built as a long vector (2-16x there); built of short
- * nested vectors, MPICH moves them as fast itself in a ping-pong, but not in an exchange
- * of 16 KiB or more (a 64^3 halo's 8-byte faces: 1.4x). MPICH 5 also loses to packing on
+ * nested vectors, or a page or more apart, MPICH moves them as fast itself in a
+ * ping-pong, but not in an exchange: there they are packed from 16 KiB, and at page
+ * strides from 8 KiB (a 64^3 halo's 8-byte faces: 1.4x; a 2-D halo's columns 8 KiB
+ * apart: 3-4x, benchmarks/codegen_bench.py). MPICH 5 also loses to packing on
  * blocks of 65 B to 2 KiB in messages of 8 KiB to 1 MiB sent alone (2.4x on 256-byte
  * rows), 8 to 64 KiB in an exchange (1.4x on a 64^3 halo's faces; a 128^3 halo's
  * 128 KiB faces it moves faster itself), and on the small point-to-point messages of an
@@ -540,9 +542,9 @@ static int builtin_pack(int64_t block, int64_t stride, double bytes, int built, 
         return MPICH5 && !alone && !coll;
     if (block > 64)
         return MPICH5 && block <= 2048 && bytes <= (alone ? 1 << 20 : 65536);
-    if (stride >= 8192)
-        return 0;
-    return built == LONG_ONLY || (!alone && bytes >= 16384);
+    if (!alone)
+        return built == LONG_ONLY || bytes >= 16384 || stride >= 8192;
+    return built == LONG_ONLY && stride < 8192;
 }
 
 /* An all-to-all's table v[cnb][cnr][cns] at (log2 block, log2 ranks, log2 bytes per
