@@ -7,6 +7,11 @@ MPIS ?= mpich openmpi
 RANKS ?= 1 2
 DEVICE_RANKS ?= 1 2 3
 CACHE := $(CURDIR)/.cache
+# What setup installs: PREREQS=all (make test: the Fortran and Slurm tests' Debian packages
+# too) or required (make demo: a compiler, venv and the Python headers only); EXTRAS, the
+# pip extras beside the MPI wheel (cuda: NVIDIA's compiler wheels for the device kernels).
+PREREQS ?= all
+EXTRAS ?= test,cuda
 
 export MPICOMM_CACHE_DIR := $(CACHE)/build
 # Open MPI refuses root and more ranks than cores unless told; mpicomm run sets these
@@ -21,7 +26,7 @@ venv = $(CURDIR)/.venv-$(1)
 .PHONY: test demo bench docs setup prereqs clean $(MPIS:%=setup-%) $(MPIS:%=test-%) $(MPIS:%=bench-%)
 
 prereqs:
-	@PYTHON=$(PYTHON) sh scripts/prereqs.sh
+	@PYTHON=$(PYTHON) PREREQS=$(PREREQS) sh scripts/prereqs.sh
 
 setup: prereqs $(MPIS:%=setup-%)
 
@@ -32,7 +37,7 @@ $(MPIS:%=setup-%): setup-%: prereqs
 	@test -x $(call venv,$*)/bin/python || $(PYTHON) -m venv $(call venv,$*)
 	$(call venv,$*)/bin/python -m pip install -q --upgrade pip
 	rm -rf build    # setuptools' in-tree build folder would ship files moved since
-	$(call venv,$*)/bin/python -m pip install -q ".[$*,test,cuda]"
+	$(call venv,$*)/bin/python -m pip install -q ".[$*,$(EXTRAS)]"
 	$(call venv,$*)/bin/mpicomm build
 	$(call venv,$*)/bin/python tests/support/fetch_mpi4py_suite.py $(CACHE) >/dev/null
 
@@ -63,12 +68,19 @@ $(MPIS:%=test-%): test-%: setup-%
 	        $(call venv,$*)/bin/pytest -q --color=no --with-mpi tests/device || exit 1; \
 	done
 
-demo: setup
+demo:
+	@$(MAKE) --no-print-directory setup PREREQS=required EXTRAS=test
 	@for m in $(MPIS); do \
 	    echo; echo "== $$m: MPI_Pack, system MPI vs mpicomm interposer (one run, side by side) =="; \
 	    $(call venv,$$m)/bin/mpicomm run -n 1 -- $(call venv,$$m)/bin/python \
 	        benchmarks/pack_bench.py --reps 5 || exit 1; \
 	done
+	@echo; echo "Next, in this shell (docs/tutorial.md walks through them):"; \
+	echo "  . .venv-$(firstword $(MPIS))/bin/activate      # mpicomm, mpi4py and the MPI's mpicc"; \
+	echo "  mpicc -O2 -o halo3d examples/halo3d.c"; \
+	echo "  MPICOMM_STATS=1 mpicomm run -n 2 -- ./halo3d --n 128"; \
+	echo "  mpicomm info                          # the MPI, the build, the model auto follows"; \
+	echo "  make docs                             # these and more in docs/_build/html"
 
 bench: setup $(MPIS:%=bench-%)
 	$(call venv,$(firstword $(MPIS)))/bin/python benchmarks/coding_bench.py --json benchmarks/results/coding.json

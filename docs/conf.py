@@ -18,6 +18,9 @@ extensions = ["myst_parser", "sphinx.ext.autodoc", "sphinx.ext.doctest"]
 source_suffix = {".md": "markdown"}
 exclude_patterns = ["_build", "_generated"]
 myst_heading_anchors = 3
+# Figures quoted in the prose ({{ name }}), read from benchmarks/results (tables.py).
+myst_enable_extensions = ["substitution"]
+myst_substitutions = tables.substitutions()
 html_theme = "alabaster"
 html_title = "mpicomm"
 html_extra_path = []

@@ -135,6 +135,23 @@ def c_programs():
     return _table(header, ["---"] + ["---:"] * 5 * len(MPIS), rows)
 
 
+def _ratio(name, *keys):
+    d = _load(name)
+    for key in keys:
+        d = None if d is None else d.get(key)
+    return MISSING if d is None else f"{d:.2f}×"
+
+
+def substitutions():
+    """Figures the pages quote in their prose, by name ({{ name }} in MyST)."""
+    return {
+        "p2p_mpich_auto": _ratio("p2p-mpich.json", "geomean_auto"),
+        "p2p_mpich_halo_auto": _ratio("p2p-mpich.json", "halo_auto"),
+        "p2p_openmpi_pack": _ratio("p2p-openmpi.json", "geomean_pack"),
+        "p2p_openmpi_auto": _ratio("p2p-openmpi.json", "geomean_auto"),
+    }
+
+
 TABLES = {
     "c-programs.md": c_programs,
     "allreduce-cases.md": allreduce_cases,

@@ -49,8 +49,12 @@ def source_dir():
 
 
 def _generate(src):
+    """Run the generators into src/gen: shipped as src/codegen, or the checkout's codegen/
+    beside interposer/."""
     for generator in ("genpup.py", "gendevice.py", "genwrap.py"):
         path = src / "codegen" / generator
+        if not path.exists():
+            path = src.parent / "codegen" / generator
         if not path.exists():
             raise BuildError(f"generated kernels missing in {src / 'gen'} and no {generator} "
                              "to make them")
@@ -200,10 +204,56 @@ def _wheel_nvccs():
                   reverse=True)
 
 
-def build(mpicc=None, force=False, inst=None, quiet=False, nvcc=None):
+def _environment_builds():
+    """Where this environment (sys.prefix) keeps the builds it made or used, so that a
+    build made under another cache directory (`make` builds into .cache/build) is found
+    again from a plain shell instead of being rebuilt."""
+    return Path(sys.prefix) / "share" / "mpicomm" / "builds.json"
+
+
+def _recorded(name):
+    """The directory of the build called name that this environment recorded, or None."""
+    try:
+        where = json.loads(_environment_builds().read_text()).get(name)
+    except (OSError, ValueError, AttributeError):
+        return None
+    if where and (Path(where) / LIBNAME).exists() and (Path(where) / "build.json").exists():
+        return Path(where)
+    return None
+
+
+def _record(outdir):
+    """Note outdir in the environment's record (best effort: a read-only prefix keeps none)."""
+    path = _environment_builds()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            known = json.loads(path.read_text())
+        except (OSError, ValueError):
+            known = {}
+        if known.get(outdir.name) == str(outdir):
+            return
+        known[outdir.name] = str(outdir)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".json")
+        with os.fdopen(fd, "w") as f:
+            json.dump(known, f, indent=1)
+        os.replace(tmp, path)
+    except OSError:
+        pass
+
+
+def refusal(meta_vendor, meta_version, mpicc, inst):
+    return (f"refusing to preload: the interposer would be compiled against {meta_vendor} "
+            f"{meta_version} ({mpicc}) but mpi4py loads {inst.vendor} {inst.version} "
+            f"({inst.libmpi}); point --mpicc (or MPICOMM_MPICC) at the mpicc of {inst.vendor}")
+
+
+def build(mpicc=None, force=False, inst=None, quiet=False, nvcc=None, preload=False):
     """Build (or find the cached build of) the interposer; return its build.json as a dict.
     Which cached build serves these arguments is kept (mpicomm.memo) while the sources,
-    the compilers' environment and the installed packages are unchanged."""
+    the compilers' environment and the installed packages are unchanged; a build this
+    environment made under another cache directory is reused. preload: refuse an mpicc of
+    another MPI than mpi4py's before building anything."""
     inst = inst or installation.probe()
     src = source_dir()
     remembered = memo.key(mpicc, nvcc, inst, str(src), memo.environment(),
@@ -215,13 +265,19 @@ def build(mpicc=None, force=False, inst=None, quiet=False, nvcc=None):
     mpicc = choose_mpicc(inst, mpicc)
     nvcc = choose_nvcc(nvcc)
     vendor, version = header_vendor(mpicc)
+    if preload and vendor != inst.vendor:
+        raise BuildError(refusal(vendor, version, mpicc, inst))
     hdf5 = find_hdf5()
     # Named for the MPI whose mpi.h it is built against (a site MPI may not be mpi4py's).
     key = f"{vendor.lower().replace(' ', '')}-{version}"
     outdir = cache_dir() / f"{key}-{_fingerprint(src, mpicc, hdf5, nvcc)}"
     lib, meta_path = outdir / LIBNAME, outdir / "build.json"
+    if not force and not (lib.exists() and meta_path.exists()) and _recorded(outdir.name):
+        outdir = _recorded(outdir.name)
+        lib, meta_path = outdir / LIBNAME, outdir / "build.json"
     if lib.exists() and meta_path.exists() and not force:
         memo.put("build", remembered, str(outdir), files=[mpicc, nvcc or "", hdf5 or ""])
+        _record(outdir)
         return json.loads(meta_path.read_text())
 
     # 1. One process builds (the ranks of a job may all ask at once); the others wait for
@@ -233,6 +289,7 @@ def build(mpicc=None, force=False, inst=None, quiet=False, nvcc=None):
             return json.loads(meta_path.read_text())
         meta = _compile(inst, mpicc, src, vendor, version, hdf5, lib, meta_path, quiet, nvcc)
     memo.put("build", remembered, str(outdir), files=[mpicc, nvcc or "", hdf5 or ""])
+    _record(outdir)
     return meta
 
 
@@ -354,11 +411,7 @@ def _device_kernel_count(src):
 def preload_path(mpicc=None, inst=None, quiet=False):
     """Absolute path of the interposer for the MPI mpi4py loads; builds it on first use."""
     inst = inst or installation.probe()
-    meta = build(mpicc=mpicc, inst=inst, quiet=quiet)
+    meta = build(mpicc=mpicc, inst=inst, quiet=quiet, preload=True)
     if meta["mpi_vendor"] != inst.vendor:
-        raise BuildError(
-            f"refusing to preload: the interposer was compiled against {meta['mpi_vendor']} "
-            f"{meta['mpi_version']} ({meta['mpicc']}) but mpi4py loads {inst.vendor} "
-            f"{inst.version} ({inst.libmpi}); point --mpicc (or MPICOMM_MPICC) at the mpicc "
-            f"of {inst.vendor}")
+        raise BuildError(refusal(meta["mpi_vendor"], meta["mpi_version"], meta["mpicc"], inst))
     return meta["library"]

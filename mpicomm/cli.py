@@ -225,7 +225,7 @@ def parser():
 
     r = sub.add_parser("run", help="run a command on N ranks with the interposer preloaded",
                        usage="mpicomm run [-n N] [--launcher L] [--no-interposer] [--ft] "
-                             "-- CMD [ARGS...]")
+                             "[--mpiexec-args ARGS] [--srun-args ARGS] [-v] -- CMD [ARGS...]")
     r.add_argument("-n", type=int, help="number of ranks (required outside a Slurm "
                    "allocation; inside one, default SLURM_NTASKS)")
     r.add_argument("--launcher", choices=launch.LAUNCHERS,
@@ -241,7 +241,8 @@ def parser():
     r.set_defaults(func=_cmd_run)
 
     m = sub.add_parser("measure", help="measure this system and write the model auto uses",
-                       usage="mpicomm measure [-o FILE] [--quick] [--reps N]")
+                       usage="mpicomm measure [-o FILE] [--quick] [--reps N] "
+                             "[--mpiexec-args ARGS] [-v]")
     m.add_argument("-o", "--output", help="model file to write (default: the per-user model "
                    "the interposer reads, <cache>/models/<mpi>.h5)")
     m.add_argument("--quick", action="store_true", help="a small grid (seconds, for tests)")
@@ -251,7 +252,7 @@ def parser():
     m.set_defaults(func=_cmd_measure)
 
     g = sub.add_parser("codegen", help="generate MPI code for your program: halo exchange, "
-                       "array-section datatypes (C or Python)")
+                       "array-section datatypes (C, Python or Fortran)")
     gsub = g.add_subparsers(dest="what", required=True)
     for name, helptext in (("halo", "halo exchange of a 1-3 D array with ghost cells"),
                            ("datatype", "the datatype of an array section (numpy indexing)")):

@@ -102,8 +102,8 @@ def finalize_timeout():
 
 
 def bound_finalize():
-    """Open MPI 5.0's MPI_Finalize can wait forever for a dead peer (seen here in about
-    one run in three). Leaving without it is no cure: a survivor that exits while
+    """Open MPI 5.0's MPI_Finalize can wait forever for a dead peer (about one job in
+    five after a recovery, docs/limits.md). Leaving without it is no cure: a survivor that exits while
     another still waits on its last message looks to that one like a new failure. So
     a process that lived through a failure calls MPI_Finalize itself at exit (its fence
     keeps every survivor alive until all are done communicating) and a watchdog ends

@@ -8,7 +8,8 @@
 # the Slurm tests start as a one-node cluster of their own (slurm/slurm_cluster.py;
 # they skip likewise); and g++, the host compiler nvcc drives to build the CUDA kernels
 # (the nvcc of the mpicomm[cuda] wheels included; without it that test skips). Does
-# nothing when everything is there.
+# nothing when everything is there. PREREQS=required (make demo) installs only the
+# required ones and names the others.
 set -e
 PYTHON=${PYTHON:-python3}
 need=""
@@ -27,6 +28,10 @@ command -v mpif90.openmpi >/dev/null 2>&1 || want="$want libopenmpi-dev"
 command -v srun >/dev/null 2>&1 || want="$want slurm-client"
 [ -x /usr/sbin/munged ] || want="$want munge"
 [ -f /usr/include/slurm/spank.h ] || want="$want libslurm-dev"
+if [ "${PREREQS:-all}" = required ] && [ -n "$want" ]; then
+    echo "prereqs: not installing$want (the Fortran and Slurm tests' packages: make test does)" >&2
+    want=""
+fi
 [ -z "$need$want" ] && exit 0
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
     [ -n "$want" ] && echo "prereqs: without$want the Fortran or Slurm tests skip" >&2

@@ -109,6 +109,20 @@ def test_refuses_to_hand_out_a_build_for_another_mpi(tmp_path):
     res = cli("preload-path", "--mpicc", other, env=env)
     assert res.returncode == 2
     assert "refusing to preload" in res.stderr and installation.probe().vendor in res.stderr
+    # Refused before anything was built: no message of a build, nothing in the cache.
+    assert "building" not in res.stderr
+    assert not list(tmp_path.glob("*/libmpicomm.so"))
+
+
+def test_a_build_of_this_environment_is_found_from_another_cache_directory(tmp_path):
+    """`make` builds into .cache/build; a shell without its MPICOMM_CACHE_DIR (here: an
+    empty one) gets that build, not a new one."""
+    made = cli("preload-path")
+    assert made.returncode == 0, made.stderr
+    res = cli("preload-path", env={"MPICOMM_CACHE_DIR": str(tmp_path / "empty")})
+    assert res.returncode == 0, res.stderr
+    assert res.stdout == made.stdout and "building" not in res.stderr
+    assert not list(tmp_path.glob("**/libmpicomm.so"))
 
 
 def other_mpi_program(tmp_path):

@@ -74,6 +74,18 @@ def test_every_flag_is_in_its_commands_section(name, parser):
             f"{name}: {'/'.join(action.option_strings)} is not documented"
 
 
+@pytest.mark.parametrize("name, parser", commands(), ids=[c[0] for c in commands()])
+def test_every_flag_is_in_the_usage_line(name, parser):
+    """`mpicomm CMD --help` starts with a usage line; a hand-written one names every flag."""
+    usage = parser.format_usage()
+    for action in parser._actions:
+        if not action.option_strings or "--help" in action.option_strings:
+            continue
+        assert any(re.search(rf"(?<![\w-]){re.escape(o)}(?![\w-])", usage)
+                   for o in action.option_strings), \
+            f"{name}: {'/'.join(action.option_strings)} is not in its usage line {usage!r}"
+
+
 def test_the_checks_can_fail(tmp_path):
     """An undocumented name is caught (the same pattern the checks use)."""
     assert "MPICOMM_" + "NOT_A_SETTING" not in documented_variables()

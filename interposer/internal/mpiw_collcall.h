@@ -1,4 +1,4 @@
-/* For the collective helpers (mpiw_cd_*, behind the entry points interposer/codegen/genwrap.py
+/* For the collective helpers (mpiw_cd_*, behind the entry points codegen/genwrap.py
  * writes): the MPI's call in the form the program made, blocking or not (req NULL), int
  * or MPI_Count (large = 1 only where the MPI has the _c forms), and the call on mirrors. */
 #ifndef MPIW_COLLCALL_H

@@ -10,7 +10,7 @@ import re
 from cffi import FFI
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-INTERPOSER = os.path.dirname(HERE)
+INTERPOSER = os.path.join(os.path.dirname(HERE), "interposer")
 
 
 def core_sources():
