@@ -58,6 +58,9 @@ def _allreduce(mpi):
     return d and [(c["case"], c["ratio"]) for c in d["cases"]]
 
 
+NICE_TICKS = [0.1, 0.2, 0.3, 0.5, 0.7, 0.85, 1, 1.2, 1.5, 2, 3, 5, 7, 10, 15, 20, 30, 50, 100,
+              200, 500, 1000]
+
 # file, title, what the ratio is, the rows per MPI
 FIGURES = [
     ("pack.png", "MPI_Pack (benchmarks/pack_bench.py)", "interposer / MPI (GB/s)", _pack),
@@ -98,12 +101,18 @@ def draw(outdir):
             ax.bar(xs, [got[c] for c in cases if c in got], width, label=mpi)
         ax.axhline(1.0, color="black", linewidth=0.8)
         ax.set_yscale("log")
+        values = [v for r in per_mpi.values() for _, v in r] + [1.0]
+        low, high = min(values) / 1.15, max(values) * 1.15
+        ax.set_ylim(low, high)
+        # Labelled ticks on both sides of 1, whatever the range: a log axis labels only
+        # its decades by itself.
+        ax.yaxis.set_major_locator(ticker.FixedLocator(
+            [t for t in NICE_TICKS if low <= t <= high]))
         ax.yaxis.set_major_formatter(ticker.FormatStrFormatter("%g"))
-        ax.yaxis.set_minor_formatter(ticker.FormatStrFormatter("%g"))
-        ax.tick_params(axis="y", which="minor", labelsize=7)
+        ax.yaxis.set_minor_formatter(ticker.NullFormatter())
         ax.set_xticks(range(len(cases)))
         ax.set_xticklabels(cases, rotation=40, ha="right", fontsize=8)
-        ax.set_ylabel(ylabel + " (above 1: faster)")
+        ax.set_ylabel(ylabel + "\n(above 1: faster)", fontsize=9)
         ax.set_title(title, fontsize=10)
         ax.legend(fontsize=8)
         fig.tight_layout()
