@@ -84,6 +84,7 @@ demo:
 
 bench: setup $(MPIS:%=bench-%)
 	$(call venv,$(firstword $(MPIS)))/bin/python benchmarks/coding_bench.py --json benchmarks/results/coding.json
+	$(call venv,$(firstword $(MPIS)))/bin/python docs/tables.py --readme README.md
 	$(call venv,$(firstword $(MPIS)))/bin/python -m pip install -q ".[plot]"
 	PATH=$(call venv,$(firstword $(MPIS)))/bin:$$PATH $(call venv,$(firstword $(MPIS)))/bin/python \
 	    benchmarks/coded_run_bench.py --json benchmarks/results/coded-run.json \

@@ -2,7 +2,8 @@
 build (conf.py calls write() into docs/_generated; the pages include them), so every
 figure in them is a measured one.
 
-    python docs/tables.py OUTDIR
+    python docs/tables.py OUTDIR              the tables the pages include
+    python docs/tables.py --readme README.md  README's table of figures, written anew
 """
 import sys
 from pathlib import Path
@@ -152,6 +153,107 @@ def substitutions():
     }
 
 
+def _x(v, digits=2):
+    return MISSING if v is None else f"{v:.{digits}f}×"
+
+
+def _cases(name):
+    return (_load(name) or {}).get("cases", [])
+
+
+def _pack(mpi):
+    d = _load(f"pack-{mpi}.json") or {}
+    top = max((c["ratio"] for c in d.get("cases", [])), default=None)
+    return f"{_x(d.get('geomean'))} (up to {_x(top, 1)})"
+
+
+def _p2p(mpi):
+    d = _load(f"p2p-{mpi}.json") or {}
+    return f"{_x(d.get('geomean_auto'))} (halo exchanges {_x(d.get('halo_auto'))})"
+
+
+def _lowest_highest(values, digits=2):
+    values = list(values)
+    if not values:
+        return MISSING
+    return f"{_x(min(values), digits)} / {_x(max(values), digits)}"
+
+
+def _app_types(mpi):
+    got = {c["pattern"]: c["pack_vs_mpi"] for c in _cases(f"app-types-{mpi}.json")}
+    return " / ".join(_x(got.get(p)) for p in ("particles (LAMMPS)", "mesh boundary (SPECFEM3D)"))
+
+
+def _pencils(mpi):
+    got = {c["case"]: c["auto_ratio"] for c in _cases(f"alltoall-{mpi}-4.json")}
+    return " / ".join(_x(got.get(f"pencil {n}^3 alltoallw")) for n in (128, 256))
+
+
+def _fused(mpi, case):
+    got = {c["case"]: c for c in _cases(f"allreduce-{mpi}.json")}.get(case)
+    return MISSING if got is None else f"{_x(got['ratio'], 1)} / {_x(got['fused_vs_hand'])}"
+
+
+def _straggler(mpi):
+    steps = {s["case"]: s for s in (_load(f"allreduce-{mpi}.json") or {}).get("steps", [])}
+    got = steps.get("one straggler")
+    return MISSING if got is None else _x(got["ratio"], 1)
+
+
+def _partial(mpi):
+    got = (_load(f"partial-{mpi}.json") or {}).get("received")
+    if not got:
+        return MISSING
+    return f"{got['funnel']['bytes'] / got['tree']['bytes']:.1f}× less"
+
+
+def _never_packs(mpi, text):
+    return text + (" (never packs)" if mpi == "openmpi" else "")
+
+
+# README's table of figures: (what, figure for an MPI).
+README_ROWS = [
+    ("`MPI_Pack` of halo faces and strided types, geometric mean (`pack_bench.py`)", _pack),
+    ("point-to-point with `auto`, geometric mean of 19 cases (`p2p_bench.py`)",
+     lambda m: _p2p(m) if m == "mpich" else
+     f"{_x((_load(f'p2p-{m}.json') or {}).get('geomean_auto'))} (never packs)"),
+    ("DDTBench's patterns, 2-rank ping-pong with `auto`, lowest / highest of 11 "
+     "(`ddt_bench.py`)",
+     lambda m: _lowest_highest(c["auto_vs_mpi"] for c in _cases(f"ddt-{m}.json"))),
+    ("a C program's 3-D halo exchange (`examples/halo3d.c`, 64³ and 128³, 6 and 26 "
+     "neighbours, 2 ranks), `auto` with the built-in defaults, lowest / highest of 4 "
+     "(`c_bench.py`)",
+     lambda m: _never_packs(m, _lowest_highest(c["auto_ratio"] for c in _cases(f"c-{m}.json")
+                                                if c["case"].startswith("halo3d")))),
+    ("`MPI_Pack` of a particle list / a mesh boundary (`app_types_bench.py`)", _app_types),
+    ("pencil transposes, `MPI_Alltoallw` with `auto`, 4 ranks, 128³ / 256³ "
+     "(`alltoall_bench.py`)", lambda m: _never_packs(m, _pencils(m))),
+    ("fused allreduce of 1,000 × 1 KiB arrays, 4 ranks, against a loop of `Allreduce` / the "
+     "hand-written concatenate-`Allreduce`-copy (`allreduce_bench.py`)",
+     lambda m: _fused(m, "1000 arrays x 1 KiB")),
+    ("the same with new arrays every call", lambda m: _fused(m, "1000 x 1 KiB, new")),
+    ("a step with one straggler, partial against full allreduce, 4 ranks "
+     "(`allreduce_bench.py`)", _straggler),
+    ("partial aggregation at 8 ranks: bytes the busiest rank receives per call, root funnel "
+     "/ tree (`partial_bench.py`)", _partial),
+]
+README_BEGIN = "<!-- figures: written by docs/tables.py --readme from benchmarks/results -->"
+README_END = "<!-- end of figures -->"
+
+
+def readme_table():
+    header = ["what"] + [name.split(" ")[0] if mpi == "mpich" else "Open MPI"
+                         for mpi, name in MPIS]
+    rows = [[what] + [fn(mpi) for mpi, _ in MPIS] for what, fn in README_ROWS]
+    return _table(header, ["---"] * (1 + len(MPIS)), rows)
+
+
+def readme_with_table(text):
+    """README's text with its table of figures written anew (between the markers)."""
+    start, end = text.index(README_BEGIN) + len(README_BEGIN), text.index(README_END)
+    return text[:start] + "\n" + readme_table() + text[end:]
+
+
 TABLES = {
     "c-programs.md": c_programs,
     "allreduce-cases.md": allreduce_cases,
@@ -173,8 +275,12 @@ def write(outdir):
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
+    if len(argv) == 2 and argv[0] == "--readme":
+        path = Path(argv[1])
+        path.write_text(readme_with_table(path.read_text()))
+        return
     if len(argv) != 1:
-        sys.exit("usage: tables.py OUTDIR")
+        sys.exit("usage: tables.py OUTDIR | --readme README.md")
     for name in write(argv[0]):
         print(name)
 

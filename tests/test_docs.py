@@ -4,6 +4,7 @@ command's section of docs/reference/cli.md. (`make docs` builds the pages themse
 warnings as errors, and runs their doctest blocks.)"""
 import argparse
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -84,6 +85,19 @@ def test_every_flag_is_in_the_usage_line(name, parser):
         assert any(re.search(rf"(?<![\w-]){re.escape(o)}(?![\w-])", usage)
                    for o in action.option_strings), \
             f"{name}: {'/'.join(action.option_strings)} is not in its usage line {usage!r}"
+
+
+def test_readme_figures_are_the_results():
+    """README's table of figures is what docs/tables.py writes from benchmarks/results
+    (`python docs/tables.py --readme README.md` after `make bench`), never typed."""
+    sys.path.insert(0, str(ROOT / "docs"))
+    try:
+        import tables
+    finally:
+        sys.path.pop(0)
+    text = (ROOT / "README.md").read_text()
+    assert tables.readme_with_table(text) == text
+    assert "×" in tables.readme_table() and tables.MISSING not in tables.readme_table()
 
 
 def test_the_checks_can_fail(tmp_path):
