@@ -11,6 +11,7 @@ from pathlib import Path
 from plots import _load
 
 MPIS = (("mpich", "MPICH 5.0.2"), ("openmpi", "Open MPI 5.0.11"))
+SHORT = {"mpich": "MPICH", "openmpi": "Open MPI"}
 MISSING = "–"
 
 
@@ -242,8 +243,7 @@ README_END = "<!-- end of figures -->"
 
 
 def readme_table():
-    header = ["what"] + [name.split(" ")[0] if mpi == "mpich" else "Open MPI"
-                         for mpi, name in MPIS]
+    header = ["what"] + [SHORT[mpi] for mpi, _ in MPIS]
     rows = [[what] + [fn(mpi) for mpi, _ in MPIS] for what, fn in README_ROWS]
     return _table(header, ["---"] * (1 + len(MPIS)), rows)
 
@@ -254,7 +254,68 @@ def readme_with_table(text):
     return text[:start] + "\n" + readme_table() + text[end:]
 
 
+def pack(mpi):
+    d = _load(f"pack-{mpi}.json") or {}
+    cases = d.get("cases", [])
+    label = dict(MPIS)[mpi]
+    if not cases:
+        return f"**{label}**: no results\n"
+    head = (f"**{label}** (memcpy {d['memcpy_gbs']:.1f} GB/s, best of {d['reps']}): "
+            f"geometric mean **{_x(d['geomean'])}**, lowest "
+            f"{_x(min(c['ratio'] for c in cases))}\n\n")
+    rows = [[f"`{c['case']}`", str(c["block"]), f"{c['bytes'] / 1e6:.2f}", f"{c['mpi_gbs']:.2f}",
+             f"{c['mpicomm_gbs']:.2f}", _x(c["ratio"]), f"{c['bound_gbs']:.2f}",
+             f"{c['of_bound'] * 100:.0f}%"] for c in cases]
+    return head + _table(["case", "block (B)", "packed (MB)", "MPI GB/s", "mpicomm GB/s",
+                          "ratio", "line bound GB/s", "of bound"],
+                         ["---"] + ["---:"] * 7, rows)
+
+
+def p2p():
+    header = ["case", "block (B)"]
+    for mpi, _ in MPIS:
+        header += [f"{SHORT[mpi]}: MPI µs", "pack", "auto", "pipeline", "auto packed / piped"]
+    runs = {mpi: {c["case"]: c for c in _cases(f"p2p-{mpi}.json")} for mpi, _ in MPIS}
+    cases = list(dict.fromkeys(c for got in runs.values() for c in got))
+    rows = []
+    for case in cases:
+        first = next(got[case] for got in runs.values() if case in got)
+        row = [case, str(first["block"])]
+        for mpi, _ in MPIS:
+            c = runs[mpi].get(case)
+            row += [MISSING] * 5 if c is None else [
+                f"{c['mpi_us']:.0f}", _x(c["ratio"]), _x(c["auto_ratio"]),
+                _x(c["pipeline_ratio"]),
+                f"{c['auto_packed'] * 100:.0f}% / {c['auto_piped'] * 100:.0f}%"]
+        rows.append(row)
+    return _table(header, ["---", "---:"] + ["---:"] * 5 * len(MPIS), rows)
+
+
+def ddt():
+    runs = [(f"{SHORT[mpi]} {kind}", _cases(f"ddt-{mpi}{suffix}.json"))
+            for mpi, _ in MPIS for kind, suffix in (("model", ""), ("built-in", "-builtin"))]
+    header = ["pattern", "KiB"]
+    for label, _ in runs:
+        header += [f"{label}: MPI µs", "auto", "pack"]
+    patterns = list(dict.fromkeys(c["pattern"] for _, cases in runs for c in cases))
+    rows = []
+    for pattern in patterns:
+        first = next(c for _, cases in runs for c in cases if c["pattern"] == pattern)
+        row = [pattern, f"{first['bytes'] / 1024:.0f}"]
+        for _, cases in runs:
+            c = next((c for c in cases if c["pattern"] == pattern), None)
+            row += [MISSING] * 3 if c is None else [
+                f"{c['mpi_s'] * 1e6:.0f}", _x(c["auto_vs_mpi"]) + ("ᵖ" if c["auto_packs"] else ""),
+                _x(c["pack_vs_mpi"])]
+        rows.append(row)
+    return _table(header, ["---", "---:"] + ["---:"] * 3 * len(runs), rows)
+
+
 TABLES = {
+    "ddt.md": ddt,
+    "p2p.md": p2p,
+    "pack-mpich.md": lambda: pack("mpich"),
+    "pack-openmpi.md": lambda: pack("openmpi"),
     "c-programs.md": c_programs,
     "allreduce-cases.md": allreduce_cases,
     "allreduce-fresh.md": allreduce_fresh,
