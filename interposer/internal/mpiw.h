@@ -132,6 +132,9 @@ static inline uintptr_t mpiw_key(const void *handle, size_t size)
 /* Types: known at commit, decoded on first use, forgotten at free. */
 void mpiw_types_commit(MPI_Datatype dt);
 void mpiw_types_free(MPI_Datatype dt);
+/* Changes with every commit and free (never 0): what is kept about a handle holds while
+ * it is the same. */
+unsigned mpiw_types_generation(void);
 void mpiw_types_retain(MPI_Datatype dt);
 int mpiw_types_lookup(MPI_Datatype dt, mpic_desc *out);
 /* Canonical or the table form: a copy whose table is retained (mpic_desc_release it),

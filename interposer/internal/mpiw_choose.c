@@ -85,8 +85,47 @@ static int on_device(const mpiw_call *c, mpiw_choice *out)
     return out->method = aware ? MPIW_METHOD_DEVICE : MPIW_METHOD_STAGED;
 }
 
+/* A program sends the same few types again and again, most of them left to the MPI: the
+ * last few such answers for a host buffer of a point-to-point call are kept per thread,
+ * and found again without decoding the type or asking the model. The types' generation
+ * (any commit or free) and the method (it can be set at run time) are part of the key. */
+#define KEPT 4
+typedef struct kept {
+    MPI_Datatype dt;
+    int64_t count;
+    unsigned generation;
+    int alone, tables, method, declined;
+} kept;
+static __thread kept kept_answers[KEPT];
+static __thread unsigned kept_next;
+
+static kept *kept_find(const mpiw_call *c, unsigned generation)
+{
+    for (int i = 0; i < KEPT; i++) {
+        kept *k = &kept_answers[i];
+        if (k->dt == c->dt && k->count == c->count && k->generation == generation &&
+            k->alone == c->alone && k->tables == c->tables && k->method == mpiw_g.method)
+            return k;
+    }
+    return NULL;
+}
+
+static int kept_passthrough(const mpiw_call *c, unsigned generation, int declined,
+                            mpiw_choice *out)
+{
+    if (!c->coll && generation != 0)
+        kept_answers[kept_next++ % KEPT] = (kept) { c->dt, c->count, generation, c->alone,
+                                                    c->tables, mpiw_g.method, declined };
+    out->declined = declined;
+    out->desc.table = NULL;
+    return out->method = MPIW_METHOD_PASSTHROUGH;
+}
+
 int mpiw_choose(const mpiw_call *c, mpiw_choice *out)
 {
+    unsigned generation;
+    const kept *k;
+
     out->method = MPIW_METHOD_PASSTHROUGH;
     out->declined = 0;
     out->bytes = 0;
@@ -112,13 +151,16 @@ int mpiw_choose(const mpiw_call *c, mpiw_choice *out)
     }
 
     /* 4. Ours to pack, where the method forces it or the model measured it faster (a
-     * device method leaves host buffers to the model, as auto does). */
+     * device method leaves host buffers to the model, as auto does); a point-to-point
+     * answer to leave it to the MPI is kept. */
+    generation = mpiw_types_generation();
+    if (!c->coll && (k = kept_find(c, generation)))
+        return kept_passthrough(c, 0, k->declined, out);
     if (!packable(c, &out->desc, c->tables))
-        return out->method;
+        return kept_passthrough(c, generation, 0, out);
     out->bytes = c->count * out->desc.info.size;
     if (mpiw_g.method == MPIW_METHOD_PACK || mpiw_model_pack(&out->desc, c->count, c))
         return out->method = MPIW_METHOD_PACK;
-    out->declined = 1;
-    out->desc.table = NULL;
-    return out->method;
+    out->bytes = 0;
+    return kept_passthrough(c, generation, 1, out);
 }

@@ -272,6 +272,22 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
 #define LOCKED(...) MPIW_LOCKED(&lock, __VA_ARGS__)
 
+/* Bumped by every commit and free: answers kept about a type handle (mpiw_choose.c) hold
+ * only while it is unchanged, since a freed handle may come back as another type. Never
+ * 0, which marks an answer not to keep. */
+static unsigned generation = 1;
+
+unsigned mpiw_types_generation(void)
+{
+    return __atomic_load_n(&generation, __ATOMIC_ACQUIRE);
+}
+
+static void changed(void)
+{
+    if (__atomic_add_fetch(&generation, 1, __ATOMIC_ACQ_REL) == 0)
+        __atomic_add_fetch(&generation, 1, __ATOMIC_ACQ_REL);
+}
+
 void mpiw_types_commit(MPI_Datatype dt)
 {
     entry *fresh = calloc(1, sizeof *fresh);
@@ -291,6 +307,7 @@ void mpiw_types_commit(MPI_Datatype dt)
             entry_free(fresh);
         }
     });
+    changed();
 }
 
 /* The entry's decoding, made on first use (the cache's lock held). */
@@ -336,6 +353,7 @@ void mpiw_types_free(MPI_Datatype dt)
         if (e && --e->refs <= 0)
             entry_free(mpiw_map_remove(&cache, MPIW_KEY(dt)));
     });
+    changed();
 }
 
 /* The cached decoding of dt, if it is canonical (or, tables, of either form): out, with
