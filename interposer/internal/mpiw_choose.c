@@ -33,6 +33,7 @@
  * questions and what each method may carry are decided in this file.
  */
 #include <limits.h>
+#include <string.h>
 #include "mpiw.h"
 
 /* The pipelined method: the communicator keeps the contract, the message is at least
@@ -85,11 +86,12 @@ static int on_device(const mpiw_call *c, mpiw_choice *out)
     return out->method = aware ? MPIW_METHOD_DEVICE : MPIW_METHOD_STAGED;
 }
 
-/* A program sends the same few types again and again, most of them left to the MPI: the
- * last few such answers for a host buffer of a point-to-point call are kept per thread,
- * and found again without decoding the type or asking the model. The types' generation
- * (any commit or free) and the method (it can be set at run time) are part of the key. */
-#define KEPT 4
+/* A program sends the same types again and again (a 26-neighbour halo: 52 of them), most
+ * of them left to the MPI: such answers for a host buffer of a point-to-point call are
+ * kept per thread, one per slot of a small table by handle and count, and found again
+ * without decoding the type or asking the model. The types' generation (any commit or
+ * free) and the method (it can be set at run time) are part of the key. */
+#define KEPT 128
 typedef struct kept {
     MPI_Datatype dt;
     int64_t count;
@@ -97,16 +99,23 @@ typedef struct kept {
     int alone, tables, method, declined;
 } kept;
 static __thread kept kept_answers[KEPT];
-static __thread unsigned kept_next;
+
+static kept *kept_slot(const mpiw_call *c)
+{
+    uint64_t h = 0;
+
+    memcpy(&h, &c->dt, sizeof c->dt < sizeof h ? sizeof c->dt : sizeof h);
+    h = (h ^ (h >> 7) ^ (h >> 17) ^ (uint64_t) c->count) * 0x9e3779b97f4a7c15ull;
+    return &kept_answers[(h >> 40) % KEPT];
+}
 
 static kept *kept_find(const mpiw_call *c, unsigned generation)
 {
-    for (int i = 0; i < KEPT; i++) {
-        kept *k = &kept_answers[i];
-        if (k->dt == c->dt && k->count == c->count && k->generation == generation &&
-            k->alone == c->alone && k->tables == c->tables && k->method == mpiw_g.method)
-            return k;
-    }
+    kept *k = kept_slot(c);
+
+    if (k->dt == c->dt && k->count == c->count && k->generation == generation &&
+        k->alone == c->alone && k->tables == c->tables && k->method == mpiw_g.method)
+        return k;
     return NULL;
 }
 
@@ -114,8 +123,8 @@ static int kept_passthrough(const mpiw_call *c, unsigned generation, int decline
                             mpiw_choice *out)
 {
     if (!c->coll && generation != 0)
-        kept_answers[kept_next++ % KEPT] = (kept) { c->dt, c->count, generation, c->alone,
-                                                    c->tables, mpiw_g.method, declined };
+        *kept_slot(c) = (kept) { c->dt, c->count, generation, c->alone, c->tables,
+                                 mpiw_g.method, declined };
     out->declined = declined;
     out->desc.table = NULL;
     return out->method = MPIW_METHOD_PASSTHROUGH;
