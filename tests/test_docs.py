@@ -63,28 +63,30 @@ def sections():
     return {p.split("\n", 1)[0].strip(): p for p in parts}
 
 
+def flags_missing(parser, text):
+    """The flags of parser (each as "-o/--output") that text does not name."""
+    missing = []
+    for action in parser._actions:
+        if not action.option_strings or "--help" in action.option_strings:
+            continue
+        if not any(re.search(rf"(?<![\w-]){re.escape(o)}(?![\w-])", text)
+                   for o in action.option_strings):
+            missing.append("/".join(action.option_strings))
+    return missing
+
+
 @pytest.mark.parametrize("name, parser", commands(), ids=[c[0] for c in commands()])
 def test_every_flag_is_in_its_commands_section(name, parser):
     section = sections().get(name)
     assert section is not None, f"docs/reference/cli.md has no section '## {name}'"
-    for action in parser._actions:
-        if not action.option_strings or "--help" in action.option_strings:
-            continue
-        assert any(re.search(rf"(?<![\w-]){re.escape(o)}(?![\w-])", section)
-                   for o in action.option_strings), \
-            f"{name}: {'/'.join(action.option_strings)} is not documented"
+    assert not flags_missing(parser, section), f"{name}: not documented"
 
 
 @pytest.mark.parametrize("name, parser", commands(), ids=[c[0] for c in commands()])
 def test_every_flag_is_in_the_usage_line(name, parser):
     """`mpicomm CMD --help` starts with a usage line; a hand-written one names every flag."""
     usage = parser.format_usage()
-    for action in parser._actions:
-        if not action.option_strings or "--help" in action.option_strings:
-            continue
-        assert any(re.search(rf"(?<![\w-]){re.escape(o)}(?![\w-])", usage)
-                   for o in action.option_strings), \
-            f"{name}: {'/'.join(action.option_strings)} is not in its usage line {usage!r}"
+    assert not flags_missing(parser, usage), f"{name}: not in its usage line {usage!r}"
 
 
 def test_readme_figures_are_the_results():
