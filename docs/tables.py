@@ -311,7 +311,51 @@ def ddt():
     return _table(header, ["---", "---:"] + ["---:"] * 3 * len(runs), rows)
 
 
+def alltoall():
+    header = ["case", "ranks"]
+    for mpi, _ in MPIS:
+        header += [f"{SHORT[mpi]} MPI µs", "pack", "auto", "auto packed"]
+    rows = []
+    for ranks in (2, 4):
+        runs = {mpi: {c["case"]: c for c in _cases(f"alltoall-{mpi}-{ranks}.json")}
+                for mpi, _ in MPIS}
+        for case in dict.fromkeys(c for got in runs.values() for c in got):
+            row = [case, str(ranks)]
+            for mpi, _ in MPIS:
+                c = runs[mpi].get(case)
+                row += [MISSING] * 4 if c is None else [
+                    f"{c['mpi_us']:.0f}", _x(c["ratio"]), _x(c["auto_ratio"]),
+                    f"{c['auto_packed'] * 100:.0f}%"]
+            rows.append(row)
+    return _table(header, ["---", "---"] + ["---:"] * 4 * len(MPIS), rows)
+
+
+def _us(v):
+    return f"{v:.3f}" if v < 1 else f"{v:.1f}" if v < 100 else f"{v:.0f}"
+
+
+def fortran():
+    runs = {mpi: _load(f"fortran-{mpi}.json") or {} for mpi, _ in MPIS}
+    header = ["case", "n"]
+    for mpi, _ in MPIS:
+        header += [f"{runs[mpi].get('mpi', SHORT[mpi])}: MPI µs", "auto ×", "pack ×"]
+    keys = list(dict.fromkeys((r["case"], r["n"]) for d in runs.values()
+                              for r in d.get("rows", [])))
+    rows = []
+    for case, n in keys:
+        row = [case.replace("_", " "), str(n)]
+        for mpi, _ in MPIS:
+            r = next((r for r in runs[mpi].get("rows", []) if (r["case"], r["n"]) == (case, n)),
+                     None)
+            row += [MISSING] * 3 if r is None else [
+                _us(r["MPI_us"]), f"{r['auto_speedup']:.2f}", f"{r['pack_speedup']:.2f}"]
+        rows.append(row)
+    return _table(header, ["---", "---:"] + ["---:"] * 3 * len(MPIS), rows)
+
+
 TABLES = {
+    "fortran.md": fortran,
+    "alltoall.md": alltoall,
     "ddt.md": ddt,
     "p2p.md": p2p,
     "pack-mpich.md": lambda: pack("mpich"),
