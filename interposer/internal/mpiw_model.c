@@ -529,9 +529,9 @@ static int construction(int64_t leaf, int64_t blocks)
  * apart: 3-4x, benchmarks/codegen_bench.py). MPICH 5 also loses to packing on
  * blocks of 65 B to 2 KiB in messages of 8 KiB to 1 MiB sent alone (2.4x on 256-byte
  * rows), 8 to 64 KiB in an exchange (1.4x on a 64^3 halo's faces; a 128^3 halo's
- * 128 KiB faces it moves faster itself), and on the small point-to-point messages of an
- * exchange (a 26-neighbour halo's edges: 1.1-1.4x). MPICH 4.0's pack path lost 8x on 2 KiB rows
- * (benchmarks/fortran_bench.py): left to a measured model. Open MPI's derived-type sends
+ * 128 KiB faces it moves faster itself), and on the small point-to-point messages of
+ * an exchange (a 26-neighbour halo's edges: 1.1-1.4x). MPICH 4.0's pack path lost 8x
+ * on 2 KiB rows (benchmarks/fortran_bench.py): left to a measured model. Open MPI's derived-type sends
  * pipeline: pass through everywhere. */
 static int builtin_pack(int64_t block, int64_t stride, double bytes, int built, int alone,
                         int coll)
