@@ -15,6 +15,11 @@ SHORT = {"mpich": "MPICH", "openmpi": "Open MPI"}
 MISSING = "–"
 
 
+def _results(name):
+    """benchmarks/results/NAME as a dict, empty where the file is not there."""
+    return _load(name) or {}
+
+
 def _ms(value, digits=3):
     return MISSING if value is None else f"{value:.{digits}f}"
 
@@ -27,7 +32,7 @@ def _table(header, align, rows):
 
 def _allreduce_runs():
     """[(ranks, {mpi: results})] for the 4- and 2-rank runs of allreduce_bench.py."""
-    return [(ranks, {mpi: _load(f"allreduce-{mpi}{suffix}.json") for mpi, _ in MPIS})
+    return [(ranks, {mpi: _results(f"allreduce-{mpi}{suffix}.json") for mpi, _ in MPIS})
             for ranks, suffix in ((4, ""), (2, "-2ranks"))]
 
 
@@ -38,13 +43,13 @@ def allreduce_cases():
     cases = []
     for _, runs in _allreduce_runs():
         for d in runs.values():
-            cases += [c["case"] for c in (d or {}).get("cases", []) if c["case"] not in cases]
+            cases += [c["case"] for c in d.get("cases", []) if c["case"] not in cases]
     rows = []
     for case in cases:
         for ranks, runs in _allreduce_runs():
             row = [case, str(ranks)]
             for mpi, _ in MPIS:
-                got = {c["case"]: c for c in (runs[mpi] or {}).get("cases", [])}.get(case)
+                got = {c["case"]: c for c in runs[mpi].get("cases", [])}.get(case)
                 if got is None:
                     row += [MISSING] * 4
                     continue
@@ -62,7 +67,7 @@ def allreduce_fresh():
     for ranks, runs in _allreduce_runs():
         row = [str(ranks)]
         for mpi, _ in MPIS:
-            got = [c for c in (runs[mpi] or {}).get("cases", []) if "ifused_ms" in c]
+            got = [c for c in runs[mpi].get("cases", []) if "ifused_ms" in c]
             row += [_ms(got[0]["ifused_ms"], 2), _ms(got[0]["hand_ms"], 2)] if got \
                 else [MISSING] * 2
         rows.append(row)
@@ -77,7 +82,7 @@ def allreduce_overlap():
     for ranks, runs in _allreduce_runs():
         row = [str(ranks)]
         for mpi, _ in MPIS:
-            lap = (runs[mpi] or {}).get("overlap")
+            lap = runs[mpi].get("overlap")
             row += [MISSING] * 4 if lap is None else [
                 _ms(lap["blocking_ms"], 2), f"{lap['start_ms']:.2f} + {lap['wait_ms']:.2f}",
                 _ms(lap["step_ms"], 2), _ms(lap["serial_ms"], 2)]
@@ -93,7 +98,7 @@ def _size(nbytes):
 
 
 def allreduce_algorithms(mpi):
-    d = _load(f"allreduce-{mpi}.json") or {}
+    d = _results(f"allreduce-{mpi}.json")
     algos = d.get("algorithms", [])
     names = [k[:-3] for k in (algos[0] if algos else {}) if k.endswith("_ms")]
     label = dict(MPIS)[mpi]
@@ -106,7 +111,7 @@ def allreduce_algorithms(mpi):
 def allreduce_steps():
     header = ["step", "ranks"] + [f"{name}: {col}" for _, name in MPIS
                                   for col in ("full ms", "partial ms", "ratio")]
-    d = {mpi: _load(f"allreduce-{mpi}.json") or {} for mpi, _ in MPIS}
+    d = {mpi: _results(f"allreduce-{mpi}.json") for mpi, _ in MPIS}
     cases = [s["case"] for s in next((v["steps"] for v in d.values() if v.get("steps")), [])]
     rows = []
     for case in cases:
@@ -123,7 +128,7 @@ def c_programs():
     header = ["case"]
     for _, name in MPIS:
         header += [f"{name}: MPI µs", "auto µs", "pack µs", "MPI / auto", "auto / better"]
-    runs = {mpi: _load(f"c-{mpi}.json") or {} for mpi, _ in MPIS}
+    runs = {mpi: _results(f"c-{mpi}.json") for mpi, _ in MPIS}
     cases = list(dict.fromkeys(c["case"] for d in runs.values() for c in d.get("cases", [])))
     rows = []
     for case in cases:
@@ -137,11 +142,8 @@ def c_programs():
     return _table(header, ["---"] + ["---:"] * 5 * len(MPIS), rows)
 
 
-def _ratio(name, *keys):
-    d = _load(name)
-    for key in keys:
-        d = None if d is None else d.get(key)
-    return MISSING if d is None else f"{d:.2f}×"
+def _ratio(name, key):
+    return _x(_results(name).get(key))
 
 
 def substitutions():
@@ -159,17 +161,17 @@ def _x(v, digits=2):
 
 
 def _cases(name):
-    return (_load(name) or {}).get("cases", [])
+    return _results(name).get("cases", [])
 
 
 def _pack(mpi):
-    d = _load(f"pack-{mpi}.json") or {}
+    d = _results(f"pack-{mpi}.json")
     top = max((c["ratio"] for c in d.get("cases", [])), default=None)
     return f"{_x(d.get('geomean'))} (up to {_x(top, 1)})"
 
 
 def _p2p(mpi):
-    d = _load(f"p2p-{mpi}.json") or {}
+    d = _results(f"p2p-{mpi}.json")
     return f"{_x(d.get('geomean_auto'))} (halo exchanges {_x(d.get('halo_auto'))})"
 
 
@@ -196,13 +198,13 @@ def _fused(mpi, case):
 
 
 def _straggler(mpi):
-    steps = {s["case"]: s for s in (_load(f"allreduce-{mpi}.json") or {}).get("steps", [])}
+    steps = {s["case"]: s for s in _results(f"allreduce-{mpi}.json").get("steps", [])}
     got = steps.get("one straggler")
     return MISSING if got is None else _x(got["ratio"], 1)
 
 
 def _partial(mpi):
-    got = (_load(f"partial-{mpi}.json") or {}).get("received")
+    got = _results(f"partial-{mpi}.json").get("received")
     if not got:
         return MISSING
     return f"{got['funnel']['bytes'] / got['tree']['bytes']:.1f}× less"
@@ -217,7 +219,7 @@ README_ROWS = [
     ("`MPI_Pack` of halo faces and strided types, geometric mean (`pack_bench.py`)", _pack),
     ("point-to-point with `auto`, geometric mean of 19 cases (`p2p_bench.py`)",
      lambda m: _p2p(m) if m == "mpich" else
-     f"{_x((_load(f'p2p-{m}.json') or {}).get('geomean_auto'))} (never packs)"),
+     f"{_ratio(f'p2p-{m}.json', 'geomean_auto')} (never packs)"),
     ("DDTBench's patterns, 2-rank ping-pong with `auto`, lowest / highest of 11 "
      "(`ddt_bench.py`)",
      lambda m: _lowest_highest(c["auto_vs_mpi"] for c in _cases(f"ddt-{m}.json"))),
@@ -255,7 +257,7 @@ def readme_with_table(text):
 
 
 def pack(mpi):
-    d = _load(f"pack-{mpi}.json") or {}
+    d = _results(f"pack-{mpi}.json")
     cases = d.get("cases", [])
     label = dict(MPIS)[mpi]
     if not cases:
@@ -335,7 +337,7 @@ def _us(v):
 
 
 def fortran():
-    runs = {mpi: _load(f"fortran-{mpi}.json") or {} for mpi, _ in MPIS}
+    runs = {mpi: _results(f"fortran-{mpi}.json") for mpi, _ in MPIS}
     header = ["case", "n"]
     for mpi, _ in MPIS:
         header += [f"{runs[mpi].get('mpi', SHORT[mpi])}: MPI µs", "auto ×", "pack ×"]

@@ -211,15 +211,18 @@ def _environment_builds():
     return Path(sys.prefix) / "share" / "mpicomm" / "builds.json"
 
 
+def _complete(outdir):
+    """Does outdir hold a whole build (the library and its build.json)?"""
+    return (Path(outdir) / LIBNAME).exists() and (Path(outdir) / "build.json").exists()
+
+
 def _recorded(name):
     """The directory of the build called name that this environment recorded, or None."""
     try:
         where = json.loads(_environment_builds().read_text()).get(name)
     except (OSError, ValueError, AttributeError):
         return None
-    if where and (Path(where) / LIBNAME).exists() and (Path(where) / "build.json").exists():
-        return Path(where)
-    return None
+    return Path(where) if where and _complete(where) else None
 
 
 def _record(outdir):
@@ -242,9 +245,9 @@ def _record(outdir):
         pass
 
 
-def refusal(meta_vendor, meta_version, mpicc, inst):
-    return (f"refusing to preload: the interposer would be compiled against {meta_vendor} "
-            f"{meta_version} ({mpicc}) but mpi4py loads {inst.vendor} {inst.version} "
+def _refusal(vendor, version, mpicc, inst):
+    return (f"refusing to preload: the interposer would be compiled against {vendor} "
+            f"{version} ({mpicc}) but mpi4py loads {inst.vendor} {inst.version} "
             f"({inst.libmpi}); point --mpicc (or MPICOMM_MPICC) at the mpicc of {inst.vendor}")
 
 
@@ -260,22 +263,22 @@ def build(mpicc=None, force=False, inst=None, quiet=False, nvcc=None, preload=Fa
                           os.environ.get("MPICOMM_MPICC"), os.environ.get("MPICOMM_NVCC"),
                           [memo.stat(p) for p in _inputs(src)])
     known = None if force else memo.get("build", remembered)
-    if known and (Path(known) / LIBNAME).exists() and (Path(known) / "build.json").exists():
+    if known and _complete(known):
         return json.loads((Path(known) / "build.json").read_text())
     mpicc = choose_mpicc(inst, mpicc)
     nvcc = choose_nvcc(nvcc)
     vendor, version = header_vendor(mpicc)
     if preload and vendor != inst.vendor:
-        raise BuildError(refusal(vendor, version, mpicc, inst))
+        raise BuildError(_refusal(vendor, version, mpicc, inst))
     hdf5 = find_hdf5()
     # Named for the MPI whose mpi.h it is built against (a site MPI may not be mpi4py's).
     key = f"{vendor.lower().replace(' ', '')}-{version}"
     outdir = cache_dir() / f"{key}-{_fingerprint(src, mpicc, hdf5, nvcc)}"
     lib, meta_path = outdir / LIBNAME, outdir / "build.json"
-    if not force and not (lib.exists() and meta_path.exists()) and _recorded(outdir.name):
-        outdir = _recorded(outdir.name)
+    if not force and not _complete(outdir):
+        outdir = _recorded(outdir.name) or outdir
         lib, meta_path = outdir / LIBNAME, outdir / "build.json"
-    if lib.exists() and meta_path.exists() and not force:
+    if not force and _complete(outdir):
         memo.put("build", remembered, str(outdir), files=[mpicc, nvcc or "", hdf5 or ""])
         _record(outdir)
         return json.loads(meta_path.read_text())
@@ -285,7 +288,7 @@ def build(mpicc=None, force=False, inst=None, quiet=False, nvcc=None, preload=Fa
     outdir.mkdir(parents=True, exist_ok=True)
     with open(outdir / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if lib.exists() and meta_path.exists() and not force:
+        if not force and _complete(outdir):
             return json.loads(meta_path.read_text())
         meta = _compile(inst, mpicc, src, vendor, version, hdf5, lib, meta_path, quiet, nvcc)
     memo.put("build", remembered, str(outdir), files=[mpicc, nvcc or "", hdf5 or ""])
@@ -413,5 +416,5 @@ def preload_path(mpicc=None, inst=None, quiet=False):
     inst = inst or installation.probe()
     meta = build(mpicc=mpicc, inst=inst, quiet=quiet, preload=True)
     if meta["mpi_vendor"] != inst.vendor:
-        raise BuildError(refusal(meta["mpi_vendor"], meta["mpi_version"], meta["mpicc"], inst))
+        raise BuildError(_refusal(meta["mpi_vendor"], meta["mpi_version"], meta["mpicc"], inst))
     return meta["library"]
