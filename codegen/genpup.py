@@ -6,9 +6,19 @@ generates its pup kernels: the loop nest is unrolled to the number of levels,
 and the innermost copy is specialised on the block:
 
   b1 .. b64   blocks of exactly that many bytes: one fixed-size copy
-  w8 .. w1    blocks of any length made of aligned words of that size
-  c32         medium blocks: an inline loop of 32-byte copies (beats a memcpy call)
+  o2 .. o32   shorter blocks between two of those sizes (3, 5-7, 9-15, 17-31,
+              33-63 bytes): two copies of the next smaller size, one from each
+              end, overlapping in the middle (every byte written lies inside
+              the block, so the overlap writes the same value twice)
+  c32         medium blocks: an inline loop of 32-byte copies unrolled to 128
+              bytes, the last copy ending at the block's end (beats a memcpy call)
   mc          long blocks: memcpy
+
+Packs of STREAM_MIN bytes or more, in blocks of at least STREAM_BLOCK bytes, a
+multiple of 32, into a 32-byte aligned buffer also have a streaming kernel per
+level (s32, x86-64 with AVX): non-temporal 32-byte stores, so that the output,
+larger than a core's L2 cache, is written without first reading each of its
+lines (what a large memcpy gains from rep movsb).
 
 Small-block kernels prefetch the strided side about PREFETCH_BYTES ahead and
 are unrolled: such copies are bound by the latency of the cache lines they
@@ -27,8 +37,10 @@ import sys
 
 MAX_LEVELS = 5                      # counts[0] plus 4 strided levels; deeper plans run generic
 FIXED = [1, 2, 4, 8, 16, 32, 64]    # block sizes with their own kernel
-WORDS = [8, 4, 2, 1]                # word sizes for other blocks, by alignment
-CHUNK_MIN = 64                      # other blocks this long or longer copy in 32-byte chunks
+OVERLAPS = [2, 4, 8, 16, 32]        # o<w>: blocks longer than w and shorter than 2w
+CHUNK_UNROLL = 4                    # c32: 32-byte copies per turn of the chunk loop
+STREAM_MIN = 4 << 20                # s32: packs at least this long ...
+STREAM_BLOCK = 256                  # ... in blocks at least this long stream their stores
 MEMCPY_MIN = 2048                   # blocks this long or longer call memcpy
 PREFETCH_BYTES = 32768              # small blocks: prefetch about this far ahead (4-64 blocks)
 UNROLL = 4                          # small blocks: unroll the innermost loop
@@ -37,22 +49,22 @@ TABLE_CLASSES = [f"b{n}" for n in FIXED] + ["w8", "any"]
 
 
 def classes():
-    return [f"b{n}" for n in FIXED] + [f"w{w}" for w in WORDS] + ["c32", "mc"]
+    return [f"b{n}" for n in FIXED] + [f"o{w}" for w in OVERLAPS] + ["c32", "mc"]
 
 
 def copy_stmt(cls, dst, src):
     """The innermost copy of one block."""
     if cls.startswith("b"):
         return [f"memcpy({dst}, {src}, {int(cls[1:])});"]
-    if cls.startswith("w"):
+    if cls.startswith("o"):
         w = int(cls[1:])
-        return [f"for (int64_t w = 0; w < nw; w++)",
-                f"    memcpy({dst} + w * {w}, {src} + w * {w}, {w});"]
+        return [f"memcpy({dst}, {src}, {w});",
+                f"memcpy({dst} + last, {src} + last, {w});"]
     if cls == "c32":
-        return [f"for (int64_t w = 0; w < nw; w++)",
+        return [f"#pragma GCC unroll {CHUNK_UNROLL}",
+                f"for (int64_t w = 0; w < nw; w++)",
                 f"    memcpy({dst} + w * 32, {src} + w * 32, 32);",
-                f"if (tail)",
-                f"    memcpy({dst} + nw * 32, {src} + nw * 32, (size_t) tail);"]
+                f"memcpy({dst} + last, {src} + last, 32);"]
     return ["memcpy(" + dst + ", " + src + ", (size_t) block);"]
 
 
@@ -61,14 +73,14 @@ def kernel(direction, levels, cls):
     name = f"mpic_{direction}_d{levels}_{cls}"
     strided, packed = ("src", "dst") if direction == "pack" else ("dst", "src")
     qual = "const char *" if direction == "pack" else "char *"
-    attr = "MPIC_WIDE " if cls in ("c32", "b32", "b64") else ""
+    attr = "MPIC_WIDE " if cls in ("c32", "b32", "b64", "o32") else ""
     lines = [f"static {attr}void {name}(const char *restrict src, char *restrict dst, "
              f"const mpic_plan *p)", "{"]
     body = []
-    if cls.startswith("w"):
-        body.append(f"const int64_t nw = p->block / {int(cls[1:])};")
+    if cls.startswith("o"):
+        body.append(f"const int64_t last = p->block - {int(cls[1:])};")
     if cls == "c32":
-        body.append("const int64_t nw = p->block / 32, tail = p->block % 32;")
+        body.append("const int64_t nw = (p->block - 1) / 32, last = p->block - 32;")
     if cls == "mc":
         body.append("const int64_t block = p->block;")
     for lvl in range(1, levels):
@@ -105,24 +117,84 @@ def kernel(direction, levels, cls):
     return name, "\n".join(lines)
 
 
+def stream_kernel(levels):
+    """Pack with non-temporal stores: blocks a multiple of 32 bytes, dst 32-byte aligned."""
+    name = f"mpic_pack_d{levels}_s32"
+    body = ["const int64_t nw = p->block / 32;"]
+    for lvl in range(1, levels):
+        body.append(f"const int64_t n{lvl} = p->counts[{lvl}], s{lvl} = p->strides[{lvl}];")
+    body.append(f"const char *src{levels} = src;")
+    indent = ""
+    inner = f"src{levels}"
+    for lvl in range(levels - 1, 0, -1):
+        body.append(f"{indent}for (int64_t i{lvl} = 0; i{lvl} < n{lvl}; i{lvl}++) {{")
+        indent += "    "
+        body.append(f"{indent}const char *src{lvl} = src{lvl + 1} + i{lvl} * s{lvl};")
+        inner = f"src{lvl}"
+    body += [f"{indent}#pragma GCC unroll {CHUNK_UNROLL}",
+             f"{indent}for (int64_t w = 0; w < nw; w++)",
+             f"{indent}    _mm256_stream_si256((__m256i *) (dst + w * 32),",
+             f"{indent}                        _mm256_loadu_si256((const __m256i *) ({inner} + w * 32)));",
+             f"{indent}dst += p->block;"]
+    for lvl in range(1, levels):
+        indent = indent[4:]
+        body.append(f"{indent}}}")
+    body.append("_mm_sfence();")
+    if levels == 1:
+        body.insert(-1, "(void) dst;")
+    lines = [f'static __attribute__((target("avx"))) void {name}(const char *restrict src, '
+             f"char *restrict dst, const mpic_plan *p)", "{"]
+    return name, "\n".join(lines + ["    " + b for b in body] + ["}", ""])
+
+
+def stream_section():
+    """The s32 kernels (x86-64 only) and the lookup mpic_pack asks first."""
+    out = ["#if defined(__x86_64__) && defined(__GNUC__)", "#include <immintrin.h>", ""]
+    names = []
+    for levels in range(1, MAX_LEVELS + 1):
+        name, src = stream_kernel(levels)
+        out.append(src)
+        names.append(name)
+    out += [f"static const mpic_kernel_fn mpic_stream_kernels[{MAX_LEVELS}] = {{",
+            "    " + ", ".join(names), "};", "",
+            "mpic_kernel_fn mpic_stream_lookup(const mpic_plan *p, int64_t bytes, uintptr_t dst)",
+            "{",
+            f"    static int avx = -1;",
+            "",
+            f"    if (bytes < {STREAM_MIN} || p->block < {STREAM_BLOCK} || p->block % 32 || dst % 32 ||",
+            f"        p->ndims > {MAX_LEVELS})",
+            "        return NULL;",
+            "    if (avx < 0)",
+            '        avx = __builtin_cpu_supports("avx");',
+            "    return avx ? mpic_stream_kernels[p->ndims - 1] : NULL;",
+            "}",
+            "#else",
+            "mpic_kernel_fn mpic_stream_lookup(const mpic_plan *p, int64_t bytes, uintptr_t dst)",
+            "{",
+            "    (void) p, (void) bytes, (void) dst;",
+            "    return NULL;",
+            "}",
+            "#endif", ""]
+    return "\n".join(out)
+
+
 def lookup():
     fixed_cases = "\n".join(f"    case {n}: c = {i}; break;" for i, n in enumerate(FIXED))
-    words = "\n".join(
-        f"        else if (align >= {w}) c = {len(FIXED) + i};" for i, w in enumerate(WORDS[1:-1], 1))
-    return f"""const mpic_kernel *mpic_kernel_lookup(int ndims, int64_t block, int64_t align)
+    overlaps = "\n".join(f"        else if (block > {w}) c = {len(FIXED) + i};"
+                         for i, w in reversed(list(enumerate(OVERLAPS))))
+    return f"""const mpic_kernel *mpic_kernel_lookup(int ndims, int64_t block)
 {{
     int c;
 
-    if (ndims < 1 || ndims > {MAX_LEVELS})
+    if (ndims < 1 || ndims > {MAX_LEVELS} || block < 1)
         return NULL;
     switch (block) {{
 {fixed_cases}
     default:
-        if (block >= {MEMCPY_MIN}) c = {len(FIXED) + len(WORDS) + 1};
-        else if (block >= {CHUNK_MIN}) c = {len(FIXED) + len(WORDS)};
-        else if (align >= {WORDS[0]}) c = {len(FIXED)};
-{words}
-        else c = {len(FIXED) + len(WORDS) - 1};
+        if (block >= {MEMCPY_MIN}) c = {len(FIXED) + len(OVERLAPS) + 1};
+        else if (block > {FIXED[-1]}) c = {len(FIXED) + len(OVERLAPS)};
+{overlaps}
+        else return NULL;
     }}
     return &mpic_kernels[ndims - 1][c];
 }}
@@ -204,7 +276,7 @@ def generate():
            "#include <string.h>",
            "#include <stdint.h>",
            '#include "mpic_internal.h"', "",
-           "/* Chunked and 32/64-byte copies get an AVX2 clone, chosen when the library is loaded. */",
+           "/* Chunked and 32/64-byte copies (and 33-63 bytes) get an AVX2 clone, chosen when the library is loaded. */",
            "#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)",
            '#define MPIC_WIDE __attribute__((target_clones("avx2", "default")))',
            "#else",
@@ -229,7 +301,7 @@ def generate():
     ncls = len(classes())
     out.append(f"static const mpic_kernel mpic_kernels[{MAX_LEVELS}][{ncls}] = {{")
     out += table
-    out += ["};", "", lookup()]
+    out += ["};", "", lookup(), stream_section()]
     rows = []
     out.append(SHORT_RUN)
     for cls in TABLE_CLASSES:
@@ -240,7 +312,7 @@ def generate():
     out.append(f"static const mpic_table_kernel mpic_table_kernels[{len(TABLE_CLASSES)}] = {{")
     out += rows + ["};", "", table_lookup()]
     out += [f"const int mpic_kernels_generated = "
-            f"{2 * MAX_LEVELS * ncls + 2 * len(TABLE_CLASSES)};", ""]
+            f"{2 * MAX_LEVELS * ncls + 2 * len(TABLE_CLASSES) + MAX_LEVELS};", ""]
     return "\n".join(out)
 
 

@@ -153,11 +153,36 @@ def substitutions():
         "p2p_mpich_halo_auto": _ratio("p2p-mpich.json", "halo_auto"),
         "p2p_openmpi_pack": _ratio("p2p-openmpi.json", "geomean_pack"),
         "p2p_openmpi_auto": _ratio("p2p-openmpi.json", "geomean_auto"),
+        "pack_long_of_copy": _span(c["of_copy"] for m, _ in MPIS
+                                   for c in _cases(f"pack-{m}.json")
+                                   if c["block"] >= 256 and "of_copy" in c),
+        "pack_lowest": ", ".join(_lowest_case(m) for m, _ in MPIS),
     }
+
+
+def _lowest_case(mpi):
+    cases = _cases(f"pack-{mpi}.json")
+    if not cases:
+        return f"{MISSING} ({SHORT[mpi]})"
+    c = min(cases, key=lambda c: c["ratio"])
+    return f"{_x(c['ratio'])} ({SHORT[mpi]}, `{c['case']}`)"
+
+
+def _span(values):
+    """The lowest and highest of some fractions, as percentages ("78–118%")."""
+    values = sorted(values)
+    if not values:
+        return MISSING
+    low, high = (f"{v * 100:.0f}" for v in (values[0], values[-1]))
+    return f"{low}%" if low == high else f"{low}–{high}%"
 
 
 def _x(v, digits=2):
     return MISSING if v is None else f"{v:.{digits}f}×"
+
+
+def _percent(v):
+    return MISSING if v is None else f"{v * 100:.0f}%"
 
 
 def _cases(name):
@@ -266,11 +291,11 @@ def pack(mpi):
             f"geometric mean **{_x(d['geomean'])}**, lowest "
             f"{_x(min(c['ratio'] for c in cases))}\n\n")
     rows = [[f"`{c['case']}`", str(c["block"]), f"{c['bytes'] / 1e6:.2f}", f"{c['mpi_gbs']:.2f}",
-             f"{c['mpicomm_gbs']:.2f}", _x(c["ratio"]), f"{c['bound_gbs']:.2f}",
-             f"{c['of_bound'] * 100:.0f}%"] for c in cases]
+             f"{c['mpicomm_gbs']:.2f}", _x(c["ratio"]), _percent(c.get("of_copy")),
+             f"{c['bound_gbs']:.2f}", _percent(c.get("of_bound"))] for c in cases]
     return head + _table(["case", "block (B)", "packed (MB)", "MPI GB/s", "mpicomm GB/s",
-                          "ratio", "line bound GB/s", "of bound"],
-                         ["---"] + ["---:"] * 7, rows)
+                          "ratio", "of copy", "line bound GB/s", "of bound"],
+                         ["---"] + ["---:"] * 8, rows)
 
 
 def p2p():

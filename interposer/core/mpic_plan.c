@@ -25,18 +25,59 @@ void mpic_plan_make(mpic_plan *p, int64_t *start, const mpic_desc *d, int64_t co
     }
 }
 
-/* Largest power of two, up to 8, dividing every address and stride a kernel touches. */
-static int64_t alignment(const mpic_plan *p, uintptr_t strided, uintptr_t packed)
+const mpic_kernel *mpic_plan_kernel(const mpic_plan *p)
 {
-    uint64_t bits = (uint64_t) strided | (uint64_t) packed | (uint64_t) p->block | 8;
-    for (int i = 1; i < p->ndims; i++)
-        bits |= (uint64_t) p->strides[i];
-    return (int64_t) (bits & -bits);
+    return mpic_kernel_lookup(p->ndims, p->block);
 }
 
-const mpic_kernel *mpic_plan_kernel(const mpic_plan *p, uintptr_t strided, uintptr_t packed)
+/* A transpose: two levels whose outer one steps less than a cache line, so that one line
+ * holds the blocks of several of its steps (the columns of a matrix, taken one column
+ * after another, as a 2-D FFT's transpose sends them). Walked as the plan says, each
+ * column reads every line again, at a stride that maps them to the same cache sets;
+ * instead a tile of the columns sharing a line is copied row by row, each line read
+ * once, each column's packed run written in order. Returns the columns per tile, or 0
+ * where the plan is not such a transpose. */
+static int64_t transpose_tile(const mpic_plan *p)
 {
-    return mpic_kernel_lookup(p->ndims, p->block, alignment(p, strided, packed));
+    if (p->ndims != 3 || p->strides[2] < p->block || p->strides[2] > 32 ||
+        p->strides[1] <= 64 || p->counts[2] < 2)
+        return 0;
+    return 64 / p->strides[2];
+}
+
+#define TRANSPOSE_LOOP(COPY)                                                          \
+    const int64_t n1 = p->counts[1], s1 = p->strides[1], n2 = p->counts[2],          \
+                  s2 = p->strides[2], b = p->block;                                   \
+    for (int64_t c0 = 0; c0 < n2; c0 += tile) {                                       \
+        int64_t cols = n2 - c0 < tile ? n2 - c0 : tile;                               \
+        for (int64_t i1 = 0; i1 < n1; i1++)                                           \
+            for (int64_t c = c0; c < c0 + cols; c++) {                                \
+                int64_t at = c * s2 + i1 * s1, packed_at = (c * n1 + i1) * b;         \
+                COPY;                                                                 \
+            }                                                                         \
+    }
+
+/* One block of a transpose: at most 32 bytes, the common sizes as fixed copies. */
+static inline void block_copy(char *restrict d, const char *restrict s, int64_t b)
+{
+    switch (b) {
+    case 8: memcpy(d, s, 8); break;
+    case 16: memcpy(d, s, 16); break;
+    case 32: memcpy(d, s, 32); break;
+    default: memcpy(d, s, (size_t) b);
+    }
+}
+
+static void transpose_pack(const char *restrict src, char *restrict dst, const mpic_plan *p,
+                           int64_t tile)
+{
+    TRANSPOSE_LOOP(block_copy(dst + packed_at, src + at, b))
+}
+
+static void transpose_unpack(const char *restrict src, char *restrict dst,
+                             const mpic_plan *p, int64_t tile)
+{
+    TRANSPOSE_LOOP(block_copy(dst + at, src + packed_at, b))
 }
 
 int64_t mpic_pack(const mpic_desc *d, int64_t count, const void *inbuf, void *packed)
@@ -44,6 +85,8 @@ int64_t mpic_pack(const mpic_desc *d, int64_t count, const void *inbuf, void *pa
     mpic_plan p;
     int64_t start;
     const mpic_kernel *k;
+    mpic_kernel_fn stream;
+    int64_t tile;
     const char *src;
 
     if (!mpic_packable(d) || count < 0)
@@ -54,8 +97,14 @@ int64_t mpic_pack(const mpic_desc *d, int64_t count, const void *inbuf, void *pa
         return mpic_table_pack(d, count, inbuf, packed);
     mpic_plan_make(&p, &start, d, count);
     src = (const char *) ((uintptr_t) inbuf + (uintptr_t) start);
-    k = mpic_plan_kernel(&p, (uintptr_t) src, (uintptr_t) packed);
-    if (k)
+    k = mpic_plan_kernel(&p);
+    stream = mpic_stream_lookup(&p, count * d->info.size, (uintptr_t) packed);
+    tile = transpose_tile(&p);
+    if (tile)
+        transpose_pack(src, packed, &p, tile);
+    else if (stream)
+        stream(src, packed, &p);
+    else if (k)
         k->pack(src, packed, &p);
     else
         mpic_pack_generic(src, packed, &p);
@@ -65,7 +114,7 @@ int64_t mpic_pack(const mpic_desc *d, int64_t count, const void *inbuf, void *pa
 int64_t mpic_unpack(const mpic_desc *d, int64_t count, const void *packed, void *outbuf)
 {
     mpic_plan p;
-    int64_t start;
+    int64_t start, tile;
     const mpic_kernel *k;
     char *dst;
 
@@ -77,8 +126,11 @@ int64_t mpic_unpack(const mpic_desc *d, int64_t count, const void *packed, void 
         return mpic_table_unpack(d, count, packed, outbuf);
     mpic_plan_make(&p, &start, d, count);
     dst = (char *) ((uintptr_t) outbuf + (uintptr_t) start);
-    k = mpic_plan_kernel(&p, (uintptr_t) dst, (uintptr_t) packed);
-    if (k)
+    k = mpic_plan_kernel(&p);
+    tile = transpose_tile(&p);
+    if (tile)
+        transpose_unpack(packed, dst, &p, tile);
+    else if (k)
         k->unpack(packed, dst, &p);
     else
         mpic_unpack_generic(packed, dst, &p);
@@ -122,8 +174,7 @@ int64_t mpic_unpack_bytes(const mpic_desc *d, int64_t nbytes, const void *packed
     return nbytes;
 }
 
-const char *mpic_kernel_name(const mpic_desc *d, int64_t count, const void *inbuf,
-                             const void *packed)
+const char *mpic_kernel_name(const mpic_desc *d, int64_t count, const void *packed)
 {
     mpic_plan p;
     int64_t start;
@@ -132,7 +183,11 @@ const char *mpic_kernel_name(const mpic_desc *d, int64_t count, const void *inbu
     if (!d->canonical || count <= 0)
         return "none";
     mpic_plan_make(&p, &start, d, count);
-    k = mpic_plan_kernel(&p, (uintptr_t) inbuf + (uintptr_t) start, (uintptr_t) packed);
+    if (transpose_tile(&p))
+        return "transpose";
+    if (mpic_stream_lookup(&p, count * d->info.size, (uintptr_t) packed))
+        return "s32";
+    k = mpic_plan_kernel(&p);
     return k ? k->name : "generic";
 }
 
@@ -145,6 +200,17 @@ int mpic_contiguous(const mpic_desc *d, int64_t count)
         return 0;
     mpic_plan_make(&p, &start, d, count);
     return p.ndims == 1;
+}
+
+int mpic_transposes(const mpic_desc *d, int64_t count)
+{
+    mpic_plan p;
+    int64_t start;
+
+    if (!d->canonical || count <= 0)
+        return 0;
+    mpic_plan_make(&p, &start, d, count);
+    return transpose_tile(&p) > 0;
 }
 
 int mpic_kernel_count(void)

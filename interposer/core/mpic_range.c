@@ -59,7 +59,7 @@ static void box(walk *w, int lvl, char *base, int64_t n)
     }
     w->q.ndims = lvl + 1;
     w->q.counts[lvl] = n;
-    k = mpic_plan_kernel(&w->q, (uintptr_t) base, (uintptr_t) w->packed);
+    k = mpic_plan_kernel(&w->q);
     if (w->unpack)
         (k ? k->unpack : mpic_unpack_generic)(w->packed, base, &w->q);
     else

@@ -149,9 +149,12 @@ int64_t mpic_unpack_range(const mpic_desc *d, int64_t count, const void *packed,
 /* 1 when count elements are one contiguous run of bytes (nothing to pack). */
 int mpic_contiguous(const mpic_desc *d, int64_t count);
 
-/* Name of the kernel mpic_pack would use (for logs, tests and benchmarks). */
-const char *mpic_kernel_name(const mpic_desc *d, int64_t count, const void *inbuf,
-                             const void *packed);
+/* 1 when count elements are a transpose: columns sharing cache lines, taken one after
+ * another (packed by tiles of columns, each line read once). */
+int mpic_transposes(const mpic_desc *d, int64_t count);
+
+/* Name of the kernel mpic_pack would use into packed (for logs, tests and benchmarks). */
+const char *mpic_kernel_name(const mpic_desc *d, int64_t count, const void *packed);
 
 /* Number of generated kernels linked in. */
 int mpic_kernel_count(void);

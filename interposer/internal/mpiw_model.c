@@ -610,6 +610,11 @@ int mpiw_model_pack(const mpic_desc *d, int64_t count, const mpiw_call *c)
             memos[i].coll == c->coll && memos[i].ranks == c->ranks &&
             memos[i].recv == c->recv)
             return memos[i].pack;
+    /* A transpose moves by tiles of columns here, where MPICH walks it column by column,
+     * re-reading every line (a 2-D FFT's 2 MiB transpose: 1.9x packed, DDTBench's FFT2
+     * in benchmarks/ddt_bench.py). */
+    if (!m.loaded && !strcmp(vendor, "MPICH") && bytes >= 8192 && mpic_transposes(d, count))
+        return 1;
     built = construction(d->leaf_count, bytes / block);
     e = &memos[memo_next++ % MEMO];
     *e = (memo) { block, stride, d->leaf_count, bytes, c->alone, c->coll, c->ranks, c->recv,
