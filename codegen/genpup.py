@@ -22,7 +22,9 @@ lines (what a large memcpy gains from rep movsb).
 
 Small-block kernels prefetch the strided side about PREFETCH_BYTES ahead and
 are unrolled: such copies are bound by the latency of the cache lines they
-touch, not by bandwidth.
+touch, not by bandwidth. Blocks less than PREFETCH_MIN_STRIDE apart are left to
+the hardware prefetchers, which follow such strides themselves (the instruction
+per block then only costs).
 
 The table form (mpic_table.c) gets gather and scatter kernels by displacement table,
 for tables whose pieces are all contiguous runs, specialised on the run: b1 .. b64 (every
@@ -43,6 +45,7 @@ STREAM_MIN = 4 << 20                # s32: packs at least this long ...
 STREAM_BLOCK = 256                  # ... in blocks at least this long stream their stores
 MEMCPY_MIN = 2048                   # blocks this long or longer call memcpy
 PREFETCH_BYTES = 32768              # small blocks: prefetch about this far ahead (4-64 blocks)
+PREFETCH_MIN_STRIDE = 512           # ... where blocks are at least this far apart
 UNROLL = 4                          # small blocks: unroll the innermost loop
 TABLE_AHEAD = 8                     # table kernels: prefetch this many pieces ahead
 TABLE_CLASSES = [f"b{n}" for n in FIXED] + ["w8", "any"]
@@ -102,7 +105,8 @@ def kernel(direction, levels, cls):
     size = f"{int(cls[1:])}" if cls.startswith("b") else "p->block"
     if levels > 1 and small:
         write = "" if direction == "pack" else ", 1"
-        body.append(f"{indent}__builtin_prefetch({inner} + ahead{write});")
+        body.append(f"{indent}if (ahead)")
+        body.append(f"{indent}    __builtin_prefetch({inner} + ahead{write});")
     if direction == "pack":
         body += [indent + s for s in copy_stmt(cls, packed, inner)]
     else:
@@ -282,11 +286,14 @@ def generate():
            "#else",
            "#define MPIC_WIDE",
            "#endif", "",
-           f"/* Prefetch distance: about {PREFETCH_BYTES} bytes ahead, 4 to 64 blocks. */",
+           f"/* Prefetch distance: about {PREFETCH_BYTES} bytes ahead, 4 to 64 blocks; none for",
+           f" * blocks less than {PREFETCH_MIN_STRIDE} bytes apart. */",
            "static inline int64_t mpic_ahead(int64_t stride)",
            "{",
            "    int64_t a = stride < 0 ? -stride : stride,",
            f"            n = a ? {PREFETCH_BYTES} / a : 64;",
+           f"    if (a < {PREFETCH_MIN_STRIDE})",
+           "        return 0;",
            "    return (n < 4 ? 4 : n > 64 ? 64 : n) * stride;",
            "}", ""]
     table = []

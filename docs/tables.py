@@ -157,6 +157,19 @@ def substitutions():
                                    for c in _cases(f"pack-{m}.json")
                                    if c["block"] >= 256 and "of_copy" in c),
         "pack_lowest": ", ".join(_lowest_case(m) for m, _ in MPIS),
+        "pack_geomean_mpich": _ratio("pack-mpich.json", "geomean"),
+        "pack_geomean_openmpi": _ratio("pack-openmpi.json", "geomean"),
+        "app_pack_top": _x(max((c["pack_vs_mpi"] for m, _ in MPIS
+                                for c in _cases(f"app-types-{m}.json")), default=None), 1),
+        "fresh_vs_loop_mpich": _x(next((c["ratio"] for c in _cases("allreduce-mpich.json")
+                                        if c["case"] == "1000 x 1 KiB, new"), None), 1),
+        "ddt_vs_manual": ", ".join(
+            f"{label} {_lowest_highest(c['auto_vs_manual'] for c in cases if 'manual_s' in c)}"
+            for label, cases in _ddt_runs()),
+        "commit_added": _us_span(c["added_us"] for m, _ in MPIS
+                                 for c in _cases(f"commit-{m}.json")),
+        "app_vs_hand": _lowest_highest((c["pack_vs_hand"] for m, _ in MPIS
+                                        for c in _cases(f"app-types-{m}.json")), 1),
     }
 
 
@@ -166,6 +179,11 @@ def _lowest_case(mpi):
         return f"{MISSING} ({SHORT[mpi]})"
     c = min(cases, key=lambda c: c["ratio"])
     return f"{_x(c['ratio'])} ({SHORT[mpi]}, `{c['case']}`)"
+
+
+def _us_span(values):
+    values = sorted(values)
+    return MISSING if not values else f"{values[0]:.2f}–{values[-1]:.2f} µs"
 
 
 def _span(values):
@@ -318,24 +336,76 @@ def p2p():
     return _table(header, ["---", "---:"] + ["---:"] * 5 * len(MPIS), rows)
 
 
-def ddt():
-    runs = [(f"{SHORT[mpi]} {kind}", _cases(f"ddt-{mpi}{suffix}.json"))
+def _ddt_runs():
+    """(label, cases) of ddt_bench.py's runs: each MPI with its measured model and with
+    the built-in defaults."""
+    return [(f"{SHORT[mpi]} {kind}", _cases(f"ddt-{mpi}{suffix}.json"))
             for mpi, _ in MPIS for kind, suffix in (("model", ""), ("built-in", "-builtin"))]
+
+
+def _ddt_table(columns, cells, needs=None):
+    """Per pattern, per run of _ddt_runs(): the columns cells(case) gives."""
+    runs = _ddt_runs()
     header = ["pattern", "KiB"]
     for label, _ in runs:
-        header += [f"{label}: MPI µs", "auto", "pack"]
+        header += [f"{label}: {columns[0]}", *columns[1:]]
     patterns = list(dict.fromkeys(c["pattern"] for _, cases in runs for c in cases))
     rows = []
     for pattern in patterns:
         first = next(c for _, cases in runs for c in cases if c["pattern"] == pattern)
         row = [pattern, f"{first['bytes'] / 1024:.0f}"]
         for _, cases in runs:
-            c = next((c for c in cases if c["pattern"] == pattern), None)
-            row += [MISSING] * 3 if c is None else [
-                f"{c['mpi_s'] * 1e6:.0f}", _x(c["auto_vs_mpi"]) + ("ᵖ" if c["auto_packs"] else ""),
-                _x(c["pack_vs_mpi"])]
+            c = next((c for c in cases if c["pattern"] == pattern and (not needs or needs in c)),
+                     None)
+            row += [MISSING] * len(columns) if c is None else cells(c)
         rows.append(row)
-    return _table(header, ["---", "---:"] + ["---:"] * 3 * len(runs), rows)
+    return _table(header, ["---", "---:"] + ["---:"] * len(columns) * len(runs), rows)
+
+
+def ddt():
+    return _ddt_table(("MPI µs", "auto", "pack"), lambda c: [
+        f"{c['mpi_s'] * 1e6:.0f}", _x(c["auto_vs_mpi"]) + ("ᵖ" if c["auto_packs"] else ""),
+        _x(c["pack_vs_mpi"])])
+
+
+def ddt_manual():
+    """Against DDTBench's manual path: per run, the manual path's time and how the MPI's
+    own datatype path and auto compare with it (above 1: faster than packing by hand)."""
+    return _ddt_table(("manual µs", "MPI", "auto"), lambda c: [
+        f"{c['manual_s'] * 1e6:.0f}", _x(c["mpi_vs_manual"]), _x(c["auto_vs_manual"])],
+        needs="manual_s")
+
+
+def startup():
+    runs = {mpi: _results(f"startup-{mpi}.json").get("median_s", {}) for mpi, _ in MPIS}
+    rows = [[label] + [MISSING if key not in runs[mpi] else f"{runs[mpi][key] * 1e3:.0f} ms"
+                       for mpi, _ in MPIS] for key, label in STARTUP]
+    return _table([""] + [label for _, label in MPIS], ["---"] * (1 + len(MPIS)), rows)
+
+
+def app_types():
+    rows = [[c["pattern"], label, f"{c['bytes'] / 1e6:.2f}", _x(c["pack_vs_mpi"]),
+             _x(c["pack_vs_hand"]), _x(c["auto_vs_mpi"]), _x(c["pack_method_vs_mpi"])]
+            for mpi, label in MPIS for c in _cases(f"app-types-{mpi}.json")]
+    return _table(["pattern", "MPI", "MB", "pack vs MPI", "pack vs by hand",
+                   "ping-pong auto vs MPI", "pack method vs MPI"],
+                  ["---", "---"] + ["---:"] * 5, rows)
+
+
+def commit():
+    runs = {mpi: {c["type"]: c for c in _cases(f"commit-{mpi}.json")} for mpi, _ in MPIS}
+    header = ["type"]
+    for mpi, _ in MPIS:
+        header += [f"{SHORT[mpi]} alone", "with interposer", "added"]
+    rows = []
+    for kind in dict.fromkeys(k for got in runs.values() for k in got):
+        row = [kind]
+        for mpi, _ in MPIS:
+            c = runs[mpi].get(kind)
+            row += [MISSING] * 3 if c is None else [
+                f"{c['alone_us']:.2f}", f"{c['interposer_us']:.2f}", f"+{c['added_us']:.2f}"]
+        rows.append(row)
+    return _table(header, ["---"] + ["---:"] * 3 * len(MPIS), rows)
 
 
 def alltoall():
@@ -384,6 +454,10 @@ TABLES = {
     "fortran.md": fortran,
     "alltoall.md": alltoall,
     "ddt.md": ddt,
+    "ddt-manual.md": ddt_manual,
+    "startup.md": startup,
+    "app-types.md": app_types,
+    "commit.md": commit,
     "p2p.md": p2p,
     "pack-mpich.md": lambda: pack("mpich"),
     "pack-openmpi.md": lambda: pack("openmpi"),

@@ -188,6 +188,34 @@ def _kernels(blocks, totals, reps):
     return pack_s, unpack_s
 
 
+def _pack_calls(comm, ip, blocks, totals, reps):
+    """Seconds of MPI_Pack and MPI_Unpack of each grid point, the MPI's own (the
+    interposer switched to pass-through) and ours, alternating: {name: [block][total]}.
+    An unpack is timed after one untimed, as a program unpacks what a receive has just
+    written: the packed bytes in cache, whichever pack wrote them."""
+    names = ("pack_call/mpi", "pack_call/mpicomm", "unpack_call/mpi", "unpack_call/mpicomm")
+    out = {name: np.zeros((len(blocks), len(totals))) for name in names}
+    for i, b in enumerate(blocks):
+        for j, s in enumerate(totals):
+            dt = _vector(b, s).Commit()
+            src = np.ones(dt.Get_extent()[1], np.uint8)
+            packed = np.empty(s, np.uint8)
+            n = _trips(s)
+            calls = {"pack_call": lambda: dt.Pack(src, packed, 0, comm),
+                     "unpack_call": lambda: dt.Unpack(packed, 0, src, comm)}
+            for rep in range(reps):
+                for ours in ((0, 1) if rep % 2 else (1, 0)):
+                    with (ip.method("auto") if ours else ip.disabled()):
+                        for kind, call in calls.items():
+                            name = f"{kind}/{'mpicomm' if ours else 'mpi'}"
+                            if kind == "unpack_call":
+                                call()
+                            t = _seconds(call, n, 1)
+                            out[name][i, j] = t if rep == 0 else min(out[name][i, j], t)
+            dt.Free()
+    return out
+
+
 def worker(argv=None):
     from mpi4py import MPI
     from mpicomm.interposer import Interposer
@@ -208,8 +236,9 @@ def worker(argv=None):
     blocks, totals = (QUICK_BLOCKS, QUICK_TOTALS) if args.quick else (BLOCKS, TOTALS)
     started = time.time()
 
-    # 1. The kernels alone (rank 0).
+    # 1. The kernels alone, and MPI_Pack/MPI_Unpack the MPI's way and ours (rank 0).
     pack_s, unpack_s = _kernels(blocks, totals, args.reps) if rank0 else (None, None)
+    pack_calls = _pack_calls(comm, ip, blocks, totals, args.reps) if rank0 else None
 
     # 2. Contiguous ping-pong by size.
     sizes = PINGPONG[:3] if args.quick else PINGPONG
@@ -257,7 +286,7 @@ def worker(argv=None):
     # 6. Rank 0 writes the file.
     if rank0:
         _write(args.out, blocks, strides, totals, times, pack_s, unpack_s, sizes, contiguous,
-               args, piped, chunk, dev)
+               args, piped, chunk, dev, pack_calls)
         _add_alltoalls(args.out, coll, 2)
     comm.Barrier()
     return 0
@@ -390,7 +419,7 @@ def _device_name(backend):
 
 
 def _write(out, blocks, strides, totals, times, pack_s, unpack_s, sizes, contiguous, args,
-           piped, chunk, dev):
+           piped, chunk, dev, pack_calls):
     import h5py
     from mpi4py import MPI
     import mpicomm
@@ -424,6 +453,8 @@ def _write(out, blocks, strides, totals, times, pack_s, unpack_s, sizes, contigu
             a["pipeline_chunk"] = chunk
         f["pack_seconds"] = pack_s
         f["unpack_seconds"] = unpack_s
+        for name, t in pack_calls.items():
+            f[name] = t
         f["pingpong_bytes"] = np.array(sizes, np.int64)
         f["pingpong_seconds"] = np.array(contiguous)
         if dev:

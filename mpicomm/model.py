@@ -29,6 +29,10 @@ Layout (times in seconds, one-way, best of the repetitions):
     method/pipeline [nb, np]                chunks or more, timed with the pipelined
                                             method (attr pipeline_chunk: its chunk)
     pack_seconds, unpack_seconds [nb, ns]   the generated kernels alone, one process
+    pack_call/mpi, pack_call/mpicomm, unpack_call/mpi, unpack_call/mpicomm [nb, ns]
+                                            optional: MPI_Pack and MPI_Unpack called
+                                            through mpi4py, the MPI's own and ours; where
+                                            the MPI's is 5% faster, the call is its own
     pingpong_bytes [np], pingpong_seconds [np]   contiguous MPI_BYTE messages
   optional (models from before them have none), the all-to-alls timed as themselves:
     collective/block_bytes [cb], collective/ranks [cr], collective/total_bytes [ct]
@@ -93,6 +97,8 @@ def read(file):
                      "pipeline_total_bytes", "method/pipeline", "device_block_bytes",
                      "device_total_bytes", *(f"device/{m}" for m in DEVICE_METHODS),
                      "device/pack_seconds", "device/copy_to_host_seconds",
+                     "pack_call/mpi", "pack_call/mpicomm", "unpack_call/mpi",
+                     "unpack_call/mpicomm",
                      "collective/block_bytes", "collective/ranks", "collective/total_bytes",
                      *(f"collective/{side}/{form}/{t}" for side in COLLECTIVE_SIDES
                        for form in COLLECTIVE_FORMS for t in COLLECTIVE_TABLES)):

@@ -442,6 +442,50 @@ def test_auto_follows_stride_and_construction(tmp_path, nested_pack, page_pack):
     assert ["8", "PP", page, "|", nest, page] in [ln.split() for ln in lines], lines
 
 
+PACK_CALLS = """
+import json
+import numpy as np
+from mpi4py import MPI
+from mpicomm.interposer import Interposer
+ip, comm, got = Interposer(), MPI.COMM_WORLD, []
+for block in (8, 64):
+    dt = MPI.BYTE.Create_vector(512, block, 2 * block).Commit()
+    src = np.random.default_rng(block).integers(0, 256, 1024 * block, np.uint8)
+    ours, theirs, back = bytearray(512 * block), bytearray(512 * block), np.zeros_like(src)
+    before = {k: ip.stat(k) for k in ("pack_fast", "unpack_fast")}
+    dt.Pack(src, ours, 0, comm)
+    dt.Unpack(ours, 0, back, comm)
+    with ip.disabled():
+        dt.Pack(src, theirs, 0, comm)
+    same = ours == theirs and bool(np.array_equal(back.reshape(512, 2, block)[:, 0],
+                                                  src.reshape(512, 2, block)[:, 0]))
+    got.append([ip.stat(k) - v for k, v in before.items()] + [same])
+print("PROBE", json.dumps(got))
+"""
+
+
+def test_mpi_pack_follows_the_model(tmp_path):
+    """MPI_Pack and MPI_Unpack are the MPI's own where the model measured them faster
+    (8-byte blocks here), ours elsewhere (64-byte blocks), the bytes the same; a model
+    without those tables, and the built-in defaults, pack everything here."""
+    path = strided_model(tmp_path / "m.h5", nested_pack=True, page_pack=False)
+    plain = tmp_path / "plain.h5"
+    plain.write_bytes(path.read_bytes())
+    with h5py.File(path, "a") as f:
+        theirs = np.full((3, 2), 1e-3)
+        theirs[0] = 0.5e-3                                   # 8-byte blocks: the MPI's faster
+        for kind in ("pack_call", "unpack_call"):
+            f[f"{kind}/mpi"] = theirs
+            f[f"{kind}/mpicomm"] = np.full((3, 2), 1e-3)
+    for model_path, want in ((path, [[0, 0, True], [1, 1, True]]),
+                             (plain, [[1, 1, True]] * 2), ("builtin", [[1, 1, True]] * 2)):
+        res = helpers.mpicomm_run(1, [sys.executable, "-c", PACK_CALLS],
+                                  env={"MPICOMM_MODEL": str(model_path)})
+        assert res.returncode == 0, res.stdout + res.stderr
+        line = [ln for ln in res.stdout.splitlines() if ln.startswith("PROBE ")][0]
+        assert json.loads(line[6:]) == want, model_path
+
+
 FFT_COLUMNS = """
 import json
 import numpy as np

@@ -191,26 +191,29 @@ const char *mpic_kernel_name(const mpic_desc *d, int64_t count, const void *pack
     return k ? k->name : "generic";
 }
 
-int mpic_contiguous(const mpic_desc *d, int64_t count)
+/* The plan of count elements of a canonical d (0: none, not canonical or no elements). */
+static int canonical_plan(const mpic_desc *d, int64_t count, mpic_plan *p)
 {
-    mpic_plan p;
     int64_t start;
 
     if (!d->canonical || count <= 0)
         return 0;
-    mpic_plan_make(&p, &start, d, count);
-    return p.ndims == 1;
+    mpic_plan_make(p, &start, d, count);
+    return 1;
+}
+
+int mpic_contiguous(const mpic_desc *d, int64_t count)
+{
+    mpic_plan p;
+
+    return canonical_plan(d, count, &p) && p.ndims == 1;
 }
 
 int mpic_transposes(const mpic_desc *d, int64_t count)
 {
     mpic_plan p;
-    int64_t start;
 
-    if (!d->canonical || count <= 0)
-        return 0;
-    mpic_plan_make(&p, &start, d, count);
-    return transpose_tile(&p) > 0;
+    return canonical_plan(d, count, &p) && transpose_tile(&p) > 0;
 }
 
 int mpic_kernel_count(void)

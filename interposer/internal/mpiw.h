@@ -317,6 +317,9 @@ int mpiw_sendrecv_try(const void *sbuf, int64_t scount, MPI_Datatype stype, int 
  * over MPI_COMM_WORLD); the chooser asks it whether packing, or pipelining, beats the MPI. */
 void mpiw_model_load(void);
 int mpiw_model_pack(const mpic_desc *d, int64_t count, const mpiw_call *c);
+/* Did the model measure the MPI's own MPI_Pack (unpack: MPI_Unpack) of count elements
+ * of d at least 5% faster than ours? (0 without a model, or one without those tables.) */
+int mpiw_model_mpi_packs(const mpic_desc *d, int64_t count, int unpack);
 int mpiw_model_pipeline(int64_t bytes);
 /* The device method (MPIW_METHOD_DEVICE only when aware) with the lowest measured time for
  * count elements of d, or MPIW_METHOD_AUTO where the model has no device tables for the

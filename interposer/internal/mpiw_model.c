@@ -89,6 +89,9 @@ typedef struct model {
     double cgain[MPIW_ALLTOALL_FORMS][2][2][MAXCOLL];  /* log(passthrough / pack) [send,
                                           * receive side][long, nested][block][ranks]
                                           * [bytes per peer] */
+    int pk;                              /* MPI_Pack and MPI_Unpack timed both ways */
+    double pkgain[2][MAXGRID * MAXGRID]; /* log(the MPI's / ours) [pack, unpack][block]
+                                          * [total], the host grid at its least stride */
     int dnb, dns;                        /* the device grid; 0: no device tables */
     double dlblock[MAXGRID], dltotal[MAXGRID];
     double dtime[DEVICE_METHODS][MAXGRID * MAXGRID];   /* log seconds; +inf: not measured */
@@ -382,6 +385,30 @@ static const char *read_host(int64_t f, model *out, double *pass, double *pack, 
     return NULL;
 }
 
+/* MPI_Pack and MPI_Unpack, the MPI's own and ours, on the host grid (optional: models
+ * from before them pack everything here). */
+static void read_pack_calls(int64_t f, model *out)
+{
+    static const char *names[2][2] = { { "pack_call/mpi", "pack_call/mpicomm" },
+                                       { "unpack_call/mpi", "unpack_call/mpicomm" } };
+    static double theirs[MAXGRID * MAXGRID], ours[MAXGRID * MAXGRID];
+    int64_t cells = (int64_t) out->nb * out->ns, d1[3], d2[3];
+
+    for (int k = 0; k < 2; k++) {
+        if (!mpiw_h5_has(f, names[k][0]) ||
+            mpiw_h5_read(f, names[k][0], theirs, MAXGRID * MAXGRID, d1) != cells ||
+            mpiw_h5_read(f, names[k][1], ours, MAXGRID * MAXGRID, d2) != cells ||
+            d1[0] != out->nb || d2[0] != out->nb)
+            return;
+        for (int64_t i = 0; i < cells; i++) {
+            if (!(theirs[i] > 0) || !(ours[i] > 0))
+                return;
+            out->pkgain[k][i] = log(theirs[i] / ours[i]);
+        }
+    }
+    out->pk = 1;
+}
+
 /* Read path into *out; NULL on success, else why not. */
 static const char *read_model(const char *path, model *out)
 {
@@ -409,6 +436,7 @@ static const char *read_model(const char *path, model *out)
         np = read_pipeline(f, out->nb, piped, pipe);
     if (!why) {
         read_device(f, out);
+        read_pack_calls(f, out);
         why = read_collective(f, out);
     }
     mpiw_h5_close(f);
@@ -612,8 +640,8 @@ int mpiw_model_pack(const mpic_desc *d, int64_t count, const mpiw_call *c)
             return memos[i].pack;
     /* A transpose moves by tiles of columns here, where MPICH walks it column by column,
      * re-reading every line (a 2-D FFT's 2 MiB transpose: 1.9x packed, DDTBench's FFT2
-     * in benchmarks/ddt_bench.py). */
-    if (!m.loaded && !strcmp(vendor, "MPICH") && bytes >= 8192 && mpic_transposes(d, count))
+     * in benchmarks/ddt_bench.py); a measured model's vectors never have that shape. */
+    if (!strcmp(vendor, "MPICH") && bytes >= 8192 && mpic_transposes(d, count))
         return 1;
     built = construction(d->leaf_count, bytes / block);
     e = &memos[memo_next++ % MEMO];
@@ -622,6 +650,18 @@ int mpiw_model_pack(const mpic_desc *d, int64_t count, const mpiw_call *c)
                            : builtin_pack(block, stride, (double) bytes, built, c->alone,
                                           c->coll) };
     return e->pack;
+}
+
+int mpiw_model_mpi_packs(const mpic_desc *d, int64_t count, int unpack)
+{
+    int64_t block = mpic_block_bytes(d);
+    double bytes = (double) count * (double) d->info.size, g;
+
+    if (!m.loaded || !m.pk || block <= 0 || bytes <= 0)
+        return 0;
+    g = interpolate(m.pkgain[unpack != 0], m.lblock, m.nb, m.ltotal, m.ns,
+                    log2((double) block), log2(bytes));
+    return g < -MARGIN;
 }
 
 int mpiw_model_device(const mpic_desc *d, int64_t count, int aware)

@@ -1,7 +1,7 @@
 /*
  * The packer behind MPI_Pack and MPI_Unpack. A call is done here only when every
- * argument is valid and the type is canonical or has the table form (host buffers);
- * anything else is the MPI's to do, so
+ * argument is valid, the type is canonical or has the table form (host buffers) and the
+ * model did not measure the MPI's own call faster; anything else is the MPI's to do, so
  * that errors (and their messages) stay the MPI's own. A device buffer on either side
  * is packed by the device layer, or, where the MPI must do it, handed to the MPI as a
  * host mirror (mpiw_device.c).
@@ -9,8 +9,10 @@
 #include "mpiw.h"
 
 /* Why a call goes to the MPI, for MPICOMM_LOG=debug. */
-static const char *refusal(MPI_Comm comm, int64_t count, const void *buf, int found)
+static const char *refusal(MPI_Comm comm, int64_t count, const void *buf, int found, int faster)
 {
+    if (faster)
+        return "the model measured the MPI's own faster";
     if (comm == MPI_COMM_NULL)
         return "MPI_COMM_NULL";
     if (count <= 0)
@@ -39,13 +41,15 @@ int mpiw_pack_try(const void *inbuf, int64_t incount, MPI_Datatype dt, void *out
 {
     mpic_desc d = { 0 };
     int64_t n;
-    int found = 0, device = mpid_on_device(inbuf) || mpid_on_device(outbuf);
+    int found = 0, faster = 0, device = mpid_on_device(inbuf) || mpid_on_device(outbuf);
 
     if (comm == MPI_COMM_NULL || incount <= 0 || !outbuf ||
-        !(found = packable(dt, &d)) || !fits(incount, d.info.size, *position, outsize)) {
+        !(found = packable(dt, &d)) || !fits(incount, d.info.size, *position, outsize) ||
+        (!device && (faster = mpiw_model_mpi_packs(&d, incount, 0)))) {
         mpic_desc_release(&d);
         mpiw_count(MPIW_STAT_pack_fallback, 1);
-        mpiw_log(MPIW_LOG_DEBUG, "MPI_Pack to the MPI: %s", refusal(comm, incount, outbuf, found));
+        mpiw_log(MPIW_LOG_DEBUG, "MPI_Pack to the MPI: %s",
+                 refusal(comm, incount, outbuf, found, faster));
         if (!device)
             return 0;
         *err = mpiw_device_mpi_pack(inbuf, incount, dt, outbuf, outsize, position, comm);
@@ -69,13 +73,15 @@ int mpiw_unpack_try(const void *inbuf, int64_t insize, int64_t *position, void *
 {
     mpic_desc d = { 0 };
     int64_t n;
-    int found = 0, device = mpid_on_device(inbuf) || mpid_on_device(outbuf);
+    int found = 0, faster = 0, device = mpid_on_device(inbuf) || mpid_on_device(outbuf);
 
     if (comm == MPI_COMM_NULL || outcount <= 0 || !inbuf ||
-        !(found = packable(dt, &d)) || !fits(outcount, d.info.size, *position, insize)) {
+        !(found = packable(dt, &d)) || !fits(outcount, d.info.size, *position, insize) ||
+        (!device && (faster = mpiw_model_mpi_packs(&d, outcount, 1)))) {
         mpic_desc_release(&d);
         mpiw_count(MPIW_STAT_unpack_fallback, 1);
-        mpiw_log(MPIW_LOG_DEBUG, "MPI_Unpack to the MPI: %s", refusal(comm, outcount, inbuf, found));
+        mpiw_log(MPIW_LOG_DEBUG, "MPI_Unpack to the MPI: %s",
+                 refusal(comm, outcount, inbuf, found, faster));
         if (!device)
             return 0;
         *err = mpiw_device_mpi_unpack(inbuf, insize, position, outbuf, outcount, dt, comm);
