@@ -115,6 +115,19 @@ int mpid_where(const void *p, int *dev)
     return p && active() ? mpid_cuda_where(p, dev) : MPID_HOST;
 }
 
+int mpid_either_on_device(const void *a, const void *b)
+{
+    int dev, k;
+
+    if (!active())
+        return 0;
+    k = a ? mpid_cuda_where(a, &dev) : MPID_HOST;
+    if (k == MPID_DEVICE || k == MPID_MANAGED)
+        return 1;
+    k = b ? mpid_cuda_where(b, &dev) : MPID_HOST;
+    return k == MPID_DEVICE || k == MPID_MANAGED;
+}
+
 const char *mpid_kernels_status(void)
 {
     return active() ? mpid_cuda_kernels_status() : "no device backend";

@@ -45,6 +45,8 @@ static inline int mpid_on_device(const void *p)
     int k = mpid_kind(p);
     return k == MPID_DEVICE || k == MPID_MANAGED;
 }
+/* Does either need the device layer? (The device layer asked once for both.) */
+int mpid_either_on_device(const void *a, const void *b);
 /* The device of device memory, -1 for any other. */
 static inline int mpid_device_of(const void *p)
 {

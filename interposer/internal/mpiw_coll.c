@@ -17,7 +17,7 @@ int mpiw_coll_device(const void *sbuf, const void *rbuf)
 {
     return mpiw_active() &&
            !(mpiw_g.cuda_aware && mpid_backend_real()) &&
-           (mpid_on_device(sbuf) || mpid_on_device(rbuf));
+           mpid_either_on_device(sbuf, rbuf);
 }
 
 int mpiw_coll_peers(MPI_Comm comm)

@@ -41,7 +41,7 @@ int mpiw_pack_try(const void *inbuf, int64_t incount, MPI_Datatype dt, void *out
 {
     mpic_desc d = { 0 };
     int64_t n;
-    int found = 0, faster = 0, device = mpid_on_device(inbuf) || mpid_on_device(outbuf);
+    int found = 0, faster = 0, device = mpid_either_on_device(inbuf, outbuf);
 
     if (comm == MPI_COMM_NULL || incount <= 0 || !outbuf ||
         !(found = packable(dt, &d)) || !fits(incount, d.info.size, *position, outsize) ||
@@ -73,7 +73,7 @@ int mpiw_unpack_try(const void *inbuf, int64_t insize, int64_t *position, void *
 {
     mpic_desc d = { 0 };
     int64_t n;
-    int found = 0, faster = 0, device = mpid_on_device(inbuf) || mpid_on_device(outbuf);
+    int found = 0, faster = 0, device = mpid_either_on_device(inbuf, outbuf);
 
     if (comm == MPI_COMM_NULL || outcount <= 0 || !inbuf ||
         !(found = packable(dt, &d)) || !fits(outcount, d.info.size, *position, insize) ||
