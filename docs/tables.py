@@ -376,6 +376,15 @@ def ddt_manual():
         needs="manual_s")
 
 
+STARTUP = (("python -c pass", "`python -c pass` (the interpreter alone)"),
+           ("preload-path, answers kept",
+            "`mpicomm preload-path`, answers kept (every launch after the first)"),
+           ("preload-path, nothing kept", "`mpicomm preload-path`, nothing kept (probes the "
+            "MPI, asks `mpicc`, hashes the sources)"),
+           ("mpicomm run -n 1 -- true", "`mpicomm run -n 1 -- true`"),
+           ("mpiexec -n 1 true", "`mpiexec -n 1 true`"))
+
+
 def startup():
     runs = {mpi: _results(f"startup-{mpi}.json").get("median_s", {}) for mpi, _ in MPIS}
     rows = [[label] + [MISSING if key not in runs[mpi] else f"{runs[mpi][key] * 1e3:.0f} ms"
