@@ -22,9 +22,11 @@ lines (what a large memcpy gains from rep movsb).
 
 Small-block kernels prefetch the strided side about PREFETCH_BYTES ahead and
 are unrolled: such copies are bound by the latency of the cache lines they
-touch, not by bandwidth. Blocks less than PREFETCH_MIN_STRIDE apart are left to
-the hardware prefetchers, which follow such strides themselves (the instruction
-per block then only costs).
+touch, not by bandwidth. Plans whose every stride is less than
+PREFETCH_MIN_STRIDE are left to the hardware prefetchers, which follow such a walk
+themselves (the instruction per block then only costs); a short inner stride
+under longer outer ones is still prefetched, since the outer jumps are what the
+hardware misses.
 
 The table form (mpic_table.c) gets gather and scatter kernels by displacement table,
 for tables whose pieces are all contiguous runs, specialised on the run: b1 .. b64 (every
@@ -45,7 +47,7 @@ STREAM_MIN = 4 << 20                # s32: packs at least this long ...
 STREAM_BLOCK = 256                  # ... in blocks at least this long stream their stores
 MEMCPY_MIN = 2048                   # blocks this long or longer call memcpy
 PREFETCH_BYTES = 32768              # small blocks: prefetch about this far ahead (4-64 blocks)
-PREFETCH_MIN_STRIDE = 512           # ... where blocks are at least this far apart
+PREFETCH_MIN_STRIDE = 512           # ... where some level steps at least this far
 UNROLL = 4                          # small blocks: unroll the innermost loop
 TABLE_AHEAD = 8                     # table kernels: prefetch this many pieces ahead
 TABLE_CLASSES = [f"b{n}" for n in FIXED] + ["w8", "any"]
@@ -90,7 +92,7 @@ def kernel(direction, levels, cls):
         body.append(f"const int64_t n{lvl} = p->counts[{lvl}], s{lvl} = p->strides[{lvl}];")
     small = cls not in ("c32", "mc")
     if levels > 1 and small:
-        body.append("const int64_t ahead = mpic_ahead(s1);")
+        body.append("const int64_t ahead = mpic_ahead(p);")
     # Loop nest, outermost level first; each level offsets the strided pointer.
     inner = f"{strided}{levels}"
     body.append(f"{qual}{inner} = {strided};")
@@ -286,13 +288,16 @@ def generate():
            "#else",
            "#define MPIC_WIDE",
            "#endif", "",
-           f"/* Prefetch distance: about {PREFETCH_BYTES} bytes ahead, 4 to 64 blocks; none for",
-           f" * blocks less than {PREFETCH_MIN_STRIDE} bytes apart. */",
-           "static inline int64_t mpic_ahead(int64_t stride)",
+           f"/* Prefetch distance along level 1: about {PREFETCH_BYTES} bytes ahead, 4 to 64 blocks;",
+           f" * none where no level steps {PREFETCH_MIN_STRIDE} bytes or more. */",
+           "static inline int64_t mpic_ahead(const mpic_plan *p)",
            "{",
-           "    int64_t a = stride < 0 ? -stride : stride,",
-           f"            n = a ? {PREFETCH_BYTES} / a : 64;",
-           f"    if (a < {PREFETCH_MIN_STRIDE})",
+           "    int64_t stride = p->strides[1], a = stride < 0 ? -stride : stride,",
+           f"            n = a ? {PREFETCH_BYTES} / a : 64, far = 0;",
+           "",
+           "    for (int i = 1; i < p->ndims; i++)      /* or-ing: at least the largest */",
+           "        far |= p->strides[i] < 0 ? -p->strides[i] : p->strides[i];",
+           f"    if (far < {PREFETCH_MIN_STRIDE})",
            "        return 0;",
            "    return (n < 4 ? 4 : n > 64 ? 64 : n) * stride;",
            "}", ""]
