@@ -166,6 +166,17 @@ def substitutions():
         "ddt_vs_manual": ", ".join(
             f"{label} {_lowest_highest(c['auto_vs_manual'] for c in cases if 'manual_s' in c)}"
             for label, cases in _ddt_runs()),
+        "slurm_mpich_added": _seconds_span(
+            v["median_s"] - _results("slurm-mpich.json")["variants"][plain]["median_s"]
+            for plain, name in (("srun", "mpicomm run (srun)"),
+                                ("mpiexec", "mpicomm run (mpiexec)"))
+            for v in [_results("slurm-mpich.json").get("variants", {}).get(name)] if v),
+        "slurm_openmpi_plain": _seconds_span(
+            v["median_s"] for name, v in _results("slurm-openmpi.json").get("variants", {}).items()
+            if name in SLURM_PLAIN),
+        "partial_vs_fused": _lowest_highest((c[f] / c["fused"] for m, _ in MPIS
+                                             for c in _results(f"partial-{m}.json").get("calls", [])
+                                             for f in ("tree", "funnel")), 1),
         "commit_added": _us_span(c["added_us"] for m, _ in MPIS
                                  for c in _cases(f"commit-{m}.json")),
         "app_vs_hand": _lowest_highest((c["pack_vs_hand"] for m, _ in MPIS
@@ -179,6 +190,14 @@ def _lowest_case(mpi):
         return f"{MISSING} ({SHORT[mpi]})"
     c = min(cases, key=lambda c: c["ratio"])
     return f"{_x(c['ratio'])} ({SHORT[mpi]}, `{c['case']}`)"
+
+
+def _seconds_span(values):
+    values = sorted(values)
+    if not values:
+        return MISSING
+    low, high = f"{values[0]:.2f}", f"{values[-1]:.2f}"
+    return f"{low} s" if low == high else f"{low}–{high} s"
 
 
 def _us_span(values):
@@ -376,6 +395,80 @@ def ddt_manual():
         needs="manual_s")
 
 
+def codegen():
+    runs = {mpi: _results(f"codegen-{mpi}.json").get("us_per_exchange", []) for mpi, _ in MPIS}
+    key = lambda c: (c["dims"], c["n"], c["ghost"], c["neighbors"])
+    rounds = next((_results(f"codegen-{mpi}.json").get("rounds") for mpi, _ in MPIS
+                   if runs[mpi]), None)
+    header = [f"generated exchange, 4 ranks, µs (median of {rounds})"]
+    for mpi, _ in MPIS:
+        header += [f"{SHORT[mpi]} passthrough", "pack", "auto"]
+    rows = []
+    for case in dict.fromkeys(key(c) for got in runs.values() for c in got):
+        dims, n, ghost, nb = case
+        row = [f"{dims}-D, n={n}, ghost {ghost}, {nb}"]
+        for mpi, _ in MPIS:
+            c = next((c for c in runs[mpi] if key(c) == case), None)
+            row += [MISSING] * 3 if c is None else [f"{c['passthrough']:.0f}"] + [
+                f"{c[m]:.0f} ({_x(c['passthrough'] / c[m])})" for m in ("pack", "auto")]
+        rows.append(row)
+    return _table(header, ["---"] + ["---:"] * 3 * len(MPIS), rows)
+
+
+SLURM_PLAIN = {"srun": "`srun`", "mpiexec": "`mpiexec`"}
+
+
+def slurm():
+    runs = {mpi: _results(f"slurm-{mpi}.json") for mpi, _ in MPIS}
+    rounds = next((d.get("rounds") for d in runs.values() if d), None)
+    header = [f"launch, median of {rounds} (best)"]
+    for mpi, label in MPIS:
+        header += [f"{label} s", "vs plain"]
+    rows = []
+    for name in dict.fromkeys(n for d in runs.values() for n in d.get("variants", {})):
+        row = [SLURM_PLAIN.get(name, name)]
+        for mpi, _ in MPIS:
+            v = runs[mpi].get("variants", {}).get(name)
+            ratio = v and (v.get("ratio_to_srun") or v.get("ratio_to_mpiexec"))
+            row += [MISSING] * 2 if v is None else [
+                f"{v['median_s']:.3f} ({v['best_s']:.3f})", _x(ratio) if ratio else ""]
+        rows.append(row)
+    return _table(header, ["---"] + ["---:"] * 2 * len(MPIS), rows)
+
+
+PARTIAL_CASES = {"1000 arrays x 1 KiB": "1000 × 1 KiB", "100 arrays x 40 KiB": "100 × 40 KiB"}
+
+
+def partial():
+    runs = {mpi: _results(f"partial-{mpi}.json") for mpi, _ in MPIS}
+    first = next((d for d in runs.values() if d), {})
+    header = [f"{first.get('ranks', MISSING)} ranks, medians of {first.get('reps', MISSING)}"]
+    for mpi, _ in MPIS:
+        header += [f"{SHORT[mpi]} fused", "tree", "funnel"]
+    forms = ("fused", "tree", "funnel")
+    rows = []
+    for case in dict.fromkeys(c["case"] for d in runs.values() for c in d.get("calls", [])):
+        row = [f"a call, everyone on time, {PARTIAL_CASES.get(case, case)}, ms"]
+        for mpi, _ in MPIS:
+            c = next((c for c in runs[mpi].get("calls", []) if c["case"] == case), None)
+            row += [MISSING] * 3 if c is None else [f"{c[f]:.2f}" for f in forms]
+        rows.append(row)
+    row = ["busiest rank per call, 100 × 40 KiB"]
+    for mpi, _ in MPIS:
+        got = runs[mpi].get("received", {})
+        row += [""] + [MISSING if f not in got else
+                       f"{got[f]['bytes'] / 2 ** 20:.1f} MiB, {got[f]['messages']:.0f} messages"
+                       for f in forms[1:]]
+    rows.append(row)
+    row = ["a step with a straggler (20 ms + 200 ms on the last rank, deadline 10 ms), "
+           "on-time ranks, ms"]
+    for mpi, _ in MPIS:
+        got = runs[mpi].get("straggler_ms", {})
+        row += [MISSING if f not in got else f"{got[f]:.1f}" for f in forms]
+    rows.append(row)
+    return _table(header, ["---"] + ["---:"] * 3 * len(MPIS), rows)
+
+
 STARTUP = (("python -c pass", "`python -c pass` (the interpreter alone)"),
            ("preload-path, answers kept",
             "`mpicomm preload-path`, answers kept (every launch after the first)"),
@@ -465,6 +558,9 @@ TABLES = {
     "ddt.md": ddt,
     "ddt-manual.md": ddt_manual,
     "startup.md": startup,
+    "partial-calls.md": partial,
+    "slurm-launch.md": slurm,
+    "codegen-exchanges.md": codegen,
     "app-types.md": app_types,
     "commit.md": commit,
     "p2p.md": p2p,
