@@ -108,7 +108,8 @@ $(MPIS:%=bench-%): bench-%: setup-%
 	for n in 2 4; do MPICOMM_MODEL=$(CACHE)/model-$*.h5 $(call venv,$*)/bin/mpicomm run -n $$n -- \
 	    $(call venv,$*)/bin/python benchmarks/alltoall_bench.py \
 	    --json benchmarks/results/alltoall-$*-$$n.json || exit 1; done
-	$(call venv,$*)/bin/python benchmarks/overhead.py --rounds 7 --iters 200000
+	$(call venv,$*)/bin/python benchmarks/overhead.py --rounds 7 --iters 200000 \
+	    --json benchmarks/results/overhead-$*.json
 	$(call venv,$*)/bin/python benchmarks/fortran_bench.py --rounds 9 \
 	    --json benchmarks/results/fortran-$*.json
 	MPICOMM_MODEL=builtin PATH=$(call venv,$*)/bin:$$PATH $(call venv,$*)/bin/python \

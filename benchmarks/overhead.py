@@ -3,7 +3,7 @@
 with and without the interposer preloaded, launched alternately in one run; and the
 same calls to MPI_PROC_NULL on 1 rank, which isolates the cost of the calls.
 
-    python benchmarks/overhead.py [--rounds 5] [--iters 100000]
+    python benchmarks/overhead.py [--rounds 5] [--iters 100000] [--json out.json]
 
 Each round runs benchmarks/pingpong.c (built with the installed MPI's mpicc) once
 without and once with the interposer; the medians over rounds are compared. Per
@@ -11,6 +11,7 @@ call = difference per round trip / 2 (each rank makes one MPI_Send and one
 MPI_Recv per round trip). The interposer does not accelerate these calls.
 """
 import argparse
+import json
 import os
 import re
 import statistics
@@ -35,7 +36,9 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=5, help="alternating launches (default 5)")
     ap.add_argument("--iters", type=int, default=100000, help="round trips per launch")
+    ap.add_argument("--json", help="also write the results to this file")
     args = ap.parse_args(argv)
+    rows = []
     inst = installation.probe()
     with tempfile.TemporaryDirectory() as tmp:
         exe = os.path.join(tmp, "pingpong")
@@ -43,8 +46,8 @@ def main(argv=None):
         subprocess.run([inst.tool("mpicc"), "-O2", "-o", exe, os.path.join(HERE, "pingpong.c")],
                        check=True, env=env)
         print(f"# {inst.vendor} {inst.version}: median of {args.rounds} alternating launches")
-        for null, label in ((False, "8-byte ping-pong, 2 ranks"),
-                            (True, "Send+Recv to MPI_PROC_NULL, 1 rank")):
+        for null, label, key in ((False, "8-byte ping-pong, 2 ranks", "pingpong"),
+                                 (True, "Send+Recv to MPI_PROC_NULL, 1 rank", "proc_null")):
             without, with_ = [], []
             for _ in range(args.rounds):
                 without.append(run(exe, args.iters, False, null))
@@ -54,6 +57,14 @@ def main(argv=None):
                   f"{(b - a) / 2 * 1000:+.1f} ns; ratio {a / b:.3f}x "
                   f"(runs without {min(without):.3f}-{max(without):.3f}, "
                   f"with {min(with_):.3f}-{max(with_):.3f})")
+            rows.append({"case": key, "without_us": a, "with_us": b,
+                         "per_call_ns": (b - a) / 2 * 1000,
+                         "without_range_us": [min(without), max(without)],
+                         "with_range_us": [min(with_), max(with_)]})
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"mpi": f"{inst.vendor} {inst.version}", "rounds": args.rounds,
+                       "iters": args.iters, "cases": rows}, f, indent=1)
     return 0
 
 

@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include "mpid.h"
 #include "mpid_driver.h"
@@ -100,16 +101,28 @@ int mpid_cuda_start_sim(void)
 }
 
 /* Has the process loaded the CUDA driver? Looked up again only when objects were loaded
- * since the last look: a program without CUDA pays one walk step per call. */
+ * since the last look, and that is asked at most once a millisecond (the coarse clock's
+ * tick): the walk takes the loader's lock, tens of nanoseconds on every MPI call of a
+ * program without CUDA otherwise. No device buffer can reach MPI within a millisecond
+ * of the driver's loading: the driver must first be initialised (cuInit) and a context
+ * made, which take far longer. */
 int mpid_cuda_present(void)
 {
     static unsigned long long seen = (unsigned long long) -1;
+    static long long looked = -1;
     unsigned long long adds = 0;
     mpid_driver d = { 0 };
+    struct timespec now;
+    long long ms;
     void *lib;
 
     if (__atomic_load_n(&published, __ATOMIC_ACQUIRE))
         return 1;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
+    ms = (long long) now.tv_sec * 1000 + now.tv_nsec / 1000000;
+    if (ms == __atomic_load_n(&looked, __ATOMIC_RELAXED))
+        return 0;
+    __atomic_store_n(&looked, ms, __ATOMIC_RELAXED);
     dl_iterate_phdr(count_adds, &adds);
     if (adds == __atomic_load_n(&seen, __ATOMIC_RELAXED))
         return 0;

@@ -20,6 +20,7 @@
  */
 #include <limits.h>
 #include <stdlib.h>
+#include <string.h>
 #include "mpiw.h"
 
 /* 1. Ask the chooser about count elements of dt at buf, to or from peer; a message that
@@ -179,7 +180,7 @@ int mpiw_send_try(const void *buf, int64_t count, MPI_Datatype dt, int dest, int
                   MPI_Comm comm, int mode, int *err)
 {
     mpiw_choice c;
-    mpiw_pending p = { 0 };
+    mpiw_pending p;
 
     switch (choose(buf, count, dt, dest, comm, &c, 0, 1)) {
     case MPIW_METHOD_PIPELINE:
@@ -188,6 +189,7 @@ int mpiw_send_try(const void *buf, int64_t count, MPI_Datatype dt, int dest, int
     case MPIW_METHOD_PASSTHROUGH:
         return 0;
     }
+    memset(&p, 0, sizeof p);        /* not before: a call passed through pays nothing */
     if (mpiw_pending_fill(&p, &c, 0, 0, (void *) buf, count, dt))
         return no_room(&c, comm, err);
     *err = send_wire(&p, dest, tag, comm, mode);
@@ -198,7 +200,7 @@ int mpiw_send_try(const void *buf, int64_t count, MPI_Datatype dt, int dest, int
 int mpiw_recv_try(void *buf, int64_t count, MPI_Datatype dt, int source, int tag,
                   MPI_Comm comm, MPI_Status *status, int *err)
 {
-    mpiw_pending p = { 0 };
+    mpiw_pending p;
     MPI_Status st;
     mpiw_choice c;
 
@@ -209,6 +211,7 @@ int mpiw_recv_try(void *buf, int64_t count, MPI_Datatype dt, int source, int tag
     case MPIW_METHOD_PASSTHROUGH:
         return 0;
     }
+    memset(&p, 0, sizeof p);
     if (mpiw_pending_fill(&p, &c, 1, 0, buf, count, dt))
         return no_room(&c, comm, err);
     *err = recv_wire(&p, source, tag, comm, &st);
@@ -324,7 +327,7 @@ int mpiw_sendrecv_try(const void *sbuf, int64_t scount, MPI_Datatype stype, int 
     mpiw_call scall = { sbuf, scount, stype, dest, comm, 1, 0 };
     mpiw_call rcall = { rbuf, rcount, rtype, source, comm, 1, 0 };
     mpiw_choice sc, rc;
-    mpiw_pending s = { 0 }, r = { 0 };
+    mpiw_pending s, r;
     int sours, rours;
     int64_t sn = scount, rn = rcount;
     MPI_Datatype sdt = stype, rdt = rtype;
@@ -350,6 +353,8 @@ int mpiw_sendrecv_try(const void *sbuf, int64_t scount, MPI_Datatype stype, int 
     rours = rc.method != MPIW_METHOD_PASSTHROUGH;
     if (!sours && !rours)
         return 0;
+    memset(&s, 0, sizeof s);
+    memset(&r, 0, sizeof r);
     if (sours && mpiw_pending_fill(&s, &sc, 0, 0, sb, scount, stype))
         return no_room(&sc, comm, err);
     if (rours && mpiw_pending_fill(&r, &rc, 1, 0, rb, rcount, rtype)) {
@@ -385,7 +390,7 @@ int mpiw_sendrecv_replace_try(void *buf, int64_t count, MPI_Datatype dt, int des
                               int source, int rtag, MPI_Comm comm, MPI_Status *status,
                               int *err)
 {
-    mpiw_pending s = { 0 }, r = { 0 };
+    mpiw_pending s, r;
     mpiw_choice c;
     int64_t sn, rn;
     MPI_Datatype sdt, rdt;
@@ -397,6 +402,8 @@ int mpiw_sendrecv_replace_try(void *buf, int64_t count, MPI_Datatype dt, int des
         MPIW_METHOD_PASSTHROUGH)
         return 0;
     counted(&c, MPIW_STAT_send_fallback, MPIW_STAT_send_fast);
+    memset(&s, 0, sizeof s);
+    memset(&r, 0, sizeof r);
     if (mpiw_pending_fill(&s, &c, 0, 0, buf, count, dt))
         return no_room(&c, comm, err);
     if (mpiw_pending_fill(&r, &c, 1, 0, buf, count, dt)) {
