@@ -177,6 +177,8 @@ def substitutions():
         "partial_vs_fused": _lowest_highest((c[f] / c["fused"] for m, _ in MPIS
                                              for c in _results(f"partial-{m}.json").get("calls", [])
                                              for f in ("tree", "funnel")), 1),
+        **{f"overhead_{m}_{case}": _ns(m, case) for m, _ in MPIS
+           for case in ("proc_null", "pingpong")},
         "commit_added": _us_span(c["added_us"] for m, _ in MPIS
                                  for c in _cases(f"commit-{m}.json")),
         "app_vs_hand": _lowest_highest((c["pack_vs_hand"] for m, _ in MPIS
@@ -198,6 +200,12 @@ def _seconds_span(values):
         return MISSING
     low, high = f"{values[0]:.2f}", f"{values[-1]:.2f}"
     return f"{low} s" if low == high else f"{low}–{high} s"
+
+
+def _ns(mpi, case):
+    """The interposer's cost per call in overhead.py's case, "+N ns"."""
+    got = next((c for c in _cases(f"overhead-{mpi}.json") if c["case"] == case), None)
+    return MISSING if got is None else f"{got['per_call_ns']:+.1f} ns"
 
 
 def _us_span(values):
