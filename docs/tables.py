@@ -153,6 +153,10 @@ def substitutions():
         "p2p_mpich_halo_auto": _ratio("p2p-mpich.json", "halo_auto"),
         "p2p_openmpi_pack": _ratio("p2p-openmpi.json", "geomean_pack"),
         "p2p_openmpi_auto": _ratio("p2p-openmpi.json", "geomean_auto"),
+        "p2p_openmpi_pipeline": _ratio("p2p-openmpi.json", "geomean_pipeline"),
+        "p2p_mpich_auto_top": _top_case("p2p-mpich.json", "auto_ratio"),
+        "p2p_mpich_auto_low": _ratio("p2p-mpich.json", "lowest_auto"),
+        "p2p_openmpi_auto_span": _x_span(c["auto_ratio"] for c in _cases("p2p-openmpi.json")),
         "pack_long_of_copy": _span(c["of_copy"] for m, _ in MPIS
                                    for c in _cases(f"pack-{m}.json")
                                    if c["block"] >= 256 and "of_copy" in c),
@@ -200,6 +204,21 @@ def _seconds_span(values):
         return MISSING
     low, high = f"{values[0]:.2f}", f"{values[-1]:.2f}"
     return f"{low} s" if low == high else f"{low}–{high} s"
+
+
+def _x_span(values):
+    """The lowest and highest of some ratios, as "0.89–1.09×"."""
+    values = sorted(values)
+    return MISSING if not values else f"{values[0]:.2f}–{values[-1]:.2f}×"
+
+
+def _top_case(name, key):
+    """The highest of a figure over a result's cases, with the case ("3.74× (case)")."""
+    cases = _cases(name)
+    if not cases:
+        return MISSING
+    c = max(cases, key=lambda c: c[key])
+    return f"{_x(c[key])} ({c['case']})"
 
 
 def _ns(mpi, case):
