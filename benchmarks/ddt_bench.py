@@ -4,7 +4,7 @@ sent by a 2-rank ping-pong, side by side in one run: the MPI's own derived-type 
 ("MPI": the interposer switched to pass-through), the model's choice ("auto"), the
 pack method forced ("pack"), and DDTBench's manual path ("manual": the same array
 views copied into a contiguous buffer with numpy, sent as bytes, copied back; checked
-against the MPI's own MPI_Pack of the type before timing).
+against the MPI's own send of the type before timing).
 
     mpicomm run -n 2 -- python benchmarks/ddt_bench.py [--reps 9] [--quick] [--json out.json]
 

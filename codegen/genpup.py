@@ -70,15 +70,22 @@ def copy_stmt(cls, dst, src):
                 f"for (int64_t w = 0; w < nw; w++)",
                 f"    memcpy({dst} + w * 32, {src} + w * 32, 32);",
                 f"memcpy({dst} + last, {src} + last, 32);"]
+    if cls == "s32":
+        return [f"#pragma GCC unroll {CHUNK_UNROLL}",
+                f"for (int64_t w = 0; w < nw; w++)",
+                f"    _mm256_stream_si256((__m256i *) ({dst} + w * 32),",
+                f"                        _mm256_loadu_si256((const __m256i *) ({src} + w * 32)));"]
     return ["memcpy(" + dst + ", " + src + ", (size_t) block);"]
 
 
 def kernel(direction, levels, cls):
-    """C source of one kernel. The strided side is src for pack, dst for unpack."""
+    """C source of one kernel. The strided side is src for pack, dst for unpack; s32 packs
+    only (its stores are non-temporal, then fenced)."""
     name = f"mpic_{direction}_d{levels}_{cls}"
     strided, packed = ("src", "dst") if direction == "pack" else ("dst", "src")
     qual = "const char *" if direction == "pack" else "char *"
-    attr = "MPIC_WIDE " if cls in ("c32", "b32", "b64", "o32") else ""
+    attr = ('__attribute__((target("avx"))) ' if cls == "s32" else
+            "MPIC_WIDE " if cls in ("c32", "b32", "b64", "o32") else "")
     lines = [f"static {attr}void {name}(const char *restrict src, char *restrict dst, "
              f"const mpic_plan *p)", "{"]
     body = []
@@ -86,11 +93,13 @@ def kernel(direction, levels, cls):
         body.append(f"const int64_t last = p->block - {int(cls[1:])};")
     if cls == "c32":
         body.append("const int64_t nw = (p->block - 1) / 32, last = p->block - 32;")
+    if cls == "s32":
+        body.append("const int64_t nw = p->block / 32;")
     if cls == "mc":
         body.append("const int64_t block = p->block;")
     for lvl in range(1, levels):
         body.append(f"const int64_t n{lvl} = p->counts[{lvl}], s{lvl} = p->strides[{lvl}];")
-    small = cls not in ("c32", "mc")
+    small = cls not in ("c32", "s32", "mc")
     if levels > 1 and small:
         body.append("const int64_t ahead = mpic_ahead(p);")
     # Loop nest, outermost level first; each level offsets the strided pointer.
@@ -119,38 +128,10 @@ def kernel(direction, levels, cls):
         body.append(f"{indent}}}")
     if levels == 1:
         body.append(f"(void) {packed};")
+    if cls == "s32":
+        body.append("_mm_sfence();")
     lines += ["    " + b for b in body] + ["}", ""]
     return name, "\n".join(lines)
-
-
-def stream_kernel(levels):
-    """Pack with non-temporal stores: blocks a multiple of 32 bytes, dst 32-byte aligned."""
-    name = f"mpic_pack_d{levels}_s32"
-    body = ["const int64_t nw = p->block / 32;"]
-    for lvl in range(1, levels):
-        body.append(f"const int64_t n{lvl} = p->counts[{lvl}], s{lvl} = p->strides[{lvl}];")
-    body.append(f"const char *src{levels} = src;")
-    indent = ""
-    inner = f"src{levels}"
-    for lvl in range(levels - 1, 0, -1):
-        body.append(f"{indent}for (int64_t i{lvl} = 0; i{lvl} < n{lvl}; i{lvl}++) {{")
-        indent += "    "
-        body.append(f"{indent}const char *src{lvl} = src{lvl + 1} + i{lvl} * s{lvl};")
-        inner = f"src{lvl}"
-    body += [f"{indent}#pragma GCC unroll {CHUNK_UNROLL}",
-             f"{indent}for (int64_t w = 0; w < nw; w++)",
-             f"{indent}    _mm256_stream_si256((__m256i *) (dst + w * 32),",
-             f"{indent}                        _mm256_loadu_si256((const __m256i *) ({inner} + w * 32)));",
-             f"{indent}dst += p->block;"]
-    for lvl in range(1, levels):
-        indent = indent[4:]
-        body.append(f"{indent}}}")
-    body.append("_mm_sfence();")
-    if levels == 1:
-        body.insert(-1, "(void) dst;")
-    lines = [f'static __attribute__((target("avx"))) void {name}(const char *restrict src, '
-             f"char *restrict dst, const mpic_plan *p)", "{"]
-    return name, "\n".join(lines + ["    " + b for b in body] + ["}", ""])
 
 
 def stream_section():
@@ -158,7 +139,7 @@ def stream_section():
     out = ["#if defined(__x86_64__) && defined(__GNUC__)", "#include <immintrin.h>", ""]
     names = []
     for levels in range(1, MAX_LEVELS + 1):
-        name, src = stream_kernel(levels)
+        name, src = kernel("pack", levels, "s32")
         out.append(src)
         names.append(name)
     out += [f"static const mpic_kernel_fn mpic_stream_kernels[{MAX_LEVELS}] = {{",

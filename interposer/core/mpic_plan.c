@@ -80,6 +80,22 @@ static void transpose_unpack(const char *restrict src, char *restrict dst,
     TRANSPOSE_LOOP(block_copy(dst + at, src + packed_at, b))
 }
 
+/* How mpic_pack walks plan p into packed (bytes in all), asked in this order and the first
+ * that applies taken: a transpose by tiles (*tile), the streaming kernel (*stream), the
+ * plan's kernel (*k), else the generic loops (all three unset). Returns its name. */
+static const char *pack_walk(const mpic_plan *p, int64_t bytes, const void *packed,
+                             int64_t *tile, mpic_kernel_fn *stream, const mpic_kernel **k)
+{
+    *stream = NULL;
+    *k = NULL;
+    if ((*tile = transpose_tile(p)))
+        return "transpose";
+    if ((*stream = mpic_stream_lookup(p, bytes, (uintptr_t) packed)))
+        return "s32";
+    *k = mpic_plan_kernel(p);
+    return *k ? (*k)->name : "generic";
+}
+
 int64_t mpic_pack(const mpic_desc *d, int64_t count, const void *inbuf, void *packed)
 {
     mpic_plan p;
@@ -97,9 +113,7 @@ int64_t mpic_pack(const mpic_desc *d, int64_t count, const void *inbuf, void *pa
         return mpic_table_pack(d, count, inbuf, packed);
     mpic_plan_make(&p, &start, d, count);
     src = (const char *) ((uintptr_t) inbuf + (uintptr_t) start);
-    k = mpic_plan_kernel(&p);
-    stream = mpic_stream_lookup(&p, count * d->info.size, (uintptr_t) packed);
-    tile = transpose_tile(&p);
+    pack_walk(&p, count * d->info.size, packed, &tile, &stream, &k);
     if (tile)
         transpose_pack(src, packed, &p, tile);
     else if (stream)
@@ -126,11 +140,9 @@ int64_t mpic_unpack(const mpic_desc *d, int64_t count, const void *packed, void 
         return mpic_table_unpack(d, count, packed, outbuf);
     mpic_plan_make(&p, &start, d, count);
     dst = (char *) ((uintptr_t) outbuf + (uintptr_t) start);
-    k = mpic_plan_kernel(&p);
-    tile = transpose_tile(&p);
-    if (tile)
+    if ((tile = transpose_tile(&p)))
         transpose_unpack(packed, dst, &p, tile);
-    else if (k)
+    else if ((k = mpic_plan_kernel(&p)))
         k->unpack(packed, dst, &p);
     else
         mpic_unpack_generic(packed, dst, &p);
@@ -179,16 +191,13 @@ const char *mpic_kernel_name(const mpic_desc *d, int64_t count, const void *pack
     mpic_plan p;
     int64_t start;
     const mpic_kernel *k;
+    mpic_kernel_fn stream;
+    int64_t tile;
 
     if (!d->canonical || count <= 0)
         return "none";
     mpic_plan_make(&p, &start, d, count);
-    if (transpose_tile(&p))
-        return "transpose";
-    if (mpic_stream_lookup(&p, count * d->info.size, (uintptr_t) packed))
-        return "s32";
-    k = mpic_plan_kernel(&p);
-    return k ? k->name : "generic";
+    return pack_walk(&p, count * d->info.size, packed, &tile, &stream, &k);
 }
 
 /* The plan of count elements of a canonical d (0: none, not canonical or no elements). */

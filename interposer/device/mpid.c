@@ -117,15 +117,10 @@ int mpid_where(const void *p, int *dev)
 
 int mpid_either_on_device(const void *a, const void *b)
 {
-    int dev, k;
+    int dev;
 
-    if (!active())
-        return 0;
-    k = a ? mpid_cuda_where(a, &dev) : MPID_HOST;
-    if (k == MPID_DEVICE || k == MPID_MANAGED)
-        return 1;
-    k = b ? mpid_cuda_where(b, &dev) : MPID_HOST;
-    return k == MPID_DEVICE || k == MPID_MANAGED;
+    return active() && ((a && mpid_kind_on_device(mpid_cuda_where(a, &dev))) ||
+                        (b && mpid_kind_on_device(mpid_cuda_where(b, &dev))));
 }
 
 const char *mpid_kernels_status(void)

@@ -39,11 +39,15 @@ static inline int mpid_kind(const void *p)
     int dev;
     return mpid_where(p, &dev);
 }
-/* Does p need the device layer (device or managed memory)? */
+/* Does memory of kind k need the device layer (device or managed memory)? */
+static inline int mpid_kind_on_device(int k)
+{
+    return k == MPID_DEVICE || k == MPID_MANAGED;
+}
+/* Does p need the device layer? */
 static inline int mpid_on_device(const void *p)
 {
-    int k = mpid_kind(p);
-    return k == MPID_DEVICE || k == MPID_MANAGED;
+    return mpid_kind_on_device(mpid_kind(p));
 }
 /* Does either need the device layer? (The device layer asked once for both.) */
 int mpid_either_on_device(const void *a, const void *b);
@@ -51,7 +55,7 @@ int mpid_either_on_device(const void *a, const void *b);
 static inline int mpid_device_of(const void *p)
 {
     int dev, k = mpid_where(p, &dev);
-    return k == MPID_DEVICE || k == MPID_MANAGED ? dev : -1;
+    return mpid_kind_on_device(k) ? dev : -1;
 }
 
 /* Access width and launch shape of a plan whose strided side starts at strided and packed
