@@ -16,7 +16,7 @@ Patterns, float64 unless named:
                   y: rows of 4080 B at 1 MiB; z: rows of 4080 B at 4 KiB. nz = 64 and 256.
   NAS MG small    the x face of a 64^3 array: 8 B at 512 B.
   NAS LU x, y     a 5-component field u(5, 64, 64, 64): 40-byte points at 2.5 KiB (x) and
-                  rows of 2560 B at 160 KiB (y).
+                  rows of 2480 B (62 points) at 160 KiB (y).
   FFT2            a 512 x 512 complex128 matrix, half of its columns (16 B at 8 KiB) as a
                   resized column type, count 256: the all-to-all of a 2-D FFT transpose.
   MILC            the t face of a 16^4 lattice of su3 vectors (24 B of float32 complex at

@@ -464,6 +464,22 @@ print("PROBE", json.dumps(got))
 """
 
 
+def test_a_block_between_measured_ones_gains_only_what_both_gain(tmp_path):
+    """Packing measured 10x faster at 64-byte blocks and 10% slower at 8-byte ones: a
+    32-byte block, between them, is left to the MPI (a straight line between the two
+    would have packed it), the measured lengths follow their own rows."""
+    path = strided_model(tmp_path / "m.h5", True, True)
+    with h5py.File(path, "r+") as f:
+        flat = f["method/pack"][...] * 10
+        flat[0] = f["method/pack"][0] * 0.9
+        for name in ("method/passthrough", "method/passthrough_nested"):
+            del f[name]
+            f[name] = flat
+    cases = [[8, 128, 1 << 15, False], [32, 128, 1 << 15, False],
+             [64, 128, 1 << 15, False]]
+    assert packed_cases(cases, {"MPICOMM_MODEL": str(path)}) == [False, False, True]
+
+
 def test_mpi_pack_follows_the_model(tmp_path):
     """MPI_Pack and MPI_Unpack are the MPI's own where the model measured them faster
     (8-byte blocks here), ours elsewhere (64-byte blocks), the bytes the same; a model
@@ -524,16 +540,17 @@ def test_builtin_defaults_follow_stride_and_construction():
     """MPICH: small blocks packed when built as one long vector less than 8 KiB apart; the
     same face built of short nested vectors, or at page strides, left to the MPI in a
     ping-pong, as are small messages; under MPICH 5 blocks of 65 B to 2 KiB in messages
-    of 8 KiB to 1 MiB too (8 to 64 KiB in an exchange), as the measurements behind the
-    defaults found. Open MPI: always the MPI."""
+    of 8 KiB to 1 MiB too, to 3 KiB in messages to 256 KiB (8 to 64 KiB in an exchange),
+    as the measurements behind the defaults found. Open MPI: always the MPI."""
     inst = installation.probe()
     mpich = inst.vendor == "MPICH"
     mpich5 = mpich and int(inst.version.split(".")[0]) >= 5
     cases = [[8, 128, 1 << 15, False], [8, 128, 1 << 15, True], [8, 8192, 1 << 15, False],
              [1024, 2048, 1 << 15, False], [8, 128, 4096, False], [1024, 2048, 1 << 18, False],
              [1024, 2048, 1 << 22, False], [4096, 8192, 1 << 15, False],
-             [256, 512, 1 << 16, True]]
-    want = [mpich, False, False, mpich5, False, mpich5, False, False, mpich5]
+             [256, 512, 1 << 16, True], [2480, 1 << 17, 1 << 17, False],
+             [2480, 1 << 17, 1 << 20, False]]
+    want = [mpich, False, False, mpich5, False, mpich5, False, False, mpich5, mpich5, False]
     assert packed_cases(cases, {"MPICOMM_MODEL": "builtin"}) == want
     # Nonblocking calls (an exchange, not a ping-pong): nested faces of 16 KiB or more
     # too, and page strides; under MPICH 5 every message under 8 KiB.

@@ -512,10 +512,13 @@ static double interpolate(const double *v, const double *lb, int nb, const doubl
 
 /* A table v[nb][nz][ns] at (x, z, y) on the grid lb[nb] x (a middle axis per block
  * row: mid + row * mid_step) x lt[ns]: per block row bilinear, then between the two
- * rows. */
+ * rows; or, with lowest, the lower of the two rows: an MPI changes its method at block
+ * lengths it was never measured at (in a 64 KiB message MPICH 5 loses 10x to packing on
+ * 64-byte blocks and nothing on 32-byte ones), so a length between two measured ones
+ * gains only what both gain. */
 static double table_value(const double *v, const double *lb, int nb, const double *mid,
                           int mid_step, int nz, const double *lt, int ns, double x, double z,
-                          double y)
+                          double y, int lowest)
 {
     double wx, value[2];
     int i;
@@ -526,7 +529,8 @@ static double table_value(const double *v, const double *lb, int nb, const doubl
         value[r] = interpolate(v + (int64_t) row * nz * ns, mid + row * mid_step, nz, lt, ns,
                                z, y);
     }
-    return (1 - wx) * value[0] + wx * value[1];
+    return lowest && wx > 0 && wx < 1 ? fmin(value[0], value[1])
+                                      : (1 - wx) * value[0] + wx * value[1];
 }
 
 /* A host table v[nb][nst][ns] at (log2 block, log2 stride, log2 total): each block row
@@ -534,7 +538,7 @@ static double table_value(const double *v, const double *lb, int nb, const doubl
 static double host_value(const double *v, double x, double z, double y)
 {
     return table_value(v, m.lblock, m.nb, m.laxis[0], MAXSTRIDES, m.nst, m.ltotal, m.ns, x,
-                       z, y);
+                       z, y, 1);
 }
 
 /* The construction's table: nested for an innermost repetition of at most NESTED
@@ -556,7 +560,8 @@ static int construction(int64_t leaf, int64_t blocks)
  * strides from 8 KiB (a 64^3 halo's 8-byte faces: 1.4x; a 2-D halo's columns 8 KiB
  * apart: 3-4x, benchmarks/codegen_bench.py). MPICH 5 also loses to packing on
  * blocks of 65 B to 2 KiB in messages of 8 KiB to 1 MiB sent alone (2.4x on 256-byte
- * rows), 8 to 64 KiB in an exchange (1.4x on a 64^3 halo's faces; a 128^3 halo's
+ * rows), and to 3 KiB in messages of at most 256 KiB (1.3x on NAS LU's 2480-byte rows,
+ * benchmarks/ddt_bench.py; 4 KiB rows gain nothing there), 8 to 64 KiB in an exchange (1.4x on a 64^3 halo's faces; a 128^3 halo's
  * 128 KiB faces it moves faster itself), and on the small point-to-point messages of
  * an exchange (a 26-neighbour halo's edges: 1.1-1.4x). MPICH 4.0's pack path lost 8x
  * on 2 KiB rows (benchmarks/fortran_bench.py): left to a measured model. Open MPI's derived-type sends
@@ -569,7 +574,9 @@ static int builtin_pack(int64_t block, int64_t stride, double bytes, int built, 
     if (bytes < 8192)
         return MPICH5 && !alone && !coll;
     if (block > 64)
-        return MPICH5 && block <= 2048 && bytes <= (alone ? 1 << 20 : 65536);
+        return MPICH5 && (alone ? (block <= 2048 && bytes <= 1 << 20) ||
+                                      (block <= 3072 && bytes <= 1 << 18)
+                                : block <= 2048 && bytes <= 65536);
     if (!alone)
         return built == LONG_ONLY || bytes >= 16384 || stride >= 8192;
     return built == LONG_ONLY && stride < 8192;
@@ -579,7 +586,8 @@ static int builtin_pack(int64_t block, int64_t stride, double bytes, int built, 
  * peer). */
 static double coll_value(const double *v, double x, double r, double y)
 {
-    return table_value(v, m.clblock, m.cnb, m.clranks, 0, m.cnr, m.cltotal, m.cns, x, r, y);
+    return table_value(v, m.clblock, m.cnb, m.clranks, 0, m.cnr, m.cltotal, m.cns, x, r, y,
+                       0);
 }
 
 /* The answer for a (block, stride, leaf count, bytes), interpolated once: a program
