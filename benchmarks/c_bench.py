@@ -13,7 +13,7 @@ MPICOMM_MODEL names) and with the pack method forced, in turn; each launch repor
 own best or median, and the table shows the median over the rounds of each variant (a
 launch on a shared 2-core machine now and then runs far faster or slower than the rest)
 and the ratios: the MPI's time over auto's, and auto's against the better of the MPI
-and pack.
+and pack; "packed" is the share of the calls with a non-contiguous type auto packed.
 """
 import argparse
 import json
@@ -60,6 +60,8 @@ def build(tmp):
 
 
 def launch(exe, args, variant):
+    """The launch's time in microseconds and, with the interposer, the share of the calls
+    with a non-contiguous type that it packed (MPICOMM_STATS of both ranks)."""
     cmd = [sys.executable, "-m", "mpicomm", "run", "-n", "2"]
     env = dict(os.environ)
     env.pop("LD_PRELOAD", None)
@@ -67,14 +69,19 @@ def launch(exe, args, variant):
         cmd.append("--no-interposer")
     else:
         env["MPICOMM_METHOD"] = variant
+        env["MPICOMM_STATS"] = "1"
     out = subprocess.run(cmd + ["--", exe, *args], capture_output=True, text=True, env=env)
     if out.returncode != 0 or "FAILED" in out.stdout:
         sys.exit(f"c_bench: {' '.join(cmd + [exe, *args])} ({variant}) failed:\n"
                  f"{out.stdout[-2000:]}{out.stderr[-2000:]}")
+    stats = [json.loads(ln.split(" ", 1)[1]) for ln in out.stderr.splitlines()
+             if ln.startswith("mpicomm-stats ")]
+    calls = sum(s["method_pack"] + s["method_passthrough"] for s in stats)
+    packed = sum(s["method_pack"] for s in stats) / calls if calls else 0.0
     m = re.search(r"([0-9.]+) ms per exchange", out.stdout)
     if m:
-        return float(m.group(1)) * 1e3
-    return float(re.search(r"^TIME \d+ \d+ \d+ ([0-9.]+)", out.stdout, re.M).group(1))
+        return float(m.group(1)) * 1e3, packed
+    return float(re.search(r"^TIME \d+ \d+ \d+ ([0-9.]+)", out.stdout, re.M).group(1)), packed
 
 
 def main(argv=None):
@@ -93,19 +100,24 @@ def main(argv=None):
         print(f"# {inst.vendor} {inst.version}, 2 ranks, C programs built with its mpicc; "
               f"median of {args.rounds} launches, microseconds")
         print(f"{'case':<38}{'MPI':>10}{'auto':>10}{'pack':>10}{'MPI/auto':>10}"
-              f"{'auto/best':>11}")
+              f"{'auto/best':>11}{'packed':>9}")
         for name, prog, cargs in cases:
-            times = {v: [] for v in VARIANTS}
+            times, packed = {v: [] for v in VARIANTS}, []
             for r in range(args.rounds):
                 for v in (VARIANTS if r % 2 == 0 else VARIANTS[::-1]):
-                    times[v].append(launch(exes[prog], cargs, v))
+                    t, share = launch(exes[prog], cargs, v)
+                    times[v].append(t)
+                    if v == "auto":
+                        packed.append(share)
             med = {v: statistics.median(t) for v, t in times.items()}
             row = {"case": name, **{f"{v}_us": med[v] for v in VARIANTS},
                    "auto_ratio": med["mpi"] / med["auto"],
-                   "auto_vs_best": min(med["mpi"], med["pack"]) / med["auto"]}
+                   "auto_vs_best": min(med["mpi"], med["pack"]) / med["auto"],
+                   "auto_packed": statistics.mean(packed)}
             rows.append(row)
             print(f"{name:<38}{med['mpi']:>10.1f}{med['auto']:>10.1f}{med['pack']:>10.1f}"
-                  f"{row['auto_ratio']:>9.2f}x{row['auto_vs_best']:>10.2f}x", flush=True)
+                  f"{row['auto_ratio']:>9.2f}x{row['auto_vs_best']:>10.2f}x"
+                  f"{100 * row['auto_packed']:>8.0f}%", flush=True)
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"mpi": f"{inst.vendor} {inst.version}", "rounds": args.rounds,

@@ -136,7 +136,9 @@ def c_programs():
         for mpi, _ in MPIS:
             got = {c["case"]: c for c in runs[mpi].get("cases", [])}.get(case)
             row += [MISSING] * 5 if got is None else [
-                _ms(got["mpi_us"], 1), _ms(got["auto_us"], 1), _ms(got["pack_us"], 1),
+                _ms(got["mpi_us"], 1),
+                _ms(got["auto_us"], 1) + ("ᵖ" if got.get("auto_packed") else ""),
+                _ms(got["pack_us"], 1),
                 f"{got['auto_ratio']:.2f}×", f"{got['auto_vs_best']:.2f}×"]
         rows.append(row)
     return _table(header, ["---"] + ["---:"] * 5 * len(MPIS), rows)
@@ -276,6 +278,10 @@ def _app_types(mpi):
     return " / ".join(_x(got.get(p)) for p in ("particles (LAMMPS)", "mesh boundary (SPECFEM3D)"))
 
 
+def _halos(mpi):
+    return [c for c in _cases(f"c-{mpi}.json") if c["case"].startswith("halo3d")]
+
+
 def _pencils(mpi):
     got = {c["case"]: c["auto_ratio"] for c in _cases(f"alltoall-{mpi}-4.json")}
     return " / ".join(_x(got.get(f"pencil {n}^3 alltoallw")) for n in (128, 256))
@@ -299,8 +305,14 @@ def _partial(mpi):
     return f"{got['funnel']['bytes'] / got['tree']['bytes']:.1f}× less"
 
 
-def _never_packs(mpi, text):
-    return text + (" (never packs)" if mpi == "openmpi" else "")
+def _never_packs(cases, text):
+    """text, and "(never packs)" where auto packed none of these cases (the share of calls
+    it packed, recorded by each benchmark)."""
+    cases = list(cases)
+    if cases and all("auto_packed" in c for c in cases) and \
+            not any(c["auto_packed"] for c in cases):
+        return text + " (never packs)"
+    return text
 
 
 # README's table of figures: (what, figure for an MPI).
@@ -308,18 +320,19 @@ README_ROWS = [
     ("`MPI_Pack` of halo faces and strided types, geometric mean (`pack_bench.py`)", _pack),
     ("point-to-point with `auto`, geometric mean of 19 cases (`p2p_bench.py`)",
      lambda m: _p2p(m) if m == "mpich" else
-     f"{_ratio(f'p2p-{m}.json', 'geomean_auto')} (never packs)"),
+     _never_packs(_cases(f"p2p-{m}.json"), _ratio(f"p2p-{m}.json", "geomean_auto"))),
     ("DDTBench's patterns, 2-rank ping-pong with `auto`, lowest / highest of 11 "
      "(`ddt_bench.py`)",
      lambda m: _lowest_highest(c["auto_vs_mpi"] for c in _cases(f"ddt-{m}.json"))),
     ("a C program's 3-D halo exchange (`examples/halo3d.c`, 64³ and 128³, 6 and 26 "
      "neighbours, 2 ranks), `auto` with the built-in defaults, lowest / highest of 4 "
      "(`c_bench.py`)",
-     lambda m: _never_packs(m, _lowest_highest(c["auto_ratio"] for c in _cases(f"c-{m}.json")
-                                                if c["case"].startswith("halo3d")))),
+     lambda m: _never_packs(_halos(m), _lowest_highest(c["auto_ratio"] for c in _halos(m)))),
     ("`MPI_Pack` of a particle list / a mesh boundary (`app_types_bench.py`)", _app_types),
     ("pencil transposes, `MPI_Alltoallw` with `auto`, 4 ranks, 128³ / 256³ "
-     "(`alltoall_bench.py`)", lambda m: _never_packs(m, _pencils(m))),
+     "(`alltoall_bench.py`)",
+     lambda m: _never_packs([c for c in _cases(f"alltoall-{m}-4.json")
+                             if c["case"].startswith("pencil")], _pencils(m))),
     ("fused allreduce of 1,000 × 1 KiB arrays, 4 ranks, against a loop of `Allreduce` / the "
      "hand-written concatenate-`Allreduce`-copy (`allreduce_bench.py`)",
      lambda m: _fused(m, "1000 arrays x 1 KiB")),

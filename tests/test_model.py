@@ -541,16 +541,22 @@ def test_builtin_defaults_follow_stride_and_construction():
     same face built of short nested vectors, or at page strides, left to the MPI in a
     ping-pong, as are small messages; under MPICH 5 blocks of 65 B to 2 KiB in messages
     of 8 KiB to 1 MiB too, to 3 KiB in messages to 256 KiB (8 to 64 KiB in an exchange),
-    as the measurements behind the defaults found. Open MPI: always the MPI."""
+    as the measurements behind the defaults found. Open MPI: the MPI, but for Open MPI
+    5's messages of 8 to 32 KiB of blocks of 128 to 512 B sent alone."""
     inst = installation.probe()
     mpich = inst.vendor == "MPICH"
-    mpich5 = mpich and int(inst.version.split(".")[0]) >= 5
+    major = int(inst.version.split(".")[0])
+    mpich5 = mpich and major >= 5
+    ompi5 = inst.vendor == "Open MPI" and major >= 5
     cases = [[8, 128, 1 << 15, False], [8, 128, 1 << 15, True], [8, 8192, 1 << 15, False],
              [1024, 2048, 1 << 15, False], [8, 128, 4096, False], [1024, 2048, 1 << 18, False],
              [1024, 2048, 1 << 22, False], [4096, 8192, 1 << 15, False],
              [256, 512, 1 << 16, True], [2480, 1 << 17, 1 << 17, False],
              [2480, 1 << 17, 1 << 20, False]]
     want = [mpich, False, False, mpich5, False, mpich5, False, False, mpich5, mpich5, False]
+    cases += [[256, 512, 1 << 14, False], [128, 2048, 1 << 15, True], [64, 128, 1 << 14, False],
+              [1024, 2048, 1 << 14, False], [256, 512, 1 << 16, False]]
+    want += [mpich5 or ompi5, mpich5 or ompi5, False, mpich5, mpich5]
     assert packed_cases(cases, {"MPICOMM_MODEL": "builtin"}) == want
     # Nonblocking calls (an exchange, not a ping-pong): nested faces of 16 KiB or more
     # too, and page strides; under MPICH 5 every message under 8 KiB.
