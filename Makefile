@@ -9,9 +9,11 @@ DEVICE_RANKS ?= 1 2 3
 CACHE := $(CURDIR)/.cache
 # What setup installs: PREREQS=all (make test: the Fortran and Slurm tests' Debian packages
 # too) or required (make demo: a compiler, venv and the Python headers only); EXTRAS, the
-# pip extras beside the MPI wheel (cuda: NVIDIA's compiler wheels for the device kernels).
+# pip extras beside the MPI wheel (cuda: NVIDIA's compiler wheels for the device kernels;
+# torch: PyTorch's CPU build, scripts/install_torch.sh).
 PREREQS ?= all
-EXTRAS ?= test,cuda
+EXTRAS ?= test,cuda,torch
+comma := ,
 
 export MPICOMM_CACHE_DIR := $(CACHE)/build
 # Open MPI refuses root and more ranks than cores unless told; mpicomm run sets these
@@ -37,6 +39,7 @@ $(MPIS:%=setup-%): setup-%: prereqs
 	@test -x $(call venv,$*)/bin/python || $(PYTHON) -m venv $(call venv,$*)
 	$(call venv,$*)/bin/python -m pip install -q --upgrade pip
 	rm -rf build    # setuptools' in-tree build folder would ship files moved since
+	$(if $(filter torch,$(subst $(comma), ,$(EXTRAS))),sh scripts/install_torch.sh $(call venv,$*)/bin/python)
 	$(call venv,$*)/bin/python -m pip install -q ".[$*,$(EXTRAS)]"
 	$(call venv,$*)/bin/mpicomm build
 	$(call venv,$*)/bin/python tests/support/fetch_mpi4py_suite.py $(CACHE) >/dev/null

@@ -1,0 +1,356 @@
+"""Data-parallel PyTorch training over MPI, named and used as Horovod's.
+
+    >>> import torch
+    >>> import mpicomm.torch as mt
+    >>> model = torch.nn.Linear(8, 2)
+    >>> opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    >>> mt.broadcast_parameters(model, root=0)           # every rank starts alike
+    >>> opt = mt.DistributedOptimizer(opt, model.named_parameters())
+    >>> mt.broadcast_optimizer_state(opt, root=0)
+    >>> x, y = torch.randn(16, 8), torch.randn(16, 2)
+    >>> opt.zero_grad()
+    >>> torch.nn.functional.mse_loss(model(x), y).backward()   # reductions start here
+    >>> opt.step()                                       # the average of every rank's
+
+DistributedOptimizer averages the gradients across the ranks of its communicator before
+the wrapped optimizer steps. Parameters are grouped, in the reverse of their order (the
+order backward produces their gradients), into buckets of about bucket_bytes; a hook on
+each parameter counts its gradient in, and a bucket whose gradients are all in starts its
+fused nonblocking reduction (mpicomm.collectives.iallreduce_fused, on a communicator of
+its own) while backward goes on with the earlier layers, as DistributedDataParallel's
+buckets do. Buckets start in the same order on every rank; step() (or synchronize())
+starts any left and waits for all.
+
+mode="partial" tolerates stragglers instead: at step() the gradients are reduced along
+mpicomm's deadline-aware tree (mpicomm.collectives.PartialAllreduce): a rank whose
+gradients miss the deadline is left out of that step, the average is over the ranks that
+arrived, every rank (the late one too) steps with that same average, and the step's
+PartialResult (included, missed, waited_s) is kept in `last_result`.
+
+Tensors on the CPU are reduced through numpy views of their memory; CUDA tensors are
+passed as device arrays (__cuda_array_interface__), which mpicomm's fused reduction moves
+on the device where the interposer is loaded (`mpicomm run`), or through host copies.
+torch is imported by this module only: `import mpicomm` does not need it.
+"""
+import contextlib
+import pickle
+
+import numpy as np
+import torch
+from mpi4py import MPI
+
+from mpicomm.collectives import PartialAllreduce, iallreduce_fused
+
+__all__ = ["broadcast_parameters", "broadcast_optimizer_state", "DistributedOptimizer",
+           "DEFAULT_BUCKET_BYTES"]
+
+DEFAULT_BUCKET_BYTES = 4 << 20
+_NUMPY = {torch.float16, torch.float32, torch.float64, torch.int32, torch.int64}
+
+
+def _named_tensors(params):
+    """(name, tensor) pairs of a Module, a state_dict, (name, tensor) pairs or tensors."""
+    if isinstance(params, torch.nn.Module):
+        return list(params.state_dict(keep_vars=True).items())
+    if isinstance(params, dict):
+        return list(params.items())
+    pairs = []
+    for i, item in enumerate(params):
+        if isinstance(item, tuple) and len(item) == 2:
+            pairs.append((str(item[0]), item[1]))
+        elif isinstance(item, torch.Tensor):
+            pairs.append((str(i), item))
+        else:
+            raise TypeError(f"expected a Module, a state_dict, (name, tensor) pairs or "
+                            f"tensors; item {i} is {type(item).__name__}")
+    return pairs
+
+
+def _agree_or_raise(comm, mine, root, what):
+    """Every rank compares its own description with root's; all raise if any differs."""
+    theirs = comm.bcast(mine, root=root)
+    bad = comm.allreduce(int(mine != theirs), op=MPI.SUM)
+    if bad:
+        raise ValueError(f"{what} differ between ranks ({bad} of {comm.Get_size()} ranks "
+                         f"differ from rank {root}); every rank must pass the same")
+
+
+def broadcast_parameters(params, root=0, comm=None):
+    """Overwrite every rank's tensors with root's, in place: a Module (its parameters and
+    buffers), a state_dict, or (name, tensor) pairs such as model.named_parameters().
+    Collective over comm (default COMM_WORLD). Raises ValueError on every rank, changing
+    nothing, where the ranks' names, shapes or dtypes differ."""
+    comm = comm or MPI.COMM_WORLD
+    pairs = _named_tensors(params)
+    _agree_or_raise(comm, [(n, tuple(t.shape), str(t.dtype)) for n, t in pairs], root,
+                    "the tensors' names, shapes or dtypes")
+    # One broadcast per dtype of every tensor's bytes, packed in order.
+    by_dtype = {}
+    for _, t in pairs:
+        by_dtype.setdefault(t.dtype, []).append(t)
+    with torch.no_grad():
+        for dtype, tensors in by_dtype.items():
+            flat = torch.cat([t.detach().reshape(-1).cpu() for t in tensors]) \
+                if comm.Get_rank() == root else \
+                torch.empty(sum(t.numel() for t in tensors), dtype=dtype)
+            comm.Bcast(flat.view(torch.uint8).numpy() if flat.numel() else
+                       np.empty(0, np.uint8), root=root)
+            at = 0
+            for t in tensors:
+                t.copy_(flat[at:at + t.numel()].view(t.shape))
+                at += t.numel()
+
+
+def _to_cpu(obj):
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().cpu()
+    if isinstance(obj, dict):
+        return {k: _to_cpu(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_to_cpu(v) for v in obj)
+    return obj
+
+
+def broadcast_optimizer_state(optimizer, root=0, comm=None):
+    """Give every rank root's optimizer state (its state_dict: momentum buffers, step
+    counts, learning rates), loaded into each rank's optimizer. Collective over comm;
+    the optimizers must hold the same parameters in the same groups (ValueError on every
+    rank otherwise)."""
+    comm = comm or MPI.COMM_WORLD
+    _agree_or_raise(comm, [[tuple(p.shape) for p in g["params"]]
+                           for g in optimizer.param_groups], root,
+                    "the optimizers' parameter groups")
+    state = pickle.dumps(_to_cpu(optimizer.state_dict())) if comm.Get_rank() == root else None
+    state = comm.bcast(state, root=root)
+    if comm.Get_rank() != root:
+        optimizer.load_state_dict(pickle.loads(state))   # moved to each parameter's device
+
+
+class _Bucket:
+    """Parameters reduced together, on a communicator of their own."""
+
+    def __init__(self, params, comm):
+        self.params = params
+        self.comm = comm.Dup()
+        self.waiting = 0                     # gradients still to come this step
+        self.request = None                  # the reduction in flight
+        self.zeroed = []                     # parameters given zeros (no gradient here)
+        self.staged = []                     # (parameter, CPU copy) reduced as copies
+        self.summed = False                  # reduced as a sum (device tensors), not averaged
+
+    def arrays(self, partial=False):
+        """The gradients as arrays to reduce: numpy views of CPU tensors, CUDA tensors
+        themselves (a device array each), float32 or float64 copies of the rest."""
+        out = []
+        for p in self.params:
+            if p.grad is None:
+                p.grad = torch.zeros_like(p)
+                self.zeroed.append(p)
+            g = p.grad
+            if g.device.type == "cpu" and g.dtype in _NUMPY and g.is_contiguous():
+                out.append(g.numpy())
+            elif g.device.type == "cuda" and not partial and g.is_contiguous():
+                out.append(g)
+                self.summed = True
+            else:
+                copy = g.detach().to("cpu", torch.float64 if g.dtype == torch.float64
+                                     else torch.float32).contiguous()
+                self.staged.append((p, copy))
+                out.append(copy.numpy())
+        return out
+
+    def start(self):
+        arrays = self.arrays()
+        self.request = iallreduce_fused(arrays, op="sum" if self.summed else "average",
+                                        comm=self.comm)
+
+    def finish(self):
+        """After the reduction: copies copied back, a sum (device tensors: mpicomm
+        averages on the device only CuPy arrays) divided, and a parameter that had no
+        gradient on any rank given none."""
+        for p, copy in self.staged:
+            p.grad.copy_(copy)
+        if self.summed:
+            torch._foreach_div_([p.grad for p in self.params], float(self.comm.Get_size()))
+        for p in self.zeroed:
+            if not torch.count_nonzero(p.grad):
+                p.grad = None
+        self.staged, self.zeroed, self.summed = [], [], False
+
+
+class _DistributedOptimizer:
+    """The methods DistributedOptimizer adds to the wrapped optimizer's class (a base
+    before it: super() is the optimizer's own)."""
+
+    def _mc_setup(self, named_parameters, comm, mode, backward_passes_per_step,
+                  bucket_bytes, deadline_s, min_ranks, timeout_s):
+        # 1. Which parameters: the named ones (checked to be the optimizer's), else all
+        #    the optimizer holds; the same names on every rank.
+        held = [p for g in self.param_groups for p in g["params"]]
+        if named_parameters is not None:
+            named = list(named_parameters)
+            if any(not (isinstance(x, tuple) and len(x) == 2) for x in named):
+                raise TypeError("named_parameters: expected (name, parameter) pairs, as "
+                                "model.named_parameters() gives")
+            ids = {id(p) for p in held}
+            extra = [n for n, p in named if id(p) not in ids]
+            if extra:
+                raise ValueError(f"named_parameters has parameters the optimizer does not "
+                                 f"hold: {', '.join(extra[:5])}")
+            names = {id(p): n for n, p in named}
+        else:
+            names = {}
+        params = [p for p in held if p.requires_grad]
+        self._mc_names = [names.get(id(p), f"param.{i}") for i, p in enumerate(params)]
+        _agree_or_raise(comm, [(n, tuple(p.shape), str(p.dtype))
+                               for n, p in zip(self._mc_names, params)], 0,
+                        "the parameters' names, shapes or dtypes")
+        # 2. Buckets, in the reverse of the parameters' order, of about bucket_bytes.
+        self._mc_comm, self._mc_mode = comm, mode
+        self._mc_passes, self._mc_size = backward_passes_per_step, comm.Get_size()
+        self._mc_deadline, self._mc_min, self._mc_timeout = deadline_s, min_ranks, timeout_s
+        self._mc_buckets, current, size = [], [], 0
+        for p in reversed(params):
+            if current and size + p.numel() * p.element_size() > bucket_bytes:
+                self._mc_buckets.append(current)
+                current, size = [], 0
+            current.append(p)
+            size += p.numel() * p.element_size()
+        if current:
+            self._mc_buckets.append(current)
+        self._mc_buckets = [_Bucket(b, comm) for b in self._mc_buckets]
+        self._mc_of = {id(p): b for b in self._mc_buckets for p in b.params}
+        self._mc_partial = PartialAllreduce(comm) if mode == "partial" else None
+        self.last_result = None
+        self._mc_skip = False
+        self._mc_reset()
+        # 3. A hook per parameter, called once its gradient is accumulated.
+        self._mc_hooks = [p.register_post_accumulate_grad_hook(self._mc_ready)
+                          for p in params]
+
+    def _mc_reset(self):
+        self._mc_counts = {}
+        self._mc_next = 0                    # the next bucket to start
+        for b in self._mc_buckets:
+            b.waiting = len(b.params)
+        self._mc_started = False
+
+    def _mc_ready(self, p):
+        """A parameter's gradient is in: count it; start every bucket, in order, whose
+        gradients are all in (all of them from the last of backward_passes_per_step)."""
+        n = self._mc_counts.get(id(p), 0) + 1
+        self._mc_counts[id(p)] = n
+        if n != self._mc_passes:
+            return
+        self._mc_started = True
+        bucket = self._mc_of[id(p)]
+        bucket.waiting -= 1
+        if self._mc_mode == "allreduce":
+            while (self._mc_next < len(self._mc_buckets) and
+                   self._mc_buckets[self._mc_next].waiting == 0):
+                self._mc_start(self._mc_buckets[self._mc_next])
+
+    def _mc_start(self, bucket):
+        bucket.start()
+        self._mc_next += 1
+
+    def synchronize(self):
+        """Finish this step's reductions: start those not started (parameters without
+        a gradient here count as zeros; one without a gradient on every rank keeps
+        none) and wait for all. step() calls it unless inside skip_synchronize()."""
+        if self._mc_mode == "partial":
+            self._mc_reduce_partial()
+        else:
+            while self._mc_next < len(self._mc_buckets):
+                self._mc_start(self._mc_buckets[self._mc_next])
+            for b in self._mc_buckets:
+                b.request.wait()
+                b.request = None
+                b.finish()
+        self._mc_reset()
+
+    def _mc_reduce_partial(self):
+        arrays = []
+        for b in self._mc_buckets:
+            arrays += b.arrays(partial=True)
+        self.last_result = self._mc_partial.allreduce(
+            arrays, self._mc_deadline, self._mc_min, op="average", timeout_s=self._mc_timeout)
+        for b in self._mc_buckets:
+            b.finish()
+
+    @contextlib.contextmanager
+    def skip_synchronize(self):
+        """Inside, step() does not synchronize: for a synchronize() called before it
+        (to clip the averaged gradients, say)."""
+        self._mc_skip = True
+        try:
+            yield
+        finally:
+            self._mc_skip = False
+
+    def step(self, closure=None):
+        """Average the gradients across the ranks (unless skip_synchronize()), then
+        the wrapped optimizer's step."""
+        if not self._mc_skip:
+            self.synchronize()
+        return super().step(closure)
+
+    def zero_grad(self, set_to_none=True):
+        if any(b.request is not None for b in self._mc_buckets) or self._mc_started:
+            raise RuntimeError("zero_grad() while gradients are being reduced: call step() "
+                               "or synchronize() first")
+        return super().zero_grad(set_to_none=set_to_none)
+
+    def close(self):
+        """Remove the hooks and free the communicators (collective over comm)."""
+        for h in self._mc_hooks:
+            h.remove()
+        self._mc_hooks = []
+        for b in self._mc_buckets:
+            b.comm.Free()
+        if self._mc_partial is not None:
+            self._mc_partial.close()
+        self._mc_buckets = []
+
+
+def DistributedOptimizer(optimizer, named_parameters=None, comm=None, mode="allreduce",
+                         backward_passes_per_step=1, bucket_bytes=DEFAULT_BUCKET_BYTES,
+                         deadline_s=None, min_ranks=None, timeout_s=None):
+    """Wrap a torch.optim optimizer so that step() applies the gradients averaged across
+    the ranks of comm (default COMM_WORLD); collective over comm (every rank wraps the
+    same parameters; ValueError on every rank otherwise).
+
+    The result is an instance of the optimizer's own class (isinstance holds, its state
+    and parameter groups are the original's) with synchronize(), skip_synchronize() and
+    close() added. named_parameters: model.named_parameters() (names for the checks;
+    default: every parameter the optimizer holds). mode: "allreduce" (reductions start
+    during backward, bucket by bucket) or "partial" (deadline_s: seconds the root waits
+    for late ranks' gradients; min_ranks: contributions to wait for whatever the
+    deadline, default every rank but one; timeout_s: never longer). backward_passes_per_step:
+    gradients accumulated locally over this many backward passes before they are
+    reduced (their sum, as Horovod's). bucket_bytes: the size of a bucket (default 4 MiB)."""
+    comm = comm or MPI.COMM_WORLD
+    if mode not in ("allreduce", "partial"):
+        raise ValueError(f"mode must be 'allreduce' or 'partial', got {mode!r}")
+    if not (isinstance(backward_passes_per_step, int) and backward_passes_per_step >= 1):
+        raise ValueError(f"backward_passes_per_step must be a whole number >= 1, got "
+                         f"{backward_passes_per_step!r}")
+    if not (isinstance(bucket_bytes, int) and bucket_bytes >= 1):
+        raise ValueError(f"bucket_bytes must be a positive number of bytes, got "
+                         f"{bucket_bytes!r}")
+    if mode == "partial":
+        if deadline_s is None or not deadline_s >= 0:
+            raise ValueError(f"mode='partial' needs deadline_s >= 0 seconds, got "
+                             f"{deadline_s!r}")
+        min_ranks = max(1, comm.Get_size() - 1) if min_ranks is None else min_ranks
+        if not 1 <= min_ranks <= comm.Get_size():
+            raise ValueError(f"min_ranks must be between 1 and {comm.Get_size()}, got "
+                             f"{min_ranks!r}")
+    if isinstance(optimizer, _DistributedOptimizer):
+        raise ValueError("the optimizer is already a DistributedOptimizer")
+    cls = type(optimizer.__class__.__name__, (_DistributedOptimizer, optimizer.__class__), {})
+    wrapped = cls.__new__(cls)
+    wrapped.__dict__.update(optimizer.__dict__)
+    wrapped._mc_setup(named_parameters, comm, mode, backward_passes_per_step, bucket_bytes,
+                      deadline_s, min_ranks, timeout_s)
+    return wrapped

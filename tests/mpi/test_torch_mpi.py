@@ -1,0 +1,237 @@
+"""mpicomm.torch at any rank count (make test runs 1 and 2 ranks;
+tests/test_collectives_launch.py 3 and 4): every rank's model after DistributedOptimizer's steps is the model a
+single process gets from the average of every rank's gradients.
+
+Each rank draws its own batch from a generator every rank seeds alike, so the reference
+(the same model stepped by a plain optimizer on the mean of the per-rank losses) can be
+computed on every rank. Floating-point sums in another order differ in the last bits:
+the comparison allows 1e-6.
+"""
+import time
+
+import pytest
+from mpi4py import MPI
+
+torch = pytest.importorskip("torch", reason="mpicomm.torch needs torch (the [torch] extra)")
+mt = pytest.importorskip("mpicomm.torch")
+
+COMM = MPI.COMM_WORLD
+RANK, SIZE = COMM.Get_rank(), COMM.Get_size()
+TOL = 1e-6
+
+
+def make_model(seed=RANK):
+    torch.manual_seed(seed)
+    return torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.ReLU(),
+                               torch.nn.Linear(16, 16), torch.nn.Tanh(),
+                               torch.nn.Linear(16, 2))
+
+
+def batches(steps, seed=7, per_rank=4):
+    g = torch.Generator().manual_seed(seed)
+    return [[(torch.randn(per_rank, 8, generator=g), torch.randn(per_rank, 2, generator=g))
+             for _ in range(SIZE)] for _ in range(steps)]
+
+
+def loss(model, x, y):
+    return torch.nn.functional.mse_loss(model(x), y)
+
+
+def reference(model, make_opt, data, passes=1):
+    """A copy of model stepped on the mean over ranks of each rank's loss (the sum over
+    the passes of a step, as gradients accumulate)."""
+    ref = make_model()
+    ref.load_state_dict(model.state_dict())
+    opt = make_opt(ref.parameters())
+    for step in data:
+        opt.zero_grad()
+        for _ in range(passes):
+            (sum(loss(ref, x, y) for x, y in step) / SIZE).backward()
+        opt.step()
+    return ref
+
+
+def max_diff(a, b):
+    return max((p - q).abs().max().item() for p, q in zip(a.parameters(), b.parameters()))
+
+
+def same_everywhere(model):
+    """Every rank's parameters equal rank 0's, bit for bit."""
+    flat = torch.cat([p.detach().reshape(-1) for p in model.parameters()])
+    return COMM.allreduce(int(not torch.equal(flat, COMM.bcast(flat))), op=MPI.SUM) == 0
+
+
+@pytest.mark.parametrize("bucket_bytes", [1, 600, mt.DEFAULT_BUCKET_BYTES])
+@pytest.mark.parametrize("optimizer", ["sgd-momentum", "adam"])
+def test_steps_equal_the_average_of_every_ranks_gradients(bucket_bytes, optimizer):
+    def make_opt(params):
+        if optimizer == "adam":
+            return torch.optim.Adam(params, lr=0.01)
+        return torch.optim.SGD(params, lr=0.1, momentum=0.9)
+
+    model = make_model()
+    mt.broadcast_parameters(model, root=0)
+    opt = mt.DistributedOptimizer(make_opt(model.parameters()), model.named_parameters(),
+                                  bucket_bytes=bucket_bytes)
+    assert isinstance(opt, type(make_opt(make_model().parameters())))
+    data = batches(4)
+    ref = reference(model, make_opt, data)
+    for step in data:
+        opt.zero_grad()
+        loss(model, *step[RANK]).backward()
+        opt.step()
+    assert max_diff(model, ref) < TOL
+    assert same_everywhere(model)
+    opt.close()
+
+
+def test_buckets_start_during_backward_in_order():
+    """One bucket per parameter: each starts as backward produces its gradient, the last
+    layer's first; by the end of backward every one is in flight, before step()."""
+    model = make_model()
+    opt = mt.DistributedOptimizer(torch.optim.SGD(model.parameters(), lr=0.1),
+                                  model.named_parameters(), bucket_bytes=1)
+    params = list(model.parameters())
+    assert [b.params for b in opt._mc_buckets] == [[p] for p in reversed(params)]
+    started = []
+    for i, b in enumerate(opt._mc_buckets):
+        b.start = (lambda b=b, i=i: (started.append(i), type(b).start(b)))
+    loss(model, *batches(1)[0][RANK]).backward()
+    assert started == list(range(len(params)))
+    assert all(b.request is not None for b in opt._mc_buckets)
+    with pytest.raises(RuntimeError, match="being reduced"):
+        opt.zero_grad()
+    opt.step()
+    assert all(b.request is None for b in opt._mc_buckets)
+    opt.close()
+
+
+def test_backward_passes_per_step_sum_the_passes_first():
+    model = make_model()
+    mt.broadcast_parameters(model)
+    opt = mt.DistributedOptimizer(torch.optim.SGD(model.parameters(), lr=0.05),
+                                  model.named_parameters(), backward_passes_per_step=2)
+    data = batches(3)
+    ref = reference(model, lambda p: torch.optim.SGD(p, lr=0.05), data, passes=2)
+    for step in data:
+        opt.zero_grad()
+        loss(model, *step[RANK]).backward()
+        assert all(b.request is None for b in opt._mc_buckets)   # one pass: nothing yet
+        loss(model, *step[RANK]).backward()
+        opt.step()
+    assert max_diff(model, ref) < TOL
+    opt.close()
+
+
+def test_parameters_without_gradients():
+    """A layer used on rank 0 only is reduced with zeros from the others (its gradient:
+    rank 0's over the rank count); one no rank uses keeps no gradient."""
+    torch.manual_seed(0)
+    used, sometimes, never = (torch.nn.Linear(4, 4) for _ in range(3))
+    params = [*used.parameters(), *sometimes.parameters(), *never.parameters()]
+    opt = mt.DistributedOptimizer(torch.optim.SGD(params, lr=0.1), bucket_bytes=1)
+    x = torch.ones(2, 4)
+    out = used(x).sum() + (sometimes(x).sum() if RANK == 0 else 0)
+    out.backward()
+    alone = sometimes.weight.grad.clone() if RANK == 0 else None
+    opt.synchronize()
+    assert never.weight.grad is None and never.bias.grad is None
+    assert torch.allclose(sometimes.weight.grad, COMM.bcast(alone) / SIZE)
+    with opt.skip_synchronize():
+        opt.step()
+    opt.close()
+
+
+def test_broadcast_parameters_and_optimizer_state():
+    model = make_model()                      # different on every rank
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    if RANK == 0:                              # root has momentum buffers, others none
+        loss(model, *batches(1)[0][0]).backward()
+        opt.step()
+    mt.broadcast_parameters(model.state_dict(), root=0)
+    mt.broadcast_optimizer_state(opt, root=0)
+    assert same_everywhere(model)
+    bufs = [opt.state[p]["momentum_buffer"] for p in model.parameters()]
+    flat = torch.cat([b.reshape(-1) for b in bufs])
+    assert torch.equal(flat, COMM.bcast(flat))
+    # named_parameters pairs, and a mismatch raised on every rank, changing nothing.
+    mt.broadcast_parameters(list(model.named_parameters()), root=0)
+    other = torch.nn.Linear(3, 3) if RANK == SIZE - 1 and SIZE > 1 else make_model(1)
+    before = [p.detach().clone() for p in other.parameters()]
+    if SIZE > 1:
+        with pytest.raises(ValueError, match="differ between ranks"):
+            mt.broadcast_parameters(other, root=0)
+        assert all(torch.equal(a, b) for a, b in zip(before, other.parameters()))
+
+
+def test_two_models_in_one_process():
+    a, b = make_model(), make_model(100 + RANK)
+    for m in (a, b):
+        mt.broadcast_parameters(m)
+    oa = mt.DistributedOptimizer(torch.optim.SGD(a.parameters(), lr=0.1), a.named_parameters())
+    ob = mt.DistributedOptimizer(torch.optim.SGD(b.parameters(), lr=0.2), b.named_parameters())
+    data = batches(3)
+    ra = reference(a, lambda p: torch.optim.SGD(p, lr=0.1), data)
+    rb = reference(b, lambda p: torch.optim.SGD(p, lr=0.2), data)
+    for step in data:              # interleaved: both backward, then both steps
+        oa.zero_grad()
+        ob.zero_grad()
+        loss(a, *step[RANK]).backward()
+        loss(b, *step[RANK]).backward()
+        ob.step()
+        oa.step()
+    assert max_diff(a, ra) < TOL and max_diff(b, rb) < TOL
+    oa.close()
+    ob.close()
+
+
+def test_partial_leaves_a_late_rank_out_and_every_rank_steps_alike():
+    model = make_model()
+    mt.broadcast_parameters(model)
+    opt = mt.DistributedOptimizer(torch.optim.SGD(model.parameters(), lr=0.1),
+                                  model.named_parameters(), mode="partial", deadline_s=0.2,
+                                  min_ranks=max(1, SIZE - 1))
+    data = batches(2)
+    late = SIZE - 1 if SIZE > 1 else None
+    # Step 0: the last rank sleeps far past the deadline.
+    opt.zero_grad()
+    loss(model, *data[0][RANK]).backward()
+    if RANK == late:
+        time.sleep(0.8)
+    opt.step()
+    res = opt.last_result
+    included = list(range(SIZE - 1)) if late is not None else [0]
+    assert list(res.included) == included
+    assert same_everywhere(model)
+    # Step 1: everyone in time: the full average.
+    before = make_model()
+    before.load_state_dict(model.state_dict())
+    ref_opt = torch.optim.SGD(before.parameters(), lr=0.1)
+    (sum(loss(before, *data[1][r]) for r in range(SIZE)) / SIZE).backward()
+    ref_opt.step()
+    opt.zero_grad()
+    loss(model, *data[1][RANK]).backward()
+    opt.step()
+    assert list(opt.last_result.included) == list(range(SIZE))
+    assert max_diff(model, before) < TOL
+    opt.close()
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"mode": "ring"}, "mode must be"),
+    ({"backward_passes_per_step": 0}, "backward_passes_per_step"),
+    ({"bucket_bytes": 0}, "bucket_bytes"),
+    ({"mode": "partial"}, "deadline_s"),
+    ({"mode": "partial", "deadline_s": 0.1, "min_ranks": SIZE + 1}, "min_ranks"),
+])
+def test_bad_arguments_are_named(kwargs, match):
+    model = make_model()
+    with pytest.raises(ValueError, match=match):
+        mt.DistributedOptimizer(torch.optim.SGD(model.parameters(), lr=0.1), **kwargs)
+
+
+def test_named_parameters_must_be_the_optimizers():
+    model, other = make_model(), torch.nn.Linear(2, 2)
+    with pytest.raises(ValueError, match="does not hold"):
+        mt.DistributedOptimizer(torch.optim.SGD(model.parameters(), lr=0.1),
+                                other.named_parameters())
