@@ -27,10 +27,12 @@ SOURCE_DIRS = ["include", "core", "device", "wrap", "internal", "fortran", "pyth
 
 setup(
     packages=["mpicomm", "mpicomm.codegen", "mpicomm.collectives", "mpicomm.coding",
-              "mpicomm._interposer"]
+              "mpicomm.datasets", "mpicomm._interposer"]
     + [f"mpicomm._interposer.{d}" for d in SOURCE_DIRS],
     package_dir={"mpicomm._interposer": "interposer", "mpicomm._interposer.codegen": "codegen"},
-    package_data={f"mpicomm._interposer.{d}": ["*.c", "*.h", "*.cu", "*.py"] for d in SOURCE_DIRS},
+    package_data={"mpicomm.datasets": ["*.csv.gz"],
+                  **{f"mpicomm._interposer.{d}": ["*.c", "*.h", "*.cu", "*.py"]
+                     for d in SOURCE_DIRS}},
     cffi_modules=["codegen/build_core.py:ffibuilder"],
     zip_safe=False,
 )

@@ -5,7 +5,7 @@ figure in them is a measured one.
     python docs/tables.py OUTDIR              the tables the pages include
     python docs/tables.py --readme README.md  README's table of figures, written anew
 """
-import sys
+import argparse
 from pathlib import Path
 
 from plots import _load
@@ -625,14 +625,19 @@ def write(outdir):
 
 
 def main(argv=None):
-    argv = sys.argv[1:] if argv is None else argv
-    if len(argv) == 2 and argv[0] == "--readme":
-        path = Path(argv[1])
+    ap = argparse.ArgumentParser(description="Write the documentation's tables and figures "
+                                 "from benchmarks/results (conf.py does it at every build).")
+    ap.add_argument("outdir", nargs="?", help="the folder to write them into")
+    ap.add_argument("--readme", metavar="README.md",
+                    help="rewrite README's table of figures in this file instead")
+    args = ap.parse_args(argv)
+    if args.readme:
+        path = Path(args.readme)
         path.write_text(readme_with_table(path.read_text()))
         return
-    if len(argv) != 1:
-        sys.exit("usage: tables.py OUTDIR | --readme README.md")
-    for name in write(argv[0]):
+    if not args.outdir:
+        ap.error("name the folder to write into, or --readme README.md")
+    for name in write(args.outdir):
         print(name)
 
 

@@ -15,11 +15,16 @@
 DistributedOptimizer averages the gradients across the ranks of its communicator before
 the wrapped optimizer steps. Parameters are grouped, in the reverse of their order (the
 order backward produces their gradients), into buckets of about bucket_bytes; a hook on
-each parameter counts its gradient in, and a bucket whose gradients are all in starts its
-fused nonblocking reduction (mpicomm.collectives.iallreduce_fused, on a communicator of
-its own) while backward goes on with the earlier layers, as DistributedDataParallel's
-buckets do. Buckets start in the same order on every rank; step() (or synchronize())
-starts any left and waits for all.
+each parameter counts its gradient in, and a bucket whose gradients are all in is handed
+to a reduction thread (Horovod's background thread) that reduces the buckets one after
+another, in the same order on every rank, with this library's tuned allreduce
+(mpicomm.collectives.tuning) on a communicator of its own, while backward goes on with
+the earlier layers, as DistributedDataParallel's buckets do. A bucket of several
+gradients is copied into one buffer (divided by the number of ranks on the way) and
+back; a bucket of one gradient on the CPU is reduced where it is. step() (or
+synchronize()) hands over any bucket left and waits for all. Without
+MPI_THREAD_MULTIPLE, or with MPICOMM_PROGRESS_THREAD=0, the buckets are reduced in the
+caller's thread at step().
 
 mode="partial" tolerates stragglers instead: at step() the gradients are reduced along
 mpicomm's deadline-aware tree (mpicomm.collectives.PartialAllreduce): a rank whose
@@ -27,19 +32,22 @@ gradients miss the deadline is left out of that step, the average is over the ra
 arrived, every rank (the late one too) steps with that same average, and the step's
 PartialResult (included, missed, waited_s) is kept in `last_result`.
 
-Tensors on the CPU are reduced through numpy views of their memory; CUDA tensors are
-passed as device arrays (__cuda_array_interface__), which mpicomm's fused reduction moves
-on the device where the interposer is loaded (`mpicomm run`), or through host copies.
+Tensors on the CPU are reduced through numpy views of their memory; CUDA gradients are
+reduced in a device buffer handed to the MPI where the interposer is loaded (`mpicomm
+run`), which stages it or gives it to a CUDA-aware MPI, else through a CPU copy.
 torch is imported by this module only: `import mpicomm` does not need it.
 """
 import contextlib
 import pickle
+import queue
+import threading
 
 import numpy as np
 import torch
 from mpi4py import MPI
 
-from mpicomm.collectives import PartialAllreduce, iallreduce_fused
+from mpicomm import interposer
+from mpicomm.collectives import PartialAllreduce, progress, tuning
 
 __all__ = ["broadcast_parameters", "broadcast_optimizer_state", "DistributedOptimizer",
            "DEFAULT_BUCKET_BYTES"]
@@ -127,55 +135,126 @@ def broadcast_optimizer_state(optimizer, root=0, comm=None):
 
 
 class _Bucket:
-    """Parameters reduced together, on a communicator of their own."""
+    """Parameters reduced together: their gradients copied (pre-divided) into one flat
+    buffer, or reduced where they are when the bucket is one tensor on the CPU."""
 
-    def __init__(self, params, comm):
+    def __init__(self, params):
         self.params = params
-        self.comm = comm.Dup()
-        self.waiting = 0                     # gradients still to come this step
-        self.request = None                  # the reduction in flight
         self.zeroed = []                     # parameters given zeros (no gradient here)
-        self.staged = []                     # (parameter, CPU copy) reduced as copies
-        self.summed = False                  # reduced as a sum (device tensors), not averaged
+        self.flat = {}                       # (dtype, device) -> (buffer, views)
+        self.done = threading.Event()
+        self.done.set()
+        self.error = None
 
-    def arrays(self, partial=False):
-        """The gradients as arrays to reduce: numpy views of CPU tensors, CUDA tensors
-        themselves (a device array each), float32 or float64 copies of the rest."""
-        out = []
+    def fill(self):
+        """Zeros for parameters without a gradient here; the gradients."""
         for p in self.params:
             if p.grad is None:
                 p.grad = torch.zeros_like(p)
                 self.zeroed.append(p)
-            g = p.grad
-            if g.device.type == "cpu" and g.dtype in _NUMPY and g.is_contiguous():
-                out.append(g.numpy())
-            elif g.device.type == "cuda" and not partial and g.is_contiguous():
-                out.append(g)
-                self.summed = True
-            else:
-                copy = g.detach().to("cpu", torch.float64 if g.dtype == torch.float64
-                                     else torch.float32).contiguous()
-                self.staged.append((p, copy))
-                out.append(copy.numpy())
-        return out
+        return [p.grad for p in self.params]
 
-    def start(self):
-        arrays = self.arrays()
-        self.request = iallreduce_fused(arrays, op="sum" if self.summed else "average",
-                                        comm=self.comm)
+    def reduce(self, comm, device_ok):
+        """Sum the bucket's gradients, each divided by the ranks first, over comm (this
+        library's tuned allreduce on the CPU); CUDA gradients on the device where the
+        interposer serves device buffers (device_ok), else through a CPU copy."""
+        grads, scale = self.fill(), 1.0 / comm.Get_size()
+        g = grads[0]
+        if len(grads) == 1 and g.device.type == "cpu" and g.dtype in _NUMPY and \
+                g.is_contiguous():
+            if scale != 1.0:
+                g.mul_(scale)
+            tuning.allreduce(comm, g.view(-1).numpy(), "sum")
+            return
+        on_device = device_ok and all(x.device.type == "cuda" for x in grads)
+        device = g.device if on_device else torch.device("cpu")
+        dtype = g.dtype if g.dtype in _NUMPY and all(x.dtype == g.dtype for x in grads) \
+            else torch.float32 if all(x.dtype != torch.float64 for x in grads) \
+            else torch.float64
+        key = (dtype, device)
+        if key not in self.flat:
+            buf = torch.empty(sum(x.numel() for x in grads), dtype=dtype, device=device)
+            views, at = [], 0
+            for x in grads:
+                views.append(buf[at:at + x.numel()].view(x.shape))
+                at += x.numel()
+            self.flat = {key: (buf, views)}
+        buf, views = self.flat[key]
+        torch.cat([x.detach().reshape(-1).to(device, dtype) for x in grads], out=buf)
+        if scale != 1.0:
+            buf.mul_(scale)
+        if on_device:
+            torch.cuda.current_stream(device).synchronize()
+            comm.Allreduce(MPI.IN_PLACE, buf, op=MPI.SUM)
+        else:
+            tuning.allreduce(comm, buf.numpy(), "sum")
+        for x, v in zip(grads, views):
+            x.copy_(v)
 
     def finish(self):
-        """After the reduction: copies copied back, a sum (device tensors: mpicomm
-        averages on the device only CuPy arrays) divided, and a parameter that had no
-        gradient on any rank given none."""
-        for p, copy in self.staged:
-            p.grad.copy_(copy)
-        if self.summed:
-            torch._foreach_div_([p.grad for p in self.params], float(self.comm.Get_size()))
+        """A parameter that had no gradient on any rank is given none."""
         for p in self.zeroed:
             if not torch.count_nonzero(p.grad):
                 p.grad = None
-        self.staged, self.zeroed, self.summed = [], [], False
+        self.zeroed = []
+
+
+class _Reducer:
+    """A thread that reduces buckets, one after another in the order given (the same on
+    every rank), with blocking calls on a communicator of its own, while the caller's
+    thread goes on with backward (Horovod's background thread). Without
+    MPI_THREAD_MULTIPLE, or with MPICOMM_PROGRESS_THREAD=0, buckets are reduced in the
+    caller's thread when they are waited for."""
+
+    def __init__(self, comm):
+        self.comm = comm.Dup()
+        self.threaded = progress.enabled()
+        self.queue = queue.Queue()
+        self.pending = []
+        self.thread = None
+        self.device_ok = interposer.preloaded()
+
+    def submit(self, bucket):
+        bucket.done.clear()
+        bucket.error = None
+        if not self.threaded:
+            self.pending.append(bucket)
+            return
+        if self.thread is None:
+            self.thread = threading.Thread(target=self._run, daemon=True,
+                                           name="mpicomm.torch reducer")
+            self.thread.start()
+        self.queue.put(bucket)
+
+    def _run(self):
+        while True:
+            bucket = self.queue.get()
+            if bucket is None:
+                return
+            self._reduce(bucket)
+
+    def _reduce(self, bucket):
+        try:
+            bucket.reduce(self.comm, self.device_ok)
+        except BaseException as exc:         # raised in the caller's wait()
+            bucket.error = exc
+        finally:
+            bucket.done.set()
+
+    def wait(self, bucket):
+        while self.pending:
+            self._reduce(self.pending.pop(0))
+        bucket.done.wait()
+        if bucket.error is not None:
+            raise bucket.error
+        bucket.finish()
+
+    def close(self):
+        if self.thread is not None:
+            self.queue.put(None)
+            self.thread.join()
+            self.thread = None
+        self.comm.Free()
 
 
 class _DistributedOptimizer:
@@ -218,9 +297,10 @@ class _DistributedOptimizer:
             size += p.numel() * p.element_size()
         if current:
             self._mc_buckets.append(current)
-        self._mc_buckets = [_Bucket(b, comm) for b in self._mc_buckets]
+        self._mc_buckets = [_Bucket(b) for b in self._mc_buckets]
         self._mc_of = {id(p): b for b in self._mc_buckets for p in b.params}
         self._mc_partial = PartialAllreduce(comm) if mode == "partial" else None
+        self._mc_reducer = _Reducer(comm) if mode == "allreduce" else None
         self.last_result = None
         self._mc_skip = False
         self._mc_reset()
@@ -251,7 +331,7 @@ class _DistributedOptimizer:
                 self._mc_start(self._mc_buckets[self._mc_next])
 
     def _mc_start(self, bucket):
-        bucket.start()
+        self._mc_reducer.submit(bucket)
         self._mc_next += 1
 
     def synchronize(self):
@@ -264,17 +344,24 @@ class _DistributedOptimizer:
             while self._mc_next < len(self._mc_buckets):
                 self._mc_start(self._mc_buckets[self._mc_next])
             for b in self._mc_buckets:
-                b.request.wait()
-                b.request = None
-                b.finish()
+                self._mc_reducer.wait(b)
         self._mc_reset()
 
     def _mc_reduce_partial(self):
-        arrays = []
+        grads, staged = [], []
         for b in self._mc_buckets:
-            arrays += b.arrays(partial=True)
+            for g in b.fill():
+                if g.device.type == "cpu" and g.dtype in _NUMPY and g.is_contiguous():
+                    grads.append(g.numpy())
+                else:
+                    copy = g.detach().to("cpu", torch.float64 if g.dtype == torch.float64
+                                         else torch.float32).contiguous()
+                    staged.append((g, copy))
+                    grads.append(copy.numpy())
         self.last_result = self._mc_partial.allreduce(
-            arrays, self._mc_deadline, self._mc_min, op="average", timeout_s=self._mc_timeout)
+            grads, self._mc_deadline, self._mc_min, op="average", timeout_s=self._mc_timeout)
+        for g, copy in staged:
+            g.copy_(copy)
         for b in self._mc_buckets:
             b.finish()
 
@@ -296,7 +383,7 @@ class _DistributedOptimizer:
         return super().step(closure)
 
     def zero_grad(self, set_to_none=True):
-        if any(b.request is not None for b in self._mc_buckets) or self._mc_started:
+        if self._mc_started:
             raise RuntimeError("zero_grad() while gradients are being reduced: call step() "
                                "or synchronize() first")
         return super().zero_grad(set_to_none=set_to_none)
@@ -306,8 +393,8 @@ class _DistributedOptimizer:
         for h in self._mc_hooks:
             h.remove()
         self._mc_hooks = []
-        for b in self._mc_buckets:
-            b.comm.Free()
+        if self._mc_reducer is not None:
+            self._mc_reducer.close()
         if self._mc_partial is not None:
             self._mc_partial.close()
         self._mc_buckets = []

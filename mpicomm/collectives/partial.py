@@ -275,7 +275,9 @@ class PartialAllreduce:
         def result():
             for _, msg in self._arrived(self.tree.children, TAG_UP):
                 self._send_up(msg.buf)
-            got.extend(buf for _, buf in self._received([self.tree.parent], TAG_DOWN))
+            for _, buf in self._received([self.tree.parent], TAG_DOWN):
+                got.append(buf)              # this step's: the root's later results, of
+                break                        # steps it went on without this rank, wait
             return bool(got)
 
         _poll(result, None, 0.0)

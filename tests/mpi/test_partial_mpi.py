@@ -107,6 +107,26 @@ def test_late_rank_is_left_out_and_never_mixed_into_a_later_step(agg, op):
 
 
 @pytest.mark.mpi
+def test_a_rank_late_for_several_steps_gets_each_steps_result(agg):
+    """The root goes on without a late rank for three steps in a row (its results of
+    all three wait for the late rank when it comes): each step's result, not a later
+    one's, on every rank; then a step with everyone."""
+    late = SIZE - 1
+    if RANK == late and late != 0:
+        time.sleep(3 * DEADLINE + SLOW)
+    for step in range(4):
+        mine = contribution(np.float64, step)
+        if step < 3:
+            res = agg.allreduce(mine, deadline_s=DEADLINE, min_ranks=max(1, SIZE - 1))
+        else:
+            res = agg.allreduce(mine, deadline_s=0.0, min_ranks=SIZE)
+        on_time = [r for r in range(SIZE) if not (r == late and late != 0 and step < 3)]
+        assert res.step == step and res.included == on_time, res
+        for a, w in zip(mine, expected(np.float64, step, on_time, "sum")):
+            assert np.array_equal(a, w), (step, res)
+
+
+@pytest.mark.mpi
 def test_min_ranks_waits_past_the_deadline_for_a_late_rank(agg):
     late = SIZE - 1
     mine = contribution(np.int64, 5)

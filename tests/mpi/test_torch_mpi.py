@@ -86,23 +86,23 @@ def test_steps_equal_the_average_of_every_ranks_gradients(bucket_bytes, optimize
 
 
 def test_buckets_start_during_backward_in_order():
-    """One bucket per parameter: each starts as backward produces its gradient, the last
-    layer's first; by the end of backward every one is in flight, before step()."""
+    """One bucket per parameter: each is handed to the reduction as backward produces its
+    gradient, the last layer's first; by the end of backward every one is, before
+    step()."""
     model = make_model()
     opt = mt.DistributedOptimizer(torch.optim.SGD(model.parameters(), lr=0.1),
                                   model.named_parameters(), bucket_bytes=1)
     params = list(model.parameters())
     assert [b.params for b in opt._mc_buckets] == [[p] for p in reversed(params)]
-    started = []
-    for i, b in enumerate(opt._mc_buckets):
-        b.start = (lambda b=b, i=i: (started.append(i), type(b).start(b)))
+    started, submit = [], opt._mc_reducer.submit
+    opt._mc_reducer.submit = lambda b: (started.append(opt._mc_buckets.index(b)), submit(b))
     loss(model, *batches(1)[0][RANK]).backward()
     assert started == list(range(len(params)))
-    assert all(b.request is not None for b in opt._mc_buckets)
     with pytest.raises(RuntimeError, match="being reduced"):
         opt.zero_grad()
     opt.step()
-    assert all(b.request is None for b in opt._mc_buckets)
+    assert all(b.done.is_set() for b in opt._mc_buckets)
+    opt.zero_grad()
     opt.close()
 
 
@@ -116,7 +116,7 @@ def test_backward_passes_per_step_sum_the_passes_first():
     for step in data:
         opt.zero_grad()
         loss(model, *step[RANK]).backward()
-        assert all(b.request is None for b in opt._mc_buckets)   # one pass: nothing yet
+        assert opt._mc_next == 0             # one pass: nothing handed over yet
         loss(model, *step[RANK]).backward()
         opt.step()
     assert max_diff(model, ref) < TOL
