@@ -613,7 +613,49 @@ TABLES = {
     "allreduce-algorithms-mpich.md": lambda: allreduce_algorithms("mpich"),
     "allreduce-algorithms-openmpi.md": lambda: allreduce_algorithms("openmpi"),
     "allreduce-steps.md": allreduce_steps,
+    "torch.md": torch_steps,
+    "digits.md": digits,
 }
+
+
+def torch_steps():
+    header = ["model, ranks", "MPI", "DDP (gloo) ms", "Allreduce loop ms",
+              "DistributedOptimizer ms", "× DDP", "loop × DDP"]
+    rows, strag = [], []
+    for mpi, name in MPIS:
+        for n in (2, 4):
+            for c in _cases(f"torch-{mpi}-{n}.json"):
+                if "DDP (gloo) ms" in c:
+                    rows.append([f"{c['case']}, {n}", SHORT[mpi], _ms(c["DDP (gloo) ms"], 2),
+                                 _ms(c["Allreduce loop ms"], 2),
+                                 _ms(c["DistributedOptimizer ms"], 2), _x(c["vs DDP"]),
+                                 _x(c["loop vs DDP"])])
+                else:
+                    strag.append([f"{c['case']}, {n}", SHORT[mpi], _ms(c["DDP (gloo) s"], 2),
+                                  _ms(c["DistributedOptimizer s"], 2),
+                                  _ms(c["DistributedOptimizer partial s"], 2),
+                                  _x(c["partial vs DDP"]),
+                                  str(c["steps with a rank left out"])])
+    out = _table(header, ["---", "---"] + ["---:"] * 5, rows)
+    out += "\n" + _table(["model, ranks", "MPI", "DDP (gloo) s", "allreduce s", "partial s",
+                          "partial × DDP", "steps with a rank left out"],
+                         ["---", "---"] + ["---:"] * 5, strag)
+    return out
+
+
+def digits():
+    d = _results("digits.json")
+    rows = []
+    for c in d.get("cases", []):
+        rows.append([c["scheme"], str(c["ranks"]), str(c["models"]),
+                     _ms(c["seconds_to_target"], 2) + ("" if c["reached"] == c["runs"] else
+                                                        f" ({c['reached']} of {c['runs']})"),
+                     _ms(c["runtime_s"], 2), _percent(c["accuracy"]),
+                     f"{c['waitouts']:.0f}", f"{c['left_out']:.0f}"])
+    target = _percent(d.get("target"))
+    return _table(["scheme", "ranks", "models", f"s to {target}", "s in all",
+                   "test accuracy", "wait-outs", "steps with a rank left out"],
+                  ["---"] + ["---:"] * 7, rows)
 
 
 def write(outdir):

@@ -19,9 +19,11 @@ each parameter counts its gradient in, and a bucket whose gradients are all in i
 to a reduction thread (Horovod's background thread) that reduces the buckets one after
 another, in the same order on every rank, with this library's tuned allreduce
 (mpicomm.collectives.tuning) on a communicator of its own, while backward goes on with
-the earlier layers, as DistributedDataParallel's buckets do. A bucket of several
-gradients is copied into one buffer (divided by the number of ranks on the way) and
-back; a bucket of one gradient on the CPU is reduced where it is. step() (or
+the earlier layers, as DistributedDataParallel's buckets do. On the CPU the gradients
+of a bucket of several parameters are views of its buffer (zero_grad() makes them so;
+backward accumulates into them) and a bucket of one is its gradient: divided by the
+number of ranks and reduced where they are; other gradients are copied into a buffer,
+divided on the way, and back. step() (or
 synchronize()) hands over any bucket left and waits for all. Without
 MPI_THREAD_MULTIPLE, or with MPICOMM_PROGRESS_THREAD=0, the buckets are reduced in the
 caller's thread at step().
@@ -135,23 +137,61 @@ def broadcast_optimizer_state(optimizer, root=0, comm=None):
 
 
 class _Bucket:
-    """Parameters reduced together: their gradients copied (pre-divided) into one flat
-    buffer, or reduced where they are when the bucket is one tensor on the CPU."""
+    """Parameters reduced together. Several on the CPU, of one numpy dtype: the bucket
+    owns one flat buffer and the parameters' gradients are views of it
+    (DistributedDataParallel's gradient_as_bucket_view): backward accumulates into it,
+    and it is divided and reduced where it is. One on the CPU: its gradient is divided
+    and reduced where it is. Otherwise the gradients are copied (pre-divided) into a flat
+    buffer and back."""
 
     def __init__(self, params):
         self.params = params
         self.zeroed = []                     # parameters given zeros (no gradient here)
+        self.absent = set()                  # ids of parameters backward gave none here
         self.flat = {}                       # (dtype, device) -> (buffer, views)
+        self.view = None                     # (buffer, views) the gradients live in
+        if len(params) > 1 and params[0].dtype in _NUMPY and \
+                all(p.device.type == "cpu" and p.dtype == params[0].dtype for p in params):
+            self.view = self._buffer(params, params[0].dtype, torch.device("cpu"))
         self.done = threading.Event()
         self.done.set()
         self.error = None
 
+    @staticmethod
+    def _buffer(like, dtype, device):
+        buf = torch.zeros(sum(x.numel() for x in like), dtype=dtype, device=device)
+        views, at = [], 0
+        for x in like:
+            views.append(buf[at:at + x.numel()].view(x.shape))
+            at += x.numel()
+        return buf, views
+
+    def zero(self):
+        """Zeroed views of the buffer as the gradients (for zero_grad)."""
+        buf, views = self.view
+        buf.zero_()
+        for p, v in zip(self.params, views):
+            p.grad = v
+
     def fill(self):
-        """Zeros for parameters without a gradient here; the gradients."""
-        for p in self.params:
+        """Zeros for parameters without a gradient here; the gradients, in the buffer
+        where the bucket has one (a gradient made elsewhere is copied in, and the view
+        becomes the gradient)."""
+        views = self.view[1] if self.view else [None] * len(self.params)
+        for p, v in zip(self.params, views):
             if p.grad is None:
-                p.grad = torch.zeros_like(p)
+                if v is None:
+                    p.grad = torch.zeros_like(p)
+                else:
+                    v.zero_()
+                    p.grad = v
                 self.zeroed.append(p)
+                continue
+            if id(p) in self.absent:
+                self.zeroed.append(p)        # a zeroed view: none if none anywhere
+            if v is not None and p.grad.data_ptr() != v.data_ptr():
+                v.copy_(p.grad)
+                p.grad = v
         return [p.grad for p in self.params]
 
     def reduce(self, comm, device_ok):
@@ -160,11 +200,12 @@ class _Bucket:
         interposer serves device buffers (device_ok), else through a CPU copy."""
         grads, scale = self.fill(), 1.0 / comm.Get_size()
         g = grads[0]
-        if len(grads) == 1 and g.device.type == "cpu" and g.dtype in _NUMPY and \
-                g.is_contiguous():
+        if self.view is not None or (len(grads) == 1 and g.device.type == "cpu" and
+                                     g.dtype in _NUMPY and g.is_contiguous()):
+            buf = self.view[0] if self.view is not None else g.view(-1)
             if scale != 1.0:
-                g.mul_(scale)
-            tuning.allreduce(comm, g.view(-1).numpy(), "sum")
+                buf.mul_(scale)
+            tuning.allreduce(comm, buf.numpy(), "sum")
             return
         on_device = device_ok and all(x.device.type == "cuda" for x in grads)
         device = g.device if on_device else torch.device("cpu")
@@ -173,12 +214,7 @@ class _Bucket:
             else torch.float64
         key = (dtype, device)
         if key not in self.flat:
-            buf = torch.empty(sum(x.numel() for x in grads), dtype=dtype, device=device)
-            views, at = [], 0
-            for x in grads:
-                views.append(buf[at:at + x.numel()].view(x.shape))
-                at += x.numel()
-            self.flat = {key: (buf, views)}
+            self.flat = {key: self._buffer(grads, dtype, device)}
         buf, views = self.flat[key]
         torch.cat([x.detach().reshape(-1).to(device, dtype) for x in grads], out=buf)
         if scale != 1.0:
@@ -196,7 +232,7 @@ class _Bucket:
         for p in self.zeroed:
             if not torch.count_nonzero(p.grad):
                 p.grad = None
-        self.zeroed = []
+        self.zeroed, self.absent = [], set()
 
 
 class _Reducer:
@@ -342,7 +378,10 @@ class _DistributedOptimizer:
             self._mc_reduce_partial()
         else:
             while self._mc_next < len(self._mc_buckets):
-                self._mc_start(self._mc_buckets[self._mc_next])
+                b = self._mc_buckets[self._mc_next]
+                b.absent = {id(p) for p in b.params
+                            if self._mc_counts.get(id(p), 0) < self._mc_passes}
+                self._mc_start(b)
             for b in self._mc_buckets:
                 self._mc_reducer.wait(b)
         self._mc_reset()
@@ -350,6 +389,8 @@ class _DistributedOptimizer:
     def _mc_reduce_partial(self):
         grads, staged = [], []
         for b in self._mc_buckets:
+            b.absent = {id(p) for p in b.params
+                        if self._mc_counts.get(id(p), 0) < self._mc_passes}
             for g in b.fill():
                 if g.device.type == "cpu" and g.dtype in _NUMPY and g.is_contiguous():
                     grads.append(g.numpy())
@@ -383,10 +424,16 @@ class _DistributedOptimizer:
         return super().step(closure)
 
     def zero_grad(self, set_to_none=True):
+        """Zero the gradients: those of the CPU buckets of several parameters as zeroed
+        views of the buckets' buffers whatever set_to_none says (backward accumulates
+        into them in place), the others as the wrapped optimizer does."""
         if self._mc_started:
             raise RuntimeError("zero_grad() while gradients are being reduced: call step() "
                                "or synchronize() first")
-        return super().zero_grad(set_to_none=set_to_none)
+        super().zero_grad(set_to_none=set_to_none)
+        for b in self._mc_buckets:
+            if b.view is not None:
+                b.zero()
 
     def close(self):
         """Remove the hooks and free the communicators (collective over comm)."""

@@ -64,6 +64,13 @@ class Config:
     kill_rank: int = -1
     kill_at_round: int = -1
     seed: int = 0
+    models: object = None          # or a callable: count -> that many models (models.py's
+                                   # interface; torch_models.TorchModel for PyTorch)
+
+    def build_models(self, count):
+        if self.models is not None:
+            return list(self.models(count))
+        return make_models(count, self.samples, self.features, self.seed)
 
     def make_scheme(self, n):
         kwargs = {k: getattr(self, k) for k in ("s", "B", "W", "lam")
@@ -93,7 +100,7 @@ def _worker(comm, cfg, sch):
     independent invocations would, so a straggling round does not make the next one
     late too)."""
     me = comm.Get_rank()
-    models = make_models(sch.T + 1, cfg.samples, cfg.features, cfg.seed)
+    models = cfg.build_models(sch.T + 1)
     bounds = np.concatenate([[0.0], np.cumsum(sch.parts)])
     rng = np.random.default_rng([cfg.seed, me])
     trace = None
@@ -122,7 +129,7 @@ def _worker(comm, cfg, sch):
         out = []
         for who, job, key, coefs, mi, start in msg["tasks"]:
             params = msg["params"][job]
-            vec = np.zeros(cfg.features)
+            vec = np.zeros(np.shape(params))
             for part, coef in coefs:
                 lo = start + int(round(bounds[part] * cfg.batch))
                 hi = start + int(round(bounds[part + 1] * cfg.batch))
@@ -144,7 +151,9 @@ def _worker(comm, cfg, sch):
 class _Master:
     def __init__(self, comm, cfg, sch):
         self.comm, self.cfg, self.sch, self.n = comm, cfg, sch, sch.n
-        self.models = make_models(sch.T + 1, cfg.samples, cfg.features, cfg.seed)
+        self.models = cfg.build_models(sch.T + 1)
+        self.history = []                      # (seconds, job, model, accuracy) per decode
+        self.start = time.perf_counter()
         self.params = [m.init() for m in self.models]
         self.state = sch.master(cfg.jobs)
         self.conformity = Conformity(sch)
@@ -262,7 +271,7 @@ class _Master:
     def run(self):
         cfg, sch, state = self.cfg, self.sch, self.state
         waitouts, max_err, decoded = 0, 0.0, 0
-        start = time.perf_counter()
+        start = self.start = time.perf_counter()
         for r in range(state.rounds):
             assigned = state.assign(r)
             if sch.name == "sr-sgc" and r >= cfg.jobs and state.decodable(r - sch.B):
@@ -301,7 +310,13 @@ class _Master:
             self.sends = [s for s in self.sends if not s.Test()]
         runtime = time.perf_counter() - start
         self._stop()
-        return {"scheme": sch.name, "params": sch.params, "workers": self.n,
+        extra = {}
+        if cfg.models is not None:
+            extra["final_params"] = [p.copy() for p in self.params]
+        if self.history:
+            extra["history"] = self.history
+            extra["accuracy"] = [m.evaluate(p) for m, p in zip(self.models, self.params)]
+        return {**extra, "scheme": sch.name, "params": sch.params, "workers": self.n,
                 "jobs": cfg.jobs, "rounds": state.rounds, "T": sch.T, "load": sch.load,
                 "runtime_s": runtime, "waitouts": waitouts, "decoded": decoded,
                 "max_rel_grad_err": max_err, "late_results": self.late,
@@ -334,7 +349,14 @@ class _Master:
         mi, params, start = self.snapshot.pop(job)
         full = self.models[mi].grad(params, start, start + self.cfg.batch)
         err = float(np.abs(grad - full).max() / max(np.abs(full).max(), 1e-300))
-        self.params[mi] = params - self.cfg.lr * grad / self.cfg.batch
+        model = self.models[mi]
+        if hasattr(model, "step"):
+            self.params[mi] = model.step(params, grad, self.cfg.batch)
+        else:
+            self.params[mi] = params - self.cfg.lr * grad / self.cfg.batch
+        if hasattr(model, "evaluate"):
+            self.history.append((time.perf_counter() - self.start, job, mi,
+                                 model.evaluate(self.params[mi])))
         # Every job a result of round <= job belongs to is now decoded.
         for k in [k for k in self.results if k[1] <= job]:
             del self.results[k]

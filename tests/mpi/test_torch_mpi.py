@@ -106,6 +106,27 @@ def test_buckets_start_during_backward_in_order():
     opt.close()
 
 
+def test_gradients_are_views_of_the_buckets_after_zero_grad():
+    """zero_grad() makes every gradient a zeroed view of its bucket's buffer (one bucket
+    of every parameter here); backward accumulates into it and the reduction leaves the
+    average there."""
+    model = make_model()
+    opt = mt.DistributedOptimizer(torch.optim.SGD(model.parameters(), lr=0.1),
+                                  model.named_parameters())
+    for step in batches(2):
+        opt.zero_grad()
+        assert all(b.view is not None for b in opt._mc_buckets)
+        for b in opt._mc_buckets:
+            buf, views = b.view
+            assert not torch.count_nonzero(buf)
+            assert [p.grad.data_ptr() for p in b.params] == [v.data_ptr() for v in views]
+        loss(model, *step[RANK]).backward()
+        opt.step()
+        for b in opt._mc_buckets:
+            assert [p.grad.data_ptr() for p in b.params] == [v.data_ptr() for v in b.view[1]]
+    opt.close()
+
+
 def test_backward_passes_per_step_sum_the_passes_first():
     model = make_model()
     mt.broadcast_parameters(model)
@@ -123,13 +144,20 @@ def test_backward_passes_per_step_sum_the_passes_first():
     opt.close()
 
 
-def test_parameters_without_gradients():
+@pytest.mark.parametrize("mode", ["allreduce", "partial"])
+@pytest.mark.parametrize("zero_grad", [False, True], ids=["no-zero_grad", "zero_grad"])
+@pytest.mark.parametrize("bucket_bytes", [1, mt.DEFAULT_BUCKET_BYTES])
+def test_parameters_without_gradients(bucket_bytes, zero_grad, mode):
     """A layer used on rank 0 only is reduced with zeros from the others (its gradient:
-    rank 0's over the rank count); one no rank uses keeps no gradient."""
+    rank 0's over the rank count); one no rank uses keeps no gradient, whether the
+    gradients were None or zero_grad() had made them zeroed views of the buckets."""
     torch.manual_seed(0)
     used, sometimes, never = (torch.nn.Linear(4, 4) for _ in range(3))
     params = [*used.parameters(), *sometimes.parameters(), *never.parameters()]
-    opt = mt.DistributedOptimizer(torch.optim.SGD(params, lr=0.1), bucket_bytes=1)
+    opt = mt.DistributedOptimizer(torch.optim.SGD(params, lr=0.1), bucket_bytes=bucket_bytes,
+                                  mode=mode, deadline_s=10.0, min_ranks=SIZE)
+    if zero_grad:
+        opt.zero_grad()
     x = torch.ones(2, 4)
     out = used(x).sum() + (sometimes(x).sum() if RANK == 0 else 0)
     out.backward()

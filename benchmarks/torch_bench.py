@@ -1,0 +1,218 @@
+#!/usr/bin/env python3
+"""Data-parallel training steps against PyTorch's own, side by side in one run: the same
+model, data and seed trained by mpicomm.torch.DistributedOptimizer, by
+torch.nn.parallel.DistributedDataParallel on the gloo backend, and by a plain loop of one
+mpi4py Allreduce per parameter after backward (what a user writes first).
+
+    mpicomm run -n 2 --no-interposer -- python benchmarks/torch_bench.py [--json out.json]
+
+Models: "many small layers" (32 linear layers of 128 x 128, 2.1 MB of gradients in 64
+tensors) and "few large layers" (3 linear layers of 1024 x 1024, 12.6 MB in 6 tensors);
+a batch of 32 per rank. Each variant trains its own copy from the same weights; the
+variants alternate step by step, and a step (zero_grad, forward, backward, the reduction,
+optimizer step) is timed on every rank and counted at the slowest; figures are medians
+over --steps steps after --warmup untimed ones (by then the tuned allreduce has chosen
+its algorithm per size). The models' weights are checked to agree across
+variants after the run (DDP, the loop and DistributedOptimizer average the same
+gradients).
+
+With one straggler: every step one rank, drawn at random (the same on every rank), sleeps
+--sleep-ms before its backward; DDP and DistributedOptimizer in "allreduce" mode wait
+for it, DistributedOptimizer in "partial" mode (deadline --deadline-ms) leaves it out of
+that step. Figures: wall-clock seconds for all ranks to finish the steps.
+"""
+import argparse
+import json
+import os
+import random
+import socket
+import statistics
+import sys
+import time
+
+import torch
+import torch.distributed as dist
+from mpi4py import MPI
+
+import mpicomm.torch as mt
+
+COMM = MPI.COMM_WORLD
+RANK, SIZE = COMM.Get_rank(), COMM.Get_size()
+
+
+def many_small():
+    return torch.nn.Sequential(*[m for _ in range(32)
+                                 for m in (torch.nn.Linear(128, 128), torch.nn.ReLU())])
+
+
+def few_large():
+    return torch.nn.Sequential(torch.nn.Linear(1024, 1024), torch.nn.ReLU(),
+                               torch.nn.Linear(1024, 1024), torch.nn.ReLU(),
+                               torch.nn.Linear(1024, 1024))
+
+
+MODELS = {"many small layers": (many_small, 128), "few large layers": (few_large, 1024)}
+
+
+def gloo():
+    if not dist.is_initialized():
+        port = None
+        if RANK == 0:
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                port = s.getsockname()[1]
+        port = COMM.bcast(port)
+        dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=RANK,
+                                world_size=SIZE)
+
+
+class Loop:
+    """One mpi4py Allreduce per gradient, then the division, then the step."""
+
+    def __init__(self, model):
+        self.model = model
+        self.opt = torch.optim.SGD(model.parameters(), lr=0.01)
+
+    def zero_grad(self):
+        self.opt.zero_grad()
+
+    def step(self):
+        for p in self.model.parameters():
+            COMM.Allreduce(MPI.IN_PLACE, p.grad.numpy(), op=MPI.SUM)
+            p.grad.div_(SIZE)
+        self.opt.step()
+
+
+def variants(make, mode_partial=None, deadline_s=None):
+    """name -> (model, optimizer-like with zero_grad/step, module to call)."""
+    torch.manual_seed(0)
+    base = make()
+    out = {}
+
+    def copy():
+        m = make()
+        m.load_state_dict(base.state_dict())
+        return m
+
+    m = copy()
+    out["DDP (gloo)"] = (m, torch.optim.SGD(m.parameters(), lr=0.01),
+                         torch.nn.parallel.DistributedDataParallel(m))
+    m = copy()
+    out["Allreduce loop"] = (m, Loop(m), m)
+    m = copy()
+    out["DistributedOptimizer"] = (m, mt.DistributedOptimizer(
+        torch.optim.SGD(m.parameters(), lr=0.01), m.named_parameters()), m)
+    if mode_partial:
+        m = copy()
+        out["DistributedOptimizer partial"] = (m, mt.DistributedOptimizer(
+            torch.optim.SGD(m.parameters(), lr=0.01), m.named_parameters(), mode="partial",
+            deadline_s=deadline_s, min_ranks=max(1, SIZE - 1)), m)
+    return out
+
+
+def one_step(opt, module, x, y, sleep_s=0.0):
+    opt.zero_grad()
+    out = module(x)
+    if sleep_s:
+        time.sleep(sleep_s)
+    torch.nn.functional.mse_loss(out, y).backward()
+    opt.step()
+
+
+def steady(name, make, width, args):
+    runs = variants(make)
+    g = torch.Generator().manual_seed(RANK)
+    x, y = torch.randn(32, width, generator=g), torch.randn(32, width, generator=g)
+    times = {v: [] for v in runs}
+    order = list(runs)
+    for i in range(args.warmup + args.steps):
+        for v in (order if i % 2 else order[::-1]):
+            _, opt, module = runs[v]
+            COMM.Barrier()
+            t = time.perf_counter()
+            one_step(opt, module, x, y)
+            t = COMM.allreduce(time.perf_counter() - t, op=MPI.MAX)
+            if i >= args.warmup:
+                times[v].append(t)
+    models = [m for m, _, _ in runs.values()]
+    agree = max(max((p - q).abs().max().item() for p, q in zip(models[0].parameters(),
+                                                              m.parameters()))
+                for m in models[1:])
+    med = {v: statistics.median(t) for v, t in times.items()}
+    base = med["DDP (gloo)"]
+    row = {"case": name, "ranks": SIZE, **{f"{v} ms": med[v] * 1e3 for v in runs},
+           "vs DDP": base / med["DistributedOptimizer"],
+           "loop vs DDP": base / med["Allreduce loop"], "weights differ by": agree}
+    for _, opt, _ in runs.values():
+        if hasattr(opt, "close"):
+            opt.close()
+    return row
+
+
+def straggling(name, make, width, args):
+    runs = variants(make, mode_partial=True, deadline_s=args.deadline_ms / 1e3)
+    g = torch.Generator().manual_seed(RANK)
+    x, y = torch.randn(32, width, generator=g), torch.randn(32, width, generator=g)
+    row = {"case": f"{name}, one straggler", "ranks": SIZE, "sleep ms": args.sleep_ms}
+    for v, (_, opt, module) in runs.items():
+        if v == "Allreduce loop":
+            continue
+        pick = random.Random(1)
+        for _ in range(args.warmup):
+            one_step(opt, module, x, y)
+        COMM.Barrier()
+        t = time.perf_counter()
+        left_out = 0
+        for _ in range(args.steps):
+            slow = pick.randrange(SIZE)
+            one_step(opt, module, x, y, args.sleep_ms / 1e3 if RANK == slow else 0.0)
+            res = getattr(opt, "last_result", None)
+            left_out += bool(res is not None and res.missed)
+        COMM.Barrier()
+        row[f"{v} s"] = COMM.allreduce(time.perf_counter() - t, op=MPI.MAX)
+        if v == "DistributedOptimizer partial":
+            row["steps with a rank left out"] = left_out
+        if hasattr(opt, "close"):
+            opt.close()
+    row["partial vs DDP"] = row["DDP (gloo) s"] / row["DistributedOptimizer partial s"]
+    return row
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--steps", type=int, default=30)
+    ap.add_argument("--warmup", type=int, default=40,
+                    help="untimed steps first (default 40: the tuned allreduce tries its "
+                    "candidate algorithms in the first steps)")
+    ap.add_argument("--sleep-ms", type=float, default=50.0)
+    ap.add_argument("--deadline-ms", type=float, default=10.0)
+    ap.add_argument("--json")
+    args = ap.parse_args(argv)
+    torch.set_num_threads(1)
+    gloo()
+    rows = []
+    for name, (make, width) in MODELS.items():
+        rows.append(steady(name, make, width, args))
+        if RANK == 0:
+            r = rows[-1]
+            print(f"{name}, {SIZE} ranks: " + ", ".join(
+                f"{k} {v:.2f}" if isinstance(v, float) else f"{k} {v}"
+                for k, v in r.items() if k not in ("case", "ranks")), flush=True)
+    if SIZE > 1:
+        for name, (make, width) in MODELS.items():
+            rows.append(straggling(name, make, width, args))
+            if RANK == 0:
+                r = rows[-1]
+                print(f"{r['case']}, {SIZE} ranks: " + ", ".join(
+                    f"{k} {v:.2f}" if isinstance(v, float) else f"{k} {v}"
+                    for k, v in r.items() if k not in ("case", "ranks")), flush=True)
+    if RANK == 0 and args.json:
+        with open(args.json, "w") as f:
+            json.dump({"mpi": MPI.Get_library_version().splitlines()[0],
+                       "torch": torch.__version__, "ranks": SIZE, "steps": args.steps,
+                       "cases": rows}, f, indent=1)
+    dist.destroy_process_group()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
