@@ -92,6 +92,9 @@ bench: setup $(MPIS:%=bench-%)
 	PATH=$(call venv,$(firstword $(MPIS)))/bin:$$PATH $(call venv,$(firstword $(MPIS)))/bin/python \
 	    benchmarks/coded_run_bench.py --json benchmarks/results/coded-run.json \
 	    --png benchmarks/results/coded-run.png
+	PATH=$(call venv,$(firstword $(MPIS)))/bin:$$PATH $(call venv,$(firstword $(MPIS)))/bin/python \
+	    benchmarks/digits_bench.py --json benchmarks/results/digits.json \
+	    --png benchmarks/results/digits.png
 
 $(MPIS:%=bench-%): bench-%: setup-%
 	mkdir -p benchmarks/results
@@ -134,6 +137,9 @@ $(MPIS:%=bench-%): bench-%: setup-%
 	    --reps 9 --json benchmarks/results/commit-$*.json
 	PATH=$(call venv,$*)/bin:$$PATH $(call venv,$*)/bin/python benchmarks/startup_bench.py \
 	    --reps 15 --json benchmarks/results/startup-$*.json
+	for n in 2 4; do $(call venv,$*)/bin/mpicomm run -n $$n --no-interposer -- \
+	    $(call venv,$*)/bin/python benchmarks/torch_bench.py \
+	    --json benchmarks/results/torch-$*-$$n.json || exit 1; done
 
 clean:
 	rm -rf .venv-mpich .venv-openmpi $(CACHE) build *.egg-info docs/_build docs/_generated

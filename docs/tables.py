@@ -148,9 +148,31 @@ def _ratio(name, key):
     return _x(_results(name).get(key))
 
 
+def _digits(scheme):
+    d = _results("digits.json")
+    got = {c["scheme"]: c for c in d.get("cases", [])}.get(scheme)
+    return None if got is None else got["runtime_s"] / (got["models"] * d["steps"])
+
+
+def _a2a(mpi):
+    return [c for n in (2, 4) for c in _cases(f"alltoall-{mpi}-{n}.json")]
+
+
 def substitutions():
     """Figures the pages quote in their prose, by name ({{ name }} in MyST)."""
+    per_step = {k: _digits(k) for k in ("none", "gc", "sr-sgc", "m-sgc")}
     return {
+        "digits_msgc_vs_gc": MISSING if None in (per_step["gc"], per_step["m-sgc"]) else
+        f"{(1 - per_step['m-sgc'] / per_step['gc']) * 100:.0f}%",
+        "digits_msgc_vs_none": _x(None if None in (per_step["none"], per_step["m-sgc"]) else
+                                  per_step["m-sgc"] / per_step["none"]),
+        "a2a_mpich_auto_packed": _x_span(c["auto_ratio"] for c in _a2a("mpich")
+                                         if c["auto_packed"]),
+        "a2a_mpich_pack_left": _x_span(c["ratio"] for c in _a2a("mpich")
+                                       if not c["auto_packed"]),
+        "a2a_openmpi_pack": _x_span(c["ratio"] for c in _a2a("openmpi")),
+        "a2a_auto_left": _x_span(c["auto_ratio"] for m, _ in MPIS for c in _a2a(m)
+                                 if not c["auto_packed"]),
         "p2p_mpich_auto": _ratio("p2p-mpich.json", "geomean_auto"),
         "p2p_mpich_halo_auto": _ratio("p2p-mpich.json", "halo_auto"),
         "p2p_openmpi_pack": _ratio("p2p-openmpi.json", "geomean_pack"),
@@ -316,6 +338,12 @@ def _never_packs(cases, text):
 
 
 # README's table of figures: (what, figure for an MPI).
+def _torch(mpi, key, case):
+    got = {c["case"]: c for c in _cases(f"torch-{mpi}-2.json")}
+    return " / ".join(_x(got.get(f"{m}{case}", {}).get(key))
+                      for m in ("many small layers", "few large layers"))
+
+
 README_ROWS = [
     ("`MPI_Pack` of halo faces and strided types, geometric mean (`pack_bench.py`)", _pack),
     ("point-to-point with `auto`, geometric mean of 19 cases (`p2p_bench.py`)",
@@ -341,6 +369,11 @@ README_ROWS = [
      "(`allreduce_bench.py`)", _straggler),
     ("partial aggregation at 8 ranks: bytes the busiest rank receives per call, root funnel "
      "/ tree (`partial_bench.py`)", _partial),
+    ("a PyTorch training step, `mpicomm.torch.DistributedOptimizer` against "
+     "`DistributedDataParallel` on gloo, 2 ranks, many small / few large layers "
+     "(`torch_bench.py`)", lambda m: _torch(m, "vs DDP", "")),
+    ("the same, one rank straggling each step: `partial` mode against DDP",
+     lambda m: _torch(m, "partial vs DDP", ", one straggler")),
 ]
 README_BEGIN = "<!-- figures: written by docs/tables.py --readme from benchmarks/results -->"
 README_END = "<!-- end of figures -->"
@@ -592,32 +625,6 @@ def fortran():
     return _table(header, ["---", "---:"] + ["---:"] * 3 * len(MPIS), rows)
 
 
-TABLES = {
-    "fortran.md": fortran,
-    "alltoall.md": alltoall,
-    "ddt.md": ddt,
-    "ddt-manual.md": ddt_manual,
-    "startup.md": startup,
-    "partial-calls.md": partial,
-    "slurm-launch.md": slurm,
-    "codegen-exchanges.md": codegen,
-    "app-types.md": app_types,
-    "commit.md": commit,
-    "p2p.md": p2p,
-    "pack-mpich.md": lambda: pack("mpich"),
-    "pack-openmpi.md": lambda: pack("openmpi"),
-    "c-programs.md": c_programs,
-    "allreduce-cases.md": allreduce_cases,
-    "allreduce-fresh.md": allreduce_fresh,
-    "allreduce-overlap.md": allreduce_overlap,
-    "allreduce-algorithms-mpich.md": lambda: allreduce_algorithms("mpich"),
-    "allreduce-algorithms-openmpi.md": lambda: allreduce_algorithms("openmpi"),
-    "allreduce-steps.md": allreduce_steps,
-    "torch.md": torch_steps,
-    "digits.md": digits,
-}
-
-
 def torch_steps():
     header = ["model, ranks", "MPI", "DDP (gloo) ms", "Allreduce loop ms",
               "DistributedOptimizer ms", "× DDP", "loop × DDP"]
@@ -647,15 +654,42 @@ def digits():
     d = _results("digits.json")
     rows = []
     for c in d.get("cases", []):
-        rows.append([c["scheme"], str(c["ranks"]), str(c["models"]),
+        jobs = c["models"] * d["steps"]
+        rows.append([c["scheme"], str(c["ranks"]), str(c["models"]), str(jobs),
+                     _ms(c["runtime_s"], 2), _ms(c["runtime_s"] / jobs * 1e3, 1),
                      _ms(c["seconds_to_target"], 2) + ("" if c["reached"] == c["runs"] else
                                                         f" ({c['reached']} of {c['runs']})"),
-                     _ms(c["runtime_s"], 2), _percent(c["accuracy"]),
-                     f"{c['waitouts']:.0f}", f"{c['left_out']:.0f}"])
+                     _percent(c["accuracy"]), f"{c['waitouts']:.0f}", f"{c['left_out']:.0f}"])
     target = _percent(d.get("target"))
-    return _table(["scheme", "ranks", "models", f"s to {target}", "s in all",
-                   "test accuracy", "wait-outs", "steps with a rank left out"],
-                  ["---"] + ["---:"] * 7, rows)
+    return _table(["scheme", "ranks", "models", "steps (jobs)", "s in all", "ms per step",
+                   f"s to {target} (first model)", "test accuracy", "wait-outs",
+                   "steps with a rank left out"], ["---"] + ["---:"] * 9, rows)
+
+
+TABLES = {
+    "fortran.md": fortran,
+    "alltoall.md": alltoall,
+    "ddt.md": ddt,
+    "ddt-manual.md": ddt_manual,
+    "startup.md": startup,
+    "partial-calls.md": partial,
+    "slurm-launch.md": slurm,
+    "codegen-exchanges.md": codegen,
+    "app-types.md": app_types,
+    "commit.md": commit,
+    "p2p.md": p2p,
+    "pack-mpich.md": lambda: pack("mpich"),
+    "pack-openmpi.md": lambda: pack("openmpi"),
+    "c-programs.md": c_programs,
+    "allreduce-cases.md": allreduce_cases,
+    "allreduce-fresh.md": allreduce_fresh,
+    "allreduce-overlap.md": allreduce_overlap,
+    "allreduce-algorithms-mpich.md": lambda: allreduce_algorithms("mpich"),
+    "allreduce-algorithms-openmpi.md": lambda: allreduce_algorithms("openmpi"),
+    "allreduce-steps.md": allreduce_steps,
+    "torch.md": torch_steps,
+    "digits.md": digits,
+}
 
 
 def write(outdir):
