@@ -190,22 +190,17 @@ def main(argv=None):
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     gloo()
+    runs = [(steady, name, make, width) for name, (make, width) in MODELS.items()]
+    if SIZE > 1:
+        runs += [(straggling, name, make, width) for name, (make, width) in MODELS.items()]
     rows = []
-    for name, (make, width) in MODELS.items():
-        rows.append(steady(name, make, width, args))
+    for run, name, make, width in runs:
+        rows.append(run(name, make, width, args))
         if RANK == 0:
             r = rows[-1]
-            print(f"{name}, {SIZE} ranks: " + ", ".join(
+            print(f"{r['case']}, {SIZE} ranks: " + ", ".join(
                 f"{k} {v:.2f}" if isinstance(v, float) else f"{k} {v}"
                 for k, v in r.items() if k not in ("case", "ranks")), flush=True)
-    if SIZE > 1:
-        for name, (make, width) in MODELS.items():
-            rows.append(straggling(name, make, width, args))
-            if RANK == 0:
-                r = rows[-1]
-                print(f"{r['case']}, {SIZE} ranks: " + ", ".join(
-                    f"{k} {v:.2f}" if isinstance(v, float) else f"{k} {v}"
-                    for k, v in r.items() if k not in ("case", "ranks")), flush=True)
     if RANK == 0 and args.json:
         with open(args.json, "w") as f:
             json.dump({"mpi": MPI.Get_library_version().splitlines()[0],
