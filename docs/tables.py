@@ -6,6 +6,7 @@ figure in them is a measured one.
     python docs/tables.py --readme README.md  README's table of figures, written anew
 """
 import argparse
+import json
 from pathlib import Path
 
 from plots import _load
@@ -154,6 +155,25 @@ def _digits(scheme):
     return None if got is None else got["runtime_s"] / (got["models"] * d["steps"])
 
 
+def _fortran(case, key, mpis=("mpich", "openmpi")):
+    return [r[key] for m in mpis for r in _results(f"fortran-{m}.json").get("rows", [])
+            if r["case"] == case]
+
+
+def _fortran_call_ns(mpi):
+    rows = [r for r in _results(f"fortran-{mpi}.json").get("rows", [])
+            if r["case"] == "proc_null"]
+    return _ns_span([(r["auto_us"] - r["MPI_us"]) * 1e3 / 2 for r in rows])   # 2 calls
+
+
+def _ns_span(values):
+    values = sorted(values)
+    if not values:
+        return MISSING
+    low, high = (f"{v:.0f}" for v in (values[0], values[-1]))
+    return f"+{low} ns" if low == high else f"+{low}–{high} ns"
+
+
 def _a2a(mpi):
     return [c for n in (2, 4) for c in _cases(f"alltoall-{mpi}-{n}.json")]
 
@@ -161,7 +181,26 @@ def _a2a(mpi):
 def substitutions():
     """Figures the pages quote in their prose, by name ({{ name }} in MyST)."""
     per_step = {k: _digits(k) for k in ("none", "gc", "sr-sgc", "m-sgc")}
+    small = [c for m, _ in MPIS for c in _cases(f"c-{m}.json")
+             if c["case"] == "ping-pong 64 x 8 B / 528 B"]
+    grid = [c for m, _ in MPIS for c in _cases(f"app-types-{m}.json")
+            if c["pattern"] == "grid fields (WRF)"]
     return {
+        **_partial_model_subs(),
+        **_coding_subs(),
+        "c_small_auto": _x_span(c["auto_ratio"] for c in small),
+        "c_small_rt": _us_span([c["mpi_us"] for c in small]),
+        "grid_pack_us": _us_span([c[k] * 1e6 for c in grid for k in ("pack_mpi_s",
+                                                                      "pack_ours_s")]),
+        "fortran_x_pack_openmpi": _x(max(_fortran("x_face", "pack_speedup", ("openmpi",)),
+                                         default=None)),
+        "fortran_y_pack": _x_span(_fortran("y_face", "pack_speedup")),
+        "fortran_call_mpich": _fortran_call_ns("mpich"),
+        "fortran_call_openmpi": _fortran_call_ns("openmpi"),
+        "fortran_proc_null_ratio": _x_span(_fortran("proc_null", "auto_speedup")),
+        "fortran_proc_null_mpi_ns": _ns_span([v * 1e3 / 2 for v in _fortran(
+            "proc_null", "MPI_us")]).lstrip("+"),
+        "fortran_z_auto": _x_span(_fortran("z_face", "auto_speedup")),
         "digits_msgc_vs_gc": MISSING if None in (per_step["gc"], per_step["m-sgc"]) else
         f"{(1 - per_step['m-sgc'] / per_step['gc']) * 100:.0f}%",
         "digits_msgc_vs_none": _x(None if None in (per_step["none"], per_step["m-sgc"]) else
@@ -625,6 +664,77 @@ def fortran():
     return _table(header, ["---", "---:"] + ["---:"] * 3 * len(MPIS), rows)
 
 
+def _bytes(n):
+    for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{n:.0f} B"
+
+
+def _seconds(s):
+    return f"{s:.2f} s" if s >= 1 else f"{s * 1e3:.1f} ms"
+
+
+def partial_model():
+    d = _results("partial-mpich.json")
+    model = d.get("model")
+    if not model:
+        return "no results\n"
+    measured = {c["case"]: c for c in d.get("calls", [])}.get("100 arrays x 40 KiB", {})
+    rows = []
+    for ranks, p in sorted(model["predicted_ms"].items(), key=lambda kv: int(kv[0])):
+        tree, funnel = _seconds(p["tree"] / 1e3), _seconds(p["funnel"] / 1e3)
+        if int(ranks) == d.get("ranks") and measured:
+            tree += f" (measured {_seconds(measured['tree'] / 1e3)})"
+            funnel += f" (measured {_seconds(measured['funnel'] / 1e3)})"
+        rows.append([f"{int(ranks):,}", tree, funnel, _bytes(p["tree_busiest_bytes"]),
+                     _bytes(p["funnel_root_bytes"])])
+    return _table(["ranks", "tree (k = 2)", "funnel", "bytes the busiest rank receives: tree",
+                   "funnel's root"], ["---:"] * 5, rows)
+
+
+def _partial_model_subs():
+    out = {}
+    for mpi, _ in MPIS:
+        d = _results(f"partial-{mpi}.json")
+        model = d.get("model") or {}
+        out[f"partial_model_{mpi}"] = MISSING if not model else (
+            f"a = {model['a_us']:.1f} µs, b = {model['b_ns_per_byte']:.3f} ns/B, "
+            f"c = {model['c_ns_per_byte']:.3f} ns/B")
+        measured = {c["case"]: c for c in d.get("calls", [])}.get("100 arrays x 40 KiB")
+        predicted = model.get("predicted_ms", {}).get(str(d.get("ranks")))
+        out[f"partial_model_ratio_{mpi}"] = MISSING if not (measured and predicted) else \
+            _x_span(measured[k] / predicted[k] for k in ("tree", "funnel"))
+        out["partial_model_bytes"] = _bytes(model["bytes"]) if model else MISSING
+    return out
+
+
+def coding_loads():
+    rows = [[str(r["lam"])] + [f"{r[k]:.4f}" for k in ("none", "gc", "sr-sgc", "m-sgc")]
+            for r in _results("coding.json").get("loads", [])]
+    return _table(["λ", "none", "gc", "sr-sgc", "m-sgc"], ["---:"] * 5, rows)
+
+
+def coding_simulated():
+    rows = [[c["scheme"], f"`{json.dumps(c['params'])}`", f"{c['load']:.4f}", str(c["T"]),
+             f"{c['runtime_s']:.0f}", str(c["waitouts"])]
+            for c in _results("coding.json").get("simulated", [])]
+    return _table(["scheme", "parameters", "load", "T", "runtime s", "wait-outs"],
+                  ["---", "---"] + ["---:"] * 4, rows)
+
+
+def _coding_subs():
+    d = _results("coding.json")
+    speed = d.get("speed", {})
+    sim = speed.get("simulate_256x10000_ms", {})
+    gain = d.get("m_sgc_gain_over_gc")
+    return {"coding_decode_ms": _ms(speed.get("decode_median_ms"), 2) + " ms",
+            "coding_decode_cached_ms": _ms(speed.get("decode_cached_ms"), 2) + " ms",
+            "coding_simulate_ms": (f"{min(sim.values()):.0f}–{max(sim.values()):.0f} ms"
+                                   if sim else MISSING),
+            "coding_msgc_vs_gc": MISSING if gain is None else f"{gain * 100:.0f}%"}
+
+
 def torch_steps():
     header = ["model, ranks", "MPI", "DDP (gloo) ms", "Allreduce loop ms",
               "DistributedOptimizer ms", "× DDP", "loop × DDP"]
@@ -688,6 +798,9 @@ TABLES = {
     "allreduce-algorithms-openmpi.md": lambda: allreduce_algorithms("openmpi"),
     "allreduce-steps.md": allreduce_steps,
     "torch.md": torch_steps,
+    "partial-model.md": partial_model,
+    "coding-loads.md": coding_loads,
+    "coding-simulated.md": coding_simulated,
     "digits.md": digits,
 }
 
