@@ -339,32 +339,42 @@ class _DistributedOptimizer:
         self._mc_reducer = _Reducer(comm) if mode == "allreduce" else None
         self.last_result = None
         self._mc_skip = False
+        self._mc_counts = {}                 # id(parameter) -> gradients in this step
         self._mc_reset()
         # 3. A hook per parameter, called once its gradient is accumulated.
-        self._mc_hooks = [p.register_post_accumulate_grad_hook(self._mc_ready)
-                          for p in params]
+        self._mc_hooks = [
+            p.register_post_accumulate_grad_hook(self._mc_hook(self._mc_of[id(p)]))
+            for p in params]
 
     def _mc_reset(self):
-        self._mc_counts = {}
+        self._mc_counts.clear()
         self._mc_next = 0                    # the next bucket to start
         for b in self._mc_buckets:
             b.waiting = len(b.params)
         self._mc_started = False
 
-    def _mc_ready(self, p):
-        """A parameter's gradient is in: count it; start every bucket, in order, whose
-        gradients are all in (all of them from the last of backward_passes_per_step)."""
-        n = self._mc_counts.get(id(p), 0) + 1
-        self._mc_counts[id(p)] = n
-        if n != self._mc_passes:
-            return
-        self._mc_started = True
-        bucket = self._mc_of[id(p)]
-        bucket.waiting -= 1
-        if self._mc_mode == "allreduce":
-            while (self._mc_next < len(self._mc_buckets) and
-                   self._mc_buckets[self._mc_next].waiting == 0):
-                self._mc_start(self._mc_buckets[self._mc_next])
+    def _mc_hook(self, bucket):
+        """The hook of a parameter of bucket, called once its gradient is accumulated:
+        count it; from the last of backward_passes_per_step on, the bucket's count
+        goes down, and every bucket, in order, whose gradients are all in is started.
+        (Called once per parameter and backward pass: kept to a few operations.)"""
+        counts, passes, allreduce = self._mc_counts, self._mc_passes, \
+            self._mc_mode == "allreduce"
+
+        def hook(p):
+            key = id(p)
+            n = counts[key] = counts.get(key, 0) + 1
+            if n == passes:
+                self._mc_started = True
+                bucket.waiting -= 1
+                if allreduce and not bucket.waiting:
+                    self._mc_advance()
+        return hook
+
+    def _mc_advance(self):
+        while (self._mc_next < len(self._mc_buckets) and
+               self._mc_buckets[self._mc_next].waiting == 0):
+            self._mc_start(self._mc_buckets[self._mc_next])
 
     def _mc_start(self, bucket):
         self._mc_reducer.submit(bucket)
