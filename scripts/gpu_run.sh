@@ -57,6 +57,13 @@ if [ "$GPU_CMD" = device ]; then
     [ "$launched" -gt 0 ] || { echo "gpu_run.sh: no kernel ran on the GPU"; exit 1; }
     echo "--- $mpi: tests/test_device.py"
     $V/bin/pytest -q -p no:cacheprovider tests/test_device.py || exit 1
+    if $V/bin/python -c "import torch, sys; sys.exit(not torch.cuda.is_available())" 2>/dev/null; then
+      echo "--- $mpi: mpicomm.torch on the GPU, 2 ranks"
+      mpicomm run -n 2 -- $V/bin/pytest -q --with-mpi -p no:cacheprovider \
+          tests/mpi/test_torch_mpi.py -k cuda -rs || exit 1
+    else
+      echo "--- $mpi: mpicomm.torch on the GPU: not run, no torch with CUDA on this machine"
+    fi
     echo "--- $mpi: benchmarks/kind_cost.py"
     $V/bin/python benchmarks/kind_cost.py
     echo "--- $mpi: mpicomm measure"

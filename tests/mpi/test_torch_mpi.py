@@ -263,3 +263,26 @@ def test_named_parameters_must_be_the_optimizers():
     with pytest.raises(ValueError, match="does not hold"):
         mt.DistributedOptimizer(torch.optim.SGD(model.parameters(), lr=0.1),
                                 other.named_parameters())
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(),
+                    reason="no CUDA device: torch's CUDA tensors need a GPU (the simulated "
+                           "device's arrays are mpicomm.device arrays, not CUDA tensors)")
+def test_cuda_gradients_equal_the_cpu_reference():
+    """On a GPU: a model on the device is stepped with the average of every rank's
+    gradients (through the interposer's device buffers under mpicomm run, else CPU
+    copies), as the CPU reference is."""
+    device = torch.device("cuda", RANK % torch.cuda.device_count())
+    model = make_model()
+    mt.broadcast_parameters(model)
+    data = batches(3)
+    ref = reference(model, lambda p: torch.optim.SGD(p, lr=0.1), data)
+    model.to(device)
+    opt = mt.DistributedOptimizer(torch.optim.SGD(model.parameters(), lr=0.1),
+                                  model.named_parameters(), bucket_bytes=600)
+    for step in data:
+        opt.zero_grad()
+        loss(model, *(t.to(device) for t in step[RANK])).backward()
+        opt.step()
+    assert max_diff(model.cpu(), ref) < 1e-5
+    opt.close()
