@@ -10,6 +10,8 @@ gc.py          (n, s) gradient codes: fractional and cyclic repetition, fast dec
 schemes.py     none, gc, sr-sgc, m-sgc: loads, assignments per round, decoding
 stragglers.py  the (B, W, lambda)-bursty model's check, trace generators, rescaling
 simulate.py    the simulator (numba) and the parameter search
+runtime.py     coded training over MPI (master and workers)
+torch_models.py  PyTorch models for that runtime (imports torch; imported only when used)
 """
 from mpicomm.coding.gc import DecodeError, GradientCode
 from mpicomm.coding.schemes import NAMES, scheme

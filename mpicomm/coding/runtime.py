@@ -6,7 +6,8 @@
 
 Each round the master sends every worker its tasks (from the scheme's master state:
 which job, which parts with which coefficients) with the parameters they need;
-workers compute real gradients of real models (models.py), wait as long as their
+workers compute real gradients of real models (models.py, or those
+Config(models=...) builds: torch_models.py for PyTorch), wait as long as their
 load (and any injected straggling) says, and send their results back. The master
 takes what arrives before tau = (1 + mu) x the first arrival; if the stragglers so
 far conform to the scheme's model it goes on without them, otherwise it waits for
