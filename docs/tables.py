@@ -174,6 +174,17 @@ def _ns_span(values):
     return f"+{low} ns" if low == high else f"+{low}–{high} ns"
 
 
+def _model_point(key, block=8, stride=512, total=65536):
+    """A time of the MPICH model's measurement at one grid point, in µs."""
+    d = _results("model-mpich.json")
+    try:
+        i, j, k = (d["block_bytes"].index(block), d["stride_bytes"].index(stride),
+                   d["total_bytes"].index(total))
+        return f"{d['seconds'][key][i][j][k] * 1e6:.0f} µs"
+    except (KeyError, ValueError, TypeError, IndexError):
+        return MISSING
+
+
 def _a2a(mpi):
     return [c for n in (2, 4) for c in _cases(f"alltoall-{mpi}-{n}.json")]
 
@@ -185,7 +196,16 @@ def substitutions():
              if c["case"] == "ping-pong 64 x 8 B / 528 B"]
     grid = [c for m, _ in MPIS for c in _cases(f"app-types-{m}.json")
             if c["pattern"] == "grid fields (WRF)"]
+    kept = [_results(f"startup-{m}.json").get("median_s", {}).get("preload-path, answers kept")
+            for m, _ in MPIS]
+    kept = [v * 1e3 for v in kept if v is not None]
     return {
+        "startup_kept_ms": MISSING if not kept else
+        f"{min(kept):.0f}–{max(kept):.0f} ms" if round(min(kept)) != round(max(kept)) else
+        f"{kept[0]:.0f} ms",
+        "model_nested_us": _model_point("pingpong_mpi_nested"),
+        "model_vector_us": _model_point("pingpong_mpi_one_vector"),
+        "model_pack_us": _model_point("pingpong_pack"),
         **_partial_model_subs(),
         **_coding_subs(),
         "c_small_auto": _x_span(c["auto_ratio"] for c in small),
