@@ -167,11 +167,9 @@ def _fortran_call_ns(mpi):
 
 
 def _ns_span(values):
-    values = sorted(values)
-    if not values:
-        return MISSING
-    low, high = (f"{v:.0f}" for v in (values[0], values[-1]))
-    return f"+{low} ns" if low == high else f"+{low}–{high} ns"
+    """Nanoseconds added, as "+19–30 ns"."""
+    got = _range(values, "{:.0f}", " ns")
+    return got if got == MISSING else "+" + got
 
 
 def _model_point(key, block=8, stride=512, total=65536):
@@ -198,11 +196,8 @@ def substitutions():
             if c["pattern"] == "grid fields (WRF)"]
     kept = [_results(f"startup-{m}.json").get("median_s", {}).get("preload-path, answers kept")
             for m, _ in MPIS]
-    kept = [v * 1e3 for v in kept if v is not None]
     return {
-        "startup_kept_ms": MISSING if not kept else
-        f"{min(kept):.0f}–{max(kept):.0f} ms" if round(min(kept)) != round(max(kept)) else
-        f"{kept[0]:.0f} ms",
+        "startup_kept_ms": _range([v * 1e3 for v in kept if v is not None], "{:.0f}", " ms"),
         "model_nested_us": _model_point("pingpong_mpi_nested"),
         "model_vector_us": _model_point("pingpong_mpi_one_vector"),
         "model_pack_us": _model_point("pingpong_pack"),
@@ -218,8 +213,9 @@ def substitutions():
         "fortran_call_mpich": _fortran_call_ns("mpich"),
         "fortran_call_openmpi": _fortran_call_ns("openmpi"),
         "fortran_proc_null_ratio": _x_span(_fortran("proc_null", "auto_speedup")),
-        "fortran_proc_null_mpi_ns": _ns_span([v * 1e3 / 2 for v in _fortran(
-            "proc_null", "MPI_us")]).lstrip("+"),
+        "fortran_proc_null_mpi_ns": _range([v * 1e3 / 2 for v in _fortran("proc_null",
+                                                                          "MPI_us")],
+                                           "{:.0f}", " ns"),
         "fortran_z_auto": _x_span(_fortran("z_face", "auto_speedup")),
         "digits_msgc_vs_gc": MISSING if None in (per_step["gc"], per_step["m-sgc"]) else
         f"{(1 - per_step['m-sgc'] / per_step['gc']) * 100:.0f}%",
@@ -315,13 +311,19 @@ def _us_span(values):
     return MISSING if not values else f"{values[0]:.2f}–{values[-1]:.2f} µs"
 
 
-def _span(values):
-    """The lowest and highest of some fractions, as percentages ("78–118%")."""
+def _range(values, fmt, unit=""):
+    """The lowest and highest of some values, each as fmt makes it, then unit: one value
+    where both read the same ("19–30 ns", "78%")."""
     values = sorted(values)
     if not values:
         return MISSING
-    low, high = (f"{v * 100:.0f}" for v in (values[0], values[-1]))
-    return f"{low}%" if low == high else f"{low}–{high}%"
+    low, high = fmt.format(values[0]), fmt.format(values[-1])
+    return f"{low}{unit}" if low == high else f"{low}–{high}{unit}"
+
+
+def _span(values):
+    """The lowest and highest of some fractions, as percentages ("78–118%")."""
+    return _range([v * 100 for v in values], "{:.0f}", "%")
 
 
 def _x(v, digits=2):

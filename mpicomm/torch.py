@@ -58,6 +58,20 @@ DEFAULT_BUCKET_BYTES = 4 << 20
 _NUMPY = {torch.float16, torch.float32, torch.float64, torch.int32, torch.int64}
 
 
+def _in_place(g):
+    """Can gradient g be reduced where it is (a numpy view of its memory)?"""
+    return g.device.type == "cpu" and g.dtype in _NUMPY and g.is_contiguous()
+
+
+def _staging_dtype(grads):
+    """The dtype of one buffer for these gradients: theirs where they share one numpy
+    has, else float64 where one is float64, else float32."""
+    g = grads[0].dtype
+    if g in _NUMPY and all(x.dtype == g for x in grads):
+        return g
+    return torch.float64 if any(x.dtype == torch.float64 for x in grads) else torch.float32
+
+
 def _named_tensors(params):
     """(name, tensor) pairs of a Module, a state_dict, (name, tensor) pairs or tensors."""
     if isinstance(params, torch.nn.Module):
@@ -148,7 +162,7 @@ class _Bucket:
         self.params = params
         self.zeroed = []                     # parameters given zeros (no gradient here)
         self.absent = set()                  # ids of parameters backward gave none here
-        self.flat = {}                       # (dtype, device) -> (buffer, views)
+        self.copy = None                     # ((dtype, device), buffer, views) copied into
         self.view = None                     # (buffer, views) the gradients live in
         if len(params) > 1 and params[0].dtype in _NUMPY and \
                 all(p.device.type == "cpu" and p.dtype == params[0].dtype for p in params):
@@ -200,8 +214,7 @@ class _Bucket:
         interposer serves device buffers (device_ok), else through a CPU copy."""
         grads, scale = self.fill(), 1.0 / comm.Get_size()
         g = grads[0]
-        if self.view is not None or (len(grads) == 1 and g.device.type == "cpu" and
-                                     g.dtype in _NUMPY and g.is_contiguous()):
+        if self.view is not None or (len(grads) == 1 and _in_place(g)):
             buf = self.view[0] if self.view is not None else g.view(-1)
             if scale != 1.0:
                 buf.mul_(scale)
@@ -209,13 +222,10 @@ class _Bucket:
             return
         on_device = device_ok and all(x.device.type == "cuda" for x in grads)
         device = g.device if on_device else torch.device("cpu")
-        dtype = g.dtype if g.dtype in _NUMPY and all(x.dtype == g.dtype for x in grads) \
-            else torch.float32 if all(x.dtype != torch.float64 for x in grads) \
-            else torch.float64
-        key = (dtype, device)
-        if key not in self.flat:
-            self.flat = {key: self._buffer(grads, dtype, device)}
-        buf, views = self.flat[key]
+        dtype = _staging_dtype(grads)
+        if self.copy is None or self.copy[0] != (dtype, device):
+            self.copy = ((dtype, device), *self._buffer(grads, dtype, device))
+        _, buf, views = self.copy
         torch.cat([x.detach().reshape(-1).to(device, dtype) for x in grads], out=buf)
         if scale != 1.0:
             buf.mul_(scale)
@@ -316,13 +326,11 @@ class _DistributedOptimizer:
         else:
             names = {}
         params = [p for p in held if p.requires_grad]
-        self._mc_names = [names.get(id(p), f"param.{i}") for i, p in enumerate(params)]
-        _agree_or_raise(comm, [(n, tuple(p.shape), str(p.dtype))
-                               for n, p in zip(self._mc_names, params)], 0,
+        _agree_or_raise(comm, [(names.get(id(p), f"param.{i}"), tuple(p.shape), str(p.dtype))
+                               for i, p in enumerate(params)], 0,
                         "the parameters' names, shapes or dtypes")
         # 2. Buckets, in the reverse of the parameters' order, of about bucket_bytes.
-        self._mc_comm, self._mc_mode = comm, mode
-        self._mc_passes, self._mc_size = backward_passes_per_step, comm.Get_size()
+        self._mc_mode, self._mc_passes = mode, backward_passes_per_step
         self._mc_deadline, self._mc_min, self._mc_timeout = deadline_s, min_ranks, timeout_s
         self._mc_buckets, current, size = [], [], 0
         for p in reversed(params):
@@ -389,20 +397,23 @@ class _DistributedOptimizer:
         else:
             while self._mc_next < len(self._mc_buckets):
                 b = self._mc_buckets[self._mc_next]
-                b.absent = {id(p) for p in b.params
-                            if self._mc_counts.get(id(p), 0) < self._mc_passes}
+                self._mc_mark_absent(b)
                 self._mc_start(b)
             for b in self._mc_buckets:
                 self._mc_reducer.wait(b)
         self._mc_reset()
 
+    def _mc_mark_absent(self, bucket):
+        """The bucket's parameters backward gave no gradient this step, on this rank."""
+        bucket.absent = {id(p) for p in bucket.params
+                         if self._mc_counts.get(id(p), 0) < self._mc_passes}
+
     def _mc_reduce_partial(self):
         grads, staged = [], []
         for b in self._mc_buckets:
-            b.absent = {id(p) for p in b.params
-                        if self._mc_counts.get(id(p), 0) < self._mc_passes}
+            self._mc_mark_absent(b)
             for g in b.fill():
-                if g.device.type == "cpu" and g.dtype in _NUMPY and g.is_contiguous():
+                if _in_place(g):
                     grads.append(g.numpy())
                 else:
                     copy = g.detach().to("cpu", torch.float64 if g.dtype == torch.float64
