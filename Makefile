@@ -128,6 +128,8 @@ $(MPIS:%=bench-%): bench-%: setup-%
 	    benchmarks/partial_bench.py --reps 7 --json benchmarks/results/partial-$*.json
 	PATH=$(call venv,$*)/bin:$$PATH $(call venv,$*)/bin/python benchmarks/codegen_bench.py \
 	    --rounds 9 --json benchmarks/results/codegen-$*.json
+	PATH=$(call venv,$*)/bin:$$PATH $(call venv,$*)/bin/python -m benchmarks.internode_bench \
+	    --json-prefix benchmarks/results/internode-$*
 	PATH=$(call venv,$*)/bin:$$PATH $(call venv,$*)/bin/python -m benchmarks.slurm_bench \
 	    --rounds 9 --json benchmarks/results/slurm-$*.json
 	MPICOMM_MODEL=$(CACHE)/model-$*.h5 $(call venv,$*)/bin/mpicomm run -n 2 -- \

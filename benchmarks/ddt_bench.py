@@ -23,6 +23,12 @@ Patterns, float64 unless named:
                   384 B).
   SPECFEM3D mt    a struct of three float32 vectors, 4 B at 60 B (a 3-D mesh's x, y, z
                   coordinates of every 15th point).
+  WRF x, y        the halo of a weather model's fields, one struct of vectors over two 2-D,
+                  three 3-D and a 4-D (4 species) float32 field of 64 x 32 x 64 (i fastest,
+                  then k, then j), 3 cells wide: x: 12 B at 256 B; y: rows of 232 B.
+  LAMMPS atomic,  the border atoms of a molecular-dynamics domain (every 8th of 32768, at
+  LAMMPS full     random): one struct of indexed blocks over the per-atom arrays, x (3
+                  doubles), tag, type, mask (ints); full adds molecule (int) and q (double).
 Each figure is the median one-way time over --reps rounds, the three methods in
 alternating order, both ranks in step; "x MPI" is the MPI's time over auto's, "x man."
 the manual path's over auto's.
@@ -101,6 +107,58 @@ def specfem_mt(points=60_000, every=15):
     return raw, dt, [coord], 0, [xyz[i, :points // every * every:every] for i in range(3)]
 
 
+def wrf(face, ni=64, nk=32, nj=64, halo=3, species=4):
+    """WRF's halo of several fields as DDTBench's wrf_{x,y}_vec builds it: a struct
+    whose members are vectors (of vectors) over each field, at the fields' addresses."""
+    f4 = 4
+    shapes = [(nj, ni)] * 2 + [(nj, nk, ni)] * 3 + [(species, nj, nk, ni)]
+    sizes = [int(np.prod(s)) * f4 for s in shapes]
+    starts = np.cumsum([0] + [s + 4096 for s in sizes])     # fields apart, as allocated
+    raw = np.ones(int(starts[-1]), np.uint8)
+    fields = [raw[a:a + n].view(np.float32).reshape(s)
+              for a, n, s in zip(starts, sizes, shapes)]
+    if face == "x":             # i in [halo, 2 halo), j interior, every k
+        plane = MPI.FLOAT.Create_vector(nj - 2 * halo, halo, ni)
+        row = MPI.FLOAT.Create_vector(nk, halo, ni)
+        vol = row.Create_hvector(nj - 2 * halo, 1, nk * ni * f4)
+    else:                       # j in [halo, 2 halo), i interior, every k
+        plane = MPI.FLOAT.Create_vector(halo, ni - 2 * halo, ni)
+        row = MPI.FLOAT.Create_vector(nk, ni - 2 * halo, ni)
+        vol = row.Create_hvector(halo, 1, nk * ni * f4)
+    four = vol.Create_hvector(species, 1, nj * nk * ni * f4)
+    j = i = halo                # both faces start at the first halo cell of each field
+    cut = (slice(halo, nj - halo), slice(halo, 2 * halo)) if face == "x" else \
+        (slice(halo, 2 * halo), slice(halo, ni - halo))
+    views, displs = [], []
+    for a, start in zip(fields, starts):
+        views.append(a[cut] if a.ndim == 2 else a[..., cut[0], :, cut[1]])
+        displs.append(int(start) + (j * (ni if a.ndim == 2 else nk * ni) + i) * f4)
+    types = [plane] * 2 + [vol] * 3 + [four]
+    dt = MPI.Datatype.Create_struct([1] * len(types), displs, types)
+    return raw, dt, [plane, row, vol, four], 0, views
+
+
+def lammps(full, atoms=32768, every=8):
+    """LAMMPS's border exchange as DDTBench's lammps_{atomic,full} builds it: one indexed
+    block type per per-atom array over the same atom list, joined by a struct."""
+    idx = np.sort(np.random.default_rng(8).choice(atoms, atoms // every, replace=False))
+    arrays = [("x", np.float64, 3), ("tag", np.int32, 1), ("type", np.int32, 1),
+              ("mask", np.int32, 1)]
+    if full:
+        arrays += [("molecule", np.int32, 1), ("q", np.float64, 1)]
+    sizes = [atoms * np.dtype(t).itemsize * w for _, t, w in arrays]
+    starts = np.cumsum([0] + [s + 4096 for s in sizes])
+    raw = np.ones(int(starts[-1]), np.uint8)
+    views, types, parts = [], [], []
+    for (_, t, w), start, n in zip(arrays, starts, sizes):
+        a = raw[start:start + n].view(t).reshape(atoms, w)
+        views.append((a, idx))
+        base = MPI.DOUBLE if t is np.float64 else MPI.INT
+        types.append(base.Create_indexed_block(w, (idx * w).tolist()))
+    dt = MPI.Datatype.Create_struct([1] * len(types), [int(s) for s in starts[:-1]], types)
+    return raw, dt, types, 0, views
+
+
 PATTERNS = {
     "NAS MG x (nz 64)": lambda: mg("x", 64),
     "NAS MG x (nz 256)": lambda: mg("x", 256),
@@ -113,6 +171,10 @@ PATTERNS = {
     "FFT2": fft2,
     "MILC": milc,
     "SPECFEM3D mt": specfem_mt,
+    "WRF x": lambda: wrf("x"),
+    "WRF y": lambda: wrf("y"),
+    "LAMMPS atomic": lambda: lammps(False),
+    "LAMMPS full": lambda: lammps(True),
 }
 QUICK = ("NAS MG x (nz 64)", "NAS MG y (nz 64)", "NAS LU x", "FFT2")
 MODES = ("mpi", "auto", "pack", "manual")
@@ -120,30 +182,49 @@ MODES = ("mpi", "auto", "pack", "manual")
 
 class Manual:
     """DDTBench's manual path, as an application writes it instead of a datatype: copy the
-    pattern's array views into a contiguous buffer (numpy's strided copies), send and
-    receive bytes, copy them back into the views. Buffers are made once, as a program
-    makes them."""
+    pattern's array views into a contiguous buffer (numpy's strided copies; rows picked
+    by an index list, an (array, index) pair, with take and put), send and receive
+    bytes, copy them back. Buffers are made once, as a program makes them."""
 
     def __init__(self, views):
         self.views = views
-        size = sum(v.nbytes for v in views)
+        size = sum(self._nbytes(v) for v in views)
         self.out, self.into = np.empty(size, np.uint8), np.empty(size, np.uint8)
         self.out_parts, self.into_parts = self._parts(self.out), self._parts(self.into)
+
+    @staticmethod
+    def _shape(v):
+        if isinstance(v, tuple):
+            a, idx = v
+            return a.dtype, (len(idx),) + a.shape[1:]
+        return v.dtype, v.shape
+
+    def _nbytes(self, v):
+        dtype, shape = self._shape(v)
+        return int(np.prod(shape)) * dtype.itemsize
 
     def _parts(self, flat):
         parts, at = [], 0
         for v in self.views:
-            parts.append(flat[at:at + v.nbytes].view(v.dtype).reshape(v.shape))
-            at += v.nbytes
+            dtype, shape = self._shape(v)
+            n = self._nbytes(v)
+            parts.append(flat[at:at + n].view(dtype).reshape(shape))
+            at += n
         return parts
 
     def pack(self):
         for part, v in zip(self.out_parts, self.views):
-            np.copyto(part, v)
+            if isinstance(v, tuple):
+                np.take(v[0], v[1], axis=0, out=part)
+            else:
+                np.copyto(part, v)
 
     def unpack(self):
         for part, v in zip(self.into_parts, self.views):
-            np.copyto(v, part)
+            if isinstance(v, tuple):
+                v[0][v[1]] = part
+            else:
+                np.copyto(v, part)
 
     def pingpong(self, comm, trips):
         peer = 1 - comm.Get_rank()
@@ -175,6 +256,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--reps", type=int, default=9)
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--only", help="the patterns whose names contain this")
     ap.add_argument("--json")
     args = ap.parse_args(argv)
     comm, ip = MPI.COMM_WORLD, Interposer()
@@ -188,7 +270,7 @@ def main(argv=None):
         print(f"{'pattern':<20}{'KiB':>8}{'MPI':>9}{'auto':>9}{'pack':>9}{'manual':>9}"
               f"{'x MPI':>8}{'pack x':>8}{'x man.':>8}  auto packs")
     for name, make in PATTERNS.items():
-        if args.quick and name not in QUICK:
+        if (args.quick and name not in QUICK) or (args.only and args.only not in name):
             continue
         raw, dt, parts, offset, views = make()
         dt.Commit()

@@ -246,6 +246,8 @@ def substitutions():
                                 for c in _cases(f"app-types-{m}.json")), default=None), 1),
         "fresh_vs_loop_mpich": _x(next((c["ratio"] for c in _cases("allreduce-mpich.json")
                                         if c["case"] == "1000 x 1 KiB, new"), None), 1),
+        "internode_auto_mpich": _internode_auto("mpich"),
+        "internode_auto_openmpi": _internode_auto("openmpi"),
         "ddt_vs_manual": ", ".join(
             f"{label} {_lowest_highest(c['auto_vs_manual'] for c in cases if 'manual_s' in c)}"
             for label, cases in _ddt_runs()),
@@ -410,9 +412,12 @@ README_ROWS = [
     ("point-to-point with `auto`, geometric mean of 19 cases (`p2p_bench.py`)",
      lambda m: _p2p(m) if m == "mpich" else
      _never_packs(_cases(f"p2p-{m}.json"), _ratio(f"p2p-{m}.json", "geomean_auto"))),
-    ("DDTBench's patterns, 2-rank ping-pong with `auto`, lowest / highest of 11 "
-     "(`ddt_bench.py`)",
+    ("DDTBench's patterns, 2-rank ping-pong with `auto`, lowest / highest over the "
+     "patterns (`ddt_bench.py`)",
      lambda m: _lowest_highest(c["auto_vs_mpi"] for c in _cases(f"ddt-{m}.json"))),
+    ("across two nodes (network namespaces of one machine, TCP): the C programs, "
+     "DDTBench's patterns and the all-to-alls with `auto`, lowest / highest "
+     "(`internode_bench.py`)", _internode_auto),
     ("a C program's 3-D halo exchange (`examples/halo3d.c`, 64³ and 128³, 6 and 26 "
      "neighbours, 2 ranks), `auto` with the built-in defaults, lowest / highest of 4 "
      "(`c_bench.py`)",
@@ -667,6 +672,52 @@ def _us(v):
     return f"{v:.3f}" if v < 1 else f"{v:.1f}" if v < 100 else f"{v:.0f}"
 
 
+# benchmarks/internode_bench.py's runs: (label, file suffix, case key, the MPI's µs, pack
+# and auto as the MPI's time over theirs, whether auto packed).
+INTERNODE = (
+    ("C program (`c_bench.py`)", "c", "case", lambda c: c["mpi_us"],
+     lambda c: c["mpi_us"] / c["pack_us"], lambda c: c["auto_ratio"],
+     lambda c: c["auto_packed"] > 0.5),
+    ("DDTBench (`ddt_bench.py`)", "ddt", "pattern", lambda c: c["mpi_s"] * 1e6,
+     lambda c: c["pack_vs_mpi"], lambda c: c["auto_vs_mpi"], lambda c: c["auto_packs"]),
+    ("all-to-all (`alltoall_bench.py`)", "alltoall", "case", lambda c: c["mpi_us"],
+     lambda c: c["ratio"], lambda c: c["auto_ratio"], lambda c: c["auto_packed"] > 0.5),
+)
+
+
+def _internode_cases(mpi):
+    """[(benchmark label, case name, MPI µs, pack, auto, auto packed)] across two nodes."""
+    out = []
+    for label, suffix, key, mpi_us, pack_x, auto_x, packed in INTERNODE:
+        for c in _cases(f"internode-{mpi}-{suffix}.json"):
+            out.append((label, c[key], mpi_us(c), pack_x(c), auto_x(c), bool(packed(c))))
+    return out
+
+
+def internode():
+    """Across two nodes: per case, per MPI, the MPI's time and pack and auto against it
+    (ᵖ: auto packed)."""
+    header = ["benchmark", "case"]
+    for mpi, _ in MPIS:
+        header += [f"{SHORT[mpi]}: MPI µs", "pack", "auto"]
+    runs = {mpi: {(c[0], c[1]): c for c in _internode_cases(mpi)} for mpi, _ in MPIS}
+    keys = list(dict.fromkeys(k for got in runs.values() for k in got))
+    rows = []
+    for key in keys:
+        row = list(key)
+        for mpi, _ in MPIS:
+            c = runs[mpi].get(key)
+            row += [MISSING] * 3 if c is None else [
+                _us(c[2]), _x(c[3]), _x(c[4]) + ("ᵖ" if c[5] else "")]
+        rows.append(row)
+    return _table(header, ["---", "---"] + ["---:"] * 3 * len(MPIS), rows)
+
+
+def _internode_auto(mpi):
+    """auto against the MPI across two nodes: lowest / highest over every case."""
+    return _lowest_highest(c[4] for c in _internode_cases(mpi))
+
+
 def fortran():
     runs = {mpi: _results(f"fortran-{mpi}.json") for mpi, _ in MPIS}
     header = ["case", "n"]
@@ -824,6 +875,7 @@ TABLES = {
     "coding-loads.md": coding_loads,
     "coding-simulated.md": coding_simulated,
     "digits.md": digits,
+    "internode.md": internode,
 }
 
 

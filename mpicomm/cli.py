@@ -49,7 +49,9 @@ def _cmd_measure(args):
 def _model_rows(inst):
     from mpicomm import model
     chosen, explicit = model.path(inst.vendor)
-    builtin = f"built-in defaults: {model.BUILTIN.get(inst.vendor, 'pass through')}"
+    builtin = (f"built-in defaults: {model.BUILTIN.get(inst.vendor, 'pass through')}; "
+               "between nodes: "
+               f"{model.BUILTIN_INTERNODE.get(inst.vendor, 'pass through')}")
     if chosen is None:
         return [("model", f"{builtin} (MPICOMM_MODEL=builtin)")]
     if not chosen.exists():

@@ -48,6 +48,25 @@ def allocation_tasks(env=None):
     return None
 
 
+def allocation_nodes(env=None):
+    """The number of nodes of the Slurm allocation (0 outside one)."""
+    env = os.environ if env is None else env
+    if not in_allocation(env):
+        return 0
+    for name in ("SLURM_JOB_NUM_NODES", "SLURM_NNODES"):
+        if env.get(name, "").isdigit():
+            return int(env[name])
+    return 1
+
+
+def node_tasks(env=None):
+    """The tasks the Slurm allocation may start on its first node (SLURM_TASKS_PER_NODE,
+    e.g. "2(x2),1"), or None outside one or where Slurm does not say."""
+    env = os.environ if env is None else env
+    first = env.get("SLURM_TASKS_PER_NODE", "").split(",")[0].split("(")[0]
+    return int(first) if in_allocation(env) and first.isdigit() else None
+
+
 def choose(requested=None, ft=False, env=None):
     """The launcher to use: "mpiexec" or "srun" (see the module's docstring)."""
     env = os.environ if env is None else env
@@ -127,9 +146,10 @@ def other_mpi(program, inst):
 
 
 def command(nprocs, argv, interposer=True, mpiexec_args=(), inst=None, env_vars=None, ft=False,
-            launcher=None, srun_args=(), one_node=False):
+            launcher=None, srun_args=(), one_node=False, spread=False):
     """(argv, env) for running argv on nprocs ranks (None: the allocation's task count);
-    ft: survive failed ranks (ULFM); one_node: keep every rank on one node."""
+    ft: survive failed ranks (ULFM); one_node: keep every rank on one node; spread: one
+    rank on each of nprocs nodes (srun only)."""
     # 1. How many ranks, and under which launcher.
     which = choose(launcher, ft=ft)
     if nprocs is None:
@@ -168,7 +188,8 @@ def command(nprocs, argv, interposer=True, mpiexec_args=(), inst=None, env_vars=
     # 3. The launcher's own command line.
     if which == "srun":
         srun_args = tuple(srun_args)
-        nodes = ["-N", "1"] if one_node else []
+        nodes = ["-N", "1"] if one_node else \
+            ["-N", str(nprocs), "--ntasks-per-node=1"] if spread else []
         # A rank that fails ends the step, as under mpiexec (else the others wait on it).
         return (["srun", "-n", str(nprocs), *nodes, "--kill-on-bad-exit=1",
                  *srun_pmi(inst, srun_args), *srun_args, *prefix, *argv],

@@ -15,7 +15,12 @@ measured (NaN in the file; the interposer takes the nearest measured size). Wher
 device is usable (a GPU with CuPy, or the simulated device under MPICOMM_DEVICE=sim),
 it also times, on a smaller grid, the device kernels alone, device-to-host copies, and
 a ping-pong of a device buffer of the same vector types with each device method
-(staged, oneshot; device where the MPI is CUDA-aware). See mpicomm.model for the layout.
+(staged, oneshot; device where the MPI is CUDA-aware).
+
+In a Slurm allocation of two nodes or more it then times the same host grid between
+two ranks on different nodes (one on each of the first two), into the file's
+`internode` group, with the nodes' names and the interconnect as the MPI reports it:
+`auto` answers from it for peers on other nodes. See mpicomm.model for the layout.
 """
 import argparse
 import datetime
@@ -84,8 +89,15 @@ def run(output=None, quick=False, reps=5, mpiexec_args=(), verbose=False):
         if subprocess.call(cmd, env=env, cwd=output.parent) != 0:
             raise RuntimeError("the measurement run failed (see its output above); "
                                f"{output} is unchanged")
-        # The all-to-alls at more ranks, added to the same file.
+        # The all-to-alls at more ranks, then the grid between two nodes, added to the
+        # same file.
         for ranks in ([] if quick else measure_alltoall.RANKS[1:]):
+            room = launch.node_tasks() if launch.choose(None) == "srun" else None
+            if room is not None and room < ranks:
+                print(f"mpicomm measure: the all-to-alls at {ranks} ranks need {ranks} tasks on "
+                      f"one node, and this allocation has {room}: measured at 2 ranks only",
+                      file=sys.stderr, flush=True)
+                continue
             cmd, env = launch.command(ranks, argv + ["--alltoalls"], mpiexec_args=mpiexec_args,
                                       inst=inst, env_vars={"MPICOMM_MODEL": "builtin"},
                                       one_node=True)
@@ -95,6 +107,17 @@ def run(output=None, quick=False, reps=5, mpiexec_args=(), verbose=False):
             if subprocess.call(cmd, env=env, cwd=output.parent) != 0:
                 raise RuntimeError(f"the measurement of the all-to-alls at {ranks} ranks failed "
                                    f"(see its output above); {output} is unchanged")
+        if launch.allocation_nodes() >= 2 and launch.choose(None) == "srun":
+            cmd, env = launch.command(2, argv + ["--internode"] + (["--quick"] if quick else []),
+                                      inst=inst, env_vars={"MPICOMM_MODEL": "builtin"},
+                                      spread=True)
+            print("mpicomm measure: between two nodes", file=sys.stderr, flush=True)
+            if verbose:
+                print("mpicomm measure:", " ".join(shlex.quote(c) for c in cmd),
+                      file=sys.stderr)
+            if subprocess.call(cmd, env=env, cwd=output.parent) != 0:
+                raise RuntimeError("the measurement between two nodes failed (see its output "
+                                   f"above); {output} is unchanged")
         model.read(tmp)
         os.replace(tmp, output)
     finally:
@@ -225,22 +248,49 @@ def worker(argv=None):
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--alltoalls", action="store_true",
                     help="time the all-to-alls alone at this job's size, into --out")
+    ap.add_argument("--internode", action="store_true",
+                    help="time the host grid between two nodes, into --out's internode group")
     args = ap.parse_args(argv)
     if args.alltoalls:
         return alltoall_worker(args)
     comm = MPI.COMM_WORLD
     if comm.Get_size() != 2:
         sys.exit("mpicomm measure: the worker runs on exactly 2 ranks")
+    if args.internode:
+        return internode_worker(comm, args)
     ip = Interposer()
     rank0 = comm.Get_rank() == 0
     blocks, totals = (QUICK_BLOCKS, QUICK_TOTALS) if args.quick else (BLOCKS, TOTALS)
-    started = time.time()
 
     # 1. The kernels alone, and MPI_Pack/MPI_Unpack the MPI's way and ours (rank 0).
     pack_s, unpack_s = _kernels(blocks, totals, args.reps) if rank0 else (None, None)
     pack_calls = _pack_calls(comm, ip, blocks, totals, args.reps) if rank0 else None
 
-    # 2. Contiguous ping-pong by size.
+    # 2., 3. Contiguous ping-pong by size, the strided grid.
+    sizes, contiguous, strides, piped, chunk, times = _host_grid(comm, ip, args, blocks, totals,
+                                                                 pipeline=True)
+
+    # 4. Device buffers, where both ranks have a device.
+    dev = _device_grid(comm, ip, args) if _device_backend(comm) else None
+
+    # 5. The all-to-alls at 2 ranks.
+    coll = measure_alltoall.measure(comm, ip, args.reps, args.quick, log=_log)
+
+    # 6. Rank 0 writes the file.
+    if rank0:
+        _write(args.out, blocks, strides, totals, times, pack_s, unpack_s, sizes, contiguous,
+               args, piped, chunk, dev, pack_calls)
+        _add_alltoalls(args.out, coll, 2)
+    comm.Barrier()
+    return 0
+
+
+def _host_grid(comm, ip, args, blocks, totals, pipeline):
+    """2. Contiguous ping-pong by size, 3. the strided grid, the methods in rotating order
+    (pipeline: the pipelined method too): (sizes, contiguous seconds, strides, the
+    pipelined sizes, the chunk, {table: seconds})."""
+    from mpi4py import MPI
+    started = time.time()
     sizes = PINGPONG[:3] if args.quick else PINGPONG
     contiguous = []
     for s in sizes:
@@ -250,10 +300,9 @@ def worker(argv=None):
         contiguous.append(_best(comm, lambda: _pingpong(comm, buf, s, MPI.BYTE, n),
                                 args.reps) / n / 2)
 
-    # 3. The strided grid, the methods in rotating order.
     strides = QUICK_STRIDES if args.quick else STRIDES
     chunk = ip.pipeline_chunk
-    piped = [s for s in totals if s >= 2 * chunk]
+    piped = [s for s in totals if s >= 2 * chunk] if pipeline else []
     shape = (len(blocks), len(strides), len(totals))
     labels = ("passthrough", "nested", "pack", "ex_passthrough", "ex_nested", "ex_pack")
     times = {name: np.full(shape, np.nan) for name in labels}
@@ -273,23 +322,51 @@ def worker(argv=None):
                     times[name][i, k, j] = best[name]
                 if "pipeline" in best:
                     times["pipeline"][i, piped.index(s)] = best["pipeline"]
-        if rank0:
+        if comm.Get_rank() == 0:
             print(f"mpicomm measure: blocks of {b} B done ({time.time() - started:.0f} s)",
                   file=sys.stderr, flush=True)
+    return sizes, contiguous, strides, piped, chunk, times
 
-    # 4. Device buffers, where both ranks have a device.
-    dev = _device_grid(comm, ip, args) if _device_backend(comm) else None
 
-    # 5. The all-to-alls at 2 ranks.
-    coll = measure_alltoall.measure(comm, ip, args.reps, args.quick, log=_log)
-
-    # 6. Rank 0 writes the file.
-    if rank0:
-        _write(args.out, blocks, strides, totals, times, pack_s, unpack_s, sizes, contiguous,
-               args, piped, chunk, dev, pack_calls)
-        _add_alltoalls(args.out, coll, 2)
+def internode_worker(comm, args):
+    """The host grid between two ranks on different nodes, into args.out's internode
+    group (the file the run on one node wrote)."""
+    from mpi4py import MPI
+    from mpicomm.interposer import Interposer
+    node = comm.Split_type(MPI.COMM_TYPE_SHARED)
+    apart = comm.allreduce(node.Get_size(), op=MPI.MAX) == 1
+    node.Free()
+    if not apart:
+        sys.exit("mpicomm measure: the two ranks of the inter-node run share a node")
+    hosts = comm.allgather(MPI.Get_processor_name())
+    blocks, totals = (QUICK_BLOCKS, QUICK_TOTALS) if args.quick else (BLOCKS, TOTALS)
+    sizes, contiguous, strides, _, _, times = _host_grid(comm, Interposer(), args, blocks,
+                                                         totals, pipeline=False)
+    if comm.Get_rank() == 0:
+        import h5py
+        with h5py.File(args.out, "a") as f:
+            g = f.require_group("internode")
+            g.attrs["hosts"] = np.bytes_(" ".join(hosts))
+            g.attrs["interconnect"] = np.bytes_(interconnect(MPI.Get_library_version()))
+            g.attrs["reps"] = args.reps
+            _write_host(g, blocks, strides, totals, times, sizes, contiguous)
     comm.Barrier()
     return 0
+
+
+# The variables by which each MPI family is told which network to take.
+NETWORK_VARIABLES = ("FI_PROVIDER", "UCX_TLS", "UCX_NET_DEVICES", "MPIR_CVAR_CH4_NETMOD",
+                     "MPIR_CVAR_OFI_USE_PROVIDER", "OMPI_MCA_pml", "OMPI_MCA_btl",
+                     "OMPI_MCA_mtl", "OMPI_MCA_btl_tcp_if_include")
+
+
+def interconnect(library):
+    """The interconnect as the MPI reports it: MPICH's device line (its network modules),
+    and the variables that select a network, where set; else the MPI's defaults."""
+    parts = [ln.split(":", 1)[1].strip() for ln in library.splitlines()
+             if ln.startswith("MPICH Device:")]
+    parts += [f"{k}={os.environ[k]}" for k in NETWORK_VARIABLES if os.environ.get(k)]
+    return "; ".join(parts) or "the MPI's default transports"
 
 
 def _log(text):
@@ -438,15 +515,7 @@ def _write(out, blocks, strides, totals, times, pack_s, unpack_s, sizes, contigu
         a["ranks"] = 2
         a["reps"] = args.reps
         a["quick"] = int(args.quick)
-        f["block_bytes"] = np.array(blocks, np.int64)
-        f["stride_bytes"] = np.array(strides, np.int64)
-        f["total_bytes"] = np.array(totals, np.int64)
-        f["method/passthrough"] = times["passthrough"]
-        f["method/passthrough_nested"] = times["nested"]
-        f["method/pack"] = times["pack"]
-        f["exchange/passthrough"] = times["ex_passthrough"]
-        f["exchange/passthrough_nested"] = times["ex_nested"]
-        f["exchange/pack"] = times["ex_pack"]
+        _write_host(f, blocks, strides, totals, times, sizes, contiguous)
         if piped:
             f["pipeline_total_bytes"] = np.array(piped, np.int64)
             f["method/pipeline"] = times["pipeline"]
@@ -455,8 +524,6 @@ def _write(out, blocks, strides, totals, times, pack_s, unpack_s, sizes, contigu
         f["unpack_seconds"] = unpack_s
         for name, t in pack_calls.items():
             f[name] = t
-        f["pingpong_bytes"] = np.array(sizes, np.int64)
-        f["pingpong_seconds"] = np.array(contiguous)
         if dev:
             a["device_backend"] = np.bytes_(dev["backend"])
             a["device_name"] = np.bytes_(dev["name"])
@@ -466,6 +533,21 @@ def _write(out, blocks, strides, totals, times, pack_s, unpack_s, sizes, contigu
                 f[f"device/{name}"] = t
             f["device/pack_seconds"] = dev["pack"]
             f["device/copy_to_host_seconds"] = dev["copy"]
+
+
+def _write_host(g, blocks, strides, totals, times, sizes, contiguous):
+    """The host grid's tables into g (the file, or its internode group)."""
+    g["block_bytes"] = np.array(blocks, np.int64)
+    g["stride_bytes"] = np.array(strides, np.int64)
+    g["total_bytes"] = np.array(totals, np.int64)
+    for name, label in (("method/passthrough", "passthrough"),
+                        ("method/passthrough_nested", "nested"), ("method/pack", "pack"),
+                        ("exchange/passthrough", "ex_passthrough"),
+                        ("exchange/passthrough_nested", "ex_nested"),
+                        ("exchange/pack", "ex_pack")):
+        g[name] = times[label]
+    g["pingpong_bytes"] = np.array(sizes, np.int64)
+    g["pingpong_seconds"] = np.array(contiguous)
 
 
 def _worker_or_abort():

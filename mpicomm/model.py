@@ -50,6 +50,13 @@ Layout (times in seconds, one-way, best of the repetitions):
     device/device [nd, nt]                  each device method (device: CUDA-aware MPIs)
     device/pack_seconds [nd, nt]            the device pack kernel alone
     device/copy_to_host_seconds [nt]        device-to-host copies of nt bytes
+  optional, where it was measured in an allocation of two nodes or more:
+    internode/                              the host grid between two ranks on different
+                                            nodes: block_bytes, stride_bytes, total_bytes,
+                                            method/*, exchange/*, pingpong_* as above
+                                            (attrs hosts: the two nodes, interconnect: as
+                                            the MPI reports it, reps); without it, peers on
+                                            other nodes follow the built-in inter-node rules
 """
 import os
 from pathlib import Path
@@ -104,7 +111,31 @@ def read(file):
                        for form in COLLECTIVE_FORMS for t in COLLECTIVE_TABLES)):
             if name in f:
                 out[name] = f[name][()]
+        if "internode" in f:
+            g = f["internode"]
+            for n in ("block_bytes", "total_bytes", "method/passthrough", "method/pack"):
+                if n not in g:
+                    raise ModelError(f"{file}: dataset internode/{n} is missing")
+            out.update({f"internode/{n}": g[n][()] for n in
+                        ("block_bytes", "stride_bytes", "total_bytes", *HOST_TABLES,
+                         "pingpong_bytes", "pingpong_seconds") if n in g})
+            out["internode_attrs"] = {k: (v.decode() if isinstance(v, bytes) else v)
+                                      for k, v in g.attrs.items()}
     return out
+
+
+HOST_TABLES = ("method/passthrough", "method/passthrough_nested", "method/pack",
+               "exchange/passthrough", "exchange/passthrough_nested", "exchange/pack")
+
+
+def internode(model):
+    """The model's tables between nodes as a model of their own (the same names as the
+    tables on one node), or None where it was not measured between nodes."""
+    if "internode/block_bytes" not in model:
+        return None
+    sub = {k[len("internode/"):]: v for k, v in model.items() if k.startswith("internode/")}
+    sub["attrs"] = model.get("internode_attrs", {})
+    return sub
 
 
 # The device methods a model may hold, in the order the interposer prefers them on a tie.
@@ -284,6 +315,15 @@ def summary(file, vendor, library_version=None):
                      f"{installation.library_line(library_version)}): not used; run "
                      "`mpicomm measure` again")
     lines += _choice_lines(m) + (_choice_lines(m, True) if "exchange/pack" in m else [])
+    remote = internode(m)
+    if remote is None:
+        lines.append(f"between nodes (not measured): {BUILTIN_INTERNODE.get(vendor, 'pass through')}")
+    else:
+        ra = remote["attrs"]
+        lines.append(f"between nodes, measured between "
+                     f"{' and '.join(str(ra.get('hosts', '?')).split())} over "
+                     f"{ra.get('interconnect', '?')}:")
+        lines += _choice_lines(remote) + _choice_lines(remote, True)
     lines += _collective_lines(m) if collective_forms(m) else [
         "the all-to-alls: not timed as themselves (a model from before them); they follow "
         "the exchange tables"]
@@ -308,8 +348,16 @@ def _size(n):
 BUILTIN = {"MPICH": "pack messages of 8 KiB or more of blocks of at most 64 bytes less than "
                    "8 KiB apart in types built as long vectors or tables, and for "
                    "nonblocking calls in any type of 16 KiB or more or at strides of 8 KiB "
-                   "or more; under MPICH 5 also blocks of "
-                   "65 B to 2 KiB in messages of 8 KiB to 1 MiB (blocking) or 8 to 64 KiB "
-                   "(nonblocking), and nonblocking point-to-point messages under 8 KiB; "
-                   "pass through the rest",
-           "Open MPI": "pass through (its derived-type sends pipeline)"}
+                   "or more; under MPICH 5 also blocks of 65 B to 2 KiB in messages of "
+                   "8 KiB to 1 MiB and to 3 KiB in messages to 256 KiB (blocking) or 8 to "
+                   "64 KiB (nonblocking), and nonblocking point-to-point messages under "
+                   "8 KiB; transposes of 8 KiB or more; pass through the rest, and structs "
+                   "of differently laid-out members with blocks of 128 B or more",
+           "Open MPI": "pack Open MPI 5's blocking messages of 8 to 32 KiB of blocks of 128 "
+                       "to 512 B; pass through the rest (its derived-type sends pipeline)"}
+# Peers on other nodes, without a model measured between nodes (mpiw_model.c:
+# builtin_internode).
+BUILTIN_INTERNODE = {"MPICH": "pack types built as long vectors of blocks of at most 32 B "
+                              "in messages of 16 KiB or more (blocking), of at most 64 B "
+                              "from 64 KiB (nonblocking); pass through the rest",
+                     "Open MPI": "pass through"}

@@ -199,3 +199,14 @@ def test_kept_answers_go_stale_with_their_files(tmp_path, monkeypatch):
     assert memo.get("probe", "k") is None          # a damaged file: found again
     memo.put("probe", "k", 1)
     assert memo.get("probe", "k") == 1
+
+
+def test_the_allocations_nodes_and_tasks_per_node_are_read_from_slurm():
+    """What `mpicomm measure` plans by: nodes (a second run between two of them) and the
+    tasks the first node may hold (the all-to-alls at 4 ranks need 4 there)."""
+    from mpicomm import launch
+    env = {"SLURM_JOB_ID": "7", "SLURM_JOB_NUM_NODES": "2", "SLURM_TASKS_PER_NODE": "2(x2)"}
+    assert launch.allocation_nodes(env) == 2 and launch.node_tasks(env) == 2
+    assert launch.node_tasks({"SLURM_JOB_ID": "7", "SLURM_TASKS_PER_NODE": "4,1"}) == 4
+    assert launch.allocation_nodes({"SLURM_JOB_ID": "7"}) == 1
+    assert launch.allocation_nodes({}) == 0 and launch.node_tasks({}) is None

@@ -225,6 +225,7 @@ def test_default_location_is_the_per_user_cache(tmp_path):
     ("other-mpi", "measured under another MPI"),
     ("other-version", "measured under another version of this MPI"),
     ("no-table", "tables are missing"),
+    ("bad-internode", "inter-node tables (internode/) are missing a table or malformed"),
 ])
 def test_a_bad_model_is_named_and_the_defaults_used(tmp_path, case, reason):
     path = tmp_path / "m.h5"
@@ -236,6 +237,13 @@ def test_a_bad_model_is_named_and_the_defaults_used(tmp_path, case, reason):
         synthetic(path, True, library=f"{installation.probe().vendor} 0.0.1")
     elif case == "no-table":
         synthetic(path, True, drop="method/pack")
+    elif case == "bad-internode":       # a grid between nodes without its tables
+        synthetic(path, True)
+        with h5py.File(path, "a") as f:
+            f["internode/block_bytes"] = f["block_bytes"][()]
+            f["internode/total_bytes"] = f["total_bytes"][()]
+        with pytest.raises(model.ModelError, match="internode/method/passthrough is missing"):
+            model.read(path)
     got, err = probe({"MPICOMM_MODEL": str(path)})
     assert [g["model"] for g in got] == ["builtin"] * 2
     assert f"model {path}" in err or f"no model at {path}" in err

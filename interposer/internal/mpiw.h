@@ -3,7 +3,8 @@
  * family, and the generated entry points in gen/) check "active?" and dispatch; the
  * work lives in these internal modules: mpiw_state.c (settings, logs, counters),
  * mpiw_types.c (decoding and the type cache), mpiw_choose.c (the chooser: how each call
- * travels), mpiw_model.c (the measured times the chooser asks), the senders (mpiw_p2p.c,
+ * travels), mpiw_model.c (the measured times the chooser asks), mpiw_locality.c (which
+ * peers are on this node), the senders (mpiw_p2p.c,
  * mpiw_pipeline.c, mpiw_alltoall.c, mpiw_neighbor.c), device buffers (mpiw_device.c,
  * mpiw_bytes.c, mpiw_pending.c, mpiw_coll*.c), mpiw_requests.c and mpiw_complete.c
  * (requests of ours through every completion call) and mpiw_pack.c.
@@ -48,7 +49,8 @@ enum { MPIW_MODE_STANDARD = 0, MPIW_MODE_SYNC, MPIW_MODE_READY };
     X(unpack_fallback) X(bytes_packed) X(bytes_unpacked) X(send_fast) X(send_fallback)    \
     X(recv_fast) X(recv_fallback) X(method_pack) X(method_passthrough) X(neighbor_fast)       \
     X(neighbor_fallback) X(method_pipeline) X(alltoall_fast) X(alltoall_fallback)          \
-    X(method_device) X(method_staged) X(method_oneshot) X(method_mirror) X(types_table)
+    X(method_device) X(method_staged) X(method_oneshot) X(method_mirror) X(types_table)      \
+    X(remote_calls)
 
 enum {
 #define MPIW_STAT_ENUM(name) MPIW_STAT_##name,
@@ -163,6 +165,8 @@ typedef struct mpiw_call {
                             * tables, where it has them); 0: point to point */
     int ranks;             /* ... the size of its communicator, */
     int recv;              /* ... and whether it is the receiving side */
+    int remote;            /* the peer (an all-to-all: some rank) is on another node
+                            * (mpiw_locality.c): the model's inter-node tables */
 } mpiw_call;
 
 typedef struct mpiw_choice {
@@ -215,6 +219,14 @@ int mpiw_pipe_sendrecv(const void *sbuf, int64_t scount, MPI_Datatype stype, int
                        int64_t sbytes, void *rbuf, int64_t rcount, MPI_Datatype rtype,
                        int source, int rtag, int64_t rbytes, MPI_Comm comm, MPI_Status *status);
 void mpiw_pipe_probed(const MPI_Status *st, MPI_Comm comm, const char *call);
+
+/* Where peers are (mpiw_locality.c): the ranks of this node found at MPI_Init
+ * (collective), a map per communicator built at its first use and freed with it. */
+void mpiw_locality_init(void);
+void mpiw_locality_finalize(void);
+int mpiw_locality_nodes(void);
+int mpiw_locality_remote(MPI_Comm comm, int peer);    /* peer of comm on another node */
+int mpiw_locality_spans(MPI_Comm comm);               /* comm reaches another node */
 
 /* Communicators with the MPI-4 assertions the pipelined method needs (mpiw_comms.c). */
 void mpiw_comms_init(void);
@@ -357,6 +369,7 @@ enum { MPIW_ALLTOALL, MPIW_ALLTOALLV, MPIW_ALLTOALLW, MPIW_NEIGHBOR_ALLTOALLV,
 typedef struct mpiw_collective {
     int form;
     int ranks;
+    int remote;            /* the communicator reaches another node */
 } mpiw_collective;
 
 int64_t mpiw_side_count(const mpiw_side *s, int i);

@@ -131,6 +131,7 @@ int mpiw_alltoall_packed(const mpiw_side *s, int nout, const mpiw_side *r, int n
     /* 1. Room for both sides' arrays (nothing to do in place). */
     if ((void *) s->buf == MPI_IN_PLACE || PMPI_Comm_size(comm, &k.ranks) != MPI_SUCCESS)
         return 0;
+    k.remote = mpiw_locality_spans(comm);
     d = calloc((size_t) nout + nin + 1, sizeof *d);
     if (!given_alloc(&gs, nout) + !given_alloc(&gr, nin) || !d) {
         free(d);

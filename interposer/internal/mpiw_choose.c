@@ -98,7 +98,7 @@ typedef struct kept {
     MPI_Datatype dt;
     int64_t count;
     unsigned generation;
-    int alone, tables, method, declined;
+    int alone, tables, remote, method, declined;
 } kept;
 static __thread kept kept_answers[KEPT];
 
@@ -115,7 +115,8 @@ static kept *kept_slot(const mpiw_call *c)
 static int kept_same(const kept *k, const mpiw_call *c, unsigned generation)
 {
     return k->dt == c->dt && k->count == c->count && k->generation == generation &&
-           k->alone == c->alone && k->tables == c->tables && k->method == mpiw_g.method;
+           k->alone == c->alone && k->tables == c->tables && k->remote == c->remote &&
+           k->method == mpiw_g.method;
 }
 
 static kept *kept_find(const mpiw_call *c, unsigned generation)
@@ -134,8 +135,8 @@ static int kept_passthrough(const mpiw_call *c, unsigned generation, int decline
     if (k->generation == generation && !kept_same(k, c, generation))
         k++;
     if (!c->coll && generation != 0)
-        *k = (kept) { c->dt, c->count, generation, c->alone, c->tables, mpiw_g.method,
-                      declined };
+        *k = (kept) { c->dt, c->count, generation, c->alone, c->tables, c->remote,
+                      mpiw_g.method, declined };
     out->declined = declined;
     out->desc.table = NULL;
     return out->method = MPIW_METHOD_PASSTHROUGH;
@@ -155,6 +156,7 @@ int mpiw_choose(const mpiw_call *c, mpiw_choice *out)
     /* 1. Nothing to move, or a buffer in device memory. */
     if (c->count <= 0 || c->peer == MPI_PROC_NULL)
         return out->method;
+    mpiw_count(MPIW_STAT_remote_calls, c->remote);
     if (mpid_on_device(c->buf))
         return on_device(c, out);
 

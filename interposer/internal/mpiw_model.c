@@ -71,8 +71,8 @@ static const int device_method[DEVICE_METHODS] = {
  * blocks nearly touch, as an array's interior does. */
 #define DENSE_GAP 64
 
-typedef struct model {
-    int loaded;                          /* 0: built-in defaults */
+/* The host tables of one locality: between two ranks of one node, or of two nodes. */
+typedef struct host {
     int nb, nst, ns;
     double lblock[MAXGRID], ltotal[MAXGRID];      /* log2 of the grid */
     double laxis[MAXGRID][MAXSTRIDES];   /* log2 of the strides row b was measured at:
@@ -80,6 +80,13 @@ typedef struct model {
     double gain[2][MAXHOST];             /* log(passthrough / pack), [block][stride][total];
                                           * [0] ping-pong, [1] exchange */
     double nested_gain[2][MAXHOST];      /* the same, the MPI's time for nested vectors */
+} host;
+
+typedef struct model {
+    int loaded;                          /* 0: built-in defaults */
+    host h[2];                           /* [0] peers on this node, [1] on another node */
+    int internode;                       /* h[1] was measured (else the built-in
+                                          * inter-node rules answer for such peers) */
     int np;                              /* sizes the pipelined method was measured at */
     double lpipe[MAXGRID];               /* their log2 */
     double pipe_gain[MAXGRID];           /* mean over blocks of log(best other / pipelined) */
@@ -202,24 +209,26 @@ static void read_device(int64_t f, model *out)
 static void pipeline_gains(model *out, const double *sizes, const double *pipe, int64_t np,
                            const double *pass, const double *pack)
 {
+    const host *h = &out->h[0];
+
     for (int64_t j = 0; j < np; j++) {
         int col = -1;
         double sum = 0;
-        for (int k = 0; k < out->ns; k++)
-            if (fabs(out->ltotal[k] - log2(sizes[j])) < 1e-9)
+        for (int k = 0; k < h->ns; k++)
+            if (fabs(h->ltotal[k] - log2(sizes[j])) < 1e-9)
                 col = k;
         if (col < 0)
             return;                      /* not a size of the grid: no pipelined choice */
-        for (int i = 0; i < out->nb; i++) {
+        for (int i = 0; i < h->nb; i++) {
             double t = pipe[i * np + j];
-            int64_t at = (int64_t) i * out->nst * out->ns + col;
+            int64_t at = (int64_t) i * h->nst * h->ns + col;
             double best = fmin(pass[at], pack[at]);
             if (!(t > 0) || !isfinite(t) || !isfinite(best))
                 return;
             sum += log(best / t);
         }
         out->lpipe[j] = log2(sizes[j]);
-        out->pipe_gain[j] = sum / out->nb;
+        out->pipe_gain[j] = sum / h->nb;
     }
     out->np = (int) np;
 }
@@ -336,40 +345,47 @@ static void library_line(char *out, size_t size)
     out[n] = '\0';
 }
 
-/* The host tables of the open file f into *out; NULL, or why not. A model from before
+/* The host tables of the open file f (in group: "" or "internode/") into *out; NULL, or
+ * why not. A model from before
  * the stride axis has 2-D tables (measured at max(2b, 128 B)) and no nested
  * construction; one from before the exchange tables has the ping-pong ones alone. */
-static const char *read_host(int64_t f, model *out, double *pass, double *pack, double *nested,
-                             double *ex)
+static const char *read_host(int64_t f, const char *group, host *out, double *pass,
+                             double *pack, double *nested, double *ex)
 {
     double block[MAXGRID], total[MAXGRID], classes[MAXSTRIDES] = { 128 };
     int64_t db[3], dt[3], dc[3], dp[3], dk[3], dn[3], nb, ns, nst = 1, cells;
-    int strided = mpiw_h5_has(f, "stride_bytes");
+    static const char *names[9] = { "block_bytes", "total_bytes", "stride_bytes",
+                                    "method/passthrough", "method/pack",
+                                    "method/passthrough_nested", "exchange/passthrough",
+                                    "exchange/passthrough_nested", "exchange/pack" };
+    char at[9][96];     /* the names in group */
+    int strided;
 
-    if ((nb = mpiw_h5_read(f, "block_bytes", block, MAXGRID, db)) < 1 ||
-        (ns = mpiw_h5_read(f, "total_bytes", total, MAXGRID, dt)) < 1 ||
-        (strided && (nst = mpiw_h5_read(f, "stride_bytes", classes, MAXSTRIDES, dc)) < 1))
+    for (int k = 0; k < 9; k++)
+        snprintf(at[k], sizeof at[k], "%s%s", group, names[k]);
+    strided = mpiw_h5_has(f, at[2]);
+    if ((nb = mpiw_h5_read(f, at[0], block, MAXGRID, db)) < 1 ||
+        (ns = mpiw_h5_read(f, at[1], total, MAXGRID, dt)) < 1 ||
+        (strided && (nst = mpiw_h5_read(f, at[2], classes, MAXSTRIDES, dc)) < 1))
         return "its grid is missing or too large";
     cells = nb * nst * ns;
-    if (mpiw_h5_read(f, "method/passthrough", pass, MAXHOST, dp) != cells ||
-        mpiw_h5_read(f, "method/pack", pack, MAXHOST, dk) != cells ||
+    if (mpiw_h5_read(f, at[3], pass, MAXHOST, dp) != cells ||
+        mpiw_h5_read(f, at[4], pack, MAXHOST, dk) != cells ||
         dp[0] != nb || dk[0] != nb || dp[1] != (strided ? nst : ns) || dk[1] != dp[1])
         return "its tables are missing or their shapes disagree";
     if (!ascending_positive(block, nb) || !ascending_positive(total, ns) ||
         !ascending_positive(classes, nst))
         return "its block_bytes, stride_bytes or total_bytes are not positive and ascending";
-    if (mpiw_h5_has(f, "method/passthrough_nested")) {
-        if (mpiw_h5_read(f, "method/passthrough_nested", nested, MAXHOST, dn) != cells ||
+    if (mpiw_h5_has(f, at[5])) {
+        if (mpiw_h5_read(f, at[5], nested, MAXHOST, dn) != cells ||
             dn[0] != nb || dn[1] != dp[1])
             return "its method/passthrough_nested disagrees with the other tables";
     } else {
         memcpy(nested, pass, sizeof(double) * (size_t) cells);
     }
-    if (mpiw_h5_has(f, "exchange/pack")) {
-        static const char *names[3] = { "exchange/passthrough", "exchange/passthrough_nested",
-                                        "exchange/pack" };
+    if (mpiw_h5_has(f, at[8])) {
         for (int k = 0; k < 3; k++)
-            if (mpiw_h5_read(f, names[k], ex + k * MAXHOST, MAXHOST, dn) != cells ||
+            if (mpiw_h5_read(f, at[6 + k], ex + k * MAXHOST, MAXHOST, dn) != cells ||
                 dn[0] != nb || dn[1] != dp[1])
                 return "its exchange tables disagree with the other tables";
     } else {
@@ -390,20 +406,34 @@ static const char *read_host(int64_t f, model *out, double *pass, double *pack, 
     return NULL;
 }
 
+/* A locality's host tables as log-gains (read_host's tables); NULL, or why not. */
+static const char *host_gains(host *h, const double *pass, const double *pack,
+                              const double *nested, const double *ex)
+{
+    const char *why;
+
+    if ((why = gains(h->gain[0], pass, pack, h->nb, h->nst, h->ns)) ||
+        (why = gains(h->nested_gain[0], nested, pack, h->nb, h->nst, h->ns)) ||
+        (why = gains(h->gain[1], ex, ex + 2 * MAXHOST, h->nb, h->nst, h->ns)))
+        return why;
+    return gains(h->nested_gain[1], ex + MAXHOST, ex + 2 * MAXHOST, h->nb, h->nst, h->ns);
+}
+
 /* MPI_Pack and MPI_Unpack, the MPI's own and ours, on the host grid (optional: models
  * from before them pack everything here). */
 static void read_pack_calls(int64_t f, model *out)
 {
+    const host *h = &out->h[0];
     static const char *names[2][2] = { { "pack_call/mpi", "pack_call/mpicomm" },
                                        { "unpack_call/mpi", "unpack_call/mpicomm" } };
     static double theirs[MAXGRID * MAXGRID], ours[MAXGRID * MAXGRID];
-    int64_t cells = (int64_t) out->nb * out->ns, d1[3], d2[3];
+    int64_t cells = (int64_t) h->nb * h->ns, d1[3], d2[3];
 
     for (int k = 0; k < 2; k++) {
         if (!mpiw_h5_has(f, names[k][0]) ||
             mpiw_h5_read(f, names[k][0], theirs, MAXGRID * MAXGRID, d1) != cells ||
             mpiw_h5_read(f, names[k][1], ours, MAXGRID * MAXGRID, d2) != cells ||
-            d1[0] != out->nb || d2[0] != out->nb)
+            d1[0] != h->nb || d2[0] != h->nb)
             return;
         for (int64_t i = 0; i < cells; i++) {
             if (!(theirs[i] > 0) || !(ours[i] > 0))
@@ -427,7 +457,7 @@ static const char *read_model(const char *path, model *out)
 
     /* 1. Open it, 2. check it is a model for this MPI (its version too, where the file
      * records it), 3. read and check the tables (the pipelined and device ones
-     * optional), 4. keep them as log-gains. */
+     * optional), 4. keep them as log-gains, 5. the same for peers on other nodes. */
     library_line(running, sizeof running);
     if ((f = mpiw_h5_open(path, &why)) < 0)
         return why;
@@ -437,23 +467,27 @@ static const char *read_model(const char *path, model *out)
         why = "measured under another MPI";
     else if (mpiw_h5_attr(f, "mpi_library_version", got, sizeof got) && strcmp(got, running))
         why = "measured under another version of this MPI (run mpicomm measure again)";
-    else if (!(why = read_host(f, out, pass, pack, nested, ex)))
-        np = read_pipeline(f, out->nb, piped, pipe);
+    else if (!(why = read_host(f, "", &out->h[0], pass, pack, nested, ex)) &&
+             !(why = host_gains(&out->h[0], pass, pack, nested, ex)))
+        np = read_pipeline(f, out->h[0].nb, piped, pipe);
     if (!why) {
+        pipeline_gains(out, piped, pipe, np, pass, pack);
         read_device(f, out);
         read_pack_calls(f, out);
         why = read_collective(f, out);
     }
+    /* 5. Between nodes, where it was measured there too (optional). */
+    if (!why && mpiw_h5_has(f, "internode/block_bytes")) {
+        if (read_host(f, "internode/", &out->h[1], pass, pack, nested, ex) ||
+            host_gains(&out->h[1], pass, pack, nested, ex))
+            why = "its inter-node tables (internode/) are missing a table or malformed";
+        out->internode = 1;
+    }
     mpiw_h5_close(f);
-    if (why || (why = gains(out->gain[0], pass, pack, out->nb, out->nst, out->ns)) ||
-        (why = gains(out->nested_gain[0], nested, pack, out->nb, out->nst, out->ns)) ||
-        (why = gains(out->gain[1], ex, ex + 2 * MAXHOST, out->nb, out->nst, out->ns)) ||
-        (why = gains(out->nested_gain[1], ex + MAXHOST, ex + 2 * MAXHOST, out->nb, out->nst,
-                     out->ns)))
+    if (why)
         return why;
     out->loaded = 1;
     snprintf(out->source, sizeof out->source, "%s", path);
-    pipeline_gains(out, piped, pipe, np, pass, pack);
     return NULL;
 }
 
@@ -479,8 +513,9 @@ void mpiw_model_load(void)
     if (m.loaded)
         mpiw_log(MPIW_LOG_INFO, "model %s (%d block lengths x %d strides x %d sizes, "
                  "pipelined at %d; all-to-alls at %d x %d ranks x %d; device methods at "
-                 "%d x %d, on %s)", m.source, m.nb, m.nst, m.ns, m.np, m.cnb, m.cnr, m.cns,
-                 m.dnb, m.dns, m.dnb ? m.dbackend : "none");
+                 "%d x %d, on %s; between nodes: %s)", m.source, m.h[0].nb, m.h[0].nst,
+                 m.h[0].ns, m.np, m.cnb, m.cnr, m.cns, m.dnb, m.dns,
+                 m.dnb ? m.dbackend : "none", m.internode ? "measured" : "built-in rules");
 }
 
 /* Where x falls on the grid g[0..n-1]: lower index and weight of the upper one. */
@@ -540,10 +575,10 @@ static double table_value(const double *v, const double *lb, int nb, const doubl
 
 /* A host table v[nb][nst][ns] at (log2 block, log2 stride, log2 total): each block row
  * over the strides it was measured at (max(b + DENSE_GAP, class): repeated ones first). */
-static double host_value(const double *v, double x, double z, double y)
+static double host_value(const host *h, const double *v, double x, double z, double y)
 {
-    return table_value(v, m.lblock, m.nb, m.laxis[0], MAXSTRIDES, m.nst, m.ltotal, m.ns, x,
-                       z, y, 1);
+    return table_value(v, h->lblock, h->nb, h->laxis[0], MAXSTRIDES, h->nst, h->ltotal, h->ns,
+                       x, z, y, 1);
 }
 
 /* The construction's table: nested for an innermost repetition of at most NESTED
@@ -553,6 +588,21 @@ enum { NESTED_ONLY, LONG_ONLY, BOTH };
 static int construction(int64_t leaf, int64_t blocks)
 {
     return leaf <= NESTED || blocks <= NESTED ? NESTED_ONLY : leaf >= LONG ? LONG_ONLY : BOTH;
+}
+
+/* The built-in rules for a peer on another node, read off `mpicomm measure` between
+ * two nodes (network namespaces of one machine joined by a bridge: TCP) and a second
+ * sweep of the same points, keeping what won by a wide margin in both. MPICH: types
+ * built as long vectors of blocks of at most 32 B in messages of 16 KiB or more
+ * (blocking: 1.4-3.4x at strides of 72 B to 8 KiB), of at most 64 B from 64 KiB
+ * (nonblocking, timed as an exchange: 1.3-4x); its nested vectors it moves as fast
+ * itself. Open MPI: nothing (its wins between nodes, 2x at 64 KiB in one run, were
+ * 0.9x at the same points in the next). */
+static int builtin_internode(int64_t block, double bytes, int built, int alone)
+{
+    if (strcmp(vendor, "MPICH") || built != LONG_ONLY)
+        return 0;
+    return alone ? block <= 32 && bytes >= 16384 : block <= 64 && bytes >= 65536;
 }
 
 /* The built-in defaults, read off the same measurement `mpicomm measure` makes
@@ -573,9 +623,13 @@ static int construction(int64_t leaf, int64_t blocks)
  * derived-type sends pipeline: passed through, but for Open MPI 5's messages of 8 to
  * 32 KiB of blocks of 128 to 512 B sent alone, where packing measured 1.1-1.5x faster at
  * every stride (between its eager limit and the sizes its pipeline overlaps). */
-static int builtin_pack(int64_t block, int64_t stride, double bytes, int built, int alone,
-                        int coll)
+static int builtin_pack(int64_t block, int64_t stride, double bytes, int built,
+                        const mpiw_call *c)
 {
+    int alone = c->alone, coll = c->coll;
+
+    if (c->remote)
+        return builtin_internode(block, bytes, built, alone);
     if (strcmp(vendor, "MPICH"))
         return OMPI5 && alone && !coll && block >= 128 && block <= 512 && bytes >= 8192 &&
                bytes <= 32768;
@@ -604,7 +658,7 @@ static double coll_value(const double *v, double x, double r, double y)
 #define MEMO 8
 typedef struct memo {
     int64_t block, stride, leaf, bytes;
-    int alone, coll, ranks, recv, pack;
+    int alone, coll, ranks, recv, remote, pack;
 } memo;
 static __thread memo memos[MEMO];
 static __thread unsigned memo_next;
@@ -617,15 +671,17 @@ static int measured_pack(int64_t block, int64_t stride, double bytes, int built,
     double nested, flat, g, margin;
     int k = c->coll - 1;
 
-    /* An all-to-all the model timed as itself: its own table; else the exchange's. */
-    if (k >= 0 && k < MPIW_ALLTOALL_FORMS && m.cnb && m.chas[k]) {
+    /* An all-to-all the model timed as itself (on one node): its own table; else the
+     * exchange's of the peer's locality. */
+    if (k >= 0 && k < MPIW_ALLTOALL_FORMS && m.cnb && m.chas[k] && !c->remote) {
         double r = log2(c->ranks > 1 ? (double) c->ranks : 1.0);
         nested = coll_value(m.cgain[k][c->recv != 0][1], x, r, y);
         flat = coll_value(m.cgain[k][c->recv != 0][0], x, r, y);
         margin = MARGIN;
     } else {
-        nested = host_value(m.nested_gain[!c->alone], x, z, y);
-        flat = host_value(m.gain[!c->alone], x, z, y);
+        const host *h = &m.h[c->remote != 0];
+        nested = host_value(h, h->nested_gain[!c->alone], x, z, y);
+        flat = host_value(h, h->gain[!c->alone], x, z, y);
         margin = c->alone ? MARGIN : EXCHANGE_MARGIN;
     }
     g = built == NESTED_ONLY ? nested : built == LONG_ONLY ? flat : fmin(nested, flat);
@@ -652,19 +708,26 @@ int mpiw_model_pack(const mpic_desc *d, int64_t count, const mpiw_call *c)
         if (memos[i].bytes == bytes && memos[i].block == block && memos[i].stride == stride &&
             memos[i].leaf == d->leaf_count && memos[i].alone == c->alone &&
             memos[i].coll == c->coll && memos[i].ranks == c->ranks &&
-            memos[i].recv == c->recv)
+            memos[i].recv == c->recv && memos[i].remote == c->remote)
             return memos[i].pack;
     /* A transpose moves by tiles of columns here, where MPICH walks it column by column,
      * re-reading every line (a 2-D FFT's 2 MiB transpose: 1.9x packed, DDTBench's FFT2
      * in benchmarks/ddt_bench.py); a measured model's vectors never have that shape. */
     if (!strcmp(vendor, "MPICH") && bytes >= 8192 && mpic_transposes(d, count))
         return 1;
+    /* A struct of members of different shapes (the table form) MPICH copies run by run,
+     * at the speed of memcpy where the runs are long (WRF's halo, 232-byte rows of
+     * several fields: packed 0.86-0.94x, benchmarks/ddt_bench.py), where the same rows
+     * built as vectors it moves 3-4x slower than packing: no vector measured says so. */
+    if (!strcmp(vendor, "MPICH") && d->table && block >= 128)
+        return 0;
     built = construction(d->leaf_count, bytes / block);
     e = &memos[memo_next++ % MEMO];
     *e = (memo) { block, stride, d->leaf_count, bytes, c->alone, c->coll, c->ranks, c->recv,
-                  m.loaded ? measured_pack(block, stride, (double) bytes, built, c)
-                           : builtin_pack(block, stride, (double) bytes, built, c->alone,
-                                          c->coll) };
+                  c->remote,
+                  m.loaded && (!c->remote || m.internode)
+                      ? measured_pack(block, stride, (double) bytes, built, c)
+                      : builtin_pack(block, stride, (double) bytes, built, c) };
     return e->pack;
 }
 
@@ -675,7 +738,7 @@ int mpiw_model_mpi_packs(const mpic_desc *d, int64_t count, int unpack)
 
     if (!m.loaded || !m.pk || block <= 0 || bytes <= 0)
         return 0;
-    g = interpolate(m.pkgain[unpack != 0], m.lblock, m.nb, m.ltotal, m.ns,
+    g = interpolate(m.pkgain[unpack != 0], m.h[0].lblock, m.h[0].nb, m.h[0].ltotal, m.h[0].ns,
                     log2((double) block), log2(bytes));
     return g < -MARGIN;
 }

@@ -159,6 +159,7 @@ int mpiw_neighbor_alltoallw_try(const mpiw_side *s, const mpiw_side *r, MPI_Comm
     if (!mpiw_neighbor_degrees(comm, &nin, &nout) ||
         PMPI_Comm_size(comm, &k.ranks) != MPI_SUCCESS || !plan_alloc(&p, nin + nout))
         return 0;
+    k.remote = mpiw_locality_spans(comm);
     n = nin + nout;
     ns = choose_blocks(s, nout, large, p.d, p.how, p.off, &stotal, &k, 0);
     nr = choose_blocks(r, nin, large, p.d + nout, p.how + nout, p.off + nout, &rtotal, &k, 1);

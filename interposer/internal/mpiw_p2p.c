@@ -46,10 +46,12 @@ static void counted(const mpiw_choice *c, int fallback, int fast)
     }
 }
 
-static int choose(const void *buf, int64_t count, MPI_Datatype dt, int peer,
-                  MPI_Comm pipe_comm, mpiw_choice *c, int recv, int alone)
+/* pipe: the message may be pipelined (a call the pipelined method carries) */
+static int choose(const void *buf, int64_t count, MPI_Datatype dt, int peer, MPI_Comm comm,
+                  int pipe, mpiw_choice *c, int recv, int alone)
 {
-    mpiw_call call = { buf, count, dt, peer, pipe_comm, 1, alone };
+    mpiw_call call = { buf, count, dt, peer, pipe ? comm : MPI_COMM_NULL, 1, alone, 0, 0, 0,
+                       mpiw_locality_remote(comm, peer) };
 
     mpiw_choose(&call, c);
     counted(c, recv ? MPIW_STAT_recv_fallback : MPIW_STAT_send_fallback,
@@ -182,7 +184,7 @@ int mpiw_send_try(const void *buf, int64_t count, MPI_Datatype dt, int dest, int
     mpiw_choice c;
     mpiw_pending p;
 
-    switch (choose(buf, count, dt, dest, comm, &c, 0, 1)) {
+    switch (choose(buf, count, dt, dest, comm, 1, &c, 0, 1)) {
     case MPIW_METHOD_PIPELINE:
         *err = mpiw_pipe_send(buf, count, dt, dest, tag, comm, c.bytes, mode == MPIW_MODE_SYNC);
         return 1;
@@ -204,7 +206,7 @@ int mpiw_recv_try(void *buf, int64_t count, MPI_Datatype dt, int source, int tag
     MPI_Status st;
     mpiw_choice c;
 
-    switch (choose(buf, count, dt, source, comm, &c, 1, 1)) {
+    switch (choose(buf, count, dt, source, comm, 1, &c, 1, 1)) {
     case MPIW_METHOD_PIPELINE:
         *err = mpiw_pipe_recv(buf, count, dt, source, tag, comm, c.bytes, status);
         return 1;
@@ -238,7 +240,7 @@ int mpiw_isend_try(const void *buf, int64_t count, MPI_Datatype dt, int dest, in
     mpiw_choice c;
     mpiw_pending *p;
 
-    switch (choose(buf, count, dt, dest, comm, &c, 0, 0)) {
+    switch (choose(buf, count, dt, dest, comm, 1, &c, 0, 0)) {
     case MPIW_METHOD_PIPELINE:
         *err = mpiw_pipe_isend(buf, count, dt, dest, tag, comm, c.bytes, mode == MPIW_MODE_SYNC,
                                req);
@@ -259,7 +261,7 @@ int mpiw_irecv_try(void *buf, int64_t count, MPI_Datatype dt, int source, int ta
     mpiw_choice c;
     mpiw_pending *p;
 
-    switch (choose(buf, count, dt, source, comm, &c, 1, 0)) {
+    switch (choose(buf, count, dt, source, comm, 1, &c, 1, 0)) {
     case MPIW_METHOD_PIPELINE:
         *err = mpiw_pipe_irecv(buf, count, dt, source, tag, comm, c.bytes, req);
         return 1;
@@ -296,7 +298,7 @@ int mpiw_send_init_try(const void *buf, int64_t count, MPI_Datatype dt, int dest
     mpiw_choice c;
     mpiw_pending *p;
 
-    if (choose(buf, count, dt, dest, MPI_COMM_NULL, &c, 0, 0) == MPIW_METHOD_PASSTHROUGH)
+    if (choose(buf, count, dt, dest, comm, 0, &c, 0, 0) == MPIW_METHOD_PASSTHROUGH)
         return 0;
     if (!(p = pending(&c, 0, 1, (void *) buf, count, dt)) ||
         !persist(send_init_wire(p, dest, tag, comm, mode, req), req, p, err))
@@ -310,7 +312,7 @@ int mpiw_recv_init_try(void *buf, int64_t count, MPI_Datatype dt, int source, in
     mpiw_choice c;
     mpiw_pending *p;
 
-    if (choose(buf, count, dt, source, MPI_COMM_NULL, &c, 1, 0) == MPIW_METHOD_PASSTHROUGH)
+    if (choose(buf, count, dt, source, comm, 0, &c, 1, 0) == MPIW_METHOD_PASSTHROUGH)
         return 0;
     if (!(p = pending(&c, 1, 1, buf, count, dt)) ||
         !persist(recv_init_wire(p, source, tag, comm, req), req, p, err))
@@ -324,8 +326,10 @@ int mpiw_sendrecv_try(const void *sbuf, int64_t scount, MPI_Datatype stype, int 
                       void *rbuf, int64_t rcount, MPI_Datatype rtype, int source, int rtag,
                       MPI_Comm comm, MPI_Status *status, int *err)
 {
-    mpiw_call scall = { sbuf, scount, stype, dest, comm, 1, 0 };
-    mpiw_call rcall = { rbuf, rcount, rtype, source, comm, 1, 0 };
+    mpiw_call scall = { sbuf, scount, stype, dest, comm, 1, 0, 0, 0, 0,
+                        mpiw_locality_remote(comm, dest) };
+    mpiw_call rcall = { rbuf, rcount, rtype, source, comm, 1, 0, 0, 0, 0,
+                        mpiw_locality_remote(comm, source) };
     mpiw_choice sc, rc;
     mpiw_pending s, r;
     int sours, rours;
@@ -397,8 +401,7 @@ int mpiw_sendrecv_replace_try(void *buf, int64_t count, MPI_Datatype dt, int des
     void *sb, *rb;
     MPI_Status st;
 
-    if (choose(buf, count, dt, source != MPI_PROC_NULL ? source : dest, MPI_COMM_NULL, &c, 1,
-               0) ==
+    if (choose(buf, count, dt, source != MPI_PROC_NULL ? source : dest, comm, 0, &c, 1, 0) ==
         MPIW_METHOD_PASSTHROUGH)
         return 0;
     counted(&c, MPIW_STAT_send_fallback, MPIW_STAT_send_fast);

@@ -68,7 +68,8 @@ static int fill(const mpiw_side *s, int n, int large, int send, const mpic_desc 
 int mpiw_side_packs(const void *buf, int64_t count, MPI_Datatype dt, mpic_desc *d,
                     const mpiw_collective *k, int recv)
 {
-    mpiw_call call = { buf, count, dt, 0, MPI_COMM_NULL, 1, 0, k->form + 1, k->ranks, recv };
+    mpiw_call call = { buf, count, dt, 0, MPI_COMM_NULL, 1, 0, k->form + 1, k->ranks, recv,
+                       k->remote };
     mpiw_choice c;
 
     mpiw_choose(&call, &c);

@@ -10,6 +10,7 @@ void mpiw_finalize(void)
     mpiw_requests_clear();
     mpiw_types_clear();
     mpiw_comms_finalize();
+    mpiw_locality_finalize();
     mpiw_scratch_release();
     mpiw_device_finalize();
     mpid_release();

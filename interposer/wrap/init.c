@@ -71,8 +71,8 @@ static int cuda_aware(void)
 
 /* 1. Settings, 2. the MPI it runs under (another MPI: nothing more, every call passes
  * through without the interposer touching a handle of its own) and whether it takes
- * device pointers, 3. the model (collective over MPI_COMM_WORLD), 4. communicator hints,
- * 5. the launch. */
+ * device pointers, 3. the model and the ranks of this node (collective over
+ * MPI_COMM_WORLD), 4. communicator hints, 5. the launch. */
 void mpiw_init(int thread_level)
 {
     if (mpiw_g.initialized)
@@ -86,8 +86,10 @@ void mpiw_init(int thread_level)
     mpiw_g.cuda_aware = cuda_aware();
     mpiw_g.initialized = 1;
     if (!mpiw_g.disabled && mpiw_g.method != MPIW_METHOD_PASSTHROUGH &&
-        mpiw_g.method != MPIW_METHOD_PACK)
+        mpiw_g.method != MPIW_METHOD_PACK) {
         mpiw_model_load();
+        mpiw_locality_init();
+    }
     mpiw_comms_init();
     if (!mpiw_g.disabled)
         check_launch();
