@@ -417,7 +417,7 @@ README_ROWS = [
      lambda m: _lowest_highest(c["auto_vs_mpi"] for c in _cases(f"ddt-{m}.json"))),
     ("across two nodes (network namespaces of one machine, TCP): the C programs, "
      "DDTBench's patterns and the all-to-alls with `auto`, lowest / highest "
-     "(`internode_bench.py`)", _internode_auto),
+     "(`internode_bench.py`)", lambda m: _internode_auto(m)),
     ("a C program's 3-D halo exchange (`examples/halo3d.c`, 64³ and 128³, 6 and 26 "
      "neighbours, 2 ranks), `auto` with the built-in defaults, lowest / highest of 4 "
      "(`c_bench.py`)",

@@ -357,7 +357,8 @@ BUILTIN = {"MPICH": "pack messages of 8 KiB or more of blocks of at most 64 byte
                        "to 512 B; pass through the rest (its derived-type sends pipeline)"}
 # Peers on other nodes, without a model measured between nodes (mpiw_model.c:
 # builtin_internode).
-BUILTIN_INTERNODE = {"MPICH": "pack types built as long vectors of blocks of at most 32 B "
-                              "in messages of 16 KiB or more (blocking), of at most 64 B "
-                              "from 64 KiB (nonblocking); pass through the rest",
+BUILTIN_INTERNODE = {"MPICH": "pack messages of 8 KiB or more of blocks of 8 to 512 B, "
+                              "of longer blocks to 1 MiB (blocking) or 256 KiB "
+                              "(nonblocking), of shorter ones in types built as long "
+                              "vectors; pass through the rest",
                      "Open MPI": "pass through"}

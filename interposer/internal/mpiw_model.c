@@ -591,18 +591,27 @@ static int construction(int64_t leaf, int64_t blocks)
 }
 
 /* The built-in rules for a peer on another node, read off `mpicomm measure` between
- * two nodes (network namespaces of one machine joined by a bridge: TCP) and a second
- * sweep of the same points, keeping what won by a wide margin in both. MPICH: types
- * built as long vectors of blocks of at most 32 B in messages of 16 KiB or more
- * (blocking: 1.4-3.4x at strides of 72 B to 8 KiB), of at most 64 B from 64 KiB
- * (nonblocking, timed as an exchange: 1.3-4x); its nested vectors it moves as fast
- * itself. Open MPI: nothing (its wins between nodes, 2x at 64 KiB in one run, were
- * 0.9x at the same points in the next). */
+ * two nodes (network namespaces of one machine joined by a bridge: TCP, MPICH's UCX
+ * with UCX_TLS=tcp,self) and a second sweep of the same points, keeping what won by a
+ * wide margin in both. MPICH hands a derived type to its network module in pieces:
+ * packed whole it went 1.3-3.2x faster from 8 KiB, for blocks of 8 B to 512 B at every
+ * size measured (to 16 MiB), for longer ones to 1 MiB in blocking calls and to 256 KiB
+ * in an exchange (a tie beyond; a 128^3 halo's 128 KiB faces of 1 KiB rows between the
+ * nodes: 1.15x packed, benchmarks/internode_bench.py); blocks under 8 B only built as one
+ * long vector.
+ * Open MPI: nothing. Between the nodes packing won on some of DDTBench's patterns
+ * (MG y's 4 KiB rows, SPECFEM3D's and LAMMPS's structs: 1.6-2.3x) and lost on others of
+ * the same sizes and a C ping-pong (WRF x, 8-byte cells at 128 KiB: 0.78-0.92x), and the
+ * grid's wins at 64 KiB in one run were 0.87-0.92x at the same points in the next: no
+ * rule of block, size or construction separates them; a model measured between the
+ * nodes decides per point. */
 static int builtin_internode(int64_t block, double bytes, int built, int alone)
 {
-    if (strcmp(vendor, "MPICH") || built != LONG_ONLY)
+    if (strcmp(vendor, "MPICH") || bytes < 8192)
         return 0;
-    return alone ? block <= 32 && bytes >= 16384 : block <= 64 && bytes >= 65536;
+    if (block < 8)
+        return built == LONG_ONLY;
+    return block <= 512 || bytes <= (alone ? 1 << 20 : 1 << 18);
 }
 
 /* The built-in defaults, read off the same measurement `mpicomm measure` makes
@@ -715,11 +724,12 @@ int mpiw_model_pack(const mpic_desc *d, int64_t count, const mpiw_call *c)
      * in benchmarks/ddt_bench.py); a measured model's vectors never have that shape. */
     if (!strcmp(vendor, "MPICH") && bytes >= 8192 && mpic_transposes(d, count))
         return 1;
-    /* A struct of members of different shapes (the table form) MPICH copies run by run,
-     * at the speed of memcpy where the runs are long (WRF's halo, 232-byte rows of
-     * several fields: packed 0.86-0.94x, benchmarks/ddt_bench.py), where the same rows
-     * built as vectors it moves 3-4x slower than packing: no vector measured says so. */
-    if (!strcmp(vendor, "MPICH") && d->table && block >= 128)
+    /* A struct of members of different shapes (the table form) MPICH copies run by run
+     * on one node, at the speed of memcpy where the runs are long (WRF's halo, 232-byte
+     * rows of several fields: packed 0.86-0.94x, benchmarks/ddt_bench.py), where the
+     * same rows built as vectors it moves 3-4x slower than packing: no vector measured
+     * says so. Between nodes packing wins there too (2x). */
+    if (!strcmp(vendor, "MPICH") && d->table && block >= 128 && !c->remote)
         return 0;
     built = construction(d->leaf_count, bytes / block);
     e = &memos[memo_next++ % MEMO];
