@@ -14,8 +14,10 @@ needs root and Debian's Slurm. From the repository's root, in an MPI's environme
         [--only c,ddt,alltoall] --json-prefix benchmarks/results/internode-mpich
 
 --model: the model auto follows (a file measured in a two-node allocation, with its
-inter-node tables; default: the built-in rules). Writes PREFIX-c.json, PREFIX-ddt.json
-and PREFIX-alltoall.json (each benchmark's own format, with "nodes" added).
+inter-node tables; default: the built-in rules). Writes PREFIX-c.json, PREFIX-ddt.json,
+PREFIX-ddt-pair.json (ddt_bench alternating the MPI and auto alone: over TCP a mode's
+traffic sets the wire's state for the next) and PREFIX-alltoall.json (each benchmark's
+own format, with "nodes" added).
 """
 import argparse
 import json
@@ -80,6 +82,11 @@ def main(argv=None):
             salloc(cluster, 1, [*mpicomm, "-n", "2", "--", py, str(HERE / "ddt_bench.py"),
                                 "--reps", str(args.reps), "--json", f"{prefix}-ddt.json"], env)
             mark(f"{prefix}-ddt.json", "2 ranks, one on each node")
+            # The MPI and auto alone: no packed traffic before either in the alternation.
+            salloc(cluster, 1, [*mpicomm, "-n", "2", "--", py, str(HERE / "ddt_bench.py"),
+                                "--reps", str(args.reps), "--modes", "mpi,auto", "--json",
+                                f"{prefix}-ddt-pair.json"], env)
+            mark(f"{prefix}-ddt-pair.json", "2 ranks, one on each node; the MPI and auto only")
         if "alltoall" in want:
             salloc(cluster, 2, [*mpicomm, "-n", "4", "--", py, str(HERE / "alltoall_bench.py"),
                                 "--reps", str(args.reps), "--json",

@@ -248,6 +248,8 @@ def substitutions():
                                         if c["case"] == "1000 x 1 KiB, new"), None), 1),
         "internode_auto_mpich": _internode_auto("mpich"),
         "internode_auto_openmpi": _internode_auto("openmpi"),
+        "internode_pair_mpich": _internode_pair("mpich"),
+        "internode_pair_openmpi": _internode_pair("openmpi"),
         "ddt_vs_manual": ", ".join(
             f"{label} {_lowest_highest(c['auto_vs_manual'] for c in cases if 'manual_s' in c)}"
             for label, cases in _ddt_runs()),
@@ -711,6 +713,12 @@ def internode():
                 _us(c[2]), _x(c[3]), _x(c[4]) + ("ᵖ" if c[5] else "")]
         rows.append(row)
     return _table(header, ["---", "---"] + ["---:"] * 3 * len(MPIS), rows)
+
+
+def _internode_pair(mpi):
+    """auto against the MPI in DDTBench's patterns across two nodes, the two alone in the
+    alternation: lowest / highest."""
+    return _lowest_highest(c["auto_vs_mpi"] for c in _cases(f"internode-{mpi}-ddt-pair.json"))
 
 
 def _internode_auto(mpi):
