@@ -78,46 +78,38 @@ def run(output=None, quick=False, reps=5, mpiexec_args=(), verbose=False):
     os.close(fd)
     try:
         argv = [sys.executable, "-m", "mpicomm.measure", "--out", tmp, "--reps", str(reps)]
-        cmd, env = launch.command(2, argv + (["--quick"] if quick else []),
-                                  mpiexec_args=mpiexec_args, inst=inst,
-                                  env_vars={"MPICOMM_MODEL": "builtin"},
-                                  one_node=True)
-        if verbose:
-            print("mpicomm measure:", " ".join(shlex.quote(c) for c in cmd), file=sys.stderr)
-        # Run from the output's folder: a source checkout in the current folder would
-        # shadow the installed package in the ranks.
-        if subprocess.call(cmd, env=env, cwd=output.parent) != 0:
-            raise RuntimeError("the measurement run failed (see its output above); "
-                               f"{output} is unchanged")
+        quick_arg = ["--quick"] if quick else []
+
+        def step(what, nprocs, args, **where):
+            """One launch of the worker; a failed one leaves output as it was."""
+            cmd, env = launch.command(nprocs, argv + args, inst=inst,
+                                      env_vars={"MPICOMM_MODEL": "builtin"}, **where)
+            if verbose:
+                print("mpicomm measure:", " ".join(shlex.quote(c) for c in cmd),
+                      file=sys.stderr)
+            # Run from the output's folder: a source checkout in the current folder would
+            # shadow the installed package in the ranks.
+            if subprocess.call(cmd, env=env, cwd=output.parent) != 0:
+                raise RuntimeError(f"{what} failed (see its output above); {output} is "
+                                   "unchanged")
+
+        step("the measurement run", 2, quick_arg, mpiexec_args=mpiexec_args, one_node=True)
         # The all-to-alls at more ranks, then the grid between two nodes, added to the
         # same file.
+        srun = launch.choose(None) == "srun"
         for ranks in ([] if quick else measure_alltoall.RANKS[1:]):
-            room = launch.node_tasks() if launch.choose(None) == "srun" else None
+            room = launch.node_tasks() if srun else None
             if room is not None and room < ranks:
                 print(f"mpicomm measure: the all-to-alls at {ranks} ranks need {ranks} tasks on "
                       f"one node, and this allocation has {room}: measured at 2 ranks only",
                       file=sys.stderr, flush=True)
                 continue
-            cmd, env = launch.command(ranks, argv + ["--alltoalls"], mpiexec_args=mpiexec_args,
-                                      inst=inst, env_vars={"MPICOMM_MODEL": "builtin"},
-                                      one_node=True)
-            if verbose:
-                print("mpicomm measure:", " ".join(shlex.quote(c) for c in cmd),
-                      file=sys.stderr)
-            if subprocess.call(cmd, env=env, cwd=output.parent) != 0:
-                raise RuntimeError(f"the measurement of the all-to-alls at {ranks} ranks failed "
-                                   f"(see its output above); {output} is unchanged")
-        if launch.allocation_nodes() >= 2 and launch.choose(None) == "srun":
-            cmd, env = launch.command(2, argv + ["--internode"] + (["--quick"] if quick else []),
-                                      inst=inst, env_vars={"MPICOMM_MODEL": "builtin"},
-                                      spread=True)
+            step(f"the measurement of the all-to-alls at {ranks} ranks", ranks, ["--alltoalls"],
+                 mpiexec_args=mpiexec_args, one_node=True)
+        if srun and launch.allocation_nodes() >= 2:
             print("mpicomm measure: between two nodes", file=sys.stderr, flush=True)
-            if verbose:
-                print("mpicomm measure:", " ".join(shlex.quote(c) for c in cmd),
-                      file=sys.stderr)
-            if subprocess.call(cmd, env=env, cwd=output.parent) != 0:
-                raise RuntimeError("the measurement between two nodes failed (see its output "
-                                   f"above); {output} is unchanged")
+            step("the measurement between two nodes", 2, ["--internode"] + quick_arg,
+                 spread=True)
         model.read(tmp)
         os.replace(tmp, output)
     finally:

@@ -224,7 +224,6 @@ void mpiw_pipe_probed(const MPI_Status *st, MPI_Comm comm, const char *call);
  * (collective), a map per communicator built at its first use and freed with it. */
 void mpiw_locality_init(void);
 void mpiw_locality_finalize(void);
-int mpiw_locality_nodes(void);
 int mpiw_locality_remote(MPI_Comm comm, int peer);    /* peer of comm on another node */
 int mpiw_locality_spans(MPI_Comm comm);               /* comm reaches another node */
 

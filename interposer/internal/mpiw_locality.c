@@ -21,7 +21,6 @@ typedef struct place {
 } place;
 
 static int keyval = MPI_KEYVAL_INVALID;
-static int nodes = 1;
 static place *world;            /* NULL: the job is on one node */
 static unsigned gone;           /* maps freed so far: a thread's last lookup holds while
                                  * it is unchanged (a freed handle may come back) */
@@ -37,14 +36,36 @@ static int forget(MPI_Comm comm, int key, void *value, void *extra)
     return MPI_SUCCESS;
 }
 
+/* The MPI_COMM_WORLD rank of each of group g's n ranks (MPI_UNDEFINED: not in it), or
+ * NULL without memory. */
+static int *world_ranks(MPI_Group g, int n)
+{
+    MPI_Group wg;
+    int *ranks = malloc(sizeof *ranks * (size_t) (n ? n : 1));
+    int *out = malloc(sizeof *out * (size_t) (n ? n : 1));
+
+    if (ranks && out) {
+        for (int i = 0; i < n; i++)
+            ranks[i] = i;
+        PMPI_Comm_group(MPI_COMM_WORLD, &wg);
+        PMPI_Group_translate_ranks(g, n, ranks, wg, out);
+        PMPI_Group_free(&wg);
+    } else {
+        free(out);
+        out = NULL;
+    }
+    free(ranks);
+    return out;
+}
+
 /* 1. The ranks of this node, 2. on one node: nothing more, 3. the world's map and the
  * number of nodes (collective over MPI_COMM_WORLD, as MPI_Init is). */
 void mpiw_locality_init(void)
 {
     MPI_Comm node;
-    MPI_Group wg, ng;
-    int wsize = 0, nsize = 0, nrank = 0, leader;
-    int *mine, *in_world;
+    MPI_Group ng;
+    int wsize = 0, nsize = 0, nrank = 0, leader, nodes = 1;
+    int *in_world = NULL;
 
     if (PMPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node) !=
         MPI_SUCCESS)
@@ -58,24 +79,16 @@ void mpiw_locality_init(void)
     }
     leader = nrank == 0;
     PMPI_Allreduce(&leader, &nodes, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
+    PMPI_Comm_group(node, &ng);
     world = malloc(sizeof *world + (size_t) wsize);
-    mine = malloc(sizeof *mine * (size_t) nsize);
-    in_world = malloc(sizeof *in_world * (size_t) nsize);
-    if (world && mine && in_world) {
+    if (world && (in_world = world_ranks(ng, nsize))) {
         world->size = wsize;
         world->spans = 1;
         for (int i = 0; i < wsize; i++)
             world->remote[i] = 1;
         for (int i = 0; i < nsize; i++)
-            mine[i] = i;
-        PMPI_Comm_group(node, &ng);
-        PMPI_Comm_group(MPI_COMM_WORLD, &wg);
-        PMPI_Group_translate_ranks(ng, nsize, mine, wg, in_world);
-        for (int i = 0; i < nsize; i++)
             if (in_world[i] >= 0 && in_world[i] < wsize)
                 world->remote[in_world[i]] = 0;
-        PMPI_Group_free(&ng);
-        PMPI_Group_free(&wg);
         PMPI_Comm_create_keyval(MPI_COMM_NULL_COPY_FN, forget, &keyval, NULL);
     } else {
         free(world);
@@ -83,7 +96,7 @@ void mpiw_locality_init(void)
         mpiw_log(MPIW_LOG_WARN, "no memory for the map of nodes; every peer is taken as on "
                  "this node");
     }
-    free(mine);
+    PMPI_Group_free(&ng);
     free(in_world);
     PMPI_Comm_free(&node);
     mpiw_log(MPIW_LOG_INFO, "%d nodes; %d of %d ranks on this one", nodes, nsize, wsize);
@@ -95,20 +108,14 @@ void mpiw_locality_finalize(void)
         PMPI_Comm_free_keyval(&keyval);
     free(world);
     world = NULL;
-    nodes = 1;
     last_place = NULL;
-}
-
-int mpiw_locality_nodes(void)
-{
-    return nodes;
 }
 
 /* A communicator's map from its group (an intercommunicator: the remote group). */
 static place *build(MPI_Comm comm)
 {
-    MPI_Group g, wg;
-    int inter = 0, n = 0, *ranks, *in_world;
+    MPI_Group g;
+    int inter = 0, n = 0, *in_world = NULL;
     place *p;
 
     PMPI_Comm_test_inter(comm, &inter);
@@ -117,14 +124,7 @@ static place *build(MPI_Comm comm)
         return NULL;
     PMPI_Group_size(g, &n);
     p = malloc(sizeof *p + (size_t) n);
-    ranks = malloc(sizeof *ranks * (size_t) (n ? n : 1));
-    in_world = malloc(sizeof *in_world * (size_t) (n ? n : 1));
-    if (p && ranks && in_world) {
-        PMPI_Comm_group(MPI_COMM_WORLD, &wg);
-        for (int i = 0; i < n; i++)
-            ranks[i] = i;
-        PMPI_Group_translate_ranks(g, n, ranks, wg, in_world);
-        PMPI_Group_free(&wg);
+    if (p && (in_world = world_ranks(g, n))) {
         p->size = n;
         p->spans = 0;
         for (int i = 0; i < n; i++) {
@@ -136,7 +136,6 @@ static place *build(MPI_Comm comm)
         free(p);
         p = NULL;
     }
-    free(ranks);
     free(in_world);
     PMPI_Group_free(&g);
     return p;

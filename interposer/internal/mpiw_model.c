@@ -728,7 +728,7 @@ int mpiw_model_pack(const mpic_desc *d, int64_t count, const mpiw_call *c)
      * on one node, at the speed of memcpy where the runs are long (WRF's halo, 232-byte
      * rows of several fields: packed 0.86-0.94x, benchmarks/ddt_bench.py), where the
      * same rows built as vectors it moves 3-4x slower than packing: no vector measured
-     * says so. Between nodes packing wins there too (2x). */
+     * says so. Between nodes packing wins there too (1.5-2x, internode_bench.py). */
     if (!strcmp(vendor, "MPICH") && d->table && block >= 128 && !c->remote)
         return 0;
     built = construction(d->leaf_count, bytes / block);
