@@ -70,6 +70,7 @@ def _free_ports(n):
 
 CONF = """\
 ClusterName=mpicommtest
+FirstJobId={first_job}
 SlurmctldHost={host}({ctld_addr})
 SlurmUser=root
 SlurmdUser=root
@@ -141,8 +142,12 @@ class SlurmCluster:
         else:
             ctld_addr, names, addrs = self._network()
         ctld_port, slurmd_port = _free_ports(2)
+        # Job ids start at a random number: MPICH names its shared-memory files after the
+        # job step (PMI namespace), so a cluster counting from 1 again would meet the files
+        # an aborted step of an earlier cluster left in /dev/shm, and fail in MPI_Init.
+        first_job = random.SystemRandom().randrange(1000, 60_000_000)
         conf = CONF.format(host=host, ctld_addr=ctld_addr, dir=self.dir, ctld_port=ctld_port,
-                           slurmd_port=slurmd_port, nodes="".join(
+                           first_job=first_job, slurmd_port=slurmd_port, nodes="".join(
                                f"NodeName={n} NodeAddr={a} CPUs={self.cpus} State=UNKNOWN\n"
                                for n, a in zip(names, addrs)))
         (self.dir / "plugstack.conf").write_text("".join(f"{ln}\n" for ln in self.plugstack))
