@@ -130,6 +130,8 @@ $(MPIS:%=bench-%): bench-%: setup-%
 	    --rounds 9 --json benchmarks/results/codegen-$*.json
 	PATH=$(call venv,$*)/bin:$$PATH $(call venv,$*)/bin/python -m benchmarks.internode_bench \
 	    --json-prefix benchmarks/results/internode-$*
+	PATH=$(call venv,$*)/bin:$$PATH $(call venv,$*)/bin/python -m benchmarks.scaling_bench \
+	    --reps 9 --json benchmarks/results/scaling-$*.json
 	PATH=$(call venv,$*)/bin:$$PATH $(call venv,$*)/bin/python -m benchmarks.slurm_bench \
 	    --rounds 9 --json benchmarks/results/slurm-$*.json
 	MPICOMM_MODEL=$(CACHE)/model-$*.h5 $(call venv,$*)/bin/mpicomm run -n 2 -- \

@@ -202,6 +202,7 @@ def substitutions():
         "model_vector_us": _model_point("pingpong_mpi_one_vector"),
         "model_pack_us": _model_point("pingpong_pack"),
         **_partial_model_subs(),
+        **_scaling_subs(),
         **_coding_subs(),
         "c_small_auto": _x_span(c["auto_ratio"] for c in small),
         "c_small_rt": _us_span([c["mpi_us"] for c in small]),
@@ -437,6 +438,11 @@ README_ROWS = [
      "(`allreduce_bench.py`)", _straggler),
     ("partial aggregation at 8 ranks: bytes the busiest rank receives per call, root funnel "
      "/ tree (`partial_bench.py`)", _partial),
+    ("cost models of partial aggregation, fused allreduce and a halo exchange fitted between "
+     "two nodes, against runs at 2, 4 and 8 ranks across them: measured / model with the "
+     "cores shared, lowest / highest (`scaling_bench.py`)",
+     lambda m: _lowest_highest(c["measured_over_shared"]
+                               for c in _results(f"scaling-{m}.json").get("checks", []))),
     ("a PyTorch training step, `mpicomm.torch.DistributedOptimizer` against "
      "`DistributedDataParallel` on gloo, 2 ranks, many small / few large layers "
      "(`torch_bench.py`)", lambda m: _torch(m, "vs DDP", "")),
@@ -774,6 +780,60 @@ def partial_model():
                    "funnel's root"], ["---:"] * 5, rows)
 
 
+def _ms3(ms):
+    """Milliseconds to three significant figures ("0.142 ms", "27.3 ms", "1,290 ms")."""
+    return f"{ms:,.0f} ms" if ms >= 1000 else f"{float(f'{ms:.3g}'):g} ms"
+
+
+def scaling(mpi):
+    """The scaling models against the runs across two nodes: predicted (one rank per
+    core), predicted with the cores shared, measured, and measured over the latter."""
+    rows = [[f"{c['ranks']} ({c['per_node']}, {c['ranks_per_core']:g})", c["case"],
+             _ms3(c["predicted_ms"]), _ms3(c["shared_ms"]), _ms3(c["measured_ms"]),
+             _x(c["measured_over_shared"])]
+            for c in _results(f"scaling-{mpi}.json").get("checks", [])]
+    return _table(["ranks (per node, per core)", "case", "predicted", "cores shared",
+                   "measured", "measured / cores shared"], ["---:", "---"] + ["---:"] * 4,
+                  rows)
+
+
+def scaling_projection():
+    """The fitted models at 1,024 and 4,096 ranks, per MPI."""
+    header = ["ranks", "per node"]
+    for mpi, _ in MPIS:
+        header += [f"{SHORT[mpi]}: tree", "fused", "halo"]
+    runs = {mpi: {(p["ranks"], p["per_node"]): p for p in _results(f"scaling-{mpi}.json")
+                  .get("projection", [])} for mpi, _ in MPIS}
+    keys = list(dict.fromkeys(k for got in runs.values() for k in got))
+    rows = []
+    for key in keys:
+        row = [f"{key[0]:,}", str(key[1])]
+        for mpi, _ in MPIS:
+            p = runs[mpi].get(key)
+            row += [MISSING] * 3 if p is None else [
+                _ms3(p[f"{c}_ms"]) for c in ("tree", "fused", "halo")]
+        rows.append(row)
+    return _table(header, ["---:", "---:"] + ["---:"] * 3 * len(MPIS), rows)
+
+
+def _scaling_subs():
+    out = {}
+    for mpi, _ in MPIS:
+        d = _results(f"scaling-{mpi}.json")
+        f = d.get("fit")
+        out[f"scaling_fit_{mpi}"] = MISSING if not f else "; ".join(
+            f"{what} a = {f[k + '_a_us']:.1f} µs, b = {f[k + '_b_ns_per_byte']:.3f} ns/B"
+            for what, k in (("on a node", "local"), ("crossing", "local_x"),
+                            ("between the nodes", "remote"), ("crossing", "remote_x"))) + (
+            f"; add c = {f['c_ns_per_byte']:.3f} ns/B, copy d = {f['d_ns_per_byte']:.3f} ns/B")
+        for case in ("tree", "fused", "halo"):
+            out[f"scaling_{case}_{mpi}"] = _x_span(
+                c["measured_over_shared"] for c in d.get("checks", []) if c["case"] == case)
+    out["scaling_cores"] = next((str(_results(f"scaling-{mpi}.json")["cores"]) for mpi, _ in MPIS
+                                 if "cores" in _results(f"scaling-{mpi}.json")), MISSING)
+    return out
+
+
 def _partial_model_subs():
     out = {}
     for mpi, _ in MPIS:
@@ -884,6 +944,9 @@ TABLES = {
     "coding-simulated.md": coding_simulated,
     "digits.md": digits,
     "internode.md": internode,
+    "scaling-mpich.md": lambda: scaling("mpich"),
+    "scaling-openmpi.md": lambda: scaling("openmpi"),
+    "scaling-projection.md": scaling_projection,
 }
 
 

@@ -223,3 +223,45 @@ def test_coded_training_across_nodes_decodes_what_one_node_does(nodes):
     for got in out.values():
         assert got["decoded"] == 16 and got["max_rel_grad_err"] <= 1e-9, got
     assert out["two"]["final_loss"] == pytest.approx(out["one"]["final_loss"], rel=1e-9)
+
+
+def _scaling_bench():
+    sys.path.insert(0, str(HERE.parent / "benchmarks"))
+    try:
+        import scaling_bench
+    finally:
+        sys.path.pop(0)
+    return scaling_bench
+
+
+def test_the_scaling_models_follow_each_edges_link():
+    """benchmarks/scaling_bench.py's models: on one node a complete tree costs the docs'
+    H(2k(a + Mb) + kMc) plus the copies; an edge between nodes costs its own link; the
+    ring is as slow as its slowest link; a halo rank pays for its two neighbours' links."""
+    sb = _scaling_bench()
+    a, b, c, d, m = 2e-6, 1e-9, 0.25e-9, 0.1e-9, 1 << 20
+    costs = {"local": (a, b), "local_x": (a, b), "remote": (10 * a, 4 * b),
+             "remote_x": (10 * a, 4 * b), "c": c, "d": d}
+    for n, height in ((3, 1), (7, 2), (15, 3)):
+        assert sb.tree_s(costs, [0] * n, m) == pytest.approx(
+            2 * m * d + height * (2 * 2 * (a + m * b) + 2 * m * c))
+    one, two = sb.tree_s(costs, [0, 0, 0], m), sb.tree_s(costs, [0, 0, 1], m)
+    assert two - one == pytest.approx(2 * (9 * a + 3 * m * b))
+    assert sb.fused_s(costs, [0, 0, 1, 1], m) > sb.fused_s(costs, [0] * 4, m)
+    assert sb.fused_s(costs, [0] * 4, m) == pytest.approx(
+        2 * m * d + 6 * (a + m / 4 * b) + 3 * m / 4 * c)
+    assert sb.halo_s(costs, [0, 0, 1, 1], m) == pytest.approx((a + m * b) + (10 * a + 4 * m * b))
+    assert sb.halo_s(costs, [0, 0, 0, 0], m) == pytest.approx(2 * (a + m * b))
+
+
+def test_the_scaling_check_runs_across_the_nodes(nodes, tmp_path):
+    """scaling_bench's check on 4 ranks, 2 per node: the ranks placed in blocks, a time
+    for each case."""
+    out = tmp_path / "check.json"
+    res = run4(nodes, [sys.executable, str(HERE.parent / "benchmarks" / "scaling_bench.py"),
+                       "--role", "check", "--reps", "1", "--json", str(out)])
+    assert res.returncode == 0, res.stdout + res.stderr
+    got = json.loads(out.read_text())
+    assert got["nodes"] == [0, 0, 1, 1] and got["hosts"] == ["node1", "node2"]
+    assert set(got["got"]) == {"tree", "fused", "halo"} and all(
+        t > 0 for t in got["got"].values())
