@@ -111,7 +111,6 @@ int mpid_cuda_present(void)
     static unsigned long long seen = (unsigned long long) -1;
     static long long looked = -1;
     unsigned long long adds = 0;
-    mpid_driver d = { 0 };
     struct timespec now;
     long long ms;
     void *lib;
@@ -129,6 +128,8 @@ int mpid_cuda_present(void)
     pthread_mutex_lock(&lock);
     __atomic_store_n(&seen, adds, __ATOMIC_RELAXED);
     if (!published && (lib = dlopen("libcuda.so.1", RTLD_NOW | RTLD_NOLOAD))) {
+        mpid_driver d = { 0 };      /* zeroed on this rare path only */
+
         if (bind_real(&d, lib) && d.init(0) == CUDA_SUCCESS)
             publish(&d, MPID_REAL);
         else

@@ -91,6 +91,19 @@ static inline int mpiw_active(void)
 {
     return mpiw_g.initialized && !mpiw_g.disabled && !mpiw_g.bypass;
 }
+/* Per-thread state of the hot paths (mpiw_thread.c): the block `which` of this thread,
+ * zeroed when first made; NULL without memory (the caller then keeps nothing). */
+enum { MPIW_TLS_KEPT, MPIW_TLS_TYPES, MPIW_TLS_MEMO, MPIW_TLS_COUNT };
+extern __thread void *mpiw_tls[MPIW_TLS_COUNT] __attribute__((tls_model("initial-exec")));
+void *mpiw_tls_make(int which, size_t size);
+static inline void *mpiw_tls_get(int which, size_t size)
+{
+    void *p = mpiw_tls[which];
+    return __builtin_expect(p != NULL, 1) ? p : mpiw_tls_make(which, size);
+}
+/* The block if this thread has made it, else NULL. */
+static inline void *mpiw_tls_peek(int which) { return mpiw_tls[which]; }
+
 /* Counters need atomics only when several threads may call MPI at once. */
 static inline void mpiw_count(int stat, int64_t n)
 {

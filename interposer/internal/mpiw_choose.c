@@ -92,7 +92,7 @@ static int on_device(const mpiw_call *c, mpiw_choice *out)
  * (52 types in one slot each of 128 collided about ten times, evicting each other every
  * exchange), and found again without decoding the type or asking the model. The types'
  * generation (any commit or free) and the method (it can be set at run time) are part
- * of the key. */
+ * of the key. The table is the thread's block MPIW_TLS_KEPT (mpiw_thread.c). */
 #define KEPT 512
 typedef struct kept {
     MPI_Datatype dt;
@@ -100,16 +100,15 @@ typedef struct kept {
     unsigned generation;
     int alone, tables, remote, method, declined;
 } kept;
-static __thread kept kept_answers[KEPT];
 
-/* The first of the call's two slots (the second follows it). */
-static kept *kept_slot(const mpiw_call *c)
+/* The first of the call's two slots (the second follows it) in table t. */
+static kept *kept_slot(kept *t, const mpiw_call *c)
 {
     uint64_t h = 0;
 
     memcpy(&h, &c->dt, sizeof c->dt < sizeof h ? sizeof c->dt : sizeof h);
     h = (h ^ (h >> 7) ^ (h >> 17) ^ (uint64_t) c->count) * 0x9e3779b97f4a7c15ull;
-    return &kept_answers[(h >> 40) % (KEPT - 1)];
+    return &t[(h >> 40) % (KEPT - 1)];
 }
 
 static int kept_same(const kept *k, const mpiw_call *c, unsigned generation)
@@ -121,22 +120,29 @@ static int kept_same(const kept *k, const mpiw_call *c, unsigned generation)
 
 static kept *kept_find(const mpiw_call *c, unsigned generation)
 {
-    kept *k = kept_slot(c);
+    kept *t = mpiw_tls_peek(MPIW_TLS_KEPT), *k;
 
+    if (!t)
+        return NULL;
+    k = kept_slot(t, c);
     return kept_same(k, c, generation) ? k : kept_same(k + 1, c, generation) ? k + 1 : NULL;
 }
 
+/* Leave the call to the MPI; a new answer (generation not 0) for a point-to-point call is
+ * kept. */
 static int kept_passthrough(const mpiw_call *c, unsigned generation, int declined,
                             mpiw_choice *out)
 {
-    kept *k = kept_slot(c);
+    kept *t, *k;
 
-    /* The first slot unless it holds a live answer for another call. */
-    if (k->generation == generation && !kept_same(k, c, generation))
-        k++;
-    if (!c->coll && generation != 0)
+    if (!c->coll && generation != 0 && (t = mpiw_tls_get(MPIW_TLS_KEPT, KEPT * sizeof *t))) {
+        /* The first slot unless it holds a live answer for another call. */
+        k = kept_slot(t, c);
+        if (k->generation == generation && !kept_same(k, c, generation))
+            k++;
         *k = (kept) { c->dt, c->count, generation, c->alone, c->tables, c->remote,
                       mpiw_g.method, declined };
+    }
     out->declined = declined;
     out->desc.table = NULL;
     return out->method = MPIW_METHOD_PASSTHROUGH;

@@ -25,9 +25,12 @@ static place *world;            /* NULL: the job is on one node */
 static unsigned gone;           /* maps freed so far: a thread's last lookup holds while
                                  * it is unchanged (a freed handle may come back) */
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static __thread MPI_Comm last_comm;
-static __thread const place *last_place;
-static __thread unsigned last_gone = (unsigned) -1;
+/* This thread's last lookup; a few bytes of static TLS (initial-exec: no __tls_get_addr
+ * on each call, see mpiw_thread.c). */
+#define LAST __thread __attribute__((tls_model("initial-exec")))
+static LAST MPI_Comm last_comm;
+static LAST const place *last_place;
+static LAST unsigned last_gone = (unsigned) -1;
 
 static int forget(MPI_Comm comm, int key, void *value, void *extra)
 {

@@ -662,15 +662,17 @@ static double coll_value(const double *v, double x, double r, double y)
 }
 
 /* The answer for a (block, stride, leaf count, bytes), interpolated once: a program
- * sends the same few messages again and again. Per thread, a few entries, the oldest
- * replaced; the model does not change after MPI_Init. */
+ * sends the same few messages again and again. Per thread (its block MPIW_TLS_MEMO), a
+ * few entries, the oldest replaced; the model does not change after MPI_Init. */
 #define MEMO 8
 typedef struct memo {
     int64_t block, stride, leaf, bytes;
     int alone, coll, ranks, recv, remote, pack;
 } memo;
-static __thread memo memos[MEMO];
-static __thread unsigned memo_next;
+typedef struct memos {
+    memo e[MEMO];
+    unsigned next;
+} memos;
 
 static int measured_pack(int64_t block, int64_t stride, double bytes, int built,
                          const mpiw_call *c)
@@ -701,7 +703,8 @@ int mpiw_model_pack(const mpic_desc *d, int64_t count, const mpiw_call *c)
 {
     int64_t block = mpic_block_bytes(d), stride = mpic_block_stride(d);
     int64_t bytes = count * d->info.size;
-    memo *e;
+    memos *ms = mpiw_tls_get(MPIW_TLS_MEMO, sizeof *ms);
+    memo *e, *seen = ms ? ms->e : NULL, fresh;
     int built;
 
     /* Under MPICH an all-to-all's side is looked up at the runs its type was built of,
@@ -713,12 +716,12 @@ int mpiw_model_pack(const mpic_desc *d, int64_t count, const mpiw_call *c)
 
     if (block <= 0)
         return 0;
-    for (int i = 0; i < MEMO; i++)
-        if (memos[i].bytes == bytes && memos[i].block == block && memos[i].stride == stride &&
-            memos[i].leaf == d->leaf_count && memos[i].alone == c->alone &&
-            memos[i].coll == c->coll && memos[i].ranks == c->ranks &&
-            memos[i].recv == c->recv && memos[i].remote == c->remote)
-            return memos[i].pack;
+    for (int i = 0; seen && i < MEMO; i++)
+        if (seen[i].bytes == bytes && seen[i].block == block && seen[i].stride == stride &&
+            seen[i].leaf == d->leaf_count && seen[i].alone == c->alone &&
+            seen[i].coll == c->coll && seen[i].ranks == c->ranks &&
+            seen[i].recv == c->recv && seen[i].remote == c->remote)
+            return seen[i].pack;
     /* A transpose moves by tiles of columns here, where MPICH walks it column by column,
      * re-reading every line (a 2-D FFT's 2 MiB transpose: 1.9x packed, DDTBench's FFT2
      * in benchmarks/ddt_bench.py); a measured model's vectors never have that shape. */
@@ -732,7 +735,7 @@ int mpiw_model_pack(const mpic_desc *d, int64_t count, const mpiw_call *c)
     if (!strcmp(vendor, "MPICH") && d->table && block >= 128 && !c->remote)
         return 0;
     built = construction(d->leaf_count, bytes / block);
-    e = &memos[memo_next++ % MEMO];
+    e = seen ? &seen[ms->next++ % MEMO] : &fresh;
     *e = (memo) { block, stride, d->leaf_count, bytes, c->alone, c->coll, c->ranks, c->recv,
                   c->remote,
                   m.loaded && (!c->remote || m.internode)

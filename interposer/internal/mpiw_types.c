@@ -356,27 +356,28 @@ void mpiw_types_free(MPI_Datatype dt)
     changed();
 }
 
-/* The last answer of lookup on this thread, while no type was committed or freed since
- * (generation): a program packs or sends the same type again and again. Strided forms
- * only (a table would need a reference taken under the lock). */
-static __thread struct {
+/* The last answer of lookup on this thread (its block MPIW_TLS_TYPES), while no type was
+ * committed or freed since (generation): a program packs or sends the same type again
+ * and again. Strided forms only (a table would need a reference taken under the lock). */
+typedef struct last_lookup {
     unsigned generation;          /* 0: empty */
     MPI_Datatype dt;
     int tables, hit;
     mpic_desc desc;
-} last;
+} last_lookup;
 
 /* The cached decoding of dt, if it is canonical (or, tables, of either form): out, with
  * its table retained (retain) or borrowed. */
 static int lookup(MPI_Datatype dt, mpic_desc *out, int tables, int retain)
 {
     unsigned now = mpiw_types_generation();
+    last_lookup *last = mpiw_tls_get(MPIW_TLS_TYPES, sizeof *last);
     int hit = 0;
 
-    if (last.generation == now && last.dt == dt && last.tables == tables) {
-        if (last.hit)
-            *out = last.desc;
-        return last.hit;
+    if (last && last->generation == now && last->dt == dt && last->tables == tables) {
+        if (last->hit)
+            *out = last->desc;
+        return last->hit;
     }
     LOCKED({
         entry *e = mpiw_map_get(&cache, MPIW_KEY(dt));
@@ -387,13 +388,13 @@ static int lookup(MPI_Datatype dt, mpic_desc *out, int tables, int retain)
             hit = 1;
         }
     });
-    if (!hit || !out->table) {
-        last.generation = now;
-        last.dt = dt;
-        last.tables = tables;
-        last.hit = hit;
+    if (last && (!hit || !out->table)) {
+        last->generation = now;
+        last->dt = dt;
+        last->tables = tables;
+        last->hit = hit;
         if (hit)
-            last.desc = *out;
+            last->desc = *out;
     }
     return hit;
 }
