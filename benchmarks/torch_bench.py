@@ -14,7 +14,9 @@ optimizer step) is timed on every rank and counted at the slowest; figures are m
 over --steps steps after --warmup untimed ones (by then the tuned allreduce has chosen
 its algorithm per size). The models' weights are checked to agree across
 variants after the run (DDP, the loop and DistributedOptimizer average the same
-gradients).
+gradients). Beside them, the step with no reduction at all (each rank trains on its own
+batch): the compute every variant pays, so DDP's time over it is the most any reduction
+could gain over DDP on this machine.
 
 With one straggler: every step one rank, drawn at random (the same on every rank), sleeps
 --sleep-ms before its backward; DDP and DistributedOptimizer in "allreduce" mode wait
@@ -83,8 +85,12 @@ class Loop:
         self.opt.step()
 
 
-def variants(make, mode_partial=None, deadline_s=None):
-    """name -> (model, optimizer-like with zero_grad/step, module to call)."""
+ALONE = "no reduction"
+
+
+def variants(make, mode_partial=None, deadline_s=None, alone=False):
+    """name -> (model, optimizer-like with zero_grad/step, module to call); alone: also
+    the step with no reduction at all, the floor any reduction adds to."""
     torch.manual_seed(0)
     base = make()
     out = {}
@@ -102,6 +108,9 @@ def variants(make, mode_partial=None, deadline_s=None):
     m = copy()
     out["DistributedOptimizer"] = (m, mt.DistributedOptimizer(
         torch.optim.SGD(m.parameters(), lr=0.01), m.named_parameters()), m)
+    if alone:
+        m = copy()
+        out[ALONE] = (m, torch.optim.SGD(m.parameters(), lr=0.01), m)
     if mode_partial:
         m = copy()
         out["DistributedOptimizer partial"] = (m, mt.DistributedOptimizer(
@@ -120,7 +129,7 @@ def one_step(opt, module, x, y, sleep_s=0.0):
 
 
 def steady(name, make, width, args):
-    runs = variants(make)
+    runs = variants(make, alone=True)
     g = torch.Generator().manual_seed(RANK)
     x, y = torch.randn(32, width, generator=g), torch.randn(32, width, generator=g)
     times = {v: [] for v in runs}
@@ -134,7 +143,7 @@ def steady(name, make, width, args):
             t = COMM.allreduce(time.perf_counter() - t, op=MPI.MAX)
             if i >= args.warmup:
                 times[v].append(t)
-    models = [m for m, _, _ in runs.values()]
+    models = [m for v, (m, _, _) in runs.items() if v != ALONE]
     agree = max(max((p - q).abs().max().item() for p, q in zip(models[0].parameters(),
                                                               m.parameters()))
                 for m in models[1:])
@@ -142,7 +151,8 @@ def steady(name, make, width, args):
     base = med["DDP (gloo)"]
     row = {"case": name, "ranks": SIZE, **{f"{v} ms": med[v] * 1e3 for v in runs},
            "vs DDP": base / med["DistributedOptimizer"],
-           "loop vs DDP": base / med["Allreduce loop"], "weights differ by": agree}
+           "loop vs DDP": base / med["Allreduce loop"],
+           "no reduction vs DDP": base / med[ALONE], "weights differ by": agree}
     for _, opt, _ in runs.values():
         if hasattr(opt, "close"):
             opt.close()

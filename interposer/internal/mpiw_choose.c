@@ -86,11 +86,11 @@ static int on_device(const mpiw_call *c, mpiw_choice *out)
     return out->method = aware ? MPIW_METHOD_DEVICE : MPIW_METHOD_STAGED;
 }
 
-/* A program sends the same types again and again (a 26-neighbour halo: 52 of them), most
- * of them left to the MPI: such answers for a host buffer of a point-to-point call are
- * kept per thread in a table by handle and count, each in one of two neighbouring slots
- * (52 types in one slot each of 128 collided about ten times, evicting each other every
- * exchange), and found again without decoding the type or asking the model. The types'
+/* A program sends the same types again and again (a 26-neighbour halo: 52 of them): the
+ * answers for a host buffer of a point-to-point call are kept per thread in a table by
+ * handle and count, each in one of two neighbouring slots (52 types in one slot each of
+ * 128 collided about ten times, evicting each other every exchange), and found again
+ * without asking the model (or, left to the MPI, decoding the type). The types'
  * generation (any commit or free) and the method (it can be set at run time) are part
  * of the key. The table is the thread's block MPIW_TLS_KEPT (mpiw_thread.c). */
 #define KEPT 512
@@ -98,7 +98,7 @@ typedef struct kept {
     MPI_Datatype dt;
     int64_t count;
     unsigned generation;
-    int alone, tables, remote, method, declined;
+    int alone, tables, remote, method, declined, pack;
 } kept;
 
 /* The first of the call's two slots (the second follows it) in table t. */
@@ -128,21 +128,23 @@ static kept *kept_find(const mpiw_call *c, unsigned generation)
     return kept_same(k, c, generation) ? k : kept_same(k + 1, c, generation) ? k + 1 : NULL;
 }
 
-/* Leave the call to the MPI; a new answer (generation not 0) for a point-to-point call is
- * kept. */
-static int kept_passthrough(const mpiw_call *c, unsigned generation, int declined,
-                            mpiw_choice *out)
+/* Keep a new answer for a point-to-point call (the first slot unless it holds a live
+ * answer for another call). */
+static void kept_store(const mpiw_call *c, unsigned generation, int declined, int pack)
 {
     kept *t, *k;
 
-    if (!c->coll && generation != 0 && (t = mpiw_tls_get(MPIW_TLS_KEPT, KEPT * sizeof *t))) {
-        /* The first slot unless it holds a live answer for another call. */
-        k = kept_slot(t, c);
-        if (k->generation == generation && !kept_same(k, c, generation))
-            k++;
-        *k = (kept) { c->dt, c->count, generation, c->alone, c->tables, c->remote,
-                      mpiw_g.method, declined };
-    }
+    if (c->coll || generation == 0 || !(t = mpiw_tls_get(MPIW_TLS_KEPT, KEPT * sizeof *t)))
+        return;
+    k = kept_slot(t, c);
+    if (k->generation == generation && !kept_same(k, c, generation))
+        k++;
+    *k = (kept) { c->dt, c->count, generation, c->alone, c->tables, c->remote, mpiw_g.method,
+                  declined, pack };
+}
+
+static int passthrough(mpiw_choice *out, int declined)
+{
     out->declined = declined;
     out->desc.table = NULL;
     return out->method = MPIW_METHOD_PASSTHROUGH;
@@ -180,15 +182,22 @@ int mpiw_choose(const mpiw_call *c, mpiw_choice *out)
 
     /* 4. Ours to pack, where the method forces it or the model measured it faster (a
      * device method leaves host buffers to the model, as auto does); a point-to-point
-     * answer to leave it to the MPI is kept. */
+     * answer is kept. */
     generation = mpiw_types_generation();
-    if (!c->coll && (k = kept_find(c, generation)))
-        return kept_passthrough(c, 0, k->declined, out);
-    if (!packable(c, &out->desc, c->tables))
-        return kept_passthrough(c, generation, 0, out);
+    k = c->coll ? NULL : kept_find(c, generation);
+    if (k && !k->pack)
+        return passthrough(out, k->declined);
+    if (!packable(c, &out->desc, c->tables)) {
+        kept_store(c, generation, 0, 0);
+        return passthrough(out, 0);
+    }
     out->bytes = c->count * out->desc.info.size;
-    if (mpiw_g.method == MPIW_METHOD_PACK || mpiw_model_pack(&out->desc, c->count, c))
+    if (k || mpiw_g.method == MPIW_METHOD_PACK || mpiw_model_pack(&out->desc, c->count, c)) {
+        if (!k)
+            kept_store(c, generation, 0, 1);
         return out->method = MPIW_METHOD_PACK;
+    }
     out->bytes = 0;
-    return kept_passthrough(c, generation, 1, out);
+    kept_store(c, generation, 1, 0);
+    return passthrough(out, 1);
 }
