@@ -129,7 +129,7 @@ $(MPIS:%=bench-%): bench-%: setup-%
 	PATH=$(call venv,$*)/bin:$$PATH $(call venv,$*)/bin/python benchmarks/codegen_bench.py \
 	    --rounds 9 --json benchmarks/results/codegen-$*.json
 	PATH=$(call venv,$*)/bin:$$PATH $(call venv,$*)/bin/python -m benchmarks.internode_bench \
-	    --json-prefix benchmarks/results/internode-$*
+	    --reps 31 --json-prefix benchmarks/results/internode-$*
 	PATH=$(call venv,$*)/bin:$$PATH $(call venv,$*)/bin/python -m benchmarks.scaling_bench \
 	    --reps 9 --json benchmarks/results/scaling-$*.json
 	PATH=$(call venv,$*)/bin:$$PATH $(call venv,$*)/bin/python -m benchmarks.slurm_bench \

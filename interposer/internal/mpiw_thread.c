@@ -15,12 +15,16 @@ static pthread_key_t key;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static int have_key;
 
+/* At thread exit (in that thread): an MPI call from a later destructor makes new
+ * blocks, which the key's next round frees. */
 static void release(void *blocks)
 {
     void **b = blocks;
 
-    for (int i = 0; i < MPIW_TLS_COUNT; i++)
+    for (int i = 0; i < MPIW_TLS_COUNT; i++) {
         free(b[i]);
+        mpiw_tls[i] = NULL;
+    }
     free(b);
 }
 
@@ -36,8 +40,7 @@ void *mpiw_tls_make(int which, size_t size)
     pthread_once(&once, make_key);
     if (!have_key)
         return NULL;
-    /* The thread's own copy of the pointers, for the destructor (the TLS is gone by
-     * then). */
+    /* The thread's list of its blocks, handed to the key's destructor. */
     if (!(owned = pthread_getspecific(key))) {
         if (!(owned = calloc(MPIW_TLS_COUNT, sizeof *owned)))
             return NULL;
