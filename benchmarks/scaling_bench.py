@@ -37,12 +37,18 @@ needs root and Debian's Slurm. From the repository's root, in an MPI's environme
    2-core machine) every rank's work waits its turn: the prediction times ranks per
    core is the model with the cores shared. Measured over that, per case.
 
-The worker (--role fit or check) runs under `mpicomm run`; the driver starts the cluster.
+On the target machine: inside a Slurm allocation of two nodes or more (at least 4 tasks
+on each), `python benchmarks/scaling_bench.py --here --json FILE` runs the same steps there
+(`mpicomm run` with srun), and "cores shared" counts the ranks on a node against its
+cores.
+
+The worker (--role fit or check) runs under `mpicomm run`; the driver launches it.
 """
 import argparse
 import json
 import math
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -237,18 +243,20 @@ def worker(args):
 
 
 # The driver.
-def report(fitted, checks, cores):
-    """The models' predictions against the checks, and the projection."""
+def report(fitted, checks, cores, cores_per_node=False):
+    """The models' predictions against the checks, and the projection; cores: of each
+    node (cores_per_node) or of the one machine all the nodes share."""
     links = ("local", "remote", "local_x", "remote_x")
     costs = {**{k: fitted[k] for k in links}, "c": fitted["c"], "d": fitted["d"]}
     rows = []
     for run in checks:
         nodes = run["nodes"]
         pred = predict(costs, nodes)
-        shared = max(1.0, len(nodes) / cores)
+        per_core = (nodes.count(0) if cores_per_node else len(nodes)) / cores
+        shared = max(1.0, per_core)
         for case in CASES:
             rows.append({"ranks": len(nodes), "per_node": nodes.count(0),
-                         "ranks_per_core": len(nodes) / cores, "case": case,
+                         "ranks_per_core": per_core, "case": case,
                          "predicted_ms": pred[case] * 1e3,
                          "shared_ms": pred[case] * shared * 1e3,
                          "measured_ms": run["got"][case] * 1e3,
@@ -268,20 +276,39 @@ def report(fitted, checks, cores):
 
 
 def driver(args):
-    sys.path.insert(0, str(HERE.parent))
-    from tests.support import slurm_cluster
-    reason = slurm_cluster.multinode_missing()
-    if reason:
-        sys.exit(f"scaling_bench: {reason}")
     py = sys.executable
     tmp = Path(tempfile.mkdtemp(prefix="scaling-"))
-    cluster = slurm_cluster.SlurmCluster(cpus=4, nodes=2).start()
+    worker = [py, str(Path(__file__).resolve())]
+    if args.here:
+        # 1. Steps of this allocation (the target machine's nodes).
+        nodes_of = int(os.environ.get("SLURM_JOB_NUM_NODES", "0") or 0)
+        if nodes_of < 2:
+            sys.exit("scaling_bench --here: run it inside a Slurm allocation of 2 nodes or "
+                     "more (salloc -N 2 --ntasks-per-node=4 ...)")
+        cluster, where = None, "this Slurm allocation's first two nodes"
+
+        def run(nodes, per_node, argv):
+            return subprocess.run(
+                [py, "-m", "mpicomm", "run", "-n", str(nodes * per_node), "--srun-args",
+                 f"-N {nodes} --ntasks-per-node={per_node}", "--no-interposer", "--", *argv],
+                capture_output=True, text=True, timeout=1800, cwd=tempfile.gettempdir())
+    else:
+        # 1. The tests' two namespaced nodes of this machine.
+        sys.path.insert(0, str(HERE.parent))
+        from tests.support import slurm_cluster
+        reason = slurm_cluster.multinode_missing()
+        if reason:
+            sys.exit(f"scaling_bench: {reason}")
+        cluster, where = slurm_cluster.SlurmCluster(cpus=4, nodes=2).start(), NODES
+
+        def run(nodes, per_node, argv):
+            return cluster.run(["salloc", "-N", str(nodes), f"--ntasks-per-node={per_node}", py,
+                                "-m", "mpicomm", "run", "--no-interposer", "--", *argv],
+                               timeout=1800, cwd=tempfile.gettempdir(), env=YIELD)
 
     def launch(per_node, role, out, nodes=2):
-        argv = ["salloc", "-N", str(nodes), f"--ntasks-per-node={per_node}", py, "-m",
-                "mpicomm", "run", "--no-interposer", "--", py, str(Path(__file__).resolve()),
-                "--role", role, "--reps", str(args.reps), "--json", str(out)]
-        res = cluster.run(argv, timeout=1800, cwd=tempfile.gettempdir(), env=YIELD)
+        res = run(nodes, per_node, [*worker, "--role", role, "--reps", str(args.reps),
+                                    "--json", str(out)])
         if res.returncode != 0:
             sys.exit(f"scaling_bench: {role} on {nodes * per_node} ranks failed:\n"
                      f"{res.stdout[-2000:]}{res.stderr[-3000:]}")
@@ -293,12 +320,15 @@ def driver(args):
         fitted["got"].update({k: v for k, v in remote["got"].items() if k.startswith("remote")})
         checks = [launch(ranks // 2, "check", tmp / f"check-{ranks}.json") for ranks in RANKS]
     finally:
-        cluster.stop()
+        if cluster is not None:
+            cluster.stop()
     cores = fitted["cores"]
-    result = {"mpi": fitted["mpi"], "nodes": NODES, "cores": cores, "reps": args.reps,
-              **report(fitted["got"], checks, cores)}
+    result = {"mpi": fitted["mpi"], "nodes": where, "hosts": remote["hosts"], "cores": cores,
+              "cores_per": "node" if args.here else "machine", "reps": args.reps,
+              **report(fitted["got"], checks, cores, cores_per_node=args.here)}
     f = result["fit"]
-    print(f"# {result['mpi']}; {NODES}; {cores} cores; medians of {args.reps}")
+    print(f"# {result['mpi']}; {where}; {cores} cores a {result['cores_per']}; medians of "
+          f"{args.reps}")
     for k in ("local", "remote", "local_x", "remote_x"):
         print(f"fit {k}: a {f[k + '_a_us']:.1f} us, b {f[k + '_b_ns_per_byte']:.3f} ns/B")
     print(f"fit: add {f['c_ns_per_byte']:.3f} ns/B, copy {f['d_ns_per_byte']:.3f} ns/B")
@@ -320,6 +350,9 @@ def main(argv=None):
     ap.add_argument("--reps", type=int, default=9, help="repetitions, median (or best of "
                     "the ping-pongs) kept (default 9)")
     ap.add_argument("--json", help="write the results here")
+    ap.add_argument("--here", action="store_true",
+                    help="measure in the Slurm allocation this runs in (2 nodes or more: the "
+                    "target machine) instead of the two namespaced nodes of this machine")
     ap.add_argument("--role", choices=("fit", "check"),
                     help="run as the worker under mpicomm run (the driver launches it)")
     args = ap.parse_args(argv)

@@ -265,3 +265,18 @@ def test_the_scaling_check_runs_across_the_nodes(nodes, tmp_path):
     assert got["nodes"] == [0, 0, 1, 1] and got["hosts"] == ["node1", "node2"]
     assert set(got["got"]) == {"tree", "fused", "halo"} and all(
         t > 0 for t in got["got"].values())
+
+
+def test_the_scaling_bench_measures_inside_an_allocation(nodes, tmp_path):
+    """scaling_bench --here, as a user runs it on the target machine: the fit and the
+    checks at 2, 4 and 8 ranks in the allocation it runs in, cores counted per node."""
+    out = tmp_path / "here.json"
+    res = nodes.run(["salloc", "-N", "2", "--ntasks-per-node=4", sys.executable,
+                     str(HERE.parent / "benchmarks" / "scaling_bench.py"), "--here", "--reps",
+                     "1", "--json", str(out)], timeout=600, cwd=str(tmp_path))
+    assert res.returncode == 0, res.stdout + res.stderr
+    got = json.loads(out.read_text())
+    assert got["hosts"] == ["node1", "node2"] and got["cores_per"] == "node"
+    assert sorted({c["ranks"] for c in got["checks"]}) == [2, 4, 8]
+    assert all(c["measured_ms"] > 0 and c["predicted_ms"] > 0 for c in got["checks"])
+    assert got["fit"]["remote_a_us"] > 0 and got["fit"]["local_b_ns_per_byte"] > 0
