@@ -354,7 +354,9 @@ BUILTIN = {"MPICH": "pack messages of 8 KiB or more of blocks of at most 64 byte
                    "8 KiB; transposes of 8 KiB or more; pass through the rest, and structs "
                    "of differently laid-out members with blocks of 128 B or more",
            "Open MPI": "pack Open MPI 5's blocking messages of 8 to 32 KiB of blocks of 128 "
-                       "to 512 B; pass through the rest (its derived-type sends pipeline)"}
+                       "to 512 B, of 8 to 64 KiB of blocks of 64 to 127 B at most 512 B apart "
+                       "(to 16 KiB at most 2 KiB apart) and of 512 B to 2 KiB of 8-byte "
+                       "blocks; pass through the rest (its derived-type sends pipeline)"}
 # Peers on other nodes, without a model measured between nodes (mpiw_model.c:
 # builtin_internode).
 BUILTIN_INTERNODE = {"MPICH": "pack messages of 8 KiB or more of blocks of 8 to 512 B, "
