@@ -87,6 +87,8 @@ demo:
 
 bench: setup $(MPIS:%=bench-%)
 	$(call venv,$(firstword $(MPIS)))/bin/python benchmarks/coding_bench.py --json benchmarks/results/coding.json
+	$(call venv,$(firstword $(MPIS)))/bin/python benchmarks/kind_cost.py --runs 7 \
+	    --json benchmarks/results/kind-cost.json
 	$(call venv,$(firstword $(MPIS)))/bin/python docs/tables.py --readme README.md
 	$(call venv,$(firstword $(MPIS)))/bin/python -m pip install -q ".[plot]"
 	PATH=$(call venv,$(firstword $(MPIS)))/bin:$$PATH $(call venv,$(firstword $(MPIS)))/bin/python \
@@ -141,6 +143,8 @@ $(MPIS:%=bench-%): bench-%: setup-%
 	    --reps 9 --json benchmarks/results/commit-$*.json
 	PATH=$(call venv,$*)/bin:$$PATH $(call venv,$*)/bin/python benchmarks/startup_bench.py \
 	    --reps 15 --json benchmarks/results/startup-$*.json
+	if [ $* = openmpi ]; then PATH=$(call venv,$*)/bin:$$PATH $(call venv,$*)/bin/python \
+	    benchmarks/ft_bench.py --jobs 60 --json benchmarks/results/ft-$*.json; fi
 	for n in 2 4; do $(call venv,$*)/bin/mpicomm run -n $$n --no-interposer -- \
 	    $(call venv,$*)/bin/python benchmarks/torch_bench.py \
 	    --json benchmarks/results/torch-$*-$$n.json || exit 1; done

@@ -183,6 +183,25 @@ def _model_point(key, block=8, stride=512, total=65536):
         return MISSING
 
 
+def _kind_cost_subs():
+    """benchmarks/kind_cost.py's lowest and highest cost per call of each setting."""
+    ns = _results("kind-cost.json").get("ns_per_call", {})
+    return {f"kind_cost_{key}": _range(ns.get(name, []), "{:.1f}", " ns")
+            for key, name in (("host", "no device backend"), ("sim", "simulated device"))}
+
+
+def _ft_subs():
+    """benchmarks/ft_bench.py: the jobs whose MPI_Finalize or recovery hung."""
+    d = _results("ft-openmpi.json")
+    if not d:
+        return {"ft_finalize_hangs": MISSING, "ft_recovery_hangs": MISSING, "ft_jobs": MISSING,
+                "ft_finished": MISSING}
+    return {"ft_finished": f"{d['finished']} of {d['jobs']}",
+            "ft_finalize_hangs": f"{d['finalize_hangs']} of {d['jobs']}",
+            "ft_recovery_hangs": f"{d['recovery_hangs']} of {d['jobs']}",
+            "ft_jobs": str(d["jobs"])}
+
+
 def _a2a(mpi):
     return [c for n in (2, 4) for c in _cases(f"alltoall-{mpi}-{n}.json")]
 
@@ -196,7 +215,14 @@ def substitutions():
             if c["pattern"] == "grid fields (WRF)"]
     kept = [_results(f"startup-{m}.json").get("median_s", {}).get("preload-path, answers kept")
             for m, _ in MPIS]
+    builds = [_results(f"startup-{m}.json").get("first_build_s", {}) for m, _ in MPIS]
     return {
+        **_kind_cost_subs(),
+        **_ft_subs(),
+        "build_host_s": _range([b["host kernels"] for b in builds if "host kernels" in b],
+                               "{:.0f}", " s"),
+        "build_cuda_s": _range([b["host and CUDA kernels"] for b in builds
+                                if "host and CUDA kernels" in b], "{:.0f}", " s"),
         "startup_kept_ms": _range([v * 1e3 for v in kept if v is not None], "{:.0f}", " ms"),
         "model_nested_us": _model_point("pingpong_mpi_nested"),
         "model_vector_us": _model_point("pingpong_mpi_one_vector"),
@@ -205,6 +231,8 @@ def substitutions():
         **_scaling_subs(),
         **_coding_subs(),
         "c_small_auto": _x_span(c["auto_ratio"] for c in small),
+        "c_identical_span": _x_span(c["auto_ratio"] for m, _ in MPIS
+                                    for c in _cases(f"c-{m}.json") if not c["auto_packed"]),
         "c_small_rt": _us_span([c["mpi_us"] for c in small]),
         "grid_pack_us": _us_span([c[k] * 1e6 for c in grid for k in ("pack_mpi_s",
                                                                       "pack_ours_s")]),
@@ -873,7 +901,25 @@ def _coding_subs():
             "coding_decode_cached_ms": _ms(speed.get("decode_cached_ms"), 2) + " ms",
             "coding_simulate_ms": (f"{min(sim.values()):.0f}–{max(sim.values()):.0f} ms"
                                    if sim else MISSING),
-            "coding_msgc_vs_gc": MISSING if gain is None else f"{gain * 100:.0f}%"}
+            "coding_msgc_vs_gc": MISSING if gain is None else f"{gain * 100:.0f}%",
+            "coding_first_simulate_s": MISSING if "first_simulate_s" not in speed else
+            f"{speed['first_simulate_s']:.1f} s",
+            **_coded_run_subs()}
+
+
+def _coded_run_subs():
+    """The coded run's real times against its simulation, and m-sgc's gain over gc."""
+    rows = {r["scheme"]: r for r in _results("coded-run.json").get("rows", [])}
+    off = [abs(r["real_s"] / r["simulated_s"] - 1) for r in rows.values()]
+    gc, msgc = rows.get("gc"), rows.get("m-sgc")
+    same = _results("coded-run.json").get("same_ranking")
+    waits = all(r["real_waitouts"] == r["simulated_waitouts"] for r in rows.values())
+    return {"coded_agreement": MISSING if same is None or not rows else
+            f"{'the same' if same else 'a different'} ranking, "
+            f"{'the same' if waits else 'different'} wait-outs",
+            "coded_real_vs_simulated": MISSING if not off else f"{max(off) * 100:.0f}%",
+            "coded_real_msgc_vs_gc": MISSING if not (gc and msgc) else
+            f"{(1 - msgc['real_s'] / gc['real_s']) * 100:.0f}%"}
 
 
 def torch_steps():

@@ -102,8 +102,8 @@ def finalize_timeout():
 
 
 def bound_finalize():
-    """Open MPI 5.0's MPI_Finalize can wait forever for a dead peer (about one job in
-    five after a recovery, docs/limits.md). Leaving without it is no cure: a survivor that exits while
+    """Open MPI 5.0's MPI_Finalize can wait forever for a dead peer (now and then after a
+    recovery: benchmarks/ft_bench.py, docs/limits.md). Leaving without it is no cure: a survivor that exits while
     another still waits on its last message looks to that one like a new failure. So
     a process that lived through a failure calls MPI_Finalize itself at exit (its fence
     keeps every survivor alive until all are done communicating) and a watchdog ends
@@ -125,6 +125,9 @@ def bound_finalize():
     def watchdog(done):
         if not done.wait(timeout):
             sys.stdout.flush()
+            sys.stderr.write(f"mpicomm: MPI_Finalize did not return within {timeout:g} s "
+                             f"after a recovery (MPICOMM_FT_FINALIZE_S); ending this process "
+                             f"with status {status[0]}\n")
             sys.stderr.flush()
             os._exit(status[0])
 

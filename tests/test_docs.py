@@ -102,8 +102,35 @@ def test_readme_figures_are_the_results():
     assert "×" in tables.readme_table() and tables.MISSING not in tables.readme_table()
 
 
+# Measured figures in prose: a ratio with decimals (1.37×), a cost in nanoseconds, a
+# rate. They come from benchmarks/results through {{ substitutions }} (docs/tables.py);
+# "1.0×" is the parity the pages name, not a result.
+TYPED_FIGURE = re.compile(r"(?<![\w.{])(?!1\.0×)\d+\.\d+ ?×|\b\d+(\.\d+)? ?(ns\b|[GM]B/s\b)")
+
+
+def typed_figures(text):
+    """The typed measured figures of a page, outside code blocks."""
+    found, fenced = [], False
+    for number, line in enumerate(text.splitlines(), 1):
+        if line.lstrip().startswith("```"):
+            fenced = not fenced
+        elif not fenced:
+            found += [(number, m.group(0)) for m in TYPED_FIGURE.finditer(line)]
+    return found
+
+
+def test_doc_pages_type_no_measured_figures():
+    pages = sorted((ROOT / "docs").glob("*.md")) + sorted(REFERENCE.glob("*.md"))
+    typed = {p.relative_to(ROOT): typed_figures(p.read_text()) for p in pages}
+    assert not {p: f for p, f in typed.items() if f}
+
+
 def test_the_checks_can_fail(tmp_path):
-    """An undocumented name is caught (the same pattern the checks use)."""
+    """An undocumented name is caught (the same pattern the checks use), and so is a
+    typed figure."""
+    assert typed_figures("packing is 1.37× faster, 7.3 ns per call") == [(1, "1.37×"),
+                                                                         (1, "7.3 ns")]
+    assert typed_figures("parity is 1.0×; {{ p2p_mpich_auto }}\n```\n2.5×\n```") == []
     assert "MPICOMM_" + "NOT_A_SETTING" not in documented_variables()
     section = sections()["mpicomm run"]
     assert not re.search(r"(?<![\w-])--not-a-flag(?![\w-])", section)
