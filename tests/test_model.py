@@ -551,8 +551,9 @@ def test_builtin_defaults_follow_stride_and_construction():
     of 8 KiB to 1 MiB too, to 3 KiB in messages to 256 KiB (8 to 64 KiB in an exchange),
     as the measurements behind the defaults found. Open MPI: the MPI, but for Open MPI
     5's messages sent alone of 8 to 32 KiB of blocks of 128 to 512 B, of 8 to 64 KiB of
-    blocks of 64 to 127 B at most 512 B apart (to 16 KiB at most 2 KiB apart), and of
-    512 B to 2 KiB of 8-byte blocks."""
+    blocks of 64 to 127 B at most 512 B apart (to 16 KiB at most 2 KiB apart), of 32 to
+    64 KiB of blocks of 192 to 319 B at most 1 KiB apart, and of 512 B to 2 KiB of
+    8-byte blocks."""
     inst = installation.probe()
     mpich = inst.vendor == "MPICH"
     major = int(inst.version.split(".")[0])
@@ -563,10 +564,14 @@ def test_builtin_defaults_follow_stride_and_construction():
              [1024, 2048, 1 << 22, False], [4096, 8192, 1 << 15, False],
              [256, 512, 1 << 16, True], [2480, 1 << 17, 1 << 17, False],
              [2480, 1 << 17, 1 << 20, False]]
-    want = [mpich, False, False, mpich5, False, mpich5, False, False, mpich5, mpich5, False]
+    want = [mpich, False, False, mpich5, False, mpich5, False, False, mpich5 or ompi5, mpich5,
+            False]
     cases += [[256, 512, 1 << 14, False], [128, 2048, 1 << 15, True], [64, 128, 1 << 14, False],
               [1024, 2048, 1 << 14, False], [256, 512, 1 << 16, False]]
-    want += [mpich5 or ompi5, mpich5 or ompi5, ompi5, mpich5, mpich5]
+    want += [mpich5 or ompi5, mpich5 or ompi5, ompi5, mpich5, mpich5 or ompi5]
+    cases += [[192, 1024, 48 << 10, False], [256, 4096, 1 << 16, False],
+              [384, 512, 1 << 16, False], [128, 512, 1 << 16, False], [256, 512, 72 << 10, False]]
+    want += [mpich5 or ompi5, mpich5, mpich5, mpich5, mpich5]
     cases += [[64, 128, 1 << 16, False], [64, 2048, 1 << 14, False], [64, 2048, 1 << 16, False],
               [64, 8192, 1 << 14, False], [8, 128, 1024, False], [8, 128, 2048, True],
               [8, 128, 256, False], [16, 128, 1024, False]]

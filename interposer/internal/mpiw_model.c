@@ -634,8 +634,12 @@ static int builtin_internode(int64_t block, double bytes, int built, int alone)
  * every stride (between its eager limit and the sizes its pipeline overlaps); of 8 to
  * 64 KiB of blocks of 64 to 127 B at most 512 B apart, and to 16 KiB at most 2 KiB
  * apart (1.15-1.6x in the measurement, 1.4-2.3x in the C ping-pong; a page apart Open
- * MPI's own is faster); and of 512 B to 2 KiB of 8-byte blocks (1.25-1.4x in the C
- * ping-pong at strides of 16 B to 528 B; from 4 KiB Open MPI's own is faster). */
+ * MPI's own is faster); of 32 to 64 KiB of blocks of 192 to 319 B at most 1 KiB apart
+ * (1.1-1.3x in the C ping-pong, a sweep from mpi4py and the measurement's own points
+ * rerun alone, though one full grid found Open MPI's own faster at 64 KiB; 128-byte
+ * and 384-512-byte blocks, 4 KiB apart, or over 64 KiB: Open MPI's own at least as
+ * fast); and of 512 B to 2 KiB of 8-byte blocks (1.25-1.4x in the C ping-pong at
+ * strides of 16 B to 528 B; from 4 KiB Open MPI's own is faster). */
 static int builtin_pack(int64_t block, int64_t stride, double bytes, int built,
                         const mpiw_call *c)
 {
@@ -646,6 +650,8 @@ static int builtin_pack(int64_t block, int64_t stride, double bytes, int built,
     if (strcmp(vendor, "MPICH"))
         return OMPI5 && alone && !coll &&
                ((block >= 128 && block <= 512 && bytes >= 8192 && bytes <= 32768) ||
+                (block >= 192 && block < 320 && bytes > 32768 && bytes <= 65536 &&
+                 stride <= 1024) ||
                 (block >= 64 && block < 128 && bytes >= 8192 &&
                  (stride <= 512 ? bytes <= 65536 : stride <= 2048 && bytes <= 16384)) ||
                 (block == 8 && bytes >= 512 && bytes <= 2048));
