@@ -30,6 +30,7 @@ Patterns, float64 unless named:
   LAMMPS atomic,  the border atoms of a molecular-dynamics domain (every 8th of 32768, at
   LAMMPS full     random): one struct of indexed blocks over the per-atom arrays, x (3
                   doubles), tag, type, mask (ints); full adds molecule (int) and q (double).
+                  "small": every 8th of 8192 (a smaller domain's border).
 Each figure is the median one-way time over --reps rounds, the three methods in
 alternating order, both ranks in step; "x MPI" is the MPI's time over auto's, "x man."
 the manual path's over auto's.
@@ -176,6 +177,8 @@ PATTERNS = {
     "WRF y": lambda: wrf("y"),
     "LAMMPS atomic": lambda: lammps(False),
     "LAMMPS full": lambda: lammps(True),
+    "LAMMPS atomic small": lambda: lammps(False, atoms=8192),
+    "LAMMPS full small": lambda: lammps(True, atoms=8192),
 }
 QUICK = ("NAS MG x (nz 64)", "NAS MG y (nz 64)", "NAS LU x", "FFT2")
 MODES = ("mpi", "auto", "pack", "manual")

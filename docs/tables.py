@@ -219,6 +219,7 @@ def substitutions():
     return {
         **_kind_cost_subs(),
         **_ft_subs(),
+        **_ddt_subs(),
         "build_host_s": _range([b["host kernels"] for b in builds if "host kernels" in b],
                                "{:.0f}", " s"),
         "build_cuda_s": _range([b["host and CUDA kernels"] for b in builds
@@ -535,6 +536,20 @@ def _ddt_runs():
     the built-in defaults."""
     return [(f"{SHORT[mpi]} {kind}", _cases(f"ddt-{mpi}{suffix}.json"))
             for mpi, _ in MPIS for kind, suffix in (("model", ""), ("built-in", "-builtin"))]
+
+
+def _ddt_subs():
+    """Over ddt_bench.py's runs: auto against the MPI where it packed nothing (identical
+    calls), and under Open MPI the patterns packing won in both runs that auto left."""
+    same = [c["auto_vs_mpi"] for _, cases in _ddt_runs() for c in cases if not c["auto_packs"]]
+    runs = [_cases(f"ddt-openmpi{suffix}.json") for suffix in ("", "-builtin")]
+    left = []
+    for pattern in dict.fromkeys(c["pattern"] for c in runs[0]):
+        got = [c for cases in runs for c in cases if c["pattern"] == pattern]
+        if len(got) == 2 and all(c["pack_vs_mpi"] > 1.05 and not c["auto_packs"] for c in got):
+            left.append(f"{pattern} {_x_span(c['pack_vs_mpi'] for c in got)}")
+    return {"ddt_identical_span": _x_span(same),
+            "ddt_openmpi_left": ", ".join(left) if left else "none"}
 
 
 def _ddt_table(columns, cells, needs=None):
