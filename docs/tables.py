@@ -765,9 +765,10 @@ def internode():
 
 
 def _internode_pair(mpi):
-    """auto against the MPI in DDTBench's patterns across two nodes, the two alone in the
-    alternation: lowest / highest."""
-    return _lowest_highest(c["auto_vs_mpi"] for c in _cases(f"internode-{mpi}-ddt-pair.json"))
+    """auto against the MPI in DDTBench's patterns and the all-to-alls across two nodes,
+    the two alone in the alternation: lowest / highest."""
+    return _lowest_highest([c["auto_vs_mpi"] for c in _cases(f"internode-{mpi}-ddt-pair.json")] +
+                           [c["auto_ratio"] for c in _cases(f"internode-{mpi}-alltoall-pair.json")])
 
 
 def _internode_auto(mpi):
