@@ -448,8 +448,9 @@ README_ROWS = [
      "patterns (`ddt_bench.py`)",
      lambda m: _lowest_highest(c["auto_vs_mpi"] for c in _cases(f"ddt-{m}.json"))),
     ("across two nodes (network namespaces of one machine, TCP): the C programs, "
-     "DDTBench's patterns and the all-to-alls with `auto`, lowest / highest "
-     "(`internode_bench.py`)", lambda m: _internode_auto(m)),
+     "DDTBench's patterns and the all-to-alls with `auto`, the MPI and `auto` alone in "
+     "the alternation, lowest / highest (`internode_bench.py`)",
+     lambda m: _internode_alone(m)),
     ("a C program's 3-D halo exchange (`examples/halo3d.c`, 64³ and 128³, 6 and 26 "
      "neighbours, 2 ranks), `auto` with the built-in defaults, lowest / highest of 4 "
      "(`c_bench.py`)",
@@ -774,6 +775,15 @@ def _internode_pair(mpi):
 def _internode_auto(mpi):
     """auto against the MPI across two nodes: lowest / highest over every case."""
     return _lowest_highest(c[4] for c in _internode_cases(mpi))
+
+
+def _internode_alone(mpi):
+    """auto against the MPI across two nodes as a program meets it: the C programs (a
+    launch per variant) and DDTBench's patterns and the all-to-alls with the MPI and auto
+    alone in the alternation; lowest / highest."""
+    return _lowest_highest([c["auto_ratio"] for c in _cases(f"internode-{mpi}-c.json")] +
+                           [c["auto_vs_mpi"] for c in _cases(f"internode-{mpi}-ddt-pair.json")] +
+                           [c["auto_ratio"] for c in _cases(f"internode-{mpi}-alltoall-pair.json")])
 
 
 def fortran():

@@ -357,14 +357,17 @@ BUILTIN = {"MPICH": "pack messages of 8 KiB or more of blocks of at most 64 byte
                        "to 512 B, of 8 to 64 KiB of blocks of 64 to 127 B at most 512 B apart "
                        "(to 16 KiB at most 2 KiB apart), of 32 to 64 KiB of blocks of 192 to "
                        "319 B at most 1 KiB apart and of 512 B to 2 KiB of 8-byte "
-                       "blocks, and of 2 to 96 KiB of irregular layouts (index lists, "
-                       "structs) of blocks of at most 32 B on average (with a measured "
-                       "model too); pass through the rest (its derived-type sends "
-                       "pipeline)"}
+                       "blocks, and of 2 to 96 KiB of index lists (indexed types, "
+                       "structs of them) of blocks of at most 32 B on average (with a "
+                       "measured model too); pass through the rest (its derived-type "
+                       "sends pipeline)"}
 # Peers on other nodes, without a model measured between nodes (mpiw_model.c:
 # builtin_internode).
 BUILTIN_INTERNODE = {"MPICH": "pack messages of 8 KiB or more of blocks of 8 to 512 B, "
                               "of longer blocks to 1 MiB (blocking) or 256 KiB "
                               "(nonblocking), of shorter ones in types built as long "
                               "vectors; pass through the rest",
-                     "Open MPI": "pass through"}
+                     "Open MPI": "pack blocking messages of 8 to 256 KiB of index lists "
+                                 "(indexed types, structs of them) of blocks of at most "
+                                 "32 B on average (with a measured model too); pass "
+                                 "through the rest"}

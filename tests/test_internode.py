@@ -144,6 +144,47 @@ def test_a_model_without_inter_node_tables_keeps_them_to_peers_on_its_node(nodes
         assert r["remote"] == b["remote"], (r, b)
 
 
+# Each rank ping-pongs index lists (one double at random places) with its partner on
+# the other node (rank ^ 2) and prints how many calls were packed, per case.
+INDEX_LISTS = """
+import json, sys
+import numpy as np
+from mpi4py import MPI
+from mpicomm.interposer import Interposer
+ip, comm = Interposer(), MPI.COMM_WORLD
+r, peer, packed = comm.rank, comm.rank ^ 2, []
+for total in json.loads(sys.argv[1]):
+    n = total // 8
+    at = np.sort(np.random.default_rng(n).choice(8 * n, n, replace=False))
+    dt = MPI.DOUBLE.Create_indexed_block(1, at.tolist()).Commit()
+    buf = np.ones(8 * 8 * n)
+    before = ip.stat("method_pack")
+    if r < peer:
+        comm.Send([buf, 1, dt], peer); comm.Recv([buf, 1, dt], peer)
+    else:
+        comm.Recv([buf, 1, dt], peer); comm.Send([buf, 1, dt], peer)
+    packed.append(ip.stat("method_pack") - before)
+    dt.Free()
+every = comm.gather(packed)
+if r == 0:
+    print("PACKED", json.dumps(every))
+"""
+
+
+def test_builtin_inter_node_rules_pack_short_index_lists(nodes):
+    """Between nodes the built-in rules pack index lists of short blocks: under Open MPI
+    5 blocking messages of 8 to 256 KiB of them (it walks the list entry by entry), under
+    MPICH every message of 8 KiB or more of blocks of 8 to 512 B."""
+    inst = installation.probe()
+    ompi5 = inst.is_openmpi and int(inst.version.split(".")[0]) >= 5
+    res = run4(nodes, [sys.executable, "-c", INDEX_LISTS, json.dumps([1 << 15, 1 << 19])],
+               env={"MPICOMM_MODEL": "builtin"})
+    assert res.returncode == 0, res.stdout + res.stderr
+    every = json.loads([ln for ln in res.stdout.splitlines() if ln.startswith("PACKED ")][0][7:])
+    want = [2, 0] if ompi5 else [2, 2] if inst.vendor == "MPICH" else [0, 0]
+    assert every == [want] * 4
+
+
 def test_one_node_builds_no_map(nodes):
     """All ranks on one node: no peer counts as remote."""
     res = nodes.run(["salloc", "-N", "1", "-n", "2", *MPICOMM, "run", "--", sys.executable,

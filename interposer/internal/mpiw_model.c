@@ -599,12 +599,13 @@ static int construction(int64_t leaf, int64_t blocks)
  * in an exchange (a tie beyond; a 128^3 halo's 128 KiB faces of 1 KiB rows between the
  * nodes: 1.15x packed, benchmarks/internode_bench.py); blocks under 8 B only built as one
  * long vector.
- * Open MPI: nothing. Between the nodes packing won on some of DDTBench's patterns
- * (MG y's 4 KiB rows, SPECFEM3D's and LAMMPS's structs: 1.6-2.3x) and lost on others of
+ * Open MPI: no rule for vectors. Between the nodes packing won on some of DDTBench's
+ * patterns (MG y's 4 KiB rows, SPECFEM3D's coordinates: 1.6-2.3x) and lost on others of
  * the same sizes and a C ping-pong (WRF x, 8-byte cells at 128 KiB: 0.78-0.92x), and the
  * grid's wins at 64 KiB in one run were 0.87-0.92x at the same points in the next: no
  * rule of block, size or construction separates them; a model measured between the
- * nodes decides per point. */
+ * nodes decides per point. Index lists of short blocks are packed before any model is
+ * asked (mpiw_model_pack). */
 static int builtin_internode(int64_t block, double bytes, int built, int alone)
 {
     if (strcmp(vendor, "MPICH") || bytes < 8192)
@@ -718,6 +719,9 @@ int mpiw_model_pack(const mpic_desc *d, int64_t count, const mpiw_call *c)
 {
     int64_t block = mpic_block_bytes(d), stride = mpic_block_stride(d);
     int64_t bytes = count * d->info.size;
+    int64_t shapes = 0;
+    /* An index list: the table form, its pieces contiguous runs (no strided members). */
+    int list = !d->canonical && mpic_table_pieces(d, &shapes) > 0 && shapes == 0;
     int table = !d->canonical && d->table;
     memos *ms = mpiw_tls_get(MPIW_TLS_MEMO, sizeof *ms);
     memo *e, *seen = ms ? ms->e : NULL, fresh;
@@ -750,15 +754,17 @@ int mpiw_model_pack(const mpic_desc *d, int64_t count, const mpiw_call *c)
      * says so. Between nodes packing wins there too (1.5-2x, internode_bench.py). */
     if (!strcmp(vendor, "MPICH") && d->table && block >= 128 && !c->remote)
         return 0;
-    /* Irregular layouts (index lists, structs of them: the table form) of short blocks
-     * Open MPI 5 walks entry by entry: with blocks of at most 32 B on average, blocking
-     * messages of 2 to 96 KiB packed 1.05-2.4x faster (indexed blocks of 4 to 24 B at
-     * random places; LAMMPS's border atoms as DDTBench builds them: 1.8-1.9x,
+    /* Index lists (indexed types, structs of them) of short blocks Open MPI 5 walks
+     * entry by entry: with blocks of at most 32 B on average, blocking messages of 2 to
+     * 96 KiB packed 1.05-2.4x faster on one node (indexed blocks of 4 to 24 B at random
+     * places; LAMMPS's border atoms as DDTBench builds them: 1.8-1.9x,
      * benchmarks/ddt_bench.py), while from 128-300 KiB on its own is as fast or faster,
-     * and indexed blocks of 64 B gain nothing (0.8x at 8 KiB); a measured model's
-     * vectors never have that shape. */
-    if (OMPI5 && table && block <= 32 && bytes >= 2048 && bytes <= 98304 && c->alone &&
-        !c->coll && !c->remote)
+     * and indexed blocks of 64 B gain nothing (0.8x at 8 KiB); between nodes 1.4-1.7x
+     * on LAMMPS's at 144-192 KiB (benchmarks/internode_bench.py). Structs of strided
+     * members it moves with its vector loops (WRF's x halo: packed 0.55x on one node,
+     * 0.94x between nodes). A measured model's vectors never have that shape. */
+    if (OMPI5 && list && block <= 32 && c->alone && !c->coll &&
+        (c->remote ? bytes >= 8192 && bytes <= 262144 : bytes >= 2048 && bytes <= 98304))
         return 1;
     built = construction(d->leaf_count, bytes / block);
     e = seen ? &seen[ms->next++ % MEMO] : &fresh;
