@@ -720,9 +720,10 @@ int mpiw_model_pack(const mpic_desc *d, int64_t count, const mpiw_call *c)
     int64_t block = mpic_block_bytes(d), stride = mpic_block_stride(d);
     int64_t bytes = count * d->info.size;
     int64_t shapes = 0;
-    /* An index list: the table form, its pieces contiguous runs (no strided members). */
+    /* An index list: the table form, its pieces contiguous runs (no strided members);
+     * table: 2 for a list, 1 for another table form (the memo tells them apart). */
     int list = !d->canonical && mpic_table_pieces(d, &shapes) > 0 && shapes == 0;
-    int table = !d->canonical && d->table;
+    int table = list ? 2 : !d->canonical && d->table;
     memos *ms = mpiw_tls_get(MPIW_TLS_MEMO, sizeof *ms);
     memo *e, *seen = ms ? ms->e : NULL, fresh;
     int built;
