@@ -220,6 +220,7 @@ def substitutions():
         **_kind_cost_subs(),
         **_ft_subs(),
         **_ddt_subs(),
+        **_internode_model_subs(),
         "build_host_s": _range([b["host kernels"] for b in builds if "host kernels" in b],
                                "{:.0f}", " s"),
         "build_cuda_s": _range([b["host and CUDA kernels"] for b in builds
@@ -775,6 +776,20 @@ def _internode_pair(mpi):
 def _internode_auto(mpi):
     """auto against the MPI across two nodes: lowest / highest over every case."""
     return _lowest_highest(c[4] for c in _internode_cases(mpi))
+
+
+def _internode_model_subs():
+    """DDTBench across the two nodes with a model measured there: auto against the MPI
+    (all modes, and the MPI and auto alone), and how many patterns auto packed."""
+    out = {}
+    for mpi, _ in MPIS:
+        cases = _cases(f"internode-{mpi}-model-ddt.json")
+        pair = _cases(f"internode-{mpi}-model-ddt-pair.json")
+        out[f"internode_model_{mpi}"] = _lowest_highest(c["auto_vs_mpi"] for c in cases)
+        out[f"internode_model_pair_{mpi}"] = _lowest_highest(c["auto_vs_mpi"] for c in pair)
+        out[f"internode_model_packed_{mpi}"] = (
+            f"{sum(c['auto_packs'] for c in cases)} of {len(cases)}" if cases else MISSING)
+    return out
 
 
 def _internode_alone(mpi):
