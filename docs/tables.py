@@ -766,11 +766,16 @@ def internode():
     return _table(header, ["---", "---"] + ["---:"] * 3 * len(MPIS), rows)
 
 
-def _internode_pair(mpi):
+def _internode_pair_ratios(mpi):
     """auto against the MPI in DDTBench's patterns and the all-to-alls across two nodes,
-    the two alone in the alternation: lowest / highest."""
-    return _lowest_highest([c["auto_vs_mpi"] for c in _cases(f"internode-{mpi}-ddt-pair.json")] +
-                           [c["auto_ratio"] for c in _cases(f"internode-{mpi}-alltoall-pair.json")])
+    the two alone in the alternation."""
+    return ([c["auto_vs_mpi"] for c in _cases(f"internode-{mpi}-ddt-pair.json")] +
+            [c["auto_ratio"] for c in _cases(f"internode-{mpi}-alltoall-pair.json")])
+
+
+def _internode_pair(mpi):
+    """_internode_pair_ratios: lowest / highest."""
+    return _lowest_highest(_internode_pair_ratios(mpi))
 
 
 def _internode_auto(mpi):
@@ -797,8 +802,7 @@ def _internode_alone(mpi):
     launch per variant) and DDTBench's patterns and the all-to-alls with the MPI and auto
     alone in the alternation; lowest / highest."""
     return _lowest_highest([c["auto_ratio"] for c in _cases(f"internode-{mpi}-c.json")] +
-                           [c["auto_vs_mpi"] for c in _cases(f"internode-{mpi}-ddt-pair.json")] +
-                           [c["auto_ratio"] for c in _cases(f"internode-{mpi}-alltoall-pair.json")])
+                           _internode_pair_ratios(mpi))
 
 
 def fortran():
@@ -950,10 +954,11 @@ def _coding_subs():
 
 def _coded_run_subs():
     """The coded run's real times against its simulation, and m-sgc's gain over gc."""
-    rows = {r["scheme"]: r for r in _results("coded-run.json").get("rows", [])}
+    run = _results("coded-run.json")
+    rows = {r["scheme"]: r for r in run.get("rows", [])}
     off = [abs(r["real_s"] / r["simulated_s"] - 1) for r in rows.values()]
     gc, msgc = rows.get("gc"), rows.get("m-sgc")
-    same = _results("coded-run.json").get("same_ranking")
+    same = run.get("same_ranking")
     waits = all(r["real_waitouts"] == r["simulated_waitouts"] for r in rows.values())
     return {"coded_agreement": MISSING if same is None or not rows else
             f"{'the same' if same else 'a different'} ranking, "

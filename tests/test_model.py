@@ -325,10 +325,10 @@ def test_auto_pipelines_only_where_asserted_and_faster(tmp_path, pipeline_faster
     assert lines[-1].endswith("1 MiB" if pipeline_faster else "no size measured")
 
 
-# Rank 0 prints, per case (block, stride class, total, nested), whether auto packed it on
-# each rank: the case's layout built as mpicomm measure builds its grid points, sent by
-# blocking calls, or (argv[2] "exchange") by Isend and Irecv at once.
-CASES = """
+# Rank 0 prints, per case, how many calls auto packed on each rank: the case's type made
+# by the script's make(*case) (with its buffer), sent by blocking calls, or (argv[2]
+# "exchange") by Isend and Irecv at once.
+CASE_PROBE = """
 import json, sys
 import numpy as np
 from mpi4py import MPI
@@ -336,9 +336,10 @@ from mpicomm import measure
 from mpicomm.interposer import Interposer
 ip, comm = Interposer(), MPI.COMM_WORLD
 peer, packed = 1 - comm.rank, []
-for block, cls, total, nested in json.loads(sys.argv[1]):
-    dt = measure._vector(block, total, cls, nested).Commit()
-    buf = np.ones(measure._span(block, total, cls), np.uint8)
+rng = np.random.default_rng(5)
+MAKE
+for case in json.loads(sys.argv[1]):
+    dt, buf = make(*case)
     before = ip.stat("method_pack")
     if sys.argv[2] == "exchange":
         MPI.Request.Waitall([comm.Irecv([buf.copy(), 1, dt], peer),
@@ -353,10 +354,18 @@ got = comm.gather(packed)
 if comm.rank == 0:
     print("PROBE", json.dumps(got))
 """
+# Cases (block, stride class, total, nested): the layout built as mpicomm measure builds
+# its grid points.
+CASES = CASE_PROBE.replace("MAKE", """
+def make(block, cls, total, nested):
+    return (measure._vector(block, total, cls, nested).Commit(),
+            np.ones(measure._span(block, total, cls), np.uint8))
+""")
 
 
-def packed_cases(cases, env, pattern="pingpong"):
-    res = helpers.mpicomm_run(2, [sys.executable, "-c", CASES, json.dumps(cases), pattern],
+def packed_cases(cases, env, pattern="pingpong", script=CASES):
+    """Per case of script (CASES or INDEXED): did auto pack its calls on both ranks."""
+    res = helpers.mpicomm_run(2, [sys.executable, "-c", script, json.dumps(cases), pattern],
                               env=env)
     assert res.returncode == 0, res.stdout + res.stderr
     got = json.loads([ln for ln in res.stdout.splitlines() if ln.startswith("PROBE ")][0][6:])
@@ -586,36 +595,18 @@ def test_builtin_defaults_follow_stride_and_construction():
     assert packed_cases(cases, {"MPICOMM_MODEL": "builtin"}, "exchange") == want
 
 
-INDEXED = """
-import json, sys
-import numpy as np
-from mpi4py import MPI
-from mpicomm.interposer import Interposer
-ip, comm = Interposer(), MPI.COMM_WORLD
-peer, packed = 1 - comm.rank, []
-rng = np.random.default_rng(5)
-for width, total in json.loads(sys.argv[1]):
+INDEXED = CASE_PROBE.replace("MAKE", """
+def make(width, total):
     if width:          # an index list: width doubles at random places
         n = total // (8 * width)
         at = np.sort(rng.choice(8 * n, n, replace=False))
-        dt = MPI.DOUBLE.Create_indexed_block(width, (at * width).tolist()).Commit()
-        buf = np.ones(64 * n * max(width, 1), np.uint8)
-    else:              # a struct of two differently strided vectors: 12-byte blocks
-        n = total // 24
-        parts = [MPI.FLOAT.Create_vector(n, 3, 16), MPI.FLOAT.Create_vector(n, 3, 24)]
-        dt = MPI.Datatype.Create_struct([1, 1], [0, 64 * n], parts).Commit()
-        buf = np.ones(64 * n + 96 * n, np.uint8)
-    before = ip.stat("method_pack")
-    if comm.rank == 0:
-        comm.Send([buf, 1, dt], peer); comm.Recv([buf, 1, dt], peer)
-    else:
-        comm.Recv([buf, 1, dt], peer); comm.Send([buf, 1, dt], peer)
-    packed.append(ip.stat("method_pack") - before)
-    dt.Free()
-got = comm.gather(packed)
-if comm.rank == 0:
-    print("PROBE", json.dumps(got))
-"""
+        dt = MPI.DOUBLE.Create_indexed_block(width, (at * width).tolist())
+        return dt.Commit(), np.ones(64 * n * width, np.uint8)
+    n = total // 24    # a struct of two differently strided vectors: 12-byte blocks
+    parts = [MPI.FLOAT.Create_vector(n, 3, 16), MPI.FLOAT.Create_vector(n, 3, 24)]
+    dt = MPI.Datatype.Create_struct([1, 1], [0, 64 * n], parts)
+    return dt.Commit(), np.ones(64 * n + 96 * n, np.uint8)
+""")
 
 
 @pytest.mark.skipif(not (helpers.inst().is_openmpi and
@@ -630,15 +621,11 @@ def test_open_mpi_5s_short_index_lists_are_packed(which, request):
     for vectors do not apply to them), and a struct of strided members with 12-byte
     blocks, which Open MPI moves with its vector loops."""
     model_env = "builtin" if which == "builtin" else str(request.getfixturevalue("measured"))
-    cases, want = [[1, 1 << 15], [3, 1 << 15], [1, 4096]], [2, 2, 2]
+    cases, want = [[1, 1 << 15], [3, 1 << 15], [1, 4096]], [True] * 3
     if which == "builtin":            # elsewhere the measured model answers
         cases, want = (cases + [[1, 1 << 18], [1, 1024], [8, 8192], [0, 1 << 15]],
-                       want + [0, 0, 0, 0])
-    res = helpers.mpicomm_run(2, [sys.executable, "-c", INDEXED, json.dumps(cases)],
-                              env={"MPICOMM_MODEL": model_env})
-    assert res.returncode == 0, res.stdout + res.stderr
-    got = json.loads([ln for ln in res.stdout.splitlines() if ln.startswith("PROBE ")][0][6:])
-    assert got[0] == got[1] == want
+                       want + [False] * 4)
+    assert packed_cases(cases, {"MPICOMM_MODEL": model_env}, script=INDEXED) == want
 
 
 # Rank 0 prints how many calls of each rank auto packed: a transpose's column block
