@@ -12,8 +12,8 @@ needs root and Debian's Slurm. From the repository's root, in an MPI's environme
 
 1. Fit: 2 ranks on one node, then 2 ranks on different nodes (no third rank to take
    their cores), at 8 B to 4 MiB: a ping-pong (one message at a time) gives each
-   link's latency a (the 8-byte one-way time) and seconds per byte b (the slope from 1
-   to 4 MiB), an exchange (MPI_Sendrecv both ways at once) the same for messages that
+   link's latency a (the 8-byte one-way time) and seconds per byte b (the least-squares
+   slope through 256 KiB, 1 MiB and 4 MiB), an exchange (MPI_Sendrecv both ways at once) the same for messages that
    cross each other (ax, bx); numpy's float32 add gives the reduction's seconds per
    byte c, its copy the seconds per byte d.
 2. Check: at 2, 4 and 8 ranks (1, 2 and 4 on each node, placed in blocks: the first half
@@ -57,6 +57,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 NODES = "two network namespaces of one machine joined by a bridge (TCP)"
 SIZES = [8, 1024, 16384, 262144, 1 << 20, 4 << 20]
+SLOPE_FROM = 256 * 1024             # b: the least-squares slope over 256 KiB to 4 MiB
 ARRAYS, ARRAY_BYTES = 100, 40 * 1024
 FACE_BYTES = 128 * 1024
 RANKS = (2, 4, 8)
@@ -179,6 +180,16 @@ def _best(fn, reps):
     return best
 
 
+def _slope(times):
+    """The least-squares seconds per byte through {bytes: seconds}: with one pair of
+    sizes, a single slow time of the smaller one could make it negative."""
+    sizes = list(times)
+    mean_n = sum(sizes) / len(sizes)
+    mean_t = sum(times.values()) / len(sizes)
+    return (sum((n - mean_n) * (t - mean_t) for n, t in times.items())
+            / sum((n - mean_n) ** 2 for n in sizes))
+
+
 def fit(comm, nodes, reps):
     """The costs of the link between ranks 0 and 1 (of 2), and of numpy's add and copy."""
     import numpy as np
@@ -189,7 +200,7 @@ def fit(comm, nodes, reps):
     for name, crossing in ((where, False), (f"{where}_x", True)):
         times = {n: _pingpong(comm, comm.Get_rank(), 1, n, reps, crossing) for n in SIZES}
         a = times[SIZES[0]]
-        b = (times[SIZES[-1]] - times[SIZES[-2]]) / (SIZES[-1] - SIZES[-2])
+        b = _slope({n: t for n, t in times.items() if n >= SLOPE_FROM})
         out[name] = [a, b]
         out[f"{name}_s"] = {str(n): t for n, t in times.items()}
     x = np.ones(1 << 20, np.float32)

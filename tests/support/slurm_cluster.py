@@ -68,6 +68,19 @@ def _free_ports(n):
             s.close()
 
 
+def _free_subnet():
+    """A 10.77.x prefix no interface or route of this machine uses: a cluster killed
+    before its stop leaves its bridge behind, and a second bridge on the same /24 would
+    take the controller's traffic away from the nodes."""
+    used = subprocess.run(["ip", "-4", "-o", "addr"], capture_output=True, text=True).stdout
+    used += subprocess.run(["ip", "-4", "route"], capture_output=True, text=True).stdout
+    free = [x for x in range(1, 255) if f"10.77.{x}." not in used]
+    if not free:
+        raise RuntimeError("no free 10.77.x.0/24 for a cluster's bridge: remove the "
+                           "stale mcbr* bridges (ip link del) left by killed clusters")
+    return f"10.77.{random.choice(free)}"
+
+
 CONF = """\
 ClusterName=mpicommtest
 FirstJobId={first_job}
@@ -177,7 +190,7 @@ class SlurmCluster:
         """A bridge with the controller's address and one network namespace per node,
         joined to it by a veth pair: (controller address, node names, node addresses)."""
         tag = "%06x" % random.randrange(1 << 24)
-        subnet = f"10.77.{random.randrange(1, 255)}"
+        subnet = _free_subnet()
         bridge = f"mcbr{tag}"
         self.net = (bridge, [])
         _ip("link", "add", bridge, "type", "bridge")
