@@ -12,11 +12,13 @@ a batch of 32 per rank. Each variant trains its own copy from the same weights; 
 variants alternate step by step, and a step (zero_grad, forward, backward, the reduction,
 optimizer step) is timed on every rank and counted at the slowest; figures are medians
 over --steps steps after --warmup untimed ones (by then the tuned allreduce has chosen
-its algorithm per size). The models' weights are checked to agree across
-variants after the run (DDP, the loop and DistributedOptimizer average the same
-gradients). Beside them, the step with no reduction at all (each rank trains on its own
-batch): the compute every variant pays, so DDP's time over it is the most any reduction
-could gain over DDP on this machine.
+its algorithm per size). The models' weights are checked to agree across variants
+after the run, to 1e-5, else it stops (DDP, the loop and DistributedOptimizer average
+the same gradients). DistributedOptimizer runs twice: as a user gets it (its buckets in
+node-shared memory where the ranks share a node) and with MPICOMM_SHARED_MEMORY=0
+(every bucket through the tuned allreduce). Beside them, the step with no reduction at
+all (each rank trains on its own batch): the compute every variant pays, so DDP's time
+over it is the most any reduction could gain over DDP on this machine.
 
 With one straggler: every step one rank, drawn at random (the same on every rank), sleeps
 --sleep-ms before its backward; DDP and DistributedOptimizer in "allreduce" mode wait
@@ -86,6 +88,8 @@ class Loop:
 
 
 ALONE = "no reduction"
+MESSAGES = "DistributedOptimizer, no shared memory"
+AGREE = 1e-5            # the most the variants' weights may differ (sums in other orders)
 
 
 def variants(make, mode_partial=None, deadline_s=None, alone=False):
@@ -109,6 +113,15 @@ def variants(make, mode_partial=None, deadline_s=None, alone=False):
     out["DistributedOptimizer"] = (m, mt.DistributedOptimizer(
         torch.optim.SGD(m.parameters(), lr=0.01), m.named_parameters()), m)
     if alone:
+        m = copy()
+        setting = os.environ.get("MPICOMM_SHARED_MEMORY")
+        os.environ["MPICOMM_SHARED_MEMORY"] = "0"
+        out[MESSAGES] = (m, mt.DistributedOptimizer(
+            torch.optim.SGD(m.parameters(), lr=0.01), m.named_parameters()), m)
+        if setting is None:
+            del os.environ["MPICOMM_SHARED_MEMORY"]
+        else:
+            os.environ["MPICOMM_SHARED_MEMORY"] = setting
         m = copy()
         out[ALONE] = (m, torch.optim.SGD(m.parameters(), lr=0.01), m)
     if mode_partial:
@@ -147,11 +160,15 @@ def steady(name, make, width, args):
     agree = max(max((p - q).abs().max().item() for p, q in zip(models[0].parameters(),
                                                               m.parameters()))
                 for m in models[1:])
+    if agree > AGREE:
+        raise SystemExit(f"torch_bench: {name}: the variants' weights differ by {agree:.3g} "
+                         f"after the run (more than {AGREE:g}): a reduction is wrong")
     med = {v: statistics.median(t) for v, t in times.items()}
     base = med["DDP (gloo)"]
     row = {"case": name, "ranks": SIZE, **{f"{v} ms": med[v] * 1e3 for v in runs},
            "vs DDP": base / med["DistributedOptimizer"],
            "loop vs DDP": base / med["Allreduce loop"],
+           "no shared memory vs DDP": base / med[MESSAGES],
            "no reduction vs DDP": base / med[ALONE], "weights differ by": agree}
     for _, opt, _ in runs.values():
         if hasattr(opt, "close"):

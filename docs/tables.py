@@ -970,7 +970,8 @@ def _coded_run_subs():
 
 def torch_steps():
     header = ["model, ranks", "MPI", "DDP (gloo) ms", "Allreduce loop ms",
-              "DistributedOptimizer ms", "× DDP", "loop × DDP", "no reduction × DDP"]
+              "DistributedOptimizer ms", "× DDP", "without shared memory × DDP",
+              "loop × DDP", "no reduction × DDP"]
     rows, strag = [], []
     for mpi, name in MPIS:
         for n in (2, 4):
@@ -979,6 +980,7 @@ def torch_steps():
                     rows.append([f"{c['case']}, {n}", SHORT[mpi], _ms(c["DDP (gloo) ms"], 2),
                                  _ms(c["Allreduce loop ms"], 2),
                                  _ms(c["DistributedOptimizer ms"], 2), _x(c["vs DDP"]),
+                                 _x(c.get("no shared memory vs DDP")),
                                  _x(c["loop vs DDP"]), _x(c.get("no reduction vs DDP"))])
                 else:
                     strag.append([f"{c['case']}, {n}", SHORT[mpi], _ms(c["DDP (gloo) s"], 2),
@@ -986,7 +988,7 @@ def torch_steps():
                                   _ms(c["DistributedOptimizer partial s"], 2),
                                   _x(c["partial vs DDP"]),
                                   str(c["steps with a rank left out"])])
-    out = _table(header, ["---", "---"] + ["---:"] * 6, rows)
+    out = _table(header, ["---", "---"] + ["---:"] * 7, rows)
     out += "\n" + _table(["model, ranks", "MPI", "DDP (gloo) s", "allreduce s", "partial s",
                           "partial × DDP", "steps with a rank left out"],
                          ["---", "---"] + ["---:"] * 5, strag)

@@ -19,14 +19,21 @@ each parameter counts its gradient in, and a bucket whose gradients are all in i
 to a reduction thread (Horovod's background thread) that reduces the buckets one after
 another, in the same order on every rank, with this library's tuned allreduce
 (mpicomm.collectives.tuning) on a communicator of its own, while backward goes on with
-the earlier layers, as DistributedDataParallel's buckets do. On the CPU the gradients
-of a bucket of several parameters are views of its buffer (zero_grad() makes them so;
-backward accumulates into them) and a bucket of one is its gradient: divided by the
-number of ranks and reduced where they are; other gradients are copied into a buffer,
-divided on the way, and back. step() (or
-synchronize()) hands over any bucket left and waits for all. Without
-MPI_THREAD_MULTIPLE, or with MPICOMM_PROGRESS_THREAD=0, the buckets are reduced in the
-caller's thread at step().
+the earlier layers, as DistributedDataParallel's buckets do. Where every node holds
+the same number of ranks, more than one, the CPU buckets of floating-point gradients
+live in memory the node's ranks share (mpicomm.collectives.shared): backward writes
+them there and each rank adds its part of every rank's bucket where it lies, without
+messages on the node (MPICOMM_SHARED_MEMORY=0: through the allreduce). Elsewhere on
+the CPU the gradients of a bucket of several parameters become views of its buffer
+(each parameter's hook copies a gradient backward made anew into its place; one that is
+the view already was accumulated there) and a bucket of one is its gradient: divided by
+the number of ranks and reduced where they are; other gradients
+are copied into a buffer, divided on the way, and back. step() (or synchronize())
+hands over any bucket left and waits for all. The reduction thread runs where it has a
+core to itself: with MPICOMM_PROGRESS_THREAD=auto (the default), where the gradients
+are on a GPU or the node has more CPUs than its ranks' torch threads; elsewhere (a rank
+per core), with MPICOMM_PROGRESS_THREAD=0 or without MPI_THREAD_MULTIPLE, the buckets
+are reduced in the caller's thread at step(); =1 starts the thread whatever the cores.
 
 mode="partial" tolerates stragglers instead: at step() the gradients are reduced along
 mpicomm's deadline-aware tree (mpicomm.collectives.PartialAllreduce): a rank whose
@@ -40,6 +47,7 @@ run`), which stages it or gives it to a CUDA-aware MPI, else through a CPU copy.
 torch is imported by this module only: `import mpicomm` does not need it.
 """
 import contextlib
+import os
 import pickle
 import queue
 import threading
@@ -49,13 +57,23 @@ import torch
 from mpi4py import MPI
 
 from mpicomm import interposer
-from mpicomm.collectives import PartialAllreduce, progress, tuning
+from mpicomm.collectives import PartialAllreduce, progress, shared, tuning
 
 __all__ = ["broadcast_parameters", "broadcast_optimizer_state", "DistributedOptimizer",
            "DEFAULT_BUCKET_BYTES"]
 
 DEFAULT_BUCKET_BYTES = 4 << 20
 _NUMPY = {torch.float16, torch.float32, torch.float64, torch.int32, torch.int64}
+
+
+def _one_cpu_dtype(params):
+    """Are the parameters all on the CPU, of one dtype numpy has?"""
+    return params[0].dtype in _NUMPY and all(
+        p.device.type == "cpu" and p.dtype == params[0].dtype for p in params)
+
+
+def _numpy_dtype(dtype):
+    return torch.empty(0, dtype=dtype).numpy().dtype
 
 
 def _in_place(g):
@@ -152,40 +170,47 @@ def broadcast_optimizer_state(optimizer, root=0, comm=None):
 
 class _Bucket:
     """Parameters reduced together. Several on the CPU, of one numpy dtype: the bucket
-    owns one flat buffer and the parameters' gradients are views of it
-    (DistributedDataParallel's gradient_as_bucket_view): backward accumulates into it,
-    and it is divided and reduced where it is. One on the CPU: its gradient is divided
-    and reduced where it is. Otherwise the gradients are copied (pre-divided) into a flat
-    buffer and back."""
+    owns one flat buffer and the parameters' gradients become views of it
+    (DistributedDataParallel's gradient_as_bucket_view, made so in each parameter's
+    hook), and it is divided and reduced where it is. Where the ranks share nodes alike
+    (collectives/shared.py), a CPU bucket of floating-point gradients, of one parameter
+    or several, has its buffer in the node's shared window and is reduced there.
+    One on the CPU: its gradient is divided and reduced where it is. Otherwise the
+    gradients are copied (pre-divided) into a flat buffer and back."""
 
-    def __init__(self, params):
+    def __init__(self, params, window=None):
         self.params = params
         self.zeroed = []                     # parameters given zeros (no gradient here)
         self.absent = set()                  # ids of parameters backward gave none here
         self.copy = None                     # ((dtype, device), buffer, views) copied into
         self.view = None                     # (buffer, views) the gradients live in
-        if len(params) > 1 and params[0].dtype in _NUMPY and \
-                all(p.device.type == "cpu" and p.dtype == params[0].dtype for p in params):
+        self.shared = None                   # (SharedAllreduce, offset, count, dtype)
+        if window is not None:               # (SharedAllreduce, byte offset): buffer there
+            arena, offset = window
+            count = sum(p.numel() for p in params)
+            self.shared = (arena, offset, count, _numpy_dtype(params[0].dtype))
+            buf = torch.from_numpy(arena.array(offset, count, self.shared[3]))
+            self.view = (buf, self._views(buf, params))
+        elif len(params) > 1 and _one_cpu_dtype(params):
             self.view = self._buffer(params, params[0].dtype, torch.device("cpu"))
+        self.slot = {id(p): v for p, v in zip(params, self.view[1])} if self.view else {}
         self.done = threading.Event()
         self.done.set()
         self.error = None
+        self.adopted = False                 # every gradient in the buffer (the hooks')
 
     @staticmethod
-    def _buffer(like, dtype, device):
-        buf = torch.zeros(sum(x.numel() for x in like), dtype=dtype, device=device)
+    def _views(buf, like):
         views, at = [], 0
         for x in like:
             views.append(buf[at:at + x.numel()].view(x.shape))
             at += x.numel()
-        return buf, views
+        return views
 
-    def zero(self):
-        """Zeroed views of the buffer as the gradients (for zero_grad)."""
-        buf, views = self.view
-        buf.zero_()
-        for p, v in zip(self.params, views):
-            p.grad = v
+    @classmethod
+    def _buffer(cls, like, dtype, device):
+        buf = torch.zeros(sum(x.numel() for x in like), dtype=dtype, device=device)
+        return buf, cls._views(buf, like)
 
     def fill(self):
         """Zeros for parameters without a gradient here; the gradients, in the buffer
@@ -212,7 +237,14 @@ class _Bucket:
         """Sum the bucket's gradients, each divided by the ranks first, over comm (this
         library's tuned allreduce on the CPU); CUDA gradients on the device where the
         interposer serves device buffers (device_ok), else through a CPU copy."""
-        grads, scale = self.fill(), 1.0 / comm.Get_size()
+        scale = 1.0 / comm.Get_size()
+        if self.shared is not None:
+            if not self.adopted:
+                self.fill()
+            arena, offset, count, dtype = self.shared
+            arena.allreduce(offset, count, dtype, scale)
+            return
+        grads = [p.grad for p in self.params] if self.adopted else self.fill()
         g = grads[0]
         if self.view is not None or (len(grads) == 1 and _in_place(g)):
             buf = self.view[0] if self.view is not None else g.view(-1)
@@ -237,6 +269,15 @@ class _Bucket:
         for x, v in zip(grads, views):
             x.copy_(v)
 
+    def unshare(self):
+        """Gradients that are views of the shared window become copies (before it is
+        freed)."""
+        if self.shared is not None:
+            for p in self.params:
+                if p.grad is not None:
+                    p.grad = p.grad.clone()
+            self.shared, self.view = None, None
+
     def finish(self):
         """A parameter that had no gradient on any rank is given none."""
         for p in self.zeroed:
@@ -245,16 +286,32 @@ class _Bucket:
         self.zeroed, self.absent = [], set()
 
 
+def _spare_core(comm, params):
+    """MPICOMM_PROGRESS_THREAD=auto for DistributedOptimizer: a reduction thread only
+    where it has a core to run on while backward computes: gradients on a GPU (the
+    CPU waits for it), or more CPUs on the node than its ranks' torch threads (a rank
+    per core, the usual CPU job, has none: the thread would take the core from backward
+    and the barriers' spinning from both). The same answer on every rank of comm."""
+    device = any(p.device.type != "cpu" for p in params)
+    node = comm.Split_type(MPI.COMM_TYPE_SHARED)
+    cpus = set().union(*node.allgather(os.sched_getaffinity(0)))
+    demand = node.allreduce(torch.get_num_threads())
+    node.Free()
+    return comm.allreduce(int(device or len(cpus) > demand), op=MPI.MIN) == 1
+
+
 class _Reducer:
     """A thread that reduces buckets, one after another in the order given (the same on
     every rank), with blocking calls on a communicator of its own, while the caller's
     thread goes on with backward (Horovod's background thread). Without
-    MPI_THREAD_MULTIPLE, or with MPICOMM_PROGRESS_THREAD=0, buckets are reduced in the
-    caller's thread when they are waited for."""
+    MPI_THREAD_MULTIPLE, with MPICOMM_PROGRESS_THREAD=0, or with auto (the default) and
+    no core to spare (_spare_core), buckets are reduced in the caller's thread when
+    they are waited for."""
 
-    def __init__(self, comm):
+    def __init__(self, comm, params):
         self.comm = comm.Dup()
-        self.threaded = progress.enabled()
+        self.threaded = progress.enabled() and (progress.setting() == "1" or
+                                                _spare_core(comm, params))
         self.queue = queue.Queue()
         self.pending = []
         self.thread = None
@@ -341,18 +398,44 @@ class _DistributedOptimizer:
             size += p.numel() * p.element_size()
         if current:
             self._mc_buckets.append(current)
-        self._mc_buckets = [_Bucket(b) for b in self._mc_buckets]
-        self._mc_of = {id(p): b for b in self._mc_buckets for p in b.params}
         self._mc_partial = PartialAllreduce(comm) if mode == "partial" else None
-        self._mc_reducer = _Reducer(comm) if mode == "allreduce" else None
+        self._mc_reducer = _Reducer(comm, params) if mode == "allreduce" else None
+        # 3. CPU buckets of floating-point gradients in node-shared memory where the
+        #    ranks share nodes alike (every rank decides the same).
+        offsets = self._mc_shared_offsets(comm, mode)
+        self._mc_arena = None
+        if any(o is not None for o in offsets):
+            self._mc_arena = shared.SharedAllreduce(self._mc_reducer.comm, offsets[-1])
+        self._mc_buckets = [_Bucket(b, None if o is None else (self._mc_arena, o))
+                            for b, o in zip(self._mc_buckets, offsets)]
+        self._mc_of = {id(p): b for b in self._mc_buckets for p in b.params}
         self.last_result = None
         self._mc_skip = False
         self._mc_counts = {}                 # id(parameter) -> gradients in this step
         self._mc_reset()
-        # 3. A hook per parameter, called once its gradient is accumulated.
+        # 4. A hook per parameter, called once its gradient is accumulated.
         self._mc_hooks = [
-            p.register_post_accumulate_grad_hook(self._mc_hook(self._mc_of[id(p)]))
+            p.register_post_accumulate_grad_hook(self._mc_hook(self._mc_of[id(p)], p))
             for p in params]
+
+    def _mc_shared_offsets(self, comm, mode):
+        """Per bucket (self._mc_buckets: lists of parameters), its byte offset in a
+        SharedAllreduce window, or None where it is reduced otherwise; one more item: the
+        window's bytes. Collective over comm, the same on every rank."""
+        groups = self._mc_buckets
+        fits = [_one_cpu_dtype(g) and g[0].dtype.is_floating_point for g in groups]
+        if not (mode == "allreduce" and shared.setting() and comm.Get_size() > 1):
+            fits = [False] * len(groups)
+        fits = [all(f) for f in zip(*comm.allgather(fits))]
+        if not any(fits) or not shared.usable(comm):
+            return [None] * (len(groups) + 1)
+        offsets, at = [], 0
+        for g, fit in zip(groups, fits):
+            offsets.append(at if fit else None)
+            if fit:
+                nbytes = sum(p.numel() * p.element_size() for p in g)
+                at += -(-nbytes // shared.ALIGN) * shared.ALIGN
+        return offsets + [at]
 
     def _mc_reset(self):
         self._mc_counts.clear()
@@ -361,15 +444,24 @@ class _DistributedOptimizer:
             b.waiting = len(b.params)
         self._mc_started = False
 
-    def _mc_hook(self, bucket):
-        """The hook of a parameter of bucket, called once its gradient is accumulated:
-        count it; from the last of backward_passes_per_step on, the bucket's count
-        goes down, and every bucket, in order, whose gradients are all in is started.
-        (Called once per parameter and backward pass: kept to a few operations.)"""
+    def _mc_hook(self, bucket, param):
+        """The hook of param, of bucket, called once its gradient is accumulated: where
+        the bucket has a buffer, a gradient backward made anew is copied into the
+        parameter's view of it and the view becomes the gradient (one that is the view
+        already was accumulated there); then it is counted: from the last of
+        backward_passes_per_step on, the bucket's count goes down, and every bucket, in
+        order, whose gradients are all in is started. (Called once per parameter and
+        backward pass: kept to a few operations.)"""
         counts, passes, allreduce = self._mc_counts, self._mc_passes, \
             self._mc_mode == "allreduce"
+        view = bucket.slot.get(id(param))
 
         def hook(p):
+            if view is not None:
+                g = p.grad
+                if g is not view:
+                    view.copy_(g)
+                    p.grad = view
             key = id(p)
             n = counts[key] = counts.get(key, 0) + 1
             if n == passes:
@@ -385,6 +477,7 @@ class _DistributedOptimizer:
             self._mc_start(self._mc_buckets[self._mc_next])
 
     def _mc_start(self, bucket):
+        bucket.adopted = bucket.view is not None and bucket.waiting == 0
         self._mc_reducer.submit(bucket)
         self._mc_next += 1
 
@@ -445,16 +538,14 @@ class _DistributedOptimizer:
         return super().step(closure)
 
     def zero_grad(self, set_to_none=True):
-        """Zero the gradients: those of the CPU buckets of several parameters as zeroed
-        views of the buckets' buffers whatever set_to_none says (backward accumulates
-        into them in place), the others as the wrapped optimizer does."""
+        """Zero the gradients as the wrapped optimizer does (set_to_none: backward makes
+        new ones, which the hooks copy into the buckets' buffers; else the gradients, views
+        of the buffers after a step, are zeroed there and backward accumulates into
+        them)."""
         if self._mc_started:
             raise RuntimeError("zero_grad() while gradients are being reduced: call step() "
                                "or synchronize() first")
         super().zero_grad(set_to_none=set_to_none)
-        for b in self._mc_buckets:
-            if b.view is not None:
-                b.zero()
 
     def close(self):
         """Remove the hooks and free the communicators (collective over comm)."""
@@ -463,6 +554,11 @@ class _DistributedOptimizer:
         self._mc_hooks = []
         if self._mc_reducer is not None:
             self._mc_reducer.close()
+        for b in self._mc_buckets:
+            b.unshare()
+        if self._mc_arena is not None:
+            self._mc_arena.close()
+            self._mc_arena = None
         if self._mc_partial is not None:
             self._mc_partial.close()
         self._mc_buckets = []

@@ -1,6 +1,6 @@
-"""mpicomm.collectives (fused, algorithms, partial) and mpicomm.torch at 3 and 4 ranks, and
-partial aggregation at 8, where its tree has three levels (make test runs tests/mpi at 1
-and 2)."""
+"""mpicomm.collectives (fused, algorithms, shared, partial) and mpicomm.torch at 3 and 4
+ranks, and partial aggregation at 8, where its tree has three levels (make test runs
+tests/mpi at 1 and 2)."""
 import re
 import sys
 from pathlib import Path
@@ -11,10 +11,10 @@ from support import helpers
 
 MPI_TESTS = Path(__file__).resolve().parent / "mpi"
 SUITES = [str(MPI_TESTS / f"test_{name}_mpi.py")
-          for name in ("collectives", "algorithms", "torch", "partial")]
+          for name in ("collectives", "algorithms", "torch", "shared", "partial")]
 
 
-@pytest.mark.parametrize("nprocs, suites", [(3, SUITES), (4, SUITES), (8, SUITES[3:])],
+@pytest.mark.parametrize("nprocs, suites", [(3, SUITES), (4, SUITES), (8, SUITES[4:])],
                          ids=["3", "4", "8-partial"])
 def test_collectives_at_more_ranks(nprocs, suites):
     # The GPU's test of mpicomm.torch is left out: it skips without a GPU, and skips are

@@ -223,6 +223,19 @@ def test_exchanges_with_mixed_localities_give_the_mpis_bytes(nodes, tmp_path, pa
     assert " passed" in res.stdout and " failed" not in res.stdout, res.stdout[-2000:]
 
 
+def test_node_shared_allreduce_and_torch_across_the_nodes(nodes):
+    """The node-shared-memory allreduce (each node's part then reduced between the
+    nodes) and mpicomm.torch, whose buckets then live in it, on 4 ranks over two nodes,
+    against the MPI's Allreduce and single-process training."""
+    suites = [str(HERE / "mpi" / f) for f in ("test_shared_mpi.py", "test_torch_mpi.py")]
+    pytest_ = str(Path(sys.executable).parent / "pytest")
+    res = run4(nodes, [pytest_, "-q", "--with-mpi", "-p", "no:cacheprovider", "-x", *suites,
+                       "-k", "not test_cuda_gradients"], timeout=900)
+    assert res.returncode == 0, res.stdout[-4000:] + res.stderr[-4000:]
+    assert " passed" in res.stdout and " failed" not in res.stdout, res.stdout[-2000:]
+    assert " skipped" not in res.stdout, res.stdout[-2000:]
+
+
 def test_measure_in_a_two_node_allocation_times_both(nodes, tmp_path):
     """`mpicomm measure` on two nodes: the grid on one node, then between two ranks on
     different nodes into the same file; the interposer reads both; info shows both."""

@@ -7,7 +7,8 @@ is in flight, one daemon thread per process polls them (MPI_Testall, with a paus
 POLL_S between rounds that lets the calling thread have the interpreter), so the MPI
 progresses while the caller computes. It needs MPI_THREAD_MULTIPLE (mpi4py's default);
 at a lower thread level, and with MPICOMM_PROGRESS_THREAD=0, no thread is started and
-requests progress in test() and wait() only.
+requests progress in test() and wait() only (auto, the default, is 1 here; mpicomm.torch
+decides it per optimizer).
 """
 import os
 import threading
@@ -15,17 +16,23 @@ import time
 
 from mpi4py import MPI
 
-__all__ = ["enabled", "watch", "POLL_S"]
+__all__ = ["enabled", "setting", "watch", "POLL_S"]
 
 POLL_S = 20e-6
 
 
+def setting():
+    """MPICOMM_PROGRESS_THREAD (default auto), validated: "auto", "1" or "0"."""
+    raw = os.environ.get("MPICOMM_PROGRESS_THREAD", "auto").strip()
+    if raw not in ("auto", "0", "1"):
+        raise ValueError(f"MPICOMM_PROGRESS_THREAD={raw!r}: expected auto, 0 or 1")
+    return raw
+
+
 def enabled():
-    """MPICOMM_PROGRESS_THREAD (default 1), validated, and the MPI's thread level."""
-    raw = os.environ.get("MPICOMM_PROGRESS_THREAD", "1").strip()
-    if raw not in ("0", "1"):
-        raise ValueError(f"MPICOMM_PROGRESS_THREAD={raw!r}: expected 0 or 1")
-    return raw == "1" and MPI.Query_thread() == MPI.THREAD_MULTIPLE
+    """Whether a thread may progress reductions: MPICOMM_PROGRESS_THREAD is not 0 and
+    the MPI runs at MPI_THREAD_MULTIPLE."""
+    return setting() != "0" and MPI.Query_thread() == MPI.THREAD_MULTIPLE
 
 
 class _Poller:

@@ -383,6 +383,6 @@ def test_the_progress_thread_completes_a_reduction_while_the_caller_sleeps(monke
 def test_a_bad_progress_setting_is_named_before_any_call(monkeypatch):
     monkeypatch.setenv("MPICOMM_PROGRESS_THREAD", "yes")
     a = np.ones(3)
-    with pytest.raises(ValueError, match="MPICOMM_PROGRESS_THREAD='yes': expected 0 or 1"):
+    with pytest.raises(ValueError, match="MPICOMM_PROGRESS_THREAD='yes': expected auto, 0 or 1"):
         iallreduce_fused([a])
     assert np.array_equal(a, np.ones(3))

@@ -7,6 +7,7 @@ Each rank draws its own batch from a generator every rank seeds alike, so the re
 computed on every rank. Floating-point sums in another order differ in the last bits:
 the comparison allows 1e-6.
 """
+import os
 import time
 
 import pytest
@@ -106,24 +107,86 @@ def test_buckets_start_during_backward_in_order():
     opt.close()
 
 
-def test_gradients_are_views_of_the_buckets_after_zero_grad():
-    """zero_grad() makes every gradient a zeroed view of its bucket's buffer (one bucket
-    of every parameter here); backward accumulates into it and the reduction leaves the
-    average there."""
+@pytest.mark.parametrize("set_to_none", [True, False])
+def test_gradients_become_views_of_the_buckets(set_to_none):
+    """Backward's gradients end up in the buckets' buffers (one bucket of every parameter
+    here): new ones (zero_grad() set them to None) copied there by each parameter's
+    hook before the reduction, or, zeroed in place (set_to_none=False), accumulated there;
+    the reduction leaves the average there, equal to the reference's, either way."""
     model = make_model()
+    mt.broadcast_parameters(model)
     opt = mt.DistributedOptimizer(torch.optim.SGD(model.parameters(), lr=0.1),
                                   model.named_parameters())
-    for step in batches(2):
-        opt.zero_grad()
-        assert all(b.view is not None for b in opt._mc_buckets)
-        for b in opt._mc_buckets:
-            buf, views = b.view
-            assert not torch.count_nonzero(buf)
-            assert [p.grad.data_ptr() for p in b.params] == [v.data_ptr() for v in views]
+    data = batches(3)
+    ref = reference(model, lambda p: torch.optim.SGD(p, lr=0.1), data)
+    for i, step in enumerate(data):
+        opt.zero_grad(set_to_none=set_to_none)
+        if set_to_none or i == 0:
+            assert all(p.grad is None for p in model.parameters())
+        else:
+            assert all(not torch.count_nonzero(p.grad) for p in model.parameters())
         loss(model, *step[RANK]).backward()
+        for b in opt._mc_buckets:
+            assert b.view is not None
+            assert [p.grad.data_ptr() for p in b.params] == [v.data_ptr() for v in b.view[1]]
         opt.step()
         for b in opt._mc_buckets:
             assert [p.grad.data_ptr() for p in b.params] == [v.data_ptr() for v in b.view[1]]
+    assert max_diff(model, ref) < TOL
+    opt.close()
+
+
+@pytest.mark.parametrize("setting", ["1", "0"])
+def test_node_shared_buckets_where_the_nodes_hold_ranks_alike(setting, monkeypatch):
+    """With MPICOMM_SHARED_MEMORY=1 (the default) and several ranks on every node, every
+    CPU bucket lives in the node's shared window (one of two parameters too); with 0
+    none does; the steps equal the reference either way, and after close() the
+    gradients are the ranks' own tensors, still holding the last average."""
+    monkeypatch.setenv("MPICOMM_SHARED_MEMORY", setting)
+    from mpicomm.collectives import shared
+    model = make_model()
+    mt.broadcast_parameters(model)
+    opt = mt.DistributedOptimizer(torch.optim.SGD(model.parameters(), lr=0.1),
+                                  model.named_parameters(), bucket_bytes=600)
+    expect = setting == "1" and shared.usable(COMM)
+    assert [b.shared is not None for b in opt._mc_buckets] == [expect] * len(opt._mc_buckets)
+    data = batches(3)
+    ref = reference(model, lambda p: torch.optim.SGD(p, lr=0.1), data)
+    for step in data:
+        opt.zero_grad()
+        loss(model, *step[RANK]).backward()
+        opt.step()
+    assert max_diff(model, ref) < TOL and same_everywhere(model)
+    grads = [p.grad.clone() for p in model.parameters()]
+    opt.close()
+    assert all(torch.equal(p.grad, g) for p, g in zip(model.parameters(), grads))
+
+
+@pytest.mark.parametrize("setting", ["auto", "1", "0"])
+def test_the_reduction_thread_runs_where_a_core_is_spare(setting, monkeypatch):
+    """auto: a reduction thread only where the node has more CPUs than its ranks' torch
+    threads (CPU gradients here); 1 always, 0 never (at MPI_THREAD_MULTIPLE); the steps
+    equal the reference either way."""
+    monkeypatch.setenv("MPICOMM_PROGRESS_THREAD", setting)
+    node = COMM.Split_type(MPI.COMM_TYPE_SHARED)
+    cpus = set().union(*node.allgather(os.sched_getaffinity(0)))
+    spare = len(cpus) > node.allreduce(torch.get_num_threads())
+    spare = COMM.allreduce(int(spare), op=MPI.MIN) == 1
+    node.Free()
+    model = make_model()
+    mt.broadcast_parameters(model)
+    opt = mt.DistributedOptimizer(torch.optim.SGD(model.parameters(), lr=0.1),
+                                  model.named_parameters(), bucket_bytes=600)
+    multiple = MPI.Query_thread() == MPI.THREAD_MULTIPLE
+    assert opt._mc_reducer.threaded == (multiple and {"auto": spare, "1": True,
+                                                      "0": False}[setting])
+    data = batches(2)
+    ref = reference(model, lambda p: torch.optim.SGD(p, lr=0.1), data)
+    for step in data:
+        opt.zero_grad()
+        loss(model, *step[RANK]).backward()
+        opt.step()
+    assert max_diff(model, ref) < TOL
     opt.close()
 
 
