@@ -11,7 +11,7 @@ tensors) and "few large layers" (3 linear layers of 1024 x 1024, 12.6 MB in 6 te
 a batch of 32 per rank. Each variant trains its own copy from the same weights; the
 variants alternate step by step, and a step (zero_grad, forward, backward, the reduction,
 optimizer step) is timed on every rank and counted at the slowest; figures are medians
-over --steps steps after --warmup untimed ones (by then the tuned allreduce has chosen
+over --steps steps after --warmup untimed ones, and the median of --reps such runs (by then the tuned allreduce has chosen
 its algorithm per size). The models' weights are checked to agree across variants
 after the run, to 1e-5, else it stops (DDP, the loop and DistributedOptimizer average
 the same gradients). DistributedOptimizer runs twice: as a user gets it (its buckets in
@@ -141,7 +141,9 @@ def one_step(opt, module, x, y, sleep_s=0.0):
     opt.step()
 
 
-def steady(name, make, width, args):
+def steady_once(name, make, width, args):
+    """One repetition: {variant: median seconds}, how far the weights differ, and
+    whether DistributedOptimizer's auto kept its reduction thread."""
     runs = variants(make, alone=True)
     g = torch.Generator().manual_seed(RANK)
     x, y = torch.randn(32, width, generator=g), torch.randn(32, width, generator=g)
@@ -163,17 +165,29 @@ def steady(name, make, width, args):
     if agree > AGREE:
         raise SystemExit(f"torch_bench: {name}: the variants' weights differ by {agree:.3g} "
                          f"after the run (more than {AGREE:g}): a reduction is wrong")
-    med = {v: statistics.median(t) for v, t in times.items()}
-    base = med["DDP (gloo)"]
-    row = {"case": name, "ranks": SIZE, **{f"{v} ms": med[v] * 1e3 for v in runs},
-           "vs DDP": base / med["DistributedOptimizer"],
-           "loop vs DDP": base / med["Allreduce loop"],
-           "no shared memory vs DDP": base / med[MESSAGES],
-           "no reduction vs DDP": base / med[ALONE], "weights differ by": agree}
+    threaded = runs["DistributedOptimizer"][1]._mc_reducer.threaded
     for _, opt, _ in runs.values():
         if hasattr(opt, "close"):
             opt.close()
-    return row
+    return {v: statistics.median(t) for v, t in times.items()}, agree, threaded
+
+
+def steady(name, make, width, args):
+    """--reps repetitions, each from fresh models; per variant the median over them of
+    each repetition's median step."""
+    reps = [steady_once(name, make, width, args) for _ in range(args.reps)]
+    med = {v: statistics.median(r[0][v] for r in reps) for v in reps[0][0]}
+    base = med["DDP (gloo)"]
+    return {"case": name, "ranks": SIZE, "reps": args.reps,
+            **{f"{v} ms": med[v] * 1e3 for v in med},
+            "vs DDP": base / med["DistributedOptimizer"],
+            "vs DDP per repetition": [r[0]["DDP (gloo)"] / r[0]["DistributedOptimizer"]
+                                      for r in reps],
+            "loop vs DDP": base / med["Allreduce loop"],
+            "no shared memory vs DDP": base / med[MESSAGES],
+            "no reduction vs DDP": base / med[ALONE],
+            "weights differ by": max(r[1] for r in reps),
+            "reduction thread": [r[2] for r in reps]}
 
 
 def straggling(name, make, width, args):
@@ -208,6 +222,8 @@ def straggling(name, make, width, args):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=30)
+    ap.add_argument("--reps", type=int, default=3,
+                    help="repetitions of the steady runs, from fresh models (default 3)")
     ap.add_argument("--warmup", type=int, default=40,
                     help="untimed steps first (default 40: the tuned allreduce tries its "
                     "candidate algorithms in the first steps)")

@@ -968,10 +968,21 @@ def _coded_run_subs():
             f"{(1 - msgc['real_s'] / gc['real_s']) * 100:.0f}%"}
 
 
+def _reduced_in(threaded):
+    """Where DistributedOptimizer's auto reduced the buckets, over the repetitions."""
+    ways = {True: "thread", False: "at step()"}
+    got = [threaded] if isinstance(threaded, bool) else list(threaded or [])
+    if not got:
+        return MISSING
+    if len(set(got)) == 1:
+        return ways[got[0]]
+    return ", ".join(f"{ways[w]} ×{got.count(w)}" for w in (True, False))
+
+
 def torch_steps():
     header = ["model, ranks", "MPI", "DDP (gloo) ms", "Allreduce loop ms",
               "DistributedOptimizer ms", "× DDP", "without shared memory × DDP",
-              "loop × DDP", "no reduction × DDP"]
+              "loop × DDP", "no reduction × DDP", "reduced (auto)"]
     rows, strag = [], []
     for mpi, name in MPIS:
         for n in (2, 4):
@@ -981,14 +992,15 @@ def torch_steps():
                                  _ms(c["Allreduce loop ms"], 2),
                                  _ms(c["DistributedOptimizer ms"], 2), _x(c["vs DDP"]),
                                  _x(c.get("no shared memory vs DDP")),
-                                 _x(c["loop vs DDP"]), _x(c.get("no reduction vs DDP"))])
+                                 _x(c["loop vs DDP"]), _x(c.get("no reduction vs DDP")),
+                                 _reduced_in(c.get("reduction thread"))])
                 else:
                     strag.append([f"{c['case']}, {n}", SHORT[mpi], _ms(c["DDP (gloo) s"], 2),
                                   _ms(c["DistributedOptimizer s"], 2),
                                   _ms(c["DistributedOptimizer partial s"], 2),
                                   _x(c["partial vs DDP"]),
                                   str(c["steps with a rank left out"])])
-    out = _table(header, ["---", "---"] + ["---:"] * 7, rows)
+    out = _table(header, ["---", "---"] + ["---:"] * 7 + ["---"], rows)
     out += "\n" + _table(["model, ranks", "MPI", "DDP (gloo) s", "allreduce s", "partial s",
                           "partial × DDP", "steps with a rank left out"],
                          ["---", "---"] + ["---:"] * 5, strag)

@@ -29,11 +29,13 @@ the CPU the gradients of a bucket of several parameters become views of its buff
 the view already was accumulated there) and a bucket of one is its gradient: divided by
 the number of ranks and reduced where they are; other gradients
 are copied into a buffer, divided on the way, and back. step() (or synchronize())
-hands over any bucket left and waits for all. The reduction thread runs where it has a
-core to itself: with MPICOMM_PROGRESS_THREAD=auto (the default), where the gradients
-are on a GPU or the node has more CPUs than its ranks' torch threads; elsewhere (a rank
-per core), with MPICOMM_PROGRESS_THREAD=0 or without MPI_THREAD_MULTIPLE, the buckets
-are reduced in the caller's thread at step(); =1 starts the thread whatever the cores.
+hands over any bucket left and waits for all. Whether the thread pays depends on what
+the cores do meanwhile: where backward leaves them idle (a GPU computes, a rank waits
+for data) it overlaps; where every core computes (a rank per core) it only takes the
+core from backward, and reducing in the caller's thread at step() is faster. With
+MPICOMM_PROGRESS_THREAD=auto (the default) the first steps take turns between the two,
+each training step timed whole, and the faster stays (the same on every rank); =1 the
+thread, =0 (or without MPI_THREAD_MULTIPLE) the caller's.
 
 mode="partial" tolerates stragglers instead: at step() the gradients are reduced along
 mpicomm's deadline-aware tree (mpicomm.collectives.PartialAllreduce): a rank whose
@@ -47,10 +49,10 @@ run`), which stages it or gives it to a CUDA-aware MPI, else through a CPU copy.
 torch is imported by this module only: `import mpicomm` does not need it.
 """
 import contextlib
-import os
 import pickle
 import queue
 import threading
+import time
 
 import numpy as np
 import torch
@@ -198,6 +200,7 @@ class _Bucket:
         self.done.set()
         self.error = None
         self.adopted = False                 # every gradient in the buffer (the hooks')
+        self.trial = False                   # the last reduction was a tuning trial
 
     @staticmethod
     def _views(buf, like):
@@ -243,6 +246,7 @@ class _Bucket:
                 self.fill()
             arena, offset, count, dtype = self.shared
             arena.allreduce(offset, count, dtype, scale)
+            self.trial = not arena.settled(count, dtype)
             return
         grads = [p.grad for p in self.params] if self.adopted else self.fill()
         g = grads[0]
@@ -251,6 +255,7 @@ class _Bucket:
             if scale != 1.0:
                 buf.mul_(scale)
             tuning.allreduce(comm, buf.numpy(), "sum")
+            self.trial = not tuning.settled(comm, buf.numpy().nbytes)
             return
         on_device = device_ok and all(x.device.type == "cuda" for x in grads)
         device = g.device if on_device else torch.device("cpu")
@@ -266,6 +271,7 @@ class _Bucket:
             comm.Allreduce(MPI.IN_PLACE, buf, op=MPI.SUM)
         else:
             tuning.allreduce(comm, buf.numpy(), "sum")
+            self.trial = not tuning.settled(comm, buf.numpy().nbytes)
         for x, v in zip(grads, views):
             x.copy_(v)
 
@@ -286,36 +292,49 @@ class _Bucket:
         self.zeroed, self.absent = [], set()
 
 
-def _spare_core(comm, params):
-    """MPICOMM_PROGRESS_THREAD=auto for DistributedOptimizer: a reduction thread only
-    where it has a core to run on while backward computes: gradients on a GPU (the
-    CPU waits for it), or more CPUs on the node than its ranks' torch threads (a rank
-    per core, the usual CPU job, has none: the thread would take the core from backward
-    and the barriers' spinning from both). The same answer on every rank of comm."""
-    device = any(p.device.type != "cpu" for p in params)
-    node = comm.Split_type(MPI.COMM_TYPE_SHARED)
-    cpus = set().union(*node.allgather(os.sched_getaffinity(0)))
-    demand = node.allreduce(torch.get_num_threads())
-    node.Free()
-    return comm.allreduce(int(device or len(cpus) > demand), op=MPI.MIN) == 1
-
-
 class _Reducer:
     """A thread that reduces buckets, one after another in the order given (the same on
     every rank), with blocking calls on a communicator of its own, while the caller's
-    thread goes on with backward (Horovod's background thread). Without
-    MPI_THREAD_MULTIPLE, with MPICOMM_PROGRESS_THREAD=0, or with auto (the default) and
-    no core to spare (_spare_core), buckets are reduced in the caller's thread when
-    they are waited for."""
+    thread goes on with backward (Horovod's background thread); or the caller's thread,
+    when the buckets are waited for. MPICOMM_PROGRESS_THREAD=1: the thread; 0, or
+    without MPI_THREAD_MULTIPLE: the caller's; auto (the default): measured (step_done).
+    """
 
-    def __init__(self, comm, params):
+    WARMUP, TRIALS = 2, 5          # auto: steps left alone, then steps timed in each way
+
+    def __init__(self, comm):
         self.comm = comm.Dup()
-        self.threaded = progress.enabled() and (progress.setting() == "1" or
-                                                _spare_core(comm, params))
+        setting = progress.setting()
+        self.threaded = progress.enabled() and setting != "0"
+        self.trials = {True: [], False: []} if self.threaded and setting == "auto" else None
+        self.steps, self.last = 0, None      # last: the end of the last step_done
         self.queue = queue.Queue()
         self.pending = []
         self.thread = None
         self.device_ok = interposer.preloaded()
+
+    def step_done(self, trial):
+        """After a step's reductions (synchronize): with auto, time the step in the way
+        it was reduced (the whole training step: from the end of the last step_done to
+        now, the slowest rank's), and take turns until each way has TRIALS steps past
+        WARMUP whose reductions were no tuning trials (trial: any was, on this rank);
+        then keep the faster way (the median), the same on every rank. Collective over
+        comm until then."""
+        if self.trials is None:
+            return
+        now = time.perf_counter()
+        if self.last is not None:
+            got = np.array([now - self.last, float(trial)])
+            self.comm.Allreduce(MPI.IN_PLACE, got, op=MPI.MAX)
+            self.steps += 1
+            if self.steps > self.WARMUP and not got[1]:
+                self.trials[self.threaded].append(got[0])
+        if min(len(t) for t in self.trials.values()) >= self.TRIALS:
+            faster = np.median(self.trials[True]) <= np.median(self.trials[False])
+            self.threaded, self.trials = bool(faster), None
+        else:
+            self.threaded = self.steps % 2 == 0
+        self.last = time.perf_counter()
 
     def submit(self, bucket):
         bucket.done.clear()
@@ -399,7 +418,7 @@ class _DistributedOptimizer:
         if current:
             self._mc_buckets.append(current)
         self._mc_partial = PartialAllreduce(comm) if mode == "partial" else None
-        self._mc_reducer = _Reducer(comm, params) if mode == "allreduce" else None
+        self._mc_reducer = _Reducer(comm) if mode == "allreduce" else None
         # 3. CPU buckets of floating-point gradients in node-shared memory where the
         #    ranks share nodes alike (every rank decides the same).
         offsets = self._mc_shared_offsets(comm, mode)
@@ -494,6 +513,7 @@ class _DistributedOptimizer:
                 self._mc_start(b)
             for b in self._mc_buckets:
                 self._mc_reducer.wait(b)
+            self._mc_reducer.step_done(any(b.trial for b in self._mc_buckets))
         self._mc_reset()
 
     def _mc_mark_absent(self, bucket):

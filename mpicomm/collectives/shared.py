@@ -11,17 +11,21 @@ Each of a node's n ranks owns 1/n of the elements. An allreduce:
 2. each rank adds its part of every other rank's buffer into its own (each part is
    summed once, by its owner, and copied: every rank gets the same bits);
 3. with several nodes, the ranks of the same local rank (one per node) reduce that part
-   over the network with the tuned allreduce (tuning.py), the nodes' parts in parallel;
+   over the network (MPI_Allreduce), the nodes' parts in parallel;
 4. the part times scale; a barrier: every part is final;
 5. each rank copies the other parts from their owners' buffers; a barrier: no rank
    reads another's buffer any more, which may then be written again.
 A rank reads and writes 2(n-1)/n of the data once each, where an allreduce through
-messages copies it into and out of the MPI's shared cells as well.
+messages copies it into and out of the MPI's shared cells as well. On small arrays, or
+where ranks share cores, the three barriers cost more than that saves: per size class
+the first calls time this way against the MPI's own MPI_Allreduce of the buffer, and
+the faster serves the class from then on (ways()).
 
 It needs every node to hold the same number of ranks (usable() says whether comm
 does, on every rank alike) and gives nothing with one rank per node.
 """
 import os
+import time
 
 import numpy as np
 from mpi4py import MPI
@@ -48,8 +52,9 @@ def usable(comm):
     node = comm.Split_type(MPI.COMM_TYPE_SHARED)
     local = node.Get_size()
     node.Free()
-    lo, hi = comm.allreduce((local, -local), op=MPI.MIN)
-    return lo > 1 and lo == -hi
+    sizes = np.array([local, -local])
+    comm.Allreduce(MPI.IN_PLACE, sizes, op=MPI.MIN)        # the fewest and the most
+    return sizes[0] > 1 and sizes[0] == -sizes[1]
 
 
 class SharedAllreduce:
@@ -57,6 +62,8 @@ class SharedAllreduce:
     allreduce of any range of them over comm (see the module's text). Collective over
     comm to make and to close(); allreduce() is collective too, with the same range on
     every rank, in one thread of each rank at a time."""
+
+    ROUNDS = 5                  # trials of each way per size class
 
     def __init__(self, comm, nbytes):
         if not usable(comm):
@@ -73,6 +80,9 @@ class SharedAllreduce:
         info.Free()
         self.win.Lock_all(MPI.MODE_NOCHECK)
         self.nbytes = int(nbytes)
+        # 3. Per size class, the way chosen by measuring (see allreduce()).
+        self.comm = comm.Dup()
+        self.trials, self.chosen = {}, {}
         self.slots = [self.win.Shared_query(r)[0] for r in range(self.n)]
 
     def array(self, offset, count, dtype, rank=None):
@@ -92,11 +102,34 @@ class SharedAllreduce:
 
     def allreduce(self, offset, count, dtype, scale=1.0):
         """Sum the count elements of dtype at offset over every rank of comm, times
-        scale, into every rank's buffer."""
+        scale, into every rank's buffer: through the node's shared memory (the steps of
+        the module's text) or the MPI's own MPI_Allreduce of the buffer, whichever is
+        faster for the size class (bytes rounded up to a power of two): the first
+        2 ROUNDS calls of a class take turns, each a real reduction, and the ranks
+        agree on the faster (the slowest rank's best time), as the tuned allreduce
+        does (tuning.py). Barriers cost more than the sums save on small arrays and
+        where ranks share cores."""
         if scale != 1.0 and np.dtype(dtype).kind not in "fc":
             raise ValueError(f"SharedAllreduce.allreduce: scale {scale} of {np.dtype(dtype)} "
                              "elements: scaling needs a floating-point dtype")
         views = [self.array(offset, count, dtype, r) for r in range(self.n)]
+        cls = tuning.size_class(views[0].nbytes)
+        way = self.chosen.get(cls)
+        if way is not None:
+            self._ways[way](self, views, count, scale)
+            return
+        trials = self.trials.setdefault(cls, {w: [] for w in self._ways})
+        way = min(trials, key=lambda w: len(trials[w]))
+        t = time.perf_counter()
+        self._ways[way](self, views, count, scale)
+        trials[way].append(time.perf_counter() - t)
+        if min(len(t) for t in trials.values()) >= self.ROUNDS:
+            best = np.array([min(trials[w]) for w in self._ways])
+            self.comm.Allreduce(MPI.IN_PLACE, best, op=MPI.MAX)
+            self.chosen[cls] = list(self._ways)[int(np.argmin(best))]
+            del self.trials[cls]
+
+    def _shared(self, views, count, scale):
         cuts = [count * i // self.n for i in range(self.n + 1)]
         part = slice(cuts[self.me], cuts[self.me + 1])
         # 1. Every rank's data written.
@@ -107,7 +140,7 @@ class SharedAllreduce:
             if r != self.me:
                 np.add(mine, views[r][part], out=mine)
         if self.cross.Get_size() > 1 and mine.size:
-            tuning.allreduce(self.cross, mine, "sum")
+            self.cross.Allreduce(MPI.IN_PLACE, mine, op=MPI.SUM)
         # 4. Scaled; every part final.
         if scale != 1.0:
             mine *= scale
@@ -117,6 +150,22 @@ class SharedAllreduce:
             if r != self.me:
                 views[self.me][cuts[r]:cuts[r + 1]] = views[r][cuts[r]:cuts[r + 1]]
         self.node.Barrier()
+
+    def _messages(self, views, count, scale):
+        mine = views[self.me]
+        self.comm.Allreduce(MPI.IN_PLACE, mine, op=MPI.SUM)
+        if scale != 1.0:
+            mine *= scale
+
+    _ways = {"shared": _shared, "mpi": _messages}
+
+    def ways(self):
+        """{size class in bytes: "shared" or "mpi"} chosen so far."""
+        return dict(sorted(self.chosen.items()))
+
+    def settled(self, count, dtype):
+        """Whether allreduces of count elements of dtype are past their trials."""
+        return tuning.size_class(count * np.dtype(dtype).itemsize) in self.chosen
 
     def close(self):
         """Free the window and the communicators (collective over comm). Arrays from
@@ -128,4 +177,5 @@ class SharedAllreduce:
         self.win.Free()
         self.node.Free()
         self.cross.Free()
+        self.comm.Free()
         self.win = None

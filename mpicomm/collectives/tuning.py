@@ -21,7 +21,7 @@ from mpi4py import MPI
 
 from mpicomm.collectives.algorithms import ALGORITHMS
 
-__all__ = ["allreduce", "algorithm_setting", "table", "rounds", "size_class"]
+__all__ = ["allreduce", "algorithm_setting", "table", "rounds", "size_class", "settled"]
 
 CANDIDATES = ("mpi", "ring", "rd", "rsag")          # the MPI's own first
 ROUNDS = 5                  # trials of each candidate per size class ...
@@ -106,6 +106,15 @@ def allreduce(comm, buf, op):
     if trial:
         tuner.record(cls, name, time.perf_counter() - t)
     return name
+
+
+def settled(comm, nbytes):
+    """Whether an allreduce of nbytes on comm is past its trials (its size class
+    chosen, or nothing to choose)."""
+    if comm.Get_size() == 1 or algorithm_setting() != "auto":
+        return True
+    t = _tuners.get(id(comm))
+    return t is not None and size_class(nbytes) in t.chosen
 
 
 def table(comm=None):

@@ -66,6 +66,25 @@ def test_every_rank_gets_the_same_bits_and_the_scale(arena):
 
 @pytest.mark.mpi
 @needs_ranks
+def test_both_ways_give_the_sum_and_the_faster_is_kept(arena):
+    """The first 2 ROUNDS calls of a size class take turns between the node's shared
+    sum and the MPI's Allreduce, every call right; then one way serves the class, the
+    same on every rank."""
+    n = 3000
+    x = arena.array(0, n, np.int64)
+    for call in range(2 * arena.ROUNDS + 3):
+        x[:] = np.arange(n) * (RANK + 1) + call
+        arena.allreduce(0, n, np.int64)
+        want = np.arange(n) * (SIZE * (SIZE + 1) // 2) + call * SIZE
+        assert np.array_equal(x, want), call
+        assert arena.settled(n, np.int64) == (call >= 2 * arena.ROUNDS - 1)
+    ways = arena.ways()
+    assert list(ways.values()) in (["shared"], ["mpi"])
+    assert COMM.allgather(ways) == [ways] * SIZE
+
+
+@pytest.mark.mpi
+@needs_ranks
 def test_ranges_are_reduced_alone_and_again(arena):
     """Two arrays in one window: reducing one leaves the other as it was; a range
     reduced again after new writes gives the new sum (the last barrier lets a rank

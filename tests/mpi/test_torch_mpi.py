@@ -7,7 +7,6 @@ Each rank draws its own batch from a generator every rank seeds alike, so the re
 computed on every rank. Floating-point sums in another order differ in the last bits:
 the comparison allows 1e-6.
 """
-import os
 import time
 
 import pytest
@@ -163,30 +162,39 @@ def test_node_shared_buckets_where_the_nodes_hold_ranks_alike(setting, monkeypat
 
 
 @pytest.mark.parametrize("setting", ["auto", "1", "0"])
-def test_the_reduction_thread_runs_where_a_core_is_spare(setting, monkeypatch):
-    """auto: a reduction thread only where the node has more CPUs than its ranks' torch
-    threads (CPU gradients here); 1 always, 0 never (at MPI_THREAD_MULTIPLE); the steps
-    equal the reference either way."""
+def test_the_reduction_thread_is_measured_against_the_callers(setting, monkeypatch):
+    """1: buckets reduced in the thread every step, 0: in the caller's (at
+    MPI_THREAD_MULTIPLE); auto: the steps after the first WARMUP take turns until each
+    way has TRIALS timed steps (steps where a reduction was still one of its own trials
+    not counted), then one way stays, the same on every rank; the steps equal the
+    reference throughout."""
     monkeypatch.setenv("MPICOMM_PROGRESS_THREAD", setting)
-    node = COMM.Split_type(MPI.COMM_TYPE_SHARED)
-    cpus = set().union(*node.allgather(os.sched_getaffinity(0)))
-    spare = len(cpus) > node.allreduce(torch.get_num_threads())
-    spare = COMM.allreduce(int(spare), op=MPI.MIN) == 1
-    node.Free()
+    monkeypatch.setenv("MPICOMM_ALLREDUCE", "mpi")      # no tuning trials to wait out
     model = make_model()
     mt.broadcast_parameters(model)
     opt = mt.DistributedOptimizer(torch.optim.SGD(model.parameters(), lr=0.1),
                                   model.named_parameters(), bucket_bytes=600)
-    multiple = MPI.Query_thread() == MPI.THREAD_MULTIPLE
-    assert opt._mc_reducer.threaded == (multiple and {"auto": spare, "1": True,
-                                                      "0": False}[setting])
-    data = batches(2)
+    reducer = opt._mc_reducer
+    R = type(reducer)
+    from mpicomm.collectives import SharedAllreduce     # its trials are waited out too
+    steps = R.WARMUP + 2 * R.TRIALS + 2 * SharedAllreduce.ROUNDS + 4
+    data = batches(steps)
     ref = reference(model, lambda p: torch.optim.SGD(p, lr=0.1), data)
+    ways = []
     for step in data:
         opt.zero_grad()
         loss(model, *step[RANK]).backward()
+        ways.append(reducer.threaded)
         opt.step()
     assert max_diff(model, ref) < TOL
+    multiple = MPI.Query_thread() == MPI.THREAD_MULTIPLE
+    if setting != "auto" or not multiple:
+        assert ways == [multiple and setting != "0"] * steps
+    else:
+        assert reducer.trials is None
+        assert ways[-1] == reducer.threaded and ways[-3:] == [reducer.threaded] * 3
+        assert True in ways and False in ways
+        assert COMM.allgather(reducer.threaded) == [reducer.threaded] * SIZE
     opt.close()
 
 
