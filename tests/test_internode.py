@@ -5,6 +5,7 @@ up as on this node or another and answers from the model's table of that localit
 `mpicomm measure` in a two-node allocation times both; the MPI's bytes everywhere."""
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -234,6 +235,14 @@ def test_node_shared_allreduce_and_torch_across_the_nodes(nodes):
     assert res.returncode == 0, res.stdout[-4000:] + res.stderr[-4000:]
     assert " passed" in res.stdout and " failed" not in res.stdout, res.stdout[-2000:]
     assert " skipped" not in res.stdout, res.stdout[-2000:]
+    # Nodes holding different numbers of ranks (2 and 1): refused by name, the rest
+    # skipped with the reason.
+    res = nodes.run(["salloc", "-N", "2", "-n", "3", *MPICOMM, "run", "--", pytest_, "-q",
+                     "--with-mpi", "-p", "no:cacheprovider", "-rs", suites[0]], timeout=600)
+    assert res.returncode == 0, res.stdout[-4000:] + res.stderr[-4000:]
+    assert " failed" not in res.stdout and "nothing to share" in res.stdout, res.stdout[-2000:]
+    assert len(re.findall(r"^2 passed, \d+ skipped", res.stdout, re.M)) == 3, \
+        res.stdout[-2000:]
 
 
 def test_measure_in_a_two_node_allocation_times_both(nodes, tmp_path):

@@ -1,7 +1,7 @@
 """The allreduce in node-shared memory (mpicomm.collectives.shared) against
 comm.Allreduce, at any rank count (make test runs 1 and 2 ranks on one node,
 tests/test_collectives_launch.py 3 and 4, tests/test_internode.py 2 on each of two
-nodes)."""
+nodes, and 2 and 1, which it refuses)."""
 import numpy as np
 import pytest
 from mpi4py import MPI
@@ -11,7 +11,8 @@ from mpicomm.collectives import shared
 COMM = MPI.COMM_WORLD
 RANK, SIZE = COMM.Get_rank(), COMM.Get_size()
 
-needs_ranks = pytest.mark.skipif(SIZE == 1, reason="one rank: there is nothing to share")
+needs_ranks = pytest.mark.skipif(not shared.usable(COMM), reason=(
+    "one rank on a node, or nodes with different numbers of ranks: nothing to share"))
 
 
 @pytest.fixture
