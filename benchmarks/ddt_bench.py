@@ -15,13 +15,15 @@ Patterns, float64 unless named:
   NAS MG x, y, z  the faces of a 512 x 256 x nz array (x fastest), built as DDTBench does
                   (vectors of vectors): x: 8-byte elements at 4 KiB, planes at 1 MiB;
                   y: rows of 4080 B at 1 MiB; z: rows of 4080 B at 4 KiB. nz = 64 and 256.
-  NAS MG small    the x face of a 64^3 array: 8 B at 512 B.
+  NAS MG small    the x face of a 64^3 array: 8 B at 512 B; 34^3: a 32^3 interior's
+                  (1024 cells, 8 KiB).
   NAS LU x, y     a 5-component field u(5, 64, 64, 64): 40-byte points at 2.5 KiB (x) and
-                  rows of 2480 B (62 points) at 160 KiB (y).
+                  rows of 2480 B (62 points) at 160 KiB (y); x 34^3: u(5, 34, 34, 34)'s
+                  1024 points (40 KiB).
   FFT2            a 512 x 512 complex128 matrix, half of its columns (16 B at 8 KiB) as a
                   resized column type, count 256: the all-to-all of a 2-D FFT transpose.
   MILC            the t face of a 16^4 lattice of su3 vectors (24 B of float32 complex at
-                  384 B).
+                  384 B); 8^4: a smaller rank's lattice (24 B at 192 B, 12 KiB).
   SPECFEM3D mt    a struct of three float32 vectors, 4 B at 60 B (a 3-D mesh's x, y, z
                   coordinates of every 15th point).
   WRF x, y        the halo of a weather model's fields, one struct of vectors over two 2-D,
@@ -168,10 +170,13 @@ PATTERNS = {
     "NAS MG y (nz 256)": lambda: mg("y", 256),
     "NAS MG z": lambda: mg("z", 64),
     "NAS MG x small": lambda: mg("x", 64, 64, 64),
+    "NAS MG x 34^3": lambda: mg("x", 34, 34, 34),
     "NAS LU x": lambda: lu("x"),
+    "NAS LU x 34^3": lambda: lu("x", 34),
     "NAS LU y": lambda: lu("y"),
     "FFT2": fft2,
     "MILC": milc,
+    "MILC 8^4": lambda: milc(8),
     "SPECFEM3D mt": specfem_mt,
     "WRF x": lambda: wrf("x"),
     "WRF y": lambda: wrf("y"),

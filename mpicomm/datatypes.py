@@ -42,6 +42,7 @@ class Description:
                             # the type in such runs, even adjacent ones)
     leaf_count: int = 0     # the count of the repetition nearest the predefined types,
                             # as the type was built (the model's construction term)
+    levels: int = 0         # how many constructors deep an MPI stores it, as built
 
     @property
     def packable(self):
@@ -81,7 +82,8 @@ def _from_c(d):
         size=d.info.size, lb=d.info.lb, extent=d.info.extent, true_lb=d.info.true_lb,
         true_extent=d.info.true_extent,
         reason=None if d.canonical else ffi.string(d.reason).decode(),
-        pieces=pieces, shapes=shapes, leaf_count=d.leaf_count, leaf_bytes=d.leaf_bytes)
+        pieces=pieces, shapes=shapes, leaf_count=d.leaf_count, leaf_bytes=d.leaf_bytes,
+        levels=d.levels)
 
 
 def _typeinfo(size, lb, extent, true_lb, true_extent):

@@ -76,6 +76,27 @@ def test_combiners_not_decoded_say_so():
     assert not d.canonical and "is not decoded" in d.reason
 
 
+def test_levels_count_the_constructors_as_an_mpi_stores_them():
+    """How deep the type was built (MPICH hands types of three levels or fewer to its
+    single-copy path): a contiguous of one, a duplicate and a resize to the same bounds
+    add none; a subarray of n dimensions n + 1, at least 3."""
+    D = MPI.DOUBLE
+    row = D.Create_vector(8, 3, 24)
+    nested = row.Create_hvector(64, 1, 8 * 24 * 8)
+    su3 = MPI.C_FLOAT_COMPLEX.Create_contiguous(3)
+    cases = [(D, 0), (row, 1), (nested, 2), (nested.Create_contiguous(1), 2),
+             (nested.Dup(), 2), (nested.Create_resized(0, nested.extent), 2),
+             (nested.Create_resized(0, nested.extent + 8), 3), (su3, 1),
+             (su3.Create_vector(8, 1, 8).Create_hvector(64, 1, 64 * 24), 3),
+             (D.Create_subarray([512, 24], [512, 3], [0, 3]), 3),
+             (D.Create_subarray([64, 8, 24], [64, 8, 3], [0, 0, 3]), 4),
+             (su3.Create_subarray([8] * 4, [8, 8, 8, 1], [0, 0, 0, 1]), 6),
+             (D.Create_subarray([64], [8], [4]), 3)]
+    assert [datatypes.describe(t).levels for t, _ in cases] == [n for _, n in cases]
+    for t, _ in cases[1:]:
+        t.Free()
+
+
 def test_leaf_count_is_the_innermost_repetition_as_built():
     """The same layout built two ways keeps the count of its innermost repetition: MPIs
     move a face built of short nested vectors differently from one long vector."""

@@ -558,7 +558,8 @@ def test_builtin_defaults_follow_stride_and_construction():
     same face built of short nested vectors, or at page strides, left to the MPI in a
     ping-pong, as are small messages; under MPICH 5 blocks of 65 B to 2 KiB in messages
     of 8 KiB to 1 MiB too, to 3 KiB in messages to 256 KiB (8 to 64 KiB in an exchange),
-    as the measurements behind the defaults found. Open MPI: the MPI, but for Open MPI
+    and messages of 8 KiB or more of at most 1024 blocks of at most 64 B, as the
+    measurements behind the defaults found. Open MPI: the MPI, but for Open MPI
     5's messages sent alone of 8 to 32 KiB of blocks of 128 to 512 B, of 8 to 64 KiB of
     blocks of 64 to 127 B at most 512 B apart (to 16 KiB at most 2 KiB apart), of 32 to
     64 KiB of blocks of 192 to 319 B at most 1 KiB apart, and of 512 B to 2 KiB of
@@ -577,22 +578,53 @@ def test_builtin_defaults_follow_stride_and_construction():
             False]
     cases += [[256, 512, 1 << 14, False], [128, 2048, 1 << 15, True], [64, 128, 1 << 14, False],
               [1024, 2048, 1 << 14, False], [256, 512, 1 << 16, False]]
-    want += [mpich5 or ompi5, mpich5 or ompi5, ompi5, mpich5, mpich5 or ompi5]
+    want += [mpich5 or ompi5, mpich5 or ompi5, mpich5 or ompi5, mpich5, mpich5 or ompi5]
     cases += [[192, 1024, 48 << 10, False], [256, 4096, 1 << 16, False],
               [384, 512, 1 << 16, False], [128, 512, 1 << 16, False], [256, 512, 72 << 10, False]]
     want += [mpich5 or ompi5, mpich5, mpich5, mpich5, mpich5]
     cases += [[64, 128, 1 << 16, False], [64, 2048, 1 << 14, False], [64, 2048, 1 << 16, False],
               [64, 8192, 1 << 14, False], [8, 128, 1024, False], [8, 128, 2048, True],
               [8, 128, 256, False], [16, 128, 1024, False]]
-    want += [mpich or ompi5, ompi5, mpich, False, ompi5, ompi5, False, False]
+    want += [mpich or ompi5, mpich5 or ompi5, mpich, mpich5, ompi5, ompi5, False, False]
     assert packed_cases(cases, {"MPICOMM_MODEL": "builtin"}) == want
     # Nonblocking calls (an exchange, not a ping-pong): nested faces of 16 KiB or more
     # too, and page strides; under MPICH 5 every message under 8 KiB.
     cases = [[8, 2048, 1 << 18, True], [8, 2048, 1 << 15, True], [8, 8192, 1 << 18, True],
              [1024, 2048, 1 << 18, True], [8, 2048, 1 << 13, True], [8, 128, 4096, True],
              [8, 8208, 1 << 13, True]]
-    want = [mpich, mpich, mpich, False, False, mpich5, mpich]
+    want = [mpich, mpich, mpich, False, mpich5, mpich5, mpich]
     assert packed_cases(cases, {"MPICOMM_MODEL": "builtin"}, "exchange") == want
+
+
+# Cases (construction, n): the t face of an n^4 lattice of su3 vectors (24-byte sites),
+# built as vectors of vectors (three levels with the su3 type) or as a 4-D subarray (six).
+LATTICE = CASE_PROBE.replace("MAKE", """
+def make(kind, n):
+    su3 = MPI.C_FLOAT_COMPLEX.Create_contiguous(3)
+    if kind == "nested":
+        dt = su3.Create_vector(n, 1, n).Create_hvector(n * n, 1, n * n * 24)
+    else:
+        dt = su3.Create_subarray([n] * 4, [n, n, n, 1], [0, 0, 0, 1])
+    su3.Free()
+    return dt.Commit(), np.ones(n ** 4 * 24, np.uint8)
+""")
+
+
+@pytest.mark.parametrize("model_env", ["builtin", "measured"])
+def test_mpich_5s_single_copy_path_of_short_runs_is_left_for_packing(model_env, request):
+    """MPICH 5 reads a message of 8 KiB or more of at most 1024 runs run by run (its
+    single-copy path) where it can describe the type to the receiver, three levels deep at
+    most: packed, with or without a model. Without one, 4096 runs (a 16^4 lattice's face),
+    the same face at 8^4 built as a subarray (MPICH packs it itself) and a face under
+    8 KiB in a ping-pong are left to the MPI."""
+    inst = installation.probe()
+    mpich5 = inst.vendor == "MPICH" and int(inst.version.split(".")[0]) >= 5
+    env = str(request.getfixturevalue("measured")) if model_env == "measured" else "builtin"
+    cases = [["nested", 8], ["nested", 16], ["subarray", 8], ["nested", 5]]
+    got = packed_cases(cases, {"MPICOMM_MODEL": env}, script=LATTICE)
+    assert got[0] == mpich5
+    if model_env == "builtin":
+        assert got[1:] == [False, False, False]
 
 
 INDEXED = CASE_PROBE.replace("MAKE", """

@@ -220,6 +220,35 @@ static int64_t leaf_bytes(const mpic_contents *c, const mpic_desc *ch)
     }
 }
 
+/* How many constructors deep an MPI stores the type: the deepest child's and this
+ * level's, where a contiguous of one element, a duplicate and a resize to the child's
+ * own bounds add none, and a subarray of n dimensions adds n + 1, at least 3 (MPICH
+ * builds a vector, n - 2 hvectors, an offset for its start and the resize; a distributed
+ * array one more). MPICH 5 hands a type of at most three levels to the receiver whole,
+ * for its single-copy path (mpiw_model.c). */
+static int levels(const mpic_contents *c, const mpic_desc *ch, const mpic_typeinfo *info)
+{
+    int most = 0;
+    int64_t n;
+
+    for (int64_t i = 0; i < c->ntypes; i++)
+        most = ch[i].levels > most ? ch[i].levels : most;
+    switch (c->combiner) {
+    case MPIC_COMBINER_DUP:
+        return most;
+    case MPIC_COMBINER_CONTIGUOUS:
+        return most + (mpic_arg(c, 0) != 1);
+    case MPIC_COMBINER_RESIZED:
+        return most + (info->lb != ch[0].info.lb || info->extent != ch[0].info.extent);
+    case MPIC_COMBINER_SUBARRAY:
+    case MPIC_COMBINER_DARRAY:
+        n = c->combiner == MPIC_COMBINER_SUBARRAY ? c->ints[0] : c->ints[2];
+        return most + (n < 2 ? 3 : (int) n + 1) + (c->combiner == MPIC_COMBINER_DARRAY);
+    default:
+        return most + 1;
+    }
+}
+
 int mpic_desc_named(mpic_desc *out, const mpic_typeinfo *info)
 {
     memset(out, 0, sizeof *out);
@@ -254,6 +283,7 @@ int mpic_desc_build(mpic_desc *out, const mpic_contents *c, const mpic_desc *chi
                                 : fail(out, "child: %s", children[0].reason);
         out->leaf_count = leaf_count(c, children);
         out->leaf_bytes = leaf_bytes(c, children);
+        out->levels = levels(c, children, info);
         return err;
     }
 
@@ -270,5 +300,6 @@ int mpic_desc_build(mpic_desc *out, const mpic_contents *c, const mpic_desc *chi
         err = mpic_table_build(out, c, children);
     out->leaf_count = leaf_count(c, children);
     out->leaf_bytes = leaf_bytes(c, children);
+    out->levels = levels(c, children, info);
     return err;
 }

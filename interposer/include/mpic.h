@@ -90,6 +90,8 @@ typedef struct mpic_desc {
                                         * moves the type in such runs, even adjacent ones */
     int64_t leaf_count;                /* the type as built: the count of its repetition
                                         * nearest the predefined types (0: none) */
+    int levels;                        /* the type as built: how many constructors deep an
+                                        * MPI stores it (see mpic_desc.c: levels) */
 } mpic_desc;
 
 /* Descriptions share their table: a copy kept beyond the call that got it is retained,
