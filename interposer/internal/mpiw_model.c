@@ -615,6 +615,21 @@ static int builtin_internode(int64_t block, double bytes, int built, int alone)
     return block <= 512 || bytes <= (alone ? 1 << 20 : 1 << 18);
 }
 
+/* Open MPI 5's messages of 8 to 64 KiB of blocks of 24 to 63 B at most 1.5 KiB apart,
+ * blocking or not: packed 1.1-1.9x faster in a sweep of 24-48 B blocks at strides of
+ * 192 B to 1.5 KiB (a 32^3 interior's 40-byte points, 1,360 B apart: 1.2-1.3x;
+ * MILC's 24-byte sites 192 B apart at 12 KiB: 1.3x, benchmarks/ddt_bench.py), but
+ * at strides of a power of two from 512 B in messages over 32 KiB (from 1 KiB, over
+ * 16 KiB) the cache-set conflicts of the copy lose it (0.54-0.96x), as do 16-byte
+ * blocks and 4 KiB strides. */
+static int ompi_short_blocks(int64_t block, int64_t stride, double bytes)
+{
+    int pow2 = stride > 0 && !(stride & (stride - 1));
+
+    return block >= 24 && block < 64 && bytes > 8192 && bytes <= 65536 && stride <= 1536 &&
+           !(pow2 && ((stride >= 512 && bytes > 32768) || (stride >= 1024 && bytes > 16384)));
+}
+
 /* The built-in defaults, read off the same measurement `mpicomm measure` makes
  * (benchmarks/model_map.py, results/model-*.json) and the C programs of
  * benchmarks/c_bench.py, keeping only what wins by a wide margin, since they serve MPIs
@@ -640,7 +655,8 @@ static int builtin_internode(int64_t block, double bytes, int built, int alone)
  * rerun alone, though one full grid found Open MPI's own faster at 64 KiB; 128-byte
  * and 384-512-byte blocks, 4 KiB apart, or over 64 KiB: Open MPI's own at least as
  * fast); and of 512 B to 2 KiB of 8-byte blocks (1.25-1.4x in the C ping-pong at
- * strides of 16 B to 528 B; from 4 KiB Open MPI's own is faster). Those rules are for
+ * strides of 16 B to 528 B; from 4 KiB Open MPI's own is faster); blocking or not,
+ * blocks of 24 to 63 B (ompi_short_blocks). Those rules are for
  * regular layouts: irregular ones (the table form) are Open MPI's here but for the
  * small blocks mpiw_model_pack packs before any model is asked. */
 static int builtin_pack(int64_t block, int64_t stride, double bytes, int built, int table,
@@ -651,13 +667,14 @@ static int builtin_pack(int64_t block, int64_t stride, double bytes, int built, 
     if (c->remote)
         return builtin_internode(block, bytes, built, alone);
     if (strcmp(vendor, "MPICH"))
-        return OMPI5 && alone && !coll && !table &&
-               ((block >= 128 && block <= 512 && bytes >= 8192 && bytes <= 32768) ||
-                (block >= 192 && block < 320 && bytes > 32768 && bytes <= 65536 &&
-                 stride <= 1024) ||
-                (block >= 64 && block < 128 && bytes >= 8192 &&
-                 (stride <= 512 ? bytes <= 65536 : stride <= 2048 && bytes <= 16384)) ||
-                (block == 8 && bytes >= 512 && bytes <= 2048));
+        return OMPI5 && !coll && !table &&
+               (ompi_short_blocks(block, stride, bytes) ||
+                (alone && ((block >= 128 && block <= 512 && bytes >= 8192 && bytes <= 32768) ||
+                           (block >= 192 && block < 320 && bytes > 32768 && bytes <= 65536 &&
+                            stride <= 1024) ||
+                           (block >= 64 && block < 128 && bytes >= 8192 &&
+                            (stride <= 512 ? bytes <= 65536 : stride <= 2048 && bytes <= 16384)) ||
+                           (block == 8 && bytes >= 512 && bytes <= 2048))));
     if (bytes < 8192)
         return MPICH5 && !alone && !coll;
     if (block > 64)
@@ -756,11 +773,14 @@ int mpiw_model_pack(const mpic_desc *d, int64_t count, const mpiw_call *c)
      * MPICH packs itself and that gain is gone. Only a type it can describe to the
      * receiver in its header goes that way: vectors of vectors, three constructors deep
      * at most (a subarray of three dimensions is four). A measured model's grid has no
-     * point at that edge. */
+     * point at that edge, so its sizes are read at 8 KiB, inside it (where single copy
+     * is off, 8 KiB measured no gain either). */
     if (MPICH5 && !c->remote && !c->coll && !d->table && block <= 64 && d->levels <= 3 &&
         bytes >= 8192 && bytes <= 1024 * (d->leaf_bytes > 0 && d->leaf_bytes < block
                                               ? d->leaf_bytes : block))
-        return 1;
+        return !m.loaded ||
+               measured_pack(block, stride, 8192.0, construction(d->leaf_count, 8192 / block),
+                             c);
     /* A struct of members of different shapes (the table form) MPICH copies run by run
      * on one node, at the speed of memcpy where the runs are long (WRF's halo, 232-byte
      * rows of several fields: packed 0.86-0.94x, benchmarks/ddt_bench.py), where the
