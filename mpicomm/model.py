@@ -358,8 +358,11 @@ BUILTIN = {"MPICH": "pack messages of 8 KiB or more of blocks of at most 64 byte
                        "to 512 B, of 8 to 64 KiB of blocks of 64 to 127 B at most 512 B apart "
                        "(to 16 KiB at most 2 KiB apart), of 32 to 64 KiB of blocks of 192 to "
                        "319 B at most 1 KiB apart and of 512 B to 2 KiB of 8-byte "
-                       "blocks, and of 2 to 96 KiB of index lists (indexed types, "
-                       "structs of them) of blocks of at most 32 B on average (with a "
+                       "blocks; its messages over 8 to 64 KiB of blocks of 24 to 63 B at "
+                       "most 1.5 KiB apart (not at power-of-two strides from 512 B over "
+                       "32 KiB, from 1 KiB over 16 KiB); blocking messages of 2 to 96 KiB "
+                       "of index lists (indexed types, structs of them) of blocks of at "
+                       "most 32 B on average, to 160 KiB of at most 16 B (with a "
                        "measured model too); pass through the rest (its derived-type "
                        "sends pipeline)"}
 # Peers on other nodes, without a model measured between nodes (mpiw_model.c:

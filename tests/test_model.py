@@ -651,16 +651,17 @@ def make(width, total):
 @pytest.mark.parametrize("which", ["builtin", "measured"])
 def test_open_mpi_5s_short_index_lists_are_packed(which, request):
     """Open MPI 5 walks an index list entry by entry: index lists of blocks of at most
-    32 B on average are packed at 2 to 96 KiB, with the built-in defaults and with a
-    measured model (whose vectors never have that shape); with the built-in defaults
-    larger and smaller messages stay Open MPI's, indexed blocks of 64 B too (the rules
+    32 B on average are packed at 2 to 96 KiB, to 160 KiB with blocks of at most 16 B,
+    with the built-in defaults and with a measured model (whose vectors never have that
+    shape); with the built-in defaults larger and smaller messages stay Open MPI's,
+    24-byte blocks at 128 KiB and indexed blocks of 64 B too (the rules
     for vectors do not apply to them), and a struct of strided members with 12-byte
     blocks, which Open MPI moves with its vector loops."""
     model_env = "builtin" if which == "builtin" else str(request.getfixturevalue("measured"))
-    cases, want = [[1, 1 << 15], [3, 1 << 15], [1, 4096]], [True] * 3
+    cases, want = [[1, 1 << 15], [3, 1 << 15], [1, 4096], [1, 1 << 17]], [True] * 4
     if which == "builtin":            # elsewhere the measured model answers
-        cases, want = (cases + [[1, 1 << 18], [1, 1024], [8, 8192], [0, 1 << 15]],
-                       want + [False] * 4)
+        cases, want = (cases + [[1, 1 << 18], [1, 1024], [8, 8192], [0, 1 << 15],
+                                [3, 1 << 17]], want + [False] * 5)
     assert packed_cases(cases, {"MPICOMM_MODEL": model_env}, script=INDEXED) == want
 
 

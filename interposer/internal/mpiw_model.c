@@ -792,13 +792,17 @@ int mpiw_model_pack(const mpic_desc *d, int64_t count, const mpiw_call *c)
      * entry by entry: with blocks of at most 32 B on average, blocking messages of 2 to
      * 96 KiB packed 1.05-2.4x faster on one node (indexed blocks of 4 to 24 B at random
      * places; LAMMPS's border atoms as DDTBench builds them: 1.8-1.9x,
-     * benchmarks/ddt_bench.py), while from 128-300 KiB on its own is as fast or faster,
-     * and indexed blocks of 64 B gain nothing (0.8x at 8 KiB); between nodes 1.4-1.7x
+     * benchmarks/ddt_bench.py), and to 160 KiB with blocks of at most 16 B on average
+     * (ints or doubles at random places: 1.1-1.3x at 128-160 KiB; LAMMPS's atoms, 9 B on
+     * average, 1.3x at 144 KiB; 24-byte blocks there 0.9-1.0x), while from 192 KiB on
+     * its own is as fast or faster, and indexed blocks of 64 B gain nothing (0.8x at
+     * 8 KiB); between nodes 1.4-1.7x
      * on LAMMPS's at 144-192 KiB (benchmarks/internode_bench.py). Structs of strided
      * members it moves with its vector loops (WRF's x halo: packed 0.55x on one node,
      * 0.94x between nodes). A measured model's vectors never have that shape. */
     if (OMPI5 && list && block <= 32 && c->alone && !c->coll &&
-        (c->remote ? bytes >= 8192 && bytes <= 262144 : bytes >= 2048 && bytes <= 98304))
+        (c->remote ? bytes >= 8192 && bytes <= 262144
+                   : bytes >= 2048 && (bytes <= 98304 || (bytes <= 163840 && block <= 16))))
         return 1;
     built = construction(d->leaf_count, bytes / block);
     e = seen ? &seen[ms->next++ % MEMO] : &fresh;
