@@ -266,7 +266,8 @@ def substitutions():
         "p2p_openmpi_pipeline": _ratio("p2p-openmpi.json", "geomean_pipeline"),
         "p2p_mpich_auto_top": _top_case("p2p-mpich.json", "auto_ratio"),
         "p2p_mpich_auto_low": _ratio("p2p-mpich.json", "lowest_auto"),
-        "p2p_openmpi_auto_span": _x_span(c["auto_ratio"] for c in _cases("p2p-openmpi.json")),
+        "p2p_openmpi_auto_span": _x_span(c["auto_ratio"] for c in _cases("p2p-openmpi.json")
+                                         if not c.get("auto_packed")),
         "pack_long_of_copy": _span(c["of_copy"] for m, _ in MPIS
                                    for c in _cases(f"pack-{m}.json")
                                    if c["block"] >= 256 and "of_copy" in c),
