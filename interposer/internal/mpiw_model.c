@@ -769,7 +769,8 @@ int mpiw_model_pack(const mpic_desc *d, int64_t count, const mpiw_call *c)
      * type was built; its iovec limit) to its single-copy path, which reads it run by
      * run from the sender, 0.1-0.25 us a run whatever their stride: with runs of at most
      * 64 B packing was 3-29x faster, blocking or not (1024 runs of 16 B: 158 us against
-     * 8 us packed; benchmarks/ddt_bench.py, MILC's t face at 8^4: 12x), at 1025 runs
+     * 8 us packed; MILC's t face at 8^4 built as vectors of vectors: 12x; NAS MG's and
+     * LU's x faces of a 32^3 interior: 17-26x, benchmarks/ddt_bench.py), at 1025 runs
      * MPICH packs itself and that gain is gone. Only a type it can describe to the
      * receiver in its header goes that way: vectors of vectors, three constructors deep
      * at most (a subarray of three dimensions is four). A measured model's grid has no
