@@ -754,6 +754,24 @@ int mpiw_model_pack(const mpic_desc *d, int64_t count, const mpiw_call *c)
 
     if (block <= 0)
         return 0;
+    /* MPICH 5 hands a message of 8 KiB or more of at most 1024 contiguous runs (as the
+     * type was built; its iovec limit) to its single-copy path, which reads it run by
+     * run from the sender, 0.1-0.25 us a run whatever their stride: with runs of at most
+     * 64 B packing was 3-29x faster, blocking or not (1024 runs of 16 B: 158 us against
+     * 8 us packed; MILC's t face at 8^4 built as vectors of vectors: 12x; NAS MG's and
+     * LU's x faces of a 32^3 interior: 17-26x, benchmarks/ddt_bench.py), at 1025 runs
+     * MPICH packs itself and that gain is gone. Only a type it can describe to the
+     * receiver in its header goes that way: vectors of vectors, three constructors deep
+     * at most (a subarray of three dimensions is four). A measured model's grid has no
+     * point at that edge, so its sizes are read at 8 KiB, inside it (where single copy
+     * is off, 8 KiB measured no gain either). Asked before the kept answers, whose key
+     * has no levels. */
+    if (MPICH5 && !c->remote && !c->coll && !d->table && block <= 64 && d->levels <= 3 &&
+        bytes >= 8192 && bytes <= 1024 * (d->leaf_bytes > 0 && d->leaf_bytes < block
+                                              ? d->leaf_bytes : block))
+        return !m.loaded ||
+               measured_pack(block, stride, 8192.0, construction(d->leaf_count, 8192 / block),
+                             c);
     for (int i = 0; seen && i < MEMO; i++)
         if (seen[i].bytes == bytes && seen[i].block == block && seen[i].stride == stride &&
             seen[i].leaf == d->leaf_count && seen[i].table == table &&
@@ -765,23 +783,6 @@ int mpiw_model_pack(const mpic_desc *d, int64_t count, const mpiw_call *c)
      * in benchmarks/ddt_bench.py); a measured model's vectors never have that shape. */
     if (!strcmp(vendor, "MPICH") && bytes >= 8192 && mpic_transposes(d, count))
         return 1;
-    /* MPICH 5 hands a message of 8 KiB or more of at most 1024 contiguous runs (as the
-     * type was built; its iovec limit) to its single-copy path, which reads it run by
-     * run from the sender, 0.1-0.25 us a run whatever their stride: with runs of at most
-     * 64 B packing was 3-29x faster, blocking or not (1024 runs of 16 B: 158 us against
-     * 8 us packed; MILC's t face at 8^4 built as vectors of vectors: 12x; NAS MG's and
-     * LU's x faces of a 32^3 interior: 17-26x, benchmarks/ddt_bench.py), at 1025 runs
-     * MPICH packs itself and that gain is gone. Only a type it can describe to the
-     * receiver in its header goes that way: vectors of vectors, three constructors deep
-     * at most (a subarray of three dimensions is four). A measured model's grid has no
-     * point at that edge, so its sizes are read at 8 KiB, inside it (where single copy
-     * is off, 8 KiB measured no gain either). */
-    if (MPICH5 && !c->remote && !c->coll && !d->table && block <= 64 && d->levels <= 3 &&
-        bytes >= 8192 && bytes <= 1024 * (d->leaf_bytes > 0 && d->leaf_bytes < block
-                                              ? d->leaf_bytes : block))
-        return !m.loaded ||
-               measured_pack(block, stride, 8192.0, construction(d->leaf_count, 8192 / block),
-                             c);
     /* A struct of members of different shapes (the table form) MPICH copies run by run
      * on one node, at the speed of memcpy where the runs are long (WRF's halo, 232-byte
      * rows of several fields: packed 0.86-0.94x, benchmarks/ddt_bench.py), where the
