@@ -80,9 +80,10 @@ class SharedAllreduce:
         info.Free()
         self.win.Lock_all(MPI.MODE_NOCHECK)
         self.nbytes = int(nbytes)
-        # 3. Per size class, the way chosen by measuring (see allreduce()).
-        self.comm = comm.Dup()
-        self.trials, self.chosen = {}, {}
+        # 3. Per size class, the way chosen by measuring (see allreduce()), on a
+        #    duplicate of comm, which the MPI's way reduces on too.
+        self.tuner = tuning.Tuner(comm, ("mpi", "shared"), lambda size_class: self.ROUNDS,
+                                  margin=1.0)
         self.slots = [self.win.Shared_query(r)[0] for r in range(self.n)]
 
     def array(self, offset, count, dtype, rank=None):
@@ -106,28 +107,19 @@ class SharedAllreduce:
         the module's text) or the MPI's own MPI_Allreduce of the buffer, whichever is
         faster for the size class (bytes rounded up to a power of two): the first
         2 ROUNDS calls of a class take turns, each a real reduction, and the ranks
-        agree on the faster (the slowest rank's best time), as the tuned allreduce
-        does (tuning.py). Barriers cost more than the sums save on small arrays and
+        agree on the faster (the slowest rank's best time; tuning.Tuner, as for the
+        tuned allreduce). Barriers cost more than the sums save on small arrays and
         where ranks share cores."""
         if scale != 1.0 and np.dtype(dtype).kind not in "fc":
             raise ValueError(f"SharedAllreduce.allreduce: scale {scale} of {np.dtype(dtype)} "
                              "elements: scaling needs a floating-point dtype")
         views = [self.array(offset, count, dtype, r) for r in range(self.n)]
         cls = tuning.size_class(views[0].nbytes)
-        way = self.chosen.get(cls)
-        if way is not None:
-            self._ways[way](self, views, count, scale)
-            return
-        trials = self.trials.setdefault(cls, {w: [] for w in self._ways})
-        way = min(trials, key=lambda w: len(trials[w]))
+        way, trial = self.tuner.next(cls)
         t = time.perf_counter()
         self._ways[way](self, views, count, scale)
-        trials[way].append(time.perf_counter() - t)
-        if min(len(t) for t in trials.values()) >= self.ROUNDS:
-            best = np.array([min(trials[w]) for w in self._ways])
-            self.comm.Allreduce(MPI.IN_PLACE, best, op=MPI.MAX)
-            self.chosen[cls] = list(self._ways)[int(np.argmin(best))]
-            del self.trials[cls]
+        if trial:
+            self.tuner.record(cls, way, time.perf_counter() - t)
 
     def _shared(self, views, count, scale):
         cuts = [count * i // self.n for i in range(self.n + 1)]
@@ -153,7 +145,7 @@ class SharedAllreduce:
 
     def _messages(self, views, count, scale):
         mine = views[self.me]
-        self.comm.Allreduce(MPI.IN_PLACE, mine, op=MPI.SUM)
+        self.tuner.comm.Allreduce(MPI.IN_PLACE, mine, op=MPI.SUM)
         if scale != 1.0:
             mine *= scale
 
@@ -161,11 +153,11 @@ class SharedAllreduce:
 
     def ways(self):
         """{size class in bytes: "shared" or "mpi"} chosen so far."""
-        return dict(sorted(self.chosen.items()))
+        return dict(sorted(self.tuner.chosen.items()))
 
     def settled(self, count, dtype):
         """Whether allreduces of count elements of dtype are past their trials."""
-        return tuning.size_class(count * np.dtype(dtype).itemsize) in self.chosen
+        return tuning.size_class(count * np.dtype(dtype).itemsize) in self.tuner.chosen
 
     def close(self):
         """Free the window and the communicators (collective over comm). Arrays from
@@ -177,5 +169,5 @@ class SharedAllreduce:
         self.win.Free()
         self.node.Free()
         self.cross.Free()
-        self.comm.Free()
+        self.tuner.comm.Free()
         self.win = None

@@ -37,32 +37,43 @@ def algorithm_setting():
     return raw
 
 
-class _Tuner:
-    """One communicator's private duplicate and its measurements per size class."""
+class Tuner:
+    """One communicator's private duplicate and its measurements per size class: the
+    candidates take turns, rounds_of(size class) trials each, and the ranks agree on the
+    fastest (the slowest rank's best time); the first candidate keeps the class unless
+    another is faster by margin. The allreduce's algorithms here; SharedAllreduce's two
+    ways (collectives/shared.py) too."""
 
-    def __init__(self, comm):
+    def __init__(self, comm, candidates=CANDIDATES, rounds_of=None, margin=MARGIN):
         self.user = comm                   # kept, so its id() is not reused
         self.comm = comm.Dup()
-        self.trials = {}                   # size class -> {algorithm: [seconds]}
-        self.chosen = {}                   # size class -> algorithm
+        self.candidates = tuple(candidates)
+        self.rounds_of = rounds_of or rounds
+        self.margin = margin
+        self.trials = {}                   # size class -> {candidate: [seconds]}
+        self.chosen = {}                   # size class -> candidate
 
     def next(self, size_class):
+        """(candidate, whether this call is a trial) for a call of size_class."""
         if size_class in self.chosen:
             return self.chosen[size_class], False
-        trials = self.trials.setdefault(size_class, {a: [] for a in CANDIDATES})
+        trials = self.trials.setdefault(size_class, {a: [] for a in self.candidates})
         done = sum(len(t) for t in trials.values())
-        return CANDIDATES[done % len(CANDIDATES)], True
+        return self.candidates[done % len(self.candidates)], True
 
-    def record(self, size_class, algorithm, seconds):
+    def record(self, size_class, candidate, seconds):
+        """A trial's time; the class is settled, collectively, after its last trial."""
         trials = self.trials[size_class]
-        trials[algorithm].append(seconds)
-        if sum(len(t) for t in trials.values()) < rounds(size_class) * len(CANDIDATES):
+        trials[candidate].append(seconds)
+        if sum(len(t) for t in trials.values()) < \
+                self.rounds_of(size_class) * len(self.candidates):
             return
-        best = np.array([min(trials[a]) for a in CANDIDATES])
+        best = np.array([min(trials[a]) for a in self.candidates])
         self.comm.Allreduce(MPI.IN_PLACE, best, op=MPI.MAX)     # every rank agrees
-        ours = 1 + int(np.argmin(best[1:]))
-        # The MPI's own keeps the class unless one of ours is clearly faster.
-        self.chosen[size_class] = CANDIDATES[ours] if best[ours] * MARGIN < best[0] else "mpi"
+        other = 1 + int(np.argmin(best[1:]))
+        # The first keeps the class unless another is clearly faster.
+        self.chosen[size_class] = (self.candidates[other] if best[other] * self.margin < best[0]
+                                   else self.candidates[0])
         del self.trials[size_class]
 
 
@@ -72,7 +83,7 @@ _tuners = {}
 def _tuner(comm):
     t = _tuners.get(id(comm))
     if t is None:
-        t = _tuners[id(comm)] = _Tuner(comm)
+        t = _tuners[id(comm)] = Tuner(comm)
     return t
 
 
