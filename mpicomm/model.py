@@ -351,9 +351,13 @@ BUILTIN = {"MPICH": "pack messages of 8 KiB or more of blocks of at most 64 byte
                    "or more; under MPICH 5 also blocks of 65 B to 2 KiB in messages of "
                    "8 KiB to 1 MiB and to 3 KiB in messages to 256 KiB (blocking) or 8 to "
                    "64 KiB (nonblocking), messages of 8 KiB or more of at most 1024 "
-                   "blocks of at most 64 B in types at most three constructors deep, and "
-                   "nonblocking point-to-point messages under 8 KiB; transposes of 8 KiB or more; pass through the rest, and structs "
-                   "of differently laid-out members with blocks of 128 B or more",
+                   "blocks of at most 64 B in types at most three constructors deep, "
+                   "blocking messages of 512 KiB to 4 MiB of blocks of 12 to 64 B 2 to "
+                   "8 KiB apart with 128 to 1023 in the innermost vector (from 64 KiB "
+                   "for blocks of 32 B or more, 256 or more in that vector; with a "
+                   "measured model too), and nonblocking point-to-point messages under "
+                   "8 KiB; transposes of 8 KiB or more; pass through the rest, and "
+                   "structs of differently laid-out members with blocks of 128 B or more",
            "Open MPI": "pack Open MPI 5's blocking messages of 8 to 32 KiB of blocks of 128 "
                        "to 512 B, of 8 to 64 KiB of blocks of 64 to 127 B at most 512 B apart "
                        "(to 16 KiB at most 2 KiB apart), of 32 to 64 KiB of blocks of 192 to "

@@ -633,6 +633,31 @@ def test_mpich_5s_single_copy_path_of_short_runs_is_left_for_packing():
     assert got == [ompi5, mpich5 or ompi5, False, False]
 
 
+# Cases (element bytes, elements per block, row elements, rows, planes): a 3-D subarray's
+# face of blocks of a few elements, rows apart, rows in the innermost vector.
+FACES = CASE_PROBE.replace("MAKE", """
+def make(size, k, x, y, z):
+    el = MPI.INT if size == 4 else MPI.DOUBLE
+    dt = el.Create_subarray([z, y, x], [z, y, k], [0, 0, 0])
+    return dt.Commit(), np.ones(z * y * x * size, np.uint8)
+""")
+
+
+def test_mpich_5s_faces_of_long_rows_are_packed():
+    """MPICH 5 sends alone a face of blocks of 12 to 64 B 2 to 8 KiB apart, 128 to 1023
+    of them in the innermost vector, as slowly as one long vector: packed from 512 KiB
+    (blocks of 32 B or more, 256 or more in the innermost vector: from 64 KiB); 8-byte
+    blocks, 64 in the innermost vector, rows 512 B apart and smaller messages are left to
+    the MPI. Open MPI moves them all itself."""
+    inst = installation.probe()
+    mpich5 = inst.vendor == "MPICH" and int(inst.version.split(".")[0]) >= 5
+    cases = [[8, 2, 256, 256, 256], [4, 3, 512, 256, 171], [8, 4, 256, 256, 8],
+             [8, 4, 256, 64, 32], [8, 2, 256, 256, 32], [8, 1, 256, 256, 512],
+             [8, 4, 64, 256, 128], [8, 2, 512, 128, 256]]
+    got = packed_cases(cases, {"MPICOMM_MODEL": "builtin"}, script=FACES)
+    assert got == [mpich5, mpich5, mpich5, False, False, False, False, mpich5]
+
+
 INDEXED = CASE_PROBE.replace("MAKE", """
 def make(width, total):
     if width:          # an index list: width doubles at random places

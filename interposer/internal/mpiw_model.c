@@ -686,6 +686,15 @@ static int builtin_pack(int64_t block, int64_t stride, double bytes, int built, 
     return built == LONG_ONLY && stride < 8192;
 }
 
+/* The rows of mpiw_model_pack's MPICH 5 rule for blocks in rows 2 to 8 KiB apart. */
+static int mpich_wide_rows(int64_t block, int64_t stride, int64_t leaf, int64_t bytes)
+{
+    if (block < 12 || block > 64 || stride < 2048 || stride >= 8192 || leaf < 2 * NESTED ||
+        leaf >= LONG || bytes > 4 << 20)
+        return 0;
+    return bytes >= 512 << 10 || (block >= 32 && leaf >= 256 && bytes >= 64 << 10);
+}
+
 /* An all-to-all's table v[cnb][cnr][cns] at (log2 block, log2 ranks, log2 bytes per
  * peer). */
 static double coll_value(const double *v, double x, double r, double y)
@@ -782,6 +791,18 @@ int mpiw_model_pack(const mpic_desc *d, int64_t count, const mpiw_call *c)
      * re-reading every line (a 2-D FFT's 2 MiB transpose: 1.9x packed, DDTBench's FFT2
      * in benchmarks/ddt_bench.py); a measured model's vectors never have that shape. */
     if (!strcmp(vendor, "MPICH") && bytes >= 8192 && mpic_transposes(d, count))
+        return 1;
+    /* Rows of short blocks (12-64 B) 2 to 8 KiB apart, nested in an innermost vector of
+     * 128 to 1023 of them (a 3-D subarray's face of a few elements), MPICH 5 sends alone
+     * as slowly as one long vector: packed 1.2-2.1x faster with blocks of 32-64 B from
+     * 64 KiB where that vector holds 256 or more, and 1.1-1.6x with blocks of 12-31 B
+     * from 512 KiB, at every stride of 2, 3, 4 and 6 KiB, to 2 MiB (3-D subarray sweep
+     * from mpi4py; benchmarks/p2p_bench.py's a[:,:,0:2] 1.4x, int a[:,:,0:3] 1.1-1.2x).
+     * With 64 in the innermost vector, or 512 B apart, MPICH's own was faster; 8-byte
+     * blocks were a tie. A measured model's vectors never have that shape (64 or 1024
+     * in the innermost vector). */
+    if (MPICH5 && c->alone && !c->coll && !c->remote && !d->table &&
+        mpich_wide_rows(block, stride, d->leaf_count, bytes))
         return 1;
     /* A struct of members of different shapes (the table form) MPICH copies run by run
      * on one node, at the speed of memcpy where the runs are long (WRF's halo, 232-byte
