@@ -7,6 +7,7 @@ Each rank draws its own batch from a generator every rank seeds alike, so the re
 computed on every rank. Floating-point sums in another order differ in the last bits:
 the comparison allows 1e-6.
 """
+import copy
 import time
 
 import pytest
@@ -135,6 +136,21 @@ def test_gradients_become_views_of_the_buckets(set_to_none):
     opt.close()
 
 
+def test_gradients_set_by_hand_are_averaged_as_backwards_are():
+    """Gradients set by hand, no hook seeing them (copied into the buckets at
+    synchronize()), are averaged as those backward makes."""
+    model = make_model()
+    opt = mt.DistributedOptimizer(torch.optim.SGD(model.parameters(), lr=0.1),
+                                  model.named_parameters())
+    params = list(model.parameters())
+    for i, p in enumerate(params):
+        p.grad = torch.full_like(p, RANK + 1.0 + i)
+    opt.synchronize()
+    for i, p in enumerate(params):
+        assert torch.allclose(p.grad, torch.full_like(p, (SIZE + 1) / 2 + i), atol=1e-6)
+    opt.close()
+
+
 @pytest.mark.parametrize("setting", ["1", "0"])
 def test_node_shared_buckets_where_the_nodes_hold_ranks_alike(setting, monkeypatch):
     """With MPICOMM_SHARED_MEMORY=1 (the default) and several ranks on every node, every
@@ -230,9 +246,11 @@ def test_parameters_without_gradients(bucket_bytes, zero_grad, mode):
     if zero_grad:
         opt.zero_grad()
     x = torch.ones(2, 4)
+    ref = copy.deepcopy(sometimes)            # rank 0's own gradient, apart
+    ref(x).sum().backward()
+    alone = ref.weight.grad if RANK == 0 else None
     out = used(x).sum() + (sometimes(x).sum() if RANK == 0 else 0)
     out.backward()
-    alone = sometimes.weight.grad.clone() if RANK == 0 else None
     opt.synchronize()
     assert never.weight.grad is None and never.bias.grad is None
     assert torch.allclose(sometimes.weight.grad, COMM.bcast(alone) / SIZE)
