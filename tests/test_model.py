@@ -633,6 +633,17 @@ def test_mpich_5s_single_copy_path_of_short_runs_is_left_for_packing():
     assert got == [ompi5, mpich5 or ompi5, False, False]
 
 
+@pytest.mark.skipif(not (helpers.inst().is_openmpi and
+                         int(helpers.inst().version.split(".")[0]) >= 5),
+                    reason="a built-in rule of Open MPI 5's")
+def test_open_mpi_5s_short_blocks_between_the_measured_strides_are_packed(measured):
+    """A measured model's strides are powers of two: Open MPI 5's rule for blocks of 24 to
+    63 B packs the 8^4 lattice's face (24-byte sites 192 B apart, 12 KiB) with one too."""
+    got = packed_cases([["subarray", 8], ["nested", 8]], {"MPICOMM_MODEL": str(measured)},
+                       script=LATTICE)
+    assert got == [True, True]
+
+
 # Cases (element bytes, elements per block, row elements, rows, planes): a 3-D subarray's
 # face of blocks of a few elements, rows apart, rows in the innermost vector.
 FACES = CASE_PROBE.replace("MAKE", """
