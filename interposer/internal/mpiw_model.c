@@ -806,8 +806,9 @@ int mpiw_model_pack(const mpic_desc *d, int64_t count, const mpiw_call *c)
         return 1;
     /* Open MPI 5's short blocks (ompi_short_blocks) with a measured model too where the
      * stride is no power of two: its grid's strides all are, and the gain is at the
-     * strides between (NAS LU's x face of a 32^3 interior, 1,360 B apart, and MILC's
-     * 8^4 face, 192 B apart: 1.3x packed, where a measured model left them). */
+     * strides between (MILC's 8^4 face, 192 B apart: 1.2-1.3x packed, where a measured
+     * model left it; NAS LU's x face of a 32^3 interior, 1,360 B apart: 0.95-1.3x from
+     * one run to the next, benchmarks/ddt_bench.py). */
     if (OMPI5 && m.loaded && !c->coll && !c->remote && !table && (stride & (stride - 1)) &&
         ompi_short_blocks(block, stride, (double) bytes))
         return 1;
