@@ -615,6 +615,11 @@ static int builtin_internode(int64_t block, double bytes, int built, int alone)
     return block <= 512 || bytes <= (alone ? 1 << 20 : 1 << 18);
 }
 
+static int power_of_two(int64_t x)
+{
+    return x > 0 && !(x & (x - 1));
+}
+
 /* Open MPI 5's messages of 8 to 64 KiB of blocks of 24 to 63 B at most 1.5 KiB apart,
  * blocking or not: packed 1.1-1.9x faster in a sweep of 24-48 B blocks at strides of
  * 192 B to 1.5 KiB (a 32^3 interior's 40-byte points, 1,360 B apart: 1.2-1.3x;
@@ -624,7 +629,7 @@ static int builtin_internode(int64_t block, double bytes, int built, int alone)
  * blocks and 4 KiB strides. */
 static int ompi_short_blocks(int64_t block, int64_t stride, double bytes)
 {
-    int pow2 = stride > 0 && !(stride & (stride - 1));
+    int pow2 = power_of_two(stride);
 
     return block >= 24 && block < 64 && bytes > 8192 && bytes <= 65536 && stride <= 1536 &&
            !(pow2 && ((stride >= 512 && bytes > 32768) || (stride >= 1024 && bytes > 16384)));
@@ -703,9 +708,11 @@ static double coll_value(const double *v, double x, double r, double y)
                        0);
 }
 
-/* The answer for a (block, stride, leaf count, bytes), interpolated once: a program
- * sends the same few messages again and again. Per thread (its block MPIW_TLS_MEMO), a
- * few entries, the oldest replaced; the model does not change after MPI_Init. */
+/* The tables' answer for a (block, stride, leaf count, bytes), interpolated once: a
+ * program sends the same few messages again and again. Per thread (its block
+ * MPIW_TLS_MEMO), a few entries, the oldest replaced; the model does not change after
+ * MPI_Init. Kept for the tables only: the rules mpiw_model_pack asks before them read
+ * more of the type than the key holds (its depth, its runs, a transpose's shape). */
 #define MEMO 8
 typedef struct memo {
     int64_t block, stride, leaf, bytes;
@@ -773,20 +780,13 @@ int mpiw_model_pack(const mpic_desc *d, int64_t count, const mpiw_call *c)
      * receiver in its header goes that way: vectors of vectors, three constructors deep
      * at most (a subarray of three dimensions is four). A measured model's grid has no
      * point at that edge, so its sizes are read at 8 KiB, inside it (where single copy
-     * is off, 8 KiB measured no gain either). Asked before the kept answers, whose key
-     * has no levels. */
+     * is off, 8 KiB measured no gain either). */
     if (MPICH5 && !c->remote && !c->coll && !d->table && block <= 64 && d->levels <= 3 &&
         bytes >= 8192 && bytes <= 1024 * (d->leaf_bytes > 0 && d->leaf_bytes < block
                                               ? d->leaf_bytes : block))
         return !m.loaded ||
                measured_pack(block, stride, 8192.0, construction(d->leaf_count, 8192 / block),
                              c);
-    for (int i = 0; seen && i < MEMO; i++)
-        if (seen[i].bytes == bytes && seen[i].block == block && seen[i].stride == stride &&
-            seen[i].leaf == d->leaf_count && seen[i].table == table &&
-            seen[i].alone == c->alone && seen[i].coll == c->coll && seen[i].ranks == c->ranks &&
-            seen[i].recv == c->recv && seen[i].remote == c->remote)
-            return seen[i].pack;
     /* A transpose moves by tiles of columns here, where MPICH walks it column by column,
      * re-reading every line (a 2-D FFT's 2 MiB transpose: 1.9x packed, DDTBench's FFT2
      * in benchmarks/ddt_bench.py); a measured model's vectors never have that shape. */
@@ -809,7 +809,7 @@ int mpiw_model_pack(const mpic_desc *d, int64_t count, const mpiw_call *c)
      * strides between (MILC's 8^4 face, 192 B apart: 1.2-1.3x packed, where a measured
      * model left it; NAS LU's x face of a 32^3 interior, 1,360 B apart: 0.95-1.3x from
      * one run to the next, benchmarks/ddt_bench.py). */
-    if (OMPI5 && m.loaded && !c->coll && !c->remote && !table && (stride & (stride - 1)) &&
+    if (OMPI5 && m.loaded && !c->coll && !c->remote && !table && !power_of_two(stride) &&
         ompi_short_blocks(block, stride, (double) bytes))
         return 1;
     /* A struct of members of different shapes (the table form) MPICH copies run by run
@@ -835,6 +835,12 @@ int mpiw_model_pack(const mpic_desc *d, int64_t count, const mpiw_call *c)
         (c->remote ? bytes >= 8192 && bytes <= 262144
                    : bytes >= 2048 && (bytes <= 98304 || (bytes <= 163840 && block <= 16))))
         return 1;
+    for (int i = 0; seen && i < MEMO; i++)
+        if (seen[i].bytes == bytes && seen[i].block == block && seen[i].stride == stride &&
+            seen[i].leaf == d->leaf_count && seen[i].table == table &&
+            seen[i].alone == c->alone && seen[i].coll == c->coll && seen[i].ranks == c->ranks &&
+            seen[i].recv == c->recv && seen[i].remote == c->remote)
+            return seen[i].pack;
     built = construction(d->leaf_count, bytes / block);
     e = seen ? &seen[ms->next++ % MEMO] : &fresh;
     *e = (memo) { block, stride, d->leaf_count, bytes, table, c->alone, c->coll, c->ranks,
