@@ -218,3 +218,14 @@ def test_rescale_keeps_the_fixed_part():
     assert np.allclose(coding.rescale(d, 0.5, 0.25, fixed_s=1.0), [[1.5, 2.5]])
     with pytest.raises(ValueError, match="between 0 and the smallest delay"):
         coding.rescale(d, 0.5, 0.25, fixed_s=3.0)
+
+
+@pytest.mark.parametrize("count", [0, 1, 2.0, True])
+def test_fewer_models_than_the_decoding_delay_needs_are_named(count):
+    from mpicomm.coding import runtime
+    cfg = runtime.Config(scheme="m-sgc", B=1, W=3, lam=2, model_count=count)
+    sch = cfg.make_scheme(8)                                # T = W - 2 + B = 2
+    with pytest.raises(ValueError, match=rf"model_count={count!r}: m-sgc .* >= T \+ 1 = 3"):
+        cfg.count_models(sch)
+    assert runtime.Config(scheme="m-sgc", B=1, W=3, lam=2).count_models(sch) == 3
+    assert runtime.Config(scheme="m-sgc", B=1, W=3, lam=2, model_count=5).count_models(sch) == 5

@@ -40,6 +40,24 @@ def test_reaches_the_target_with_the_same_model_everywhere(how):
         assert out["steps_with_a_rank_left_out"] > 0
 
 
+def test_the_same_models_trained_coded_uncoded_and_data_parallel_agree():
+    # Two models, steps interleaved, under every way: the same job sequence with exact
+    # gradients of the same batches, so the same test accuracy after every step (to a
+    # sample of the 397: float32 sums in another order).
+    common = ["--models", "2", "--steps", "25", "--p-slow", "0", "--base-s", "0.002"]
+    runs = [train(5, "--scheme", "none", *common),
+            train(5, "--scheme", "m-sgc", "--B", "1", "--W", "2", "--lam", "1", *common),
+            train(4, "--optimizer", "allreduce", *common)]
+    for out in runs:
+        assert out["models"] == 2 and out["ranks_differ"] == 0
+        assert sorted((h[1], h[2]) for h in out["history"]) == \
+            [(step, k) for step in range(25) for k in range(2)]
+    acc = [{(h[1], h[2]): h[3] for h in out["history"]} for out in runs]
+    for other in acc[1:]:
+        assert max(abs(other[key] - acc[0][key]) for key in acc[0]) <= 1 / 397 + 1e-12
+    assert acc[0][(24, 0)] > 0.8 and acc[0][(24, 1)] > 0.8
+
+
 def test_bad_arguments_are_named():
     res = helpers.mpicomm_run(1, [sys.executable, PROGRAM, "--scheme", "gc", "--steps", "0"],
                               interposer=False)
@@ -47,3 +65,7 @@ def test_bad_arguments_are_named():
     res = helpers.mpicomm_run(3, [sys.executable, PROGRAM, "--scheme", "gc"],
                               interposer=False)
     assert res.returncode != 0 and "gc needs s" in res.stderr
+    res = helpers.mpicomm_run(3, [sys.executable, PROGRAM, "--scheme", "m-sgc", "--B", "1",
+                                  "--W", "2", "--lam", "1", "--models", "1"], interposer=False)
+    assert res.returncode != 0 and "--models 1: m-sgc" in res.stderr
+    assert "at least T + 1 = 2 models" in res.stderr

@@ -15,9 +15,11 @@ every live worker (a wait-out, bounded by round_timeout_s). Results are labelled
 with their round: a late one is received and dropped, never counted in another
 round. Workers take every round's tasks as they come and send each result when its
 round's delay is over (from the master's send): rounds overlap as independent
-invocations would, so a straggling round does not make a worker late for the next. Job j (model j mod M, M = T + 1 models trained round-robin, so a
-model's next job starts after its previous one is decoded) is decoded in round
-j + T and checked against the full gradient computed directly.
+invocations would, so a straggling round does not make a worker late for the next.
+Job j belongs to model j mod M, M models trained round-robin (Config.model_count,
+at least and by default the scheme's T + 1, so that a model's next job starts after
+its previous one is decoded); it is decoded in round j + T and checked against the
+full gradient computed directly.
 
 Failed workers (Open MPI's ULFM, `mpicomm run --ft`): the master learns of a dead
 worker from the MPI (acknowledging the failure), and from then on under gc (while
@@ -67,6 +69,7 @@ class Config:
     seed: int = 0
     models: object = None          # or a callable: count -> that many models (models.py's
                                    # interface; torch_models.TorchModel for PyTorch)
+    model_count: int = None        # models trained round-robin (default and least: T + 1)
 
     def build_models(self, count):
         if self.models is not None:
@@ -78,6 +81,19 @@ class Config:
                   if getattr(self, k) is not None}
         return schemes.scheme(self.scheme, n, **kwargs)
 
+    def count_models(self, sch):
+        """How many models the job trains round-robin: model_count, or the scheme's
+        T + 1 (the fewest that let a model's job start after its previous one is
+        decoded)."""
+        if self.model_count is None:
+            return sch.T + 1
+        if isinstance(self.model_count, bool) or not isinstance(self.model_count, int) \
+                or self.model_count < sch.T + 1:
+            raise ValueError(f"model_count={self.model_count!r}: {sch.name} decodes a job "
+                             f"{sch.T} rounds after it starts, so it needs model_count >= "
+                             f"T + 1 = {sch.T + 1}")
+        return self.model_count
+
 
 def train(comm, cfg):
     """Run the job on comm (collective); rank 0 returns the summary dict, workers None."""
@@ -87,6 +103,7 @@ def train(comm, cfg):
         comm = ft.resilient(comm)
         ft.bound_finalize()
     sch = cfg.make_scheme(comm.Get_size() - 1)     # every rank checks the parameters
+    cfg.count_models(sch)
     if comm.Get_rank() == 0:
         return _Master(comm, cfg, sch).run()
     _worker(comm, cfg, sch)
@@ -101,7 +118,7 @@ def _worker(comm, cfg, sch):
     independent invocations would, so a straggling round does not make the next one
     late too)."""
     me = comm.Get_rank()
-    models = cfg.build_models(sch.T + 1)
+    models = cfg.build_models(cfg.count_models(sch))
     bounds = np.concatenate([[0.0], np.cumsum(sch.parts)])
     rng = np.random.default_rng([cfg.seed, me])
     trace = None
@@ -152,7 +169,7 @@ def _worker(comm, cfg, sch):
 class _Master:
     def __init__(self, comm, cfg, sch):
         self.comm, self.cfg, self.sch, self.n = comm, cfg, sch, sch.n
-        self.models = cfg.build_models(sch.T + 1)
+        self.models = cfg.build_models(cfg.count_models(sch))
         self.history = []                      # (seconds, job, model, accuracy) per decode
         self.start = time.perf_counter()
         self.params = [m.init() for m in self.models]

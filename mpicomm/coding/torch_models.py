@@ -15,10 +15,10 @@ the loss summed over each part's samples (the mean loss the user gives, times th
 part's sample count), computed with the parameters of the job's model that travel with
 the task. The master decodes each job's gradient, divides it by the batch size (the
 gradient of the mean loss over the minibatch, as plain data-parallel training has it),
-and steps that model's optimizer. The scheme's T + 1 models are trained at once, their
-steps interleaved (job j belongs to model j mod (T + 1)), as in the sequential gradient
-coding paper's experiments; at the end every rank's modules hold the master's
-parameters.
+and steps that model's optimizer. M models are trained at once (Config.model_count,
+by default and at least the scheme's T + 1), their steps interleaved (job j belongs to
+model j mod M), as in the sequential gradient coding paper's experiments; at the end
+every rank's modules hold the master's parameters.
 
 Every rank builds the same modules from make_module() after torch.manual_seed(seed + k)
 for model k; parameters travel as one float64 vector per model.
@@ -94,7 +94,7 @@ class TorchModel:
 
 def train(comm, make_module, loss, make_optimizer, X, y, cfg, X_test=None, y_test=None,
           seed=0):
-    """Coded training of the scheme's T + 1 models (collective over comm): returns rank
+    """Coded training of the job's models (collective over comm): returns rank
     0's summary (runtime.train's, with "accuracy" per model and "history": (seconds,
     job, model, accuracy) after every decoded job) on rank 0, None elsewhere, and the
     modules, whose parameters are the master's final ones on every rank."""
