@@ -68,6 +68,10 @@ COLLECTIVE_FORMS = ("alltoall", "alltoallv", "alltoallw", "neighbor_alltoallv",
                     "neighbor_alltoallw")
 COLLECTIVE_TABLES = ("passthrough", "passthrough_nested", "pack")
 COLLECTIVE_SIDES = ("send", "recv")
+# Open MPI 5's neighbour all-to-alls are point-to-point exchanges (an isend and an irecv
+# per neighbour): auto answers them from the exchange tables, not their own
+# (mpiw_model.c).
+EXCHANGE_FORMS_OPEN_MPI_5 = ("neighbor_alltoallv", "neighbor_alltoallw")
 VENDOR_KEYS = {"MPICH": "mpich", "Open MPI": "openmpi"}
 
 
@@ -218,6 +222,16 @@ def collective_gains(model, form, nested=False, side="send"):
                                     model[f"collective/{side}/{form}/pack"]))
 
 
+def as_exchanges(m):
+    """The all-to-all forms auto answers from the exchange tables for this model's MPI
+    (Open MPI 5's neighbour all-to-alls), not from their own."""
+    import re
+    a = m["attrs"]
+    major = re.search(r"v(\d+)\.", str(a.get("mpi_library_version", "")))
+    return EXCHANGE_FORMS_OPEN_MPI_5 if a.get("mpi_vendor") == "Open MPI" and major and \
+        int(major.group(1)) >= 5 else ()
+
+
 def _collective_lines(m):
     """auto's choices for the all-to-alls: per form a row per block length, a column per
     communicator size holding one mark per size, one vector | nested vectors."""
@@ -225,7 +239,13 @@ def _collective_lines(m):
     lines = []
     ranks = [int(r) for r in m["collective/ranks"]]
     sizes = ", ".join(_size(int(s)) for s in m["collective/total_bytes"])
-    for form, side in ((f, s) for f in collective_forms(m) for s in COLLECTIVE_SIDES):
+    followers = [f for f in collective_forms(m) if f in as_exchanges(m)]
+    if followers:
+        lines.append(", ".join("MPI_" + f[0].upper() + f[1:] for f in followers) +
+                     ": as the exchanges they are under this MPI (an isend and an irecv per "
+                     "neighbour), auto follows the exchange tables")
+    for form, side in ((f, s) for f in collective_forms(m) for s in COLLECTIVE_SIDES
+                       if f not in followers):
         marks = [collective_gains(m, form, nested, side) > np.log(MARGIN)
                  for nested in (False, True)]
         width = max(len(m["collective/total_bytes"]), *(len(f"{r} ranks") for r in ranks))
