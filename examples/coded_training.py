@@ -33,6 +33,8 @@ def parse(argv):
     ap.add_argument("--W", type=int, help="sr-sgc, m-sgc: window")
     ap.add_argument("--lam", type=int, help="sr-sgc, m-sgc: stragglers per window")
     ap.add_argument("--jobs", type=int, required=True)
+    ap.add_argument("--models", type=int,
+                    help="models trained round-robin (default: the scheme's T + 1, the fewest)")
     ap.add_argument("--mu", type=float, default=1.0, help="deadline factor (default 1)")
     ap.add_argument("--base-s", type=float, default=0.02,
                     help="an uncoded worker's compute time per round, s (default 0.02)")
@@ -72,7 +74,7 @@ def main(argv=None):
                          straggle_prob=args.straggle_prob, slow_s=args.slow_s, trace=trace,
                          trace_load=trace_load, round_timeout_s=args.round_timeout_s,
                          kill_rank=args.kill_rank, kill_at_round=args.kill_at_round,
-                         seed=args.seed)
+                         seed=args.seed, model_count=args.models)
     summary = runtime.train(comm, cfg)
     if summary is not None:
         print("RESULT " + json.dumps(summary), flush=True)

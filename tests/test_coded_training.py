@@ -43,6 +43,19 @@ def test_exact_gradients_give_the_same_training_with_and_without_coding():
     assert coded["final_loss"] == pytest.approx(plain["final_loss"], rel=1e-9)
 
 
+def test_more_models_than_the_decoding_delay_needs_train_round_robin():
+    res, out = train(5, "--scheme", "m-sgc", "--B", "1", "--W", "2", "--lam", "1",
+                     "--jobs", "24", "--models", "3", "--straggle-prob", "0.1",
+                     "--slow-s", "0.05")
+    assert res.returncode == 0 and out, res.stderr[-3000:]
+    assert out["models"] == 3 and out["T"] == 1 and out["decoded"] == 24
+    assert out["max_rel_grad_err"] <= 1e-9 and out["final_loss"] < 0.6931
+    res, _ = train(3, "--scheme", "m-sgc", "--B", "1", "--W", "3", "--lam", "1", "--jobs",
+                   "6", "--models", "2")
+    assert res.returncode != 0 and "model_count=2: m-sgc" in res.stderr
+    assert "needs model_count >= T + 1 = 3" in res.stderr
+
+
 def test_bad_arguments_are_named():
     res, _ = train(3, "--scheme", "gc", "--jobs", "5")
     assert res.returncode != 0 and "gc needs s" in res.stderr

@@ -335,7 +335,8 @@ class _Master:
             extra["history"] = self.history
             extra["accuracy"] = [m.evaluate(p) for m, p in zip(self.models, self.params)]
         return {**extra, "scheme": sch.name, "params": sch.params, "workers": self.n,
-                "jobs": cfg.jobs, "rounds": state.rounds, "T": sch.T, "load": sch.load,
+                "jobs": cfg.jobs, "models": len(self.models), "rounds": state.rounds,
+                "T": sch.T, "load": sch.load,
                 "runtime_s": runtime, "waitouts": waitouts, "decoded": decoded,
                 "max_rel_grad_err": max_err, "late_results": self.late,
                 "final_loss": float(np.mean([m.loss(p) for m, p in zip(self.models, self.params)])),
