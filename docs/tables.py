@@ -149,30 +149,23 @@ def _ratio(name, key):
     return _x(_results(name).get(key))
 
 
-def _digits(scenario, scheme):
-    """Seconds in all of scheme under a straggler scenario of digits_bench (every
-    scheme trains the same models for the same steps)."""
-    for sc in _results("digits.json").get("scenarios", []):
-        if sc["name"] == scenario:
-            got = {c["scheme"]: c for c in sc["cases"]}.get(scheme)
-            return None if got is None else got["runtime_s"]
-    return None
-
-
 def _digits_subs():
-    """digits_<scenario>_<scheme>_vs_none: the scheme's time in all as a share of
-    uncoded training's; digits_<scenario>_msgc_vs_gc: m-sgc's time against gc's."""
+    """digits_<scenario>_<scheme>_vs_none: the scheme's seconds in all under a straggler
+    scenario of digits_bench as a share of uncoded training's (every scheme trains the
+    same models for the same steps); digits_<scenario>_msgc_vs_gc: m-sgc's against gc's."""
+    seconds = {(sc["name"], c["scheme"]): c["runtime_s"]
+               for sc in _results("digits.json").get("scenarios", []) for c in sc["cases"]}
+
+    def share(scenario, scheme, of):
+        got, base = seconds.get((scenario, scheme)), seconds.get((scenario, of))
+        return _x(None if None in (got, base) else got / base)
+
     out = {}
     for scenario in ("mild", "heavy"):
-        none = _digits(scenario, "none")
-        for scheme in ("gc", "sr-sgc", "m-sgc", "DistributedOptimizer partial"):
-            got = _digits(scenario, scheme)
-            key = {"sr-sgc": "srsgc", "m-sgc": "msgc",
-                   "DistributedOptimizer partial": "partial"}.get(scheme, scheme)
-            out[f"digits_{scenario}_{key}_vs_none"] = _x(
-                None if None in (none, got) else got / none)
-        gc, msgc = _digits(scenario, "gc"), _digits(scenario, "m-sgc")
-        out[f"digits_{scenario}_msgc_vs_gc"] = _x(None if None in (gc, msgc) else msgc / gc)
+        for scheme, key in (("gc", "gc"), ("sr-sgc", "srsgc"), ("m-sgc", "msgc"),
+                            ("DistributedOptimizer partial", "partial")):
+            out[f"digits_{scenario}_{key}_vs_none"] = share(scenario, scheme, "none")
+        out[f"digits_{scenario}_msgc_vs_gc"] = share(scenario, "m-sgc", "gc")
     return out
 
 

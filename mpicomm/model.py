@@ -225,11 +225,10 @@ def collective_gains(model, form, nested=False, side="send"):
 def as_exchanges(m):
     """The all-to-all forms auto answers from the exchange tables for this model's MPI
     (Open MPI 5's neighbour all-to-alls), not from their own."""
-    import re
-    a = m["attrs"]
-    major = re.search(r"v(\d+)\.", str(a.get("mpi_library_version", "")))
-    return EXCHANGE_FORMS_OPEN_MPI_5 if a.get("mpi_vendor") == "Open MPI" and major and \
-        int(major.group(1)) >= 5 else ()
+    vendor, version = installation.parse_vendor(str(m["attrs"].get("mpi_library_version", "")))
+    major = version.split(".")[0]
+    return EXCHANGE_FORMS_OPEN_MPI_5 if vendor == "Open MPI" and major.isdigit() and \
+        int(major) >= 5 else ()
 
 
 def _collective_lines(m):

@@ -823,7 +823,8 @@ def test_alltoalls_follow_their_own_tables_not_the_exchange(tmp_path):
     follow the exchange tables whatever their own say."""
     inst = installation.probe()
     ompi5 = inst.is_openmpi and int(inst.version.split(".")[0]) >= 5
-    as_exchange = [ompi5 and form.startswith("neighbor") for form in model.COLLECTIVE_FORMS]
+    as_exchange = [ompi5 and form in model.EXCHANGE_FORMS_OPEN_MPI_5
+                   for form in model.COLLECTIVE_FORMS]
     cases = [[form, "send", 8, 1 << 16, False] for form in model.COLLECTIVE_FORMS]
     for coll_pack in (False, True):
         path = strided_model(tmp_path / f"m{coll_pack}.h5", True, True)
